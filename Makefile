@@ -1,0 +1,50 @@
+# dialogbot: `make demo` and `make test` work on a fresh clone (they set everything up first).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCALES := bot/locales
+
+.PHONY: setup demo test lint typecheck unit locales extract-messages bench clean
+
+setup: $(STAMP) locales
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Compile the gettext catalogs (.po -> .mo); the .mo files are build output, not committed.
+locales: $(STAMP)
+	$(BIN)/pybabel compile --domain messages --directory $(LOCALES) --statistics
+
+# After changing texts: refresh the template and every catalog from the source.
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract --mapping babel.cfg --keywords _ --keywords __ \
+		--no-wrap --sort-by-file --project dialogbot --copyright-holder "dialogbot" \
+		--msgid-bugs-address "" --output-file $(LOCALES)/messages.pot bot handlers
+	$(BIN)/pybabel update --domain messages --input-file $(LOCALES)/messages.pot \
+		--output-dir $(LOCALES) --no-wrap --ignore-obsolete
+
+demo: setup
+	$(BIN)/dialogbot demo
+
+lint: setup
+	$(BIN)/ruff check bot handlers storage tests benchmarks
+	$(BIN)/ruff format --check bot handlers storage tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy --strict bot handlers storage
+
+unit: setup
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python benchmarks/load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output
+	find $(LOCALES) -name '*.mo' -delete

@@ -1,0 +1,141 @@
+"""The `dialogbot` command line. Every failure ends in one line naming the reason."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging
+
+Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+
+
+class CliError(Exception):
+    """A failure to report in one line."""
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import Application
+
+    app = Application.build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.run_polling(stop)
+    finally:
+        await app.close()
+    return 0
+
+
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return await run_demo(settings, output_dir=Path(args.output), citizens=args.citizens)
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.chat import run_chat
+
+    return await run_chat(settings, user_id=args.user_id, language=args.lang)
+
+
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import system_clock
+    from bot.export import snapshot, to_csv, to_json
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+        data = await snapshot(settings, database, system_clock())
+    finally:
+        await database.dispose()
+    text = to_json(data) if args.format == "json" else to_csv(data, args.table)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+    print(f"database is up to date: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dialogbot", description="A Telegram participation channel for consultations."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "--config",
+            type=Path,
+            help="TOML config (default: config.toml, else config.example.toml)",
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("run", cmd_run, "Run the bot with long polling (needs DIALOGBOT_TOKEN).")
+    demo = add("demo", cmd_demo, "Offline demo: emulator + real bot + simulated citizens.")
+    demo.add_argument("--citizens", type=int, default=36, help="how many simulated citizens")
+    demo.add_argument("--output", default="demo-output", help="folder for the demo's files")
+    chat = add("chat", cmd_chat, "Talk to the bot in this terminal through the emulator.")
+    chat.add_argument("--user-id", type=int, default=4242, help="your emulated Telegram id")
+    chat.add_argument("--lang", default="de", help="your emulated Telegram client language")
+    export = add("export", cmd_export, "Print results and impulses (no Telegram ids).")
+    export.add_argument("--format", choices=["json", "csv"], default="json")
+    export.add_argument(
+        "--table", choices=["topics", "impulses"], default="topics", help="which table as CSV"
+    )
+    db = commands.add_parser("db", help="Database maintenance.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="Apply all migrations.")
+    upgrade.add_argument("--config", type=Path, help="TOML config")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(verbose=args.verbose)
+    try:
+        settings = load_settings(args.config)
+        return int(asyncio.run(args.handler(settings, args)))
+    except (ConfigError, CliError) as exc:
+        print(f"dialogbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        logging.getLogger("dialogbot").debug("failed", exc_info=True)
+        print(f"dialogbot: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""`dialogbot demo`: the real bot against the emulator, with simulated citizens. No token, no
+network: everything runs on this machine, on a SQLite file in the output folder."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.app import Application
+from bot.clock import system_clock
+from bot.config import Settings
+from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.export import snapshot
+from bot.polling import poll
+
+DEMO_TOKEN = "1000001:offline-demo-token"  # the emulator's; not a Telegram token
+
+# Rough popularity, after the interim result of the original consultation (education 38 %,
+# mobility 32 %, teachers 28 %), so the demo's standings look like a real consultation's.
+WEIGHTS = {"bildung": 38, "mobilitaet": 32, "lehrkraefte": 28, "gesundheit": 18, "gruen": 16}
+SOURCES = ["flyer_essen", "flyer_dortmund", "qr_hbf_bochum", "instagram", None]
+IDEAS = [
+    ("mobilitaet", "Ein gemeinsamer Tarif für Bus und Bahn im ganzen Ruhrgebiet."),
+    ("mobilitaet", "Eine Ringbahn (Circle Line) um die großen Städte des Reviers."),
+    ("bildung", "Talentschulen in jedem Stadtteil mit Sozialarbeit und Ganztag."),
+    ("lehrkraefte", "Lehrkräften an Schulen in schwierigen Lagen eine Zulage zahlen."),
+    ("gesundheit", "Gemeindeschwestern für ältere Menschen in jedem Quartier."),
+    ("gruen", "Mehr Bäume & Schatten an Haltestellen <gegen> die Sommerhitze."),
+]
+
+
+@dataclass
+class Transcript:
+    """What one citizen saw: their actions and the bot's new or edited messages."""
+
+    user: EmulatedUser
+    lines: list[str] = field(default_factory=list)
+    _seen: dict[int, str] = field(default_factory=dict)
+
+    def action(self, text: str) -> None:
+        self.lines.append(f"\n👤 {text}")
+
+    def capture(self) -> None:
+        for message in self.user.messages:
+            shown = message.text + "".join(f"\n   [{b.text}]" for b in message.buttons)
+            if self._seen.get(message.message_id) != shown:
+                edited = " (bearbeitet)" if message.message_id in self._seen else ""
+                self.lines.append(f"🤖{edited} " + shown.replace("\n", "\n   "))
+                self._seen[message.message_id] = shown
+        answers = self.user.callback_answers
+        if answers and answers[-1].text and f"ℹ️ {answers[-1].text}" not in self.lines[-1:]:
+            self.lines.append(f"ℹ️ {answers[-1].text}")
+
+
+class DemoDriver:
+    def __init__(self, emulator: BotApiEmulator, app: Application) -> None:
+        self.emulator = emulator
+        self.app = app
+
+    async def settle(self) -> None:
+        await self.emulator.wait_fetched(timeout=10)
+        await self.app.pipeline.wait_idle()
+
+    async def step(self, act: Callable[[], object], transcript: Transcript | None, label: str) -> None:
+        if transcript:
+            transcript.action(label)
+        act()
+        await self.settle()
+        if transcript:
+            transcript.capture()
+
+    async def citizen(self, index: int, rng: random.Random, transcript: Transcript | None) -> None:
+        user = transcript.user if transcript else self.emulator.user(100_000 + index)
+        source = rng.choice(SOURCES)
+        start = f"/start {source}" if source else "/start"
+        await self.step(lambda: user.send_text(start), transcript, start)
+        await self.step(lambda: user.press("Mitmachen"), transcript, "tippt „Mitmachen“")
+        topics = self._choose(rng)
+        for topic_id in topics:
+            title = self.app.settings.consultation.title_of(topic_id)
+            await self.step(lambda t=title: user.press(t), transcript, f"tippt „{title}“")
+        await self.step(lambda: user.press("Weiter"), transcript, "tippt „Weiter“")
+        ideas = [(t, text) for t, text in IDEAS if t in topics]
+        if ideas and rng.random() < 0.7:
+            topic_id, idea = rng.choice(ideas)
+            await self.step(lambda: user.send_text(idea), transcript, idea)
+            if len(topics) > 1:
+                title = self.app.settings.consultation.title_of(topic_id)
+                await self.step(lambda: user.press(title), transcript, f"tippt „{title}“")
+        else:
+            await self.step(lambda: user.press("Überspringen"), transcript, "tippt „Überspringen“")
+        await self.step(lambda: user.press("Absenden"), transcript, "tippt „Absenden“")
+
+    def _choose(self, rng: random.Random) -> list[str]:
+        ids = list(self.app.settings.consultation.topic_ids)
+        weights = [WEIGHTS.get(t, 6) for t in ids]
+        chosen: list[str] = []
+        while len(chosen) < rng.randint(1, self.app.settings.consultation.max_topics):
+            pick = rng.choices(ids, weights)[0]
+            if pick not in chosen:
+                chosen.append(pick)
+        return chosen
+
+
+async def run_demo(settings: Settings, *, output_dir: Path, citizens: int) -> int:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    database = output_dir / "demo.sqlite3"
+    for leftover in output_dir.glob("demo.sqlite3*"):
+        leftover.unlink()
+    async with BotApiEmulator(token=DEMO_TOKEN) as emulator:
+        demo_settings = settings.with_overrides(
+            token=DEMO_TOKEN,
+            api_base=emulator.base_url,
+            database_url=f"sqlite+aiosqlite:///{database}",
+        )
+        app = Application.build(demo_settings)
+        await app.start()
+        stop = asyncio.Event()
+        polling = asyncio.create_task(poll(app.bot, app.pipeline, stop, poll_seconds=1))
+        try:
+            await _walk(DemoDriver(emulator, app), citizens)
+            data = await snapshot(demo_settings, app.database, system_clock())
+        finally:
+            stop.set()
+            await polling
+            await app.close()
+    _print_standings(data)
+    print(f"\nDatenbank der Demo: {database}")
+    return 0
+
+
+async def _walk(driver: DemoDriver, citizens: int) -> None:
+    rng = random.Random(2018)  # the year of the original consultation; fixed for a stable demo
+    shown = Transcript(driver.emulator.user(99_000, first_name="Anna"))
+    await driver.citizen(0, rng, shown)
+    print("═" * 60 + "\nSo sah es für eine Bürgerin aus (Auszug):\n" + "═" * 60)
+    print("\n".join(shown.lines))
+    # The others in parallel batches, as a flyer campaign would bring them.
+    batch: list[Awaitable[None]] = []
+    for index in range(1, citizens):
+        batch.append(driver.citizen(index, random.Random(rng.random()), None))
+        if len(batch) == 12:
+            await asyncio.gather(*batch)
+            batch = []
+    await asyncio.gather(*batch)
+
+
+def _print_standings(data: dict[str, object]) -> None:
+    print("\n" + "═" * 60 + f"\nZwischenstand: {data['participants']} Teilnehmende\n" + "═" * 60)
+    topics = data["topics"]
+    assert isinstance(topics, list)
+    for topic in topics:
+        if topic["votes"]:
+            bar = "█" * round(topic["share"] * 40)
+            print(f"{topic['rank']:>2}. {topic['title']:<28} {topic['share']:>5.0%}  {bar}")
+    impulses = data["impulses"]
+    assert isinstance(impulses, list)
+    print(f"\nEingegangene Impulse: {len(impulses)} (warten auf Prüfung)")
+    print("Anteil = Teilnehmende, die das Thema gewählt haben; zusammen mehr als 100 %.")

@@ -1,0 +1,1 @@
+"""Domain rules of a consultation: plain Python, no aiogram, no SQL; tested directly."""

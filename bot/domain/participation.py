@@ -1,0 +1,160 @@
+"""The participation service: what a citizen can do, with its rules. No aiogram, no SQL.
+
+Handlers call this; it checks the rules and hands a complete change to the repository, which
+writes it in one transaction. The reply is sent by the handler after that returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.domain.impulse import ImpulseProblem, check_impulse
+from bot.domain.selection import clean_selection
+from bot.domain.standings import Standings, rank_standings
+
+SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ImpulseStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """Who an update comes from, as the domain sees it."""
+
+    pseudonym: str
+    chat_id: int
+    locale: str
+
+
+@dataclass(frozen=True)
+class ImpulseDraft:
+    text: str
+    topic_id: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    topics: tuple[str, ...]
+    impulse: ImpulseDraft | None
+    # Chosen once per draft: pressing "submit" twice (or a replay after a crash) adds one impulse.
+    draft_key: str
+
+
+@dataclass(frozen=True)
+class StoredImpulse:
+    id: int
+    topic_id: str
+    text: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class VoteSet:
+    topics: tuple[str, ...]
+    voted_at: datetime | None
+    impulses: tuple[StoredImpulse, ...]
+
+
+class ConsultationClosed(Exception):
+    """Changes are refused while the consultation is closed."""
+
+
+class InvalidSubmission(Exception):
+    pass
+
+
+class ParticipationRepository(Protocol):
+    async def is_registered(self, pseudonym: str) -> bool: ...
+
+    async def register(self, citizen: Citizen, *, source: str | None, now: datetime) -> None: ...
+
+    async def vote_set(self, pseudonym: str) -> VoteSet | None: ...
+
+    async def save_submission(
+        self, citizen: Citizen, submission: Submission, *, now: datetime
+    ) -> None: ...
+
+    async def vote_counts(self) -> tuple[int, dict[str, int]]: ...
+
+    async def personal_data(self, pseudonym: str) -> dict[str, Any] | None: ...
+
+    async def erase(self, pseudonym: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Rules:
+    topic_ids: tuple[str, ...]
+    max_topics: int
+    impulse_min_length: int
+    impulse_max_length: int
+    is_open: bool
+
+
+class ParticipationService:
+    def __init__(self, repository: ParticipationRepository, rules: Rules) -> None:
+        self._repo = repository
+        self._rules = rules
+
+    @property
+    def rules(self) -> Rules:
+        return self._rules
+
+    @staticmethod
+    def clean_source(payload: str | None) -> str | None:
+        """A deep-link payload such as `flyer_essen`; anything else is not stored."""
+        if payload and SOURCE_PATTERN.match(payload):
+            return payload
+        return None
+
+    def check_impulse(self, text: str) -> ImpulseProblem | None:
+        return check_impulse(
+            text,
+            min_length=self._rules.impulse_min_length,
+            max_length=self._rules.impulse_max_length,
+        )
+
+    def clean_selection(self, selected: Sequence[str]) -> tuple[str, ...]:
+        return clean_selection(selected, known=self._rules.topic_ids, limit=self._rules.max_topics)
+
+    async def is_registered(self, pseudonym: str) -> bool:
+        return await self._repo.is_registered(pseudonym)
+
+    async def consent(self, citizen: Citizen, *, source: str | None, now: datetime) -> None:
+        """Consent given: only now is anything about the person stored."""
+        await self._repo.register(citizen, source=self.clean_source(source), now=now)
+
+    async def vote_set(self, pseudonym: str) -> VoteSet | None:
+        return await self._repo.vote_set(pseudonym)
+
+    async def submit(self, citizen: Citizen, submission: Submission, *, now: datetime) -> None:
+        if not self._rules.is_open:
+            raise ConsultationClosed
+        topics = self.clean_selection(submission.topics)
+        if not topics or len(topics) != len(submission.topics):
+            raise InvalidSubmission("topics")
+        impulse = submission.impulse
+        if impulse is not None and (
+            impulse.topic_id not in topics or self.check_impulse(impulse.text) is not None
+        ):
+            raise InvalidSubmission("impulse")
+        await self._repo.save_submission(citizen, submission, now=now)
+
+    async def standings(self) -> Standings:
+        participants, votes = await self._repo.vote_counts()
+        return rank_standings(self._rules.topic_ids, votes, participants)
+
+    async def personal_data(self, pseudonym: str) -> dict[str, Any] | None:
+        return await self._repo.personal_data(pseudonym)
+
+    async def erase(self, pseudonym: str) -> bool:
+        return await self._repo.erase(pseudonym)

@@ -1,0 +1,72 @@
+"""`dialogbot export`: the consultation's results as JSON or CSV, pseudonymous only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.domain.participation import ParticipationService
+from bot.domain.standings import Standings
+from bot.middlewares import rules_from
+from storage.db import Database
+from storage.exports import ImpulseRow, impulses
+from storage.repository import SqlParticipationRepository
+
+
+async def snapshot(settings: Settings, database: Database, now: datetime) -> dict[str, Any]:
+    service = ParticipationService(SqlParticipationRepository(database), rules_from(settings))
+    standings = await service.standings()
+    return {
+        "consultation": settings.consultation.title,
+        "generated_at": now.isoformat(),
+        "participants": standings.participants,
+        "topics": _topics(settings, standings),
+        "impulses": [_impulse(row) for row in await impulses(database)],
+    }
+
+
+def _topics(settings: Settings, standings: Standings) -> list[dict[str, Any]]:
+    consultation = settings.consultation
+    return [
+        {
+            "id": s.topic_id,
+            "title": consultation.title_of(s.topic_id),
+            "votes": s.votes,
+            "share": round(s.share, 6),
+            "rank": s.rank,
+        }
+        for s in standings.topics
+    ]
+
+
+def _impulse(row: ImpulseRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "topic": row.topic_id,
+        "text": row.text,
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "source": row.source,
+    }
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def to_csv(data: dict[str, Any], table: str) -> str:
+    rows: list[dict[str, Any]] = data["topics"] if table == "topics" else data["impulses"]
+    out = io.StringIO()
+    fields = (
+        ["rank", "id", "title", "votes", "share"]
+        if table == "topics"
+        else ["id", "topic", "status", "created_at", "source", "text"]
+    )
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

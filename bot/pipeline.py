@@ -1,0 +1,109 @@
+"""From a received update to its handler: inbox first, then one citizen's updates in order.
+
+Polling (or a webhook) hands updates to `UpdatePipeline.accept`, which records them in the inbox
+and only then lets the caller confirm them to Telegram. Each update then runs through the
+dispatcher; updates of the same person wait for each other, everybody else runs concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+
+from storage.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+
+def ordering_key(update: Update) -> int:
+    """Who an update belongs to: its user, else its chat, else itself."""
+    event: Any = update.event
+    user = getattr(event, "from_user", None)
+    if user is not None:
+        return int(user.id)
+    chat = getattr(event, "chat", None) or getattr(getattr(event, "message", None), "chat", None)
+    if chat is not None:
+        return int(chat.id)
+    return -update.update_id
+
+
+class UpdatePipeline:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        inbox: Inbox,
+        *,
+        max_in_flight: int = 200,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        self._dp = dispatcher
+        self._bot = bot
+        self._inbox = inbox
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._context = context or {}
+        # Last scheduled task per person: the next update of that person waits for it.
+        self._tails: dict[int, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def accept(self, updates: Iterable[Update]) -> int:
+        """Record then schedule; returns how many were new. Safe to confirm afterwards."""
+        batch = list(updates)
+        payloads = [(u.update_id, u.model_dump_json(exclude_unset=True)) for u in batch]
+        fresh = set(await self._inbox.record(payloads))
+        for update in batch:
+            if update.update_id in fresh:
+                self._schedule(update)
+        return len(fresh)
+
+    async def resume_pending(self) -> int:
+        """Finish what an earlier run recorded but did not complete."""
+        pending = await self._inbox.pending()
+        for _, payload in pending:
+            self._schedule(Update.model_validate_json(payload, context={"bot": self._bot}))
+        if pending:
+            log.info("resuming %d unfinished updates from the inbox", len(pending))
+        return len(pending)
+
+    async def wait_idle(self) -> None:
+        """Return once every scheduled update has been handled."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def _schedule(self, update: Update) -> None:
+        key = ordering_key(update)
+        task = asyncio.create_task(self._run_after(self._tails.get(key), update))
+        self._tails[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._forget(key, done))
+
+    def _forget(self, key: int, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _run_after(self, previous: asyncio.Task[None] | None, update: Update) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        async with self._slots:
+            await self._handle(update)
+
+    async def _handle(self, update: Update) -> None:
+        failed = False
+        try:
+            await self._dp.feed_update(self._bot, update, **self._context)
+        except Exception:
+            failed = True
+            log.exception("update %d failed", update.update_id)
+        await self._inbox.finish(update.update_id, failed=failed)

@@ -1,0 +1,73 @@
+"""Long polling that confirms an update to Telegram only after the inbox recorded it.
+
+aiogram's own polling confirms updates before their handlers ran; here the offset moves past an
+update only once `UpdatePipeline.accept` has committed it, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import GetUpdates
+from aiogram.types import Update
+
+from bot.pipeline import UpdatePipeline
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+async def poll(
+    bot: Bot,
+    pipeline: UpdatePipeline,
+    stop: asyncio.Event,
+    *,
+    poll_seconds: int = 25,
+    max_backoff: float = 30.0,
+) -> None:
+    offset: int | None = None
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            updates = await _fetch(bot, offset, poll_seconds, stop)
+        except TelegramRetryAfter as exc:
+            await _sleep(stop, exc.retry_after)
+            continue
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            log.warning("polling failed (%s); retrying in %.1f s", type(exc).__name__, backoff)
+            await _sleep(stop, backoff)
+            backoff = min(backoff * 2, max_backoff)
+            continue
+        backoff = 0.5
+        if updates:
+            await pipeline.accept(updates)
+            offset = updates[-1].update_id + 1
+
+
+async def _fetch(
+    bot: Bot, offset: int | None, poll_seconds: int, stop: asyncio.Event
+) -> list[Update]:
+    """One getUpdates call that a stop request interrupts (the updates stay unconfirmed)."""
+    request = GetUpdates(offset=offset, timeout=poll_seconds, allowed_updates=ALLOWED_UPDATES)
+    fetch = asyncio.ensure_future(bot(request, request_timeout=poll_seconds + 10))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not fetch.done():
+        fetch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fetch
+        return []
+    return fetch.result()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

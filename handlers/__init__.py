@@ -1,0 +1,23 @@
+"""aiogram routers, one per feature. Handlers stay thin: rules live in bot.domain."""
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+
+from handlers import fallback, help, impulse, my_data, my_vote, review, start, topics
+
+
+def citizen_router() -> Router:
+    """The citizen dialog, in private chats only; order matters: commands before free text."""
+    router = Router(name="citizen")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.include_routers(
+        start.router(),
+        help.router(),
+        my_vote.router(),
+        my_data.router(),
+        topics.router(),
+        impulse.router(),
+        review.router(),
+        fallback.router(),
+    )
+    return router

@@ -1,0 +1,36 @@
+"""Typed callback data. Prefixes are short: Telegram allows 64 bytes per button."""
+
+from enum import StrEnum
+
+from aiogram import F
+from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
+
+
+class Step(StrEnum):
+    CONSENT = "ok"
+    DECLINE = "no"
+    TOPICS_DONE = "td"
+    SKIP_IMPULSE = "sk"
+    SUBMIT = "sb"
+    EDIT_TOPICS = "et"
+    EDIT_IMPULSE = "ei"
+    CHANGE_VOTE = "cv"
+    ERASE = "er"
+    KEEP_DATA = "kd"
+
+
+class StepCallback(CallbackData, prefix="s"):
+    step: Step
+
+
+class TopicCallback(CallbackData, prefix="t"):
+    topic: str
+
+
+class ImpulseTopicCallback(CallbackData, prefix="it"):
+    topic: str
+
+
+def on_step(step: Step) -> CallbackQueryFilter:
+    """Filter for one step's button."""
+    return StepCallback.filter(F.step == step)

@@ -1,0 +1,32 @@
+"""Last resort: every update that no feature handled still gets a short, clear answer."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from handlers import views
+from handlers.states import Dialog
+
+BUTTON_STEPS = {Dialog.consent.state, Dialog.topics.state, Dialog.impulse_topic.state}
+
+
+async def unhandled_message(message: Message, state: FSMContext) -> None:
+    current = await state.get_state()
+    if current in BUTTON_STEPS or current == Dialog.review.state:
+        await message.answer(views.use_the_buttons())
+    else:
+        await message.answer(views.unknown_input())
+
+
+async def unhandled_button(callback: CallbackQuery) -> None:
+    """Forged data, or a keyboard from an earlier step or an earlier run."""
+    await callback.answer(views.stale_button(), show_alert=True)
+
+
+def router() -> Router:
+    router = Router(name="fallback")
+    router.message.register(unhandled_message)
+    router.callback_query.register(unhandled_button)
+    return router

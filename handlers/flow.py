@@ -1,0 +1,90 @@
+"""Steps shared by several routers: each shows one screen of the dialog and sets the state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.config import Settings
+from bot.domain.participation import Citizen, ParticipationService
+from handlers import keyboards, views
+from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, SELECTED, Dialog
+
+
+async def edit_or_send(
+    callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Edit the pressed message in place; Telegram no longer lets us edit very old ones."""
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(text, reply_markup=markup)
+    elif callback.message is not None:
+        await callback.bot.send_message(callback.message.chat.id, text, reply_markup=markup)  # type: ignore[union-attr]
+
+
+async def start_topics(
+    message: Message, state: FSMContext, settings: Settings, selected: list[str]
+) -> None:
+    """Choose topics; a draft keeps its key (and impulse) until it is submitted."""
+    await state.set_state(Dialog.topics)
+    data = await state.get_data()
+    await state.update_data({SELECTED: selected, DRAFT_KEY: data.get(DRAFT_KEY) or new_draft_key()})
+    consultation = settings.consultation
+    await message.answer(
+        views.topics_prompt(consultation, len(selected)),
+        reply_markup=keyboards.topics(consultation, selected),
+    )
+
+
+async def ask_impulse(message: Message, state: FSMContext, settings: Settings) -> None:
+    await state.set_state(Dialog.impulse_text)
+    await message.answer(
+        views.impulse_prompt(settings.consultation), reply_markup=keyboards.skip_impulse()
+    )
+
+
+async def show_review(message: Message, state: FSMContext, settings: Settings) -> None:
+    await state.set_state(Dialog.review)
+    data = await state.get_data()
+    await message.answer(
+        views.review(
+            settings.consultation,
+            data.get(SELECTED, []),
+            data.get(IMPULSE_TEXT),
+            data.get(IMPULSE_TOPIC),
+        ),
+        reply_markup=keyboards.review(),
+    )
+
+
+async def show_my_vote(
+    message: Message,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> bool:
+    """Show the stored vote set; False when the person has none yet."""
+    vote = await participation.vote_set(citizen.pseudonym)
+    if vote is None or not vote.topics:
+        return False
+    can_change = participation.rules.is_open
+    await message.answer(
+        views.my_vote(settings, vote, can_change=can_change),
+        reply_markup=keyboards.change_vote() if can_change else None,
+    )
+    return True
+
+
+def new_draft_key() -> str:
+    return uuid.uuid4().hex
+
+
+def has_impulse_for(data: dict[str, Any], selected: list[str]) -> bool:
+    return bool(data.get(IMPULSE_TEXT)) and data.get(IMPULSE_TOPIC) in selected
+
+
+def draft(data: dict[str, Any]) -> list[str]:
+    selected = data.get(SELECTED, [])
+    return list(selected) if isinstance(selected, list) else []

@@ -1,0 +1,20 @@
+"""/hilfe: what the bot does and which commands exist."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.config import Settings
+from handlers import views
+
+
+async def show_help(message: Message, settings: Settings) -> None:
+    await message.answer(views.help_text(settings), disable_web_page_preview=True)
+
+
+def router() -> Router:
+    router = Router(name="help")
+    router.message.register(show_help, Command("hilfe", "help"))
+    return router

@@ -1,0 +1,63 @@
+"""/meinedaten and /loeschen: a citizen's own data, as a file, and its erasure."""
+
+from __future__ import annotations
+
+import json
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from bot.domain.participation import Citizen, ParticipationService
+from handlers import flow, keyboards, views
+from handlers.callbacks import Step, on_step
+
+
+async def my_data(
+    message: Message,
+    state: FSMContext,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> None:
+    stored = await participation.personal_data(citizen.pseudonym)
+    conversation = {"step": await state.get_state(), "draft": await state.get_data()}
+    if stored is None and conversation["step"] is None and not conversation["draft"]:
+        await message.answer(views.nothing_stored())
+        return
+    document = {"participant": stored, "conversation": conversation}
+    payload = json.dumps(document, ensure_ascii=False, indent=2).encode()
+    await message.answer_document(
+        BufferedInputFile(payload, filename="meine-daten.json"),
+        caption=views.my_data_caption(),
+    )
+
+
+async def ask_erase(message: Message) -> None:
+    await message.answer(views.erase_question(), reply_markup=keyboards.confirm_erase())
+
+
+async def erase(
+    callback: CallbackQuery,
+    state: FSMContext,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> None:
+    await participation.erase(citizen.pseudonym)
+    await state.clear()
+    await callback.answer()
+    await flow.edit_or_send(callback, views.erased())
+
+
+async def keep(callback: CallbackQuery) -> None:
+    await callback.answer()
+    await flow.edit_or_send(callback, views.kept_data())
+
+
+def router() -> Router:
+    router = Router(name="my_data")
+    router.message.register(my_data, Command("meinedaten"))
+    router.message.register(ask_erase, Command("loeschen"))
+    router.callback_query.register(erase, on_step(Step.ERASE))
+    router.callback_query.register(keep, on_step(Step.KEEP_DATA))
+    return router

@@ -1,0 +1,52 @@
+"""/meinvotum: the stored vote set, and changing it while the consultation is open."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot.config import Settings
+from bot.domain.participation import Citizen, ParticipationService
+from handlers import flow, views
+from handlers.callbacks import Step, on_step
+
+
+async def my_vote(
+    message: Message,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> None:
+    if not await flow.show_my_vote(message, settings, participation, citizen):
+        await message.answer(views.no_vote_yet())
+
+
+async def change_vote(
+    callback: CallbackQuery,
+    state: FSMContext,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> None:
+    if not participation.rules.is_open:
+        await callback.answer(views.consultation_closed(), show_alert=True)
+        return
+    vote = await participation.vote_set(citizen.pseudonym)
+    if vote is None:
+        await callback.answer(views.stale_button(), show_alert=True)
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_reply_markup(reply_markup=None)
+        await state.clear()
+        selected = list(participation.clean_selection(vote.topics))
+        await flow.start_topics(callback.message, state, settings, selected)
+
+
+def router() -> Router:
+    router = Router(name="my_vote")
+    router.message.register(my_vote, Command("meinvotum"))
+    router.callback_query.register(change_vote, on_step(Step.CHANGE_VOTE))
+    return router

@@ -1,0 +1,75 @@
+"""Step 3: review and submit. The reply goes out only after the vote is committed."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.participation import (
+    Citizen,
+    ConsultationClosed,
+    ImpulseDraft,
+    InvalidSubmission,
+    ParticipationService,
+    Submission,
+)
+from handlers import flow, views
+from handlers.callbacks import Step, on_step
+from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+
+
+async def submit(
+    callback: CallbackQuery,
+    state: FSMContext,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    selected = flow.draft(data)
+    text, topic = data.get(IMPULSE_TEXT), data.get(IMPULSE_TOPIC)
+    impulse = ImpulseDraft(text=text, topic_id=topic) if text and topic else None
+    submission = Submission(
+        topics=tuple(selected), impulse=impulse, draft_key=str(data.get(DRAFT_KEY, ""))
+    )
+    try:
+        await participation.submit(citizen, submission, now=clock())
+    except ConsultationClosed:
+        await callback.answer(views.consultation_closed(), show_alert=True)
+        return
+    except InvalidSubmission:
+        await callback.answer(views.stale_button(), show_alert=True)
+        return
+    await state.clear()
+    await callback.answer()
+    standings = await participation.standings()
+    await flow.edit_or_send(
+        callback, views.thanks(settings, selected, standings, with_impulse=impulse is not None)
+    )
+
+
+async def edit_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_reply_markup(reply_markup=None)
+        data = await state.get_data()
+        await flow.start_topics(callback.message, state, settings, flow.draft(data))
+
+
+async def edit_impulse(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_reply_markup(reply_markup=None)
+        await flow.ask_impulse(callback.message, state, settings)
+
+
+def router() -> Router:
+    router = Router(name="review")
+    router.callback_query.register(submit, Dialog.review, on_step(Step.SUBMIT))
+    router.callback_query.register(edit_topics, Dialog.review, on_step(Step.EDIT_TOPICS))
+    router.callback_query.register(edit_impulse, Dialog.review, on_step(Step.EDIT_IMPULSE))
+    return router

@@ -1,0 +1,70 @@
+"""/start: welcome and consent for newcomers, the stored vote for returning citizens."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.participation import Citizen, ParticipationService
+from handlers import flow, keyboards, views
+from handlers.callbacks import Step, on_step
+from handlers.states import SOURCE, Dialog
+
+
+async def start(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> None:
+    if await flow.show_my_vote(message, settings, participation, citizen):
+        await state.clear()
+        return
+    if await participation.is_registered(citizen.pseudonym):
+        data = await state.get_data()
+        await flow.start_topics(message, state, settings, flow.draft(data))
+        return
+    # Nothing is stored about the person yet: only where they are, and the link they came by.
+    await state.set_state(Dialog.consent)
+    await state.set_data({SOURCE: participation.clean_source(command.args)})
+    await message.answer(
+        views.welcome(settings.consultation),
+        reply_markup=keyboards.consent(settings.consultation),
+        disable_web_page_preview=True,
+    )
+
+
+async def consent(
+    callback: CallbackQuery,
+    state: FSMContext,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    await participation.consent(citizen, source=data.get(SOURCE), now=clock())
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_reply_markup(reply_markup=None)
+        await flow.start_topics(callback.message, state, settings, [])
+
+
+async def decline(callback: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await callback.answer()
+    await flow.edit_or_send(callback, views.declined())
+
+
+def router() -> Router:
+    router = Router(name="start")
+    router.message.register(start, CommandStart())
+    router.callback_query.register(consent, Dialog.consent, on_step(Step.CONSENT))
+    router.callback_query.register(decline, Dialog.consent, on_step(Step.DECLINE))
+    return router

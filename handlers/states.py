@@ -1,0 +1,19 @@
+"""Where a citizen is in the dialog."""
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class Dialog(StatesGroup):
+    consent = State()
+    topics = State()
+    impulse_text = State()
+    impulse_topic = State()
+    review = State()
+
+
+# Keys of the dialog's draft in the FSM data.
+SOURCE = "source"
+SELECTED = "selected"
+IMPULSE_TEXT = "impulse_text"
+IMPULSE_TOPIC = "impulse_topic"
+DRAFT_KEY = "draft_key"

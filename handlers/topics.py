@@ -1,0 +1,66 @@
+"""Step 1: choose up to N priority topics. The keyboard is edited in place on every tap."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot.config import Settings
+from bot.domain.selection import Toggle, toggle_topic
+from handlers import flow, keyboards, views
+from handlers.callbacks import Step, TopicCallback, on_step
+from handlers.states import SELECTED, Dialog
+
+
+async def toggle(
+    callback: CallbackQuery,
+    callback_data: TopicCallback,
+    state: FSMContext,
+    settings: Settings,
+) -> None:
+    consultation = settings.consultation
+    data = await state.get_data()
+    result = toggle_topic(
+        flow.draft(data),
+        callback_data.topic,
+        known=consultation.topic_ids,
+        limit=consultation.max_topics,
+    )
+    if result.outcome is Toggle.LIMIT_REACHED:
+        await callback.answer(views.topic_limit_reached(consultation), show_alert=True)
+        return
+    if not result.changed:
+        await callback.answer(views.stale_button(), show_alert=True)
+        return
+    await state.update_data({SELECTED: list(result.selected)})
+    await callback.answer()
+    await flow.edit_or_send(
+        callback,
+        views.topics_prompt(consultation, len(result.selected)),
+        keyboards.topics(consultation, result.selected),
+    )
+
+
+async def done(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    data = await state.get_data()
+    selected = flow.draft(data)
+    if not selected:
+        await callback.answer(views.choose_one_topic(), show_alert=True)
+        return
+    await callback.answer()
+    # The list becomes a plain summary: an old keyboard left in the chat invites wrong taps.
+    await flow.edit_or_send(callback, views.chosen_topics(settings.consultation, selected))
+    if not isinstance(callback.message, Message):
+        return
+    if flow.has_impulse_for(data, selected):
+        await flow.show_review(callback.message, state, settings)
+    else:
+        await flow.ask_impulse(callback.message, state, settings)
+
+
+def router() -> Router:
+    router = Router(name="topics")
+    router.callback_query.register(toggle, Dialog.topics, TopicCallback.filter())
+    router.callback_query.register(done, Dialog.topics, on_step(Step.TOPICS_DONE))
+    return router

@@ -1,0 +1,310 @@
+"""Texts of the dialog, from the message catalog. User text is always escaped here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Consultation, Settings
+from bot.domain.impulse import ImpulseProblem, meaningful_length
+from bot.domain.participation import VoteSet
+from bot.domain.standings import Standings, percent
+
+
+def topic_title(consultation: Consultation, topic_id: str) -> str:
+    return consultation.title_of(topic_id, get_i18n().current_locale)
+
+
+def welcome(consultation: Consultation) -> str:
+    parts = [
+        f"<b>{escape(consultation.title)}</b>",
+        "<b>" + escape(consultation.question) + "</b>",
+    ]
+    if consultation.purpose:
+        parts.append(escape(consultation.purpose))
+    parts.append(
+        _(
+            "So geht es: Sie wählen bis zu {limit} Themen, die zuerst angegangen werden sollen, "
+            "und können eine eigene Idee schicken. Das dauert etwa zwei Minuten."
+        ).format(limit=consultation.max_topics)
+    )
+    parts.append(privacy_notice())
+    return "\n\n".join(parts)
+
+
+def privacy_notice() -> str:
+    return _(
+        "<b>Datenschutz:</b> Wir speichern Ihre Themen und Ihre Idee unter einem Pseudonym, "
+        "nicht unter Ihrem Namen. Ihre Telegram-Kennung nutzen wir nur, um Ihnen zu antworten; "
+        "sie liegt getrennt von Ihren Antworten. Mit /meinedaten sehen Sie alles, was über Sie "
+        "gespeichert ist, mit /loeschen löschen Sie es. Gespeichert wird erst, wenn Sie auf "
+        "„Mitmachen“ tippen."
+    )
+
+
+def declined() -> str:
+    return _(
+        "Schade! Es wurde nichts über Sie gespeichert. "
+        "Mit /start können Sie jederzeit doch noch mitmachen."
+    )
+
+
+def topics_prompt(consultation: Consultation, chosen: int) -> str:
+    return "\n\n".join(
+        [
+            _("<b>Schritt 1 von 3: Ihre Prioritäten</b>"),
+            _(
+                "Welche Themen soll die Region zuerst angehen? Tippen Sie bis zu {limit} "
+                "Themen an. Noch einmal tippen wählt ein Thema wieder ab."
+            ).format(limit=consultation.max_topics),
+            _("Gewählt: {chosen} von {limit}").format(chosen=chosen, limit=consultation.max_topics),
+        ]
+    )
+
+
+def topic_limit_reached(consultation: Consultation) -> str:
+    return _(
+        "Sie haben schon {limit} Themen gewählt. Tippen Sie zuerst ein gewähltes Thema an, "
+        "um es abzuwählen."
+    ).format(limit=consultation.max_topics)
+
+
+def choose_one_topic() -> str:
+    return _("Bitte wählen Sie mindestens ein Thema.")
+
+
+def chosen_topics(consultation: Consultation, selected: Sequence[str]) -> str:
+    lines = [_("<b>Ihre Prioritäten:</b>")]
+    lines += [f"{n}. {escape(topic_title(consultation, t))}" for n, t in enumerate(selected, 1)]
+    return "\n".join(lines)
+
+
+def impulse_prompt(consultation: Consultation) -> str:
+    return "\n\n".join(
+        [
+            _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
+            escape(consultation.question),
+            _(
+                "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
+                "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
+            ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
+        ]
+    )
+
+
+def impulse_problem(consultation: Consultation, problem: ImpulseProblem, text: str) -> str:
+    if problem is ImpulseProblem.TOO_SHORT:
+        length = meaningful_length(text)
+        return _(
+            "Ihre Idee ist mit {length} Zeichen etwas kurz. Bitte schreiben Sie mindestens "
+            "{min} Zeichen, damit andere sie verstehen."
+        ).format(length=length, min=consultation.impulse_min_length)
+    if problem is ImpulseProblem.TOO_LONG:
+        length = len(text)
+        return _(
+            "Ihre Idee ist mit {length} Zeichen zu lang. Bitte fassen Sie sie auf höchstens "
+            "{max} Zeichen zusammen. Ihr Text ist nicht verloren: Sie finden ihn oben im Chat."
+        ).format(length=length, max=consultation.impulse_max_length)
+    return _("Die Nachricht war leer. Bitte schreiben Sie Ihre Idee als Text.")
+
+
+def impulse_needs_text() -> str:
+    return _(
+        "Bitte schreiben Sie Ihre Idee als Text. Sprachnachrichten, Fotos, Sticker oder "
+        "Dateien können wir leider nicht aufnehmen."
+    )
+
+
+def impulse_topic_prompt() -> str:
+    return _("Zu welchem Ihrer Themen passt Ihre Idee am besten?")
+
+
+def review(
+    consultation: Consultation,
+    selected: Sequence[str],
+    impulse_text: str | None,
+    impulse_topic: str | None,
+) -> str:
+    parts = [_("<b>Schritt 3 von 3: Bitte prüfen</b>"), chosen_topics(consultation, selected)]
+    if impulse_text and impulse_topic:
+        parts.append(
+            _("<b>Ihre Idee</b> (zum Thema „{topic}“):").format(
+                topic=escape(topic_title(consultation, impulse_topic))
+            )
+            + f"\n<blockquote>{escape(impulse_text)}</blockquote>"
+        )
+    else:
+        parts.append(_("Ohne eigene Idee."))
+    parts.append(_("Stimmt alles? Dann tippen Sie auf „Absenden“."))
+    return "\n\n".join(parts)
+
+
+def thanks(
+    settings: Settings,
+    selected: Sequence[str],
+    standings: Standings,
+    *,
+    with_impulse: bool,
+) -> str:
+    consultation = settings.consultation
+    parts = [_("<b>Danke! Ihre Stimme ist gespeichert.</b>")]
+    parts.append(standings_for(consultation, selected, standings))
+    if with_impulse:
+        parts.append(
+            _(
+                "Ihre Idee wird vor der Veröffentlichung geprüft. "
+                "Wir melden uns, wenn es Neues gibt."
+            )
+        )
+    if settings.channel_link:
+        parts.append(
+            _("Die Ergebnisse erscheinen regelmäßig im Kanal: {link}").format(
+                link=escape(settings.channel_link)
+            )
+        )
+    parts.append(_("Mit /meinvotum können Sie Ihre Wahl ansehen und ändern."))
+    return "\n\n".join(parts)
+
+
+def standings_for(consultation: Consultation, selected: Sequence[str], standings: Standings) -> str:
+    lines = [
+        _("<b>So steht es gerade</b> ({participants} Teilnehmende):").format(
+            participants=standings.participants
+        )
+    ]
+    for topic_id in selected:
+        standing = standings.for_topic(topic_id)
+        if standing is None:
+            continue
+        lines.append(
+            _("• {topic}: {percent} % (Platz {rank} von {count})").format(
+                topic=escape(topic_title(consultation, topic_id)),
+                percent=percent(standing.share),
+                rank=standing.rank,
+                count=len(standings.topics),
+            )
+        )
+    lines.append(
+        _(
+            "Der Prozentwert ist der Anteil der Teilnehmenden, die das Thema gewählt haben. "
+            "Weil jede Person bis zu {limit} Themen wählt, ergeben alle zusammen mehr als 100 %."
+        ).format(limit=consultation.max_topics)
+    )
+    return "\n".join(lines)
+
+
+def impulse_status(status: str) -> str:
+    labels = {
+        "pending": _("wird geprüft"),
+        "approved": _("veröffentlicht"),
+        "rejected": _("nicht veröffentlicht"),
+    }
+    return labels.get(status, status)
+
+
+def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
+    consultation = settings.consultation
+    parts = [_("<b>Ihr Votum</b>"), chosen_topics(consultation, vote.topics)]
+    for impulse in vote.impulses:
+        parts.append(
+            _("<b>Ihre Idee</b> (zum Thema „{topic}“, {status}):").format(
+                topic=escape(topic_title(consultation, impulse.topic_id)),
+                status=impulse_status(impulse.status),
+            )
+            + f"\n<blockquote>{escape(impulse.text)}</blockquote>"
+        )
+    if vote.voted_at is not None:
+        parts.append(_("Gespeichert am {date}.").format(date=local_date(settings, vote.voted_at)))
+    parts.append(
+        _("Sie können Ihre Wahl ändern, solange die Beteiligung läuft. Es zählt immer die neueste.")
+        if can_change
+        else consultation_closed()
+    )
+    return "\n\n".join(parts)
+
+
+def consultation_closed() -> str:
+    return _(
+        "Die Beteiligung ist abgeschlossen. Sie können Ihre Wahl und die Ergebnisse ansehen, "
+        "aber nichts mehr ändern."
+    )
+
+
+def local_date(settings: Settings, moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(settings.digest_timezone)).strftime("%d.%m.%Y, %H:%M")
+
+
+def help_text(settings: Settings) -> str:
+    consultation = settings.consultation
+    return "\n\n".join(
+        [
+            _("<b>Hilfe: {title}</b>").format(title=escape(consultation.title)),
+            _(
+                "Hier können Sie mitbestimmen, welche Themen die Region zuerst angeht. "
+                "Sie wählen bis zu {limit} Themen und können eine eigene Idee schicken. "
+                "Die Ergebnisse zeigen, wie viel Prozent der Teilnehmenden ein Thema gewählt haben."
+            ).format(limit=consultation.max_topics),
+            _(
+                "/start – mitmachen oder Ihre Wahl ansehen\n"
+                "/meinvotum – Ihre Wahl ansehen und ändern\n"
+                "/meinedaten – alles, was über Sie gespeichert ist, als Datei\n"
+                "/loeschen – Ihre Daten löschen\n"
+                "/hilfe – diese Hilfe"
+            ),
+            _(
+                "Ihre Antworten werden unter einem Pseudonym gespeichert. "
+                "Datenschutzerklärung: {url}"
+            ).format(url=escape(consultation.privacy_url)),
+        ]
+    )
+
+
+def use_the_buttons() -> str:
+    return _("Bitte nutzen Sie die Knöpfe unter der Nachricht oben.")
+
+
+def unknown_input() -> str:
+    return _("Das habe ich nicht verstanden. Mit /start geht es los, /hilfe erklärt alles.")
+
+
+def stale_button() -> str:
+    return _("Dieser Knopf ist nicht mehr aktuell. Bitte tippen Sie auf /start.")
+
+
+def erase_question() -> str:
+    return _(
+        "Wollen Sie wirklich alle Ihre Daten löschen? Ihre Stimme zählt dann nicht mehr. "
+        "Bereits veröffentlichte Ideen bleiben ohne jeden Bezug zu Ihnen stehen."
+    )
+
+
+def erased() -> str:
+    return _("Erledigt: Ihre Daten sind gelöscht. Mit /start können Sie neu beginnen.")
+
+
+def no_vote_yet() -> str:
+    return _("Sie haben noch nicht abgestimmt. Mit /start geht es los.")
+
+
+def nothing_stored() -> str:
+    return _("Über Sie ist nichts gespeichert.")
+
+
+def kept_data() -> str:
+    return _("In Ordnung, es bleibt alles, wie es ist.")
+
+
+def my_data_caption() -> str:
+    return _("Alles, was über Sie gespeichert ist (JSON-Datei).")
+
+
+def something_went_wrong() -> str:
+    return _(
+        "Entschuldigung, da ist etwas schiefgegangen. Ihre bisherigen Eingaben sind nicht "
+        "verloren. Bitte versuchen Sie es gleich noch einmal."
+    )

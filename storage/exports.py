@@ -1,0 +1,36 @@
+"""Read-only queries for exports: impulses with their topic and status, no Telegram ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import Impulse
+
+
+@dataclass(frozen=True)
+class ImpulseRow:
+    id: int
+    topic_id: str
+    text: str
+    status: str
+    created_at: datetime
+    source: str | None
+
+
+async def impulses(database: Database) -> list[ImpulseRow]:
+    async with database.reading() as session:
+        rows = await session.execute(
+            select(
+                Impulse.id,
+                Impulse.topic_id,
+                Impulse.text,
+                Impulse.status,
+                Impulse.created_at,
+                Impulse.source,
+            ).order_by(Impulse.id)
+        )
+        return [ImpulseRow(*row) for row in rows]

@@ -1,0 +1,130 @@
+"""Database models (SQLAlchemy 2, typed). Changes go through Alembic migrations in `migrations/`.
+
+Answers are stored under a pseudonym only. The raw Telegram chat id, needed to reply, lives in its
+own table (`reply_addresses`) so it can be dropped without touching the answers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    true,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Time of the latest submitted vote set; NULL while the person has not voted yet.
+    voted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Blocked participants' votes stop counting (moderation); "active" otherwise.
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+
+
+class ReplyAddress(Base):
+    """The only place a raw Telegram id is kept, and only to be able to answer."""
+
+    __tablename__ = "reply_addresses"
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    # False once Telegram said the person blocked the bot: we stop writing to them.
+    reachable: Mapped[bool] = mapped_column(default=True, server_default=true())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (Index("ix_votes_topic_id", "topic_id"),)
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+
+
+class Impulse(Base):
+    __tablename__ = "impulses"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "draft_key", name="uq_impulses_participant_draft"),
+        Index("ix_impulses_status_created", "status", "created_at"),
+        Index("ix_impulses_participant", "participant_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # NULL after the author erased their data but the impulse had already been published.
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    topic_id: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(64))
+    draft_key: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConversationState(Base):
+    """aiogram FSM state and data, keyed by a keyed hash of the chat/user key."""
+
+    __tablename__ = "conversation_states"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(128))
+    data: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboxUpdate(Base):
+    """Every update from Telegram, recorded once by its id before it is confirmed."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_status", "status"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8))  # pending | done | failed
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

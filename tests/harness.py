@@ -1,0 +1,138 @@
+"""Drives the real bot through the Bot API emulator over HTTP, as citizens would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.app import Application
+from bot.clock import Clock, system_clock
+from bot.config import Settings, load_settings
+from bot.emulator import BotApiEmulator, EmulatedUser
+
+TOKEN = "4242:emulated-token-for-tests"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_settings(base_url: str, database_url: str, **overrides: Any) -> Settings:
+    env = {
+        "DIALOGBOT_TOKEN": TOKEN,
+        "DIALOGBOT_API_BASE": base_url,
+        "DIALOGBOT_DATABASE_URL": database_url,
+        "DIALOGBOT_SECRET": "test-secret-0123456789",
+    }
+    settings = load_settings(ROOT / "config.example.toml", env=env)
+    return settings.with_overrides(**overrides) if overrides else settings
+
+
+@dataclass
+class RunningBot:
+    """The real application, polling the emulator in this event loop."""
+
+    settings: Settings
+    clock: Clock = system_clock
+    app: Application | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._stop = asyncio.Event()
+        self.app = Application.build(self.settings, clock=self.clock)
+        await self.app.start()
+        self._task = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        from bot.polling import poll
+
+        assert self.app is not None
+        await poll(self.app.bot, self.app.pipeline, self._stop, poll_seconds=1)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        if self.app is not None:
+            await self.app.close()
+        self.app, self._task = None, None
+
+    async def crash(self) -> None:
+        """Stop abruptly: polling and in-flight handlers are cancelled, nothing is finished."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.app is not None:
+            for task in list(self.app.pipeline._tasks):
+                task.cancel()
+            await asyncio.gather(*self.app.pipeline._tasks, return_exceptions=True)
+            await self.app.bot.session.close()
+            await self.app.database.dispose()
+        self.app, self._task = None, None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+@dataclass
+class Harness:
+    emulator: BotApiEmulator
+    bot: RunningBot
+
+    async def settle(self) -> None:
+        """Wait until every update sent so far has been fetched and fully handled."""
+        await self.emulator.wait_fetched(timeout=10)
+        assert self.bot.app is not None
+        await asyncio.wait_for(self.bot.app.pipeline.wait_idle(), timeout=10)
+
+    def citizen(self, user_id: int, **profile: Any) -> Citizen:
+        return Citizen(self, self.emulator.user(user_id, **profile))
+
+    @property
+    def settings(self) -> Settings:
+        return self.bot.settings
+
+
+@dataclass
+class Citizen:
+    harness: Harness
+    user: EmulatedUser
+
+    async def send(self, text: str) -> None:
+        self.user.send_text(text)
+        await self.harness.settle()
+
+    async def press(self, button: str, **kwargs: Any) -> None:
+        self.user.press(button, **kwargs)
+        await self.harness.settle()
+
+    async def do(self, action: Any) -> None:
+        """Any other emulated action (sticker, photo, forged data, ...), then settle."""
+        action()
+        await self.harness.settle()
+
+    @property
+    def last_text(self) -> str:
+        return self.user.last_message.text
+
+    def buttons(self) -> list[str]:
+        return self.user.last_message.button_texts
+
+    async def take_part(self, topics: list[str], impulse: str | None = None,
+                        impulse_topic: str | None = None, source: str | None = None) -> None:
+        """The whole dialog, the way a citizen taps through it."""
+        await self.send(f"/start {source}" if source else "/start")
+        await self.press("Mitmachen")
+        for title in topics:
+            await self.press(title)
+        await self.press("Weiter")
+        if impulse is None:
+            await self.press("Überspringen")
+        else:
+            await self.send(impulse)
+            if len(topics) > 1:
+                await self.press(impulse_topic or topics[0])
+        await self.press("Absenden")

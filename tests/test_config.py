@@ -1,0 +1,79 @@
+"""Configuration: the example is a working config, and every mistake names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from tests.harness import ROOT
+
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def test_example_config_holds_the_19_confirmed_forums() -> None:
+    settings = load_settings(EXAMPLE, env={})
+    topics = settings.consultation.topics
+    assert len(topics) == 19
+    assert "Mobilität & ÖPNV" in [t.title for t in topics]
+    assert all(len(t.title) <= 30 for t in topics)
+    assert settings.consultation.max_topics == 3
+    assert settings.token is None
+    assert settings.api_base == "https://api.telegram.org"
+
+
+def test_environment_overrides_the_file() -> None:
+    env = {
+        "DIALOGBOT_TOKEN": "1:x",
+        "DIALOGBOT_API_BASE": "http://127.0.0.1:9/",
+        "DIALOGBOT_DATABASE_URL": "sqlite+aiosqlite:///x.db",
+        "DIALOGBOT_CHANNEL": "@elsewhere",
+        "DIALOGBOT_MODERATORS": "1, 8000000000",
+        "DIALOGBOT_SECRET": "another-secret",
+    }
+    s = load_settings(EXAMPLE, env=env)
+    assert (s.token, s.api_base, s.database_url) == ("1:x", "http://127.0.0.1:9", "sqlite+aiosqlite:///x.db")
+    assert s.channel_chat == "@elsewhere"
+    assert s.moderators == frozenset({1, 8_000_000_000})
+    assert s.secret == "another-secret"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8") + "\n" + text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"DIALOGBOT_MODERATORS": "12,abc"}, "DIALOGBOT_MODERATORS"),
+        ({"DIALOGBOT_API_BASE": "ftp://x"}, "DIALOGBOT_API_BASE"),
+        ({"DIALOGBOT_SECRET": "short"}, "DIALOGBOT_SECRET"),
+    ],
+)
+def test_bad_environment_values_name_the_key(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        load_settings(EXAMPLE, env=env)
+
+
+def test_bad_file_values_name_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace("max_topics = 3", "max_topics = 0"))
+    with pytest.raises(ConfigError, match="consultation.max_topics"):
+        load_settings(bad, env={})
+    dup = _write(tmp_path, '[[topics]]\nid = "sport"\ntitle = "Noch einmal Sport"\n')
+    with pytest.raises(ConfigError, match="'sport' is used twice"):
+        load_settings(dup, env={})
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "missing.toml", env={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[bot\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(broken, env={})
+
+
+def test_require_token_explains_where_to_get_one() -> None:
+    with pytest.raises(ConfigError, match="DIALOGBOT_TOKEN.*BotFather"):
+        load_settings(EXAMPLE, env={}).require_token()

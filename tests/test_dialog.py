@@ -1,0 +1,339 @@
+"""The citizen dialog end to end: the real bot, over HTTP, against the strict emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.clock import system_clock
+from bot.export import snapshot
+from storage.models import ConversationState, Impulse, Participant, ReplyAddress, Vote
+from tests.harness import Harness
+
+BIG_ID = 8_000_000_000  # above 2^32: Telegram ids are 64-bit
+
+
+async def export(h: Harness) -> dict[str, Any]:
+    assert h.bot.app is not None
+    return await snapshot(h.settings, h.bot.app.database, system_clock())
+
+
+def votes_of(data: dict[str, Any], topic_id: str) -> int:
+    return next(t["votes"] for t in data["topics"] if t["id"] == topic_id)
+
+
+async def count_rows(h: Harness, model: Any) -> int:
+    assert h.bot.app is not None
+    async with h.bot.app.database.reading() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_full_dialog_from_deep_link_to_thanks(harness: Harness) -> None:
+    anna = harness.citizen(BIG_ID, first_name="Anna")
+    await anna.send("/start flyer_essen")
+    welcome = anna.last_text
+    assert "Dialog zur Ruhr-Konferenz" in welcome
+    assert "Wie kann die Metropolregion Ruhr erfolgreicher werden?" in welcome
+    assert "Pseudonym" in welcome and "/loeschen" in welcome
+    assert anna.buttons() == ["✅ Mitmachen", "📄 Datenschutzerklärung", "Nein, danke"]
+    assert await count_rows(harness, Participant) == 0  # nothing stored before consent
+
+    await anna.press("Mitmachen")
+    assert "Gewählt: 0 von 3" in anna.last_text
+    assert len(anna.buttons()) == 20  # 19 confirmed theme forums + "Weiter"
+    await anna.press("Mobilität & ÖPNV")
+    await anna.press("Talentschulen & Bildung")
+    assert "Gewählt: 2 von 3" in anna.last_text
+    assert "✅ Mobilität & ÖPNV" in anna.buttons()
+    await anna.press("Weiter")
+    assert "Schritt 2 von 3" in anna.last_text
+
+    await anna.send("Ein gemeinsamer Nahverkehrstarif für das ganze Revier, ohne Tarifgrenzen.")
+    assert "Zu welchem Ihrer Themen" in anna.last_text
+    await anna.press("Mobilität & ÖPNV")
+    review = anna.last_text
+    assert "Schritt 3 von 3" in review
+    assert "1. Mobilität & ÖPNV" in review and "2. Talentschulen & Bildung" in review
+    assert "gemeinsamer Nahverkehrstarif" in review
+
+    await anna.press("Absenden")
+    thanks = anna.last_text
+    assert "Danke! Ihre Stimme ist gespeichert." in thanks
+    assert "Mobilität & ÖPNV: 100 % (Platz 1 von 19)" in thanks
+    assert "mehr als 100 %" in thanks
+    assert "https://t.me/ruhr_dialog" in thanks
+
+    data = await export(harness)
+    assert data["participants"] == 1
+    assert votes_of(data, "mobilitaet") == 1 and votes_of(data, "bildung") == 1
+    [impulse] = data["impulses"]
+    assert impulse["topic"] == "mobilitaet"
+    assert impulse["source"] == "flyer_essen"
+    assert impulse["status"] == "pending"
+    assert str(BIG_ID) not in json.dumps(data)
+
+
+async def test_commands_are_registered_for_the_menu(harness: Harness) -> None:
+    assert harness.emulator.calls_to("setMyCommands"), "setMyCommands was never called"
+    commands = harness.emulator.commands()
+    assert [c["command"] for c in commands] == [
+        "start", "meinvotum", "hilfe", "meinedaten", "loeschen",
+    ]
+
+
+async def test_topic_limit_refuses_a_fourth_tap_and_edits_in_place(harness: Harness) -> None:
+    bert = harness.citizen(1001)
+    await bert.send("/start")
+    await bert.press("Mitmachen")
+    keyboard_message = bert.user.last_message.message_id
+    for title in ["Integration & Talente", "Sport & Events", "Kunst & Kreativität"]:
+        await bert.press(title)
+    messages_before = len(bert.user.messages)
+    await bert.press("Zukunft der Arbeit")
+    assert "höchstens" not in bert.last_text  # the message itself did not change
+    assert "schon 3 Themen" in bert.user.callback_answers[-1].text
+    assert "Gewählt: 3 von 3" in bert.last_text
+    assert "▫️ Zukunft der Arbeit" in bert.buttons()
+    assert len(bert.user.messages) == messages_before  # never re-sent
+    assert bert.user.last_message.message_id == keyboard_message
+    # Untapping frees a slot.
+    await bert.press("Sport & Events")
+    await bert.press("Zukunft der Arbeit")
+    assert "✅ Zukunft der Arbeit" in bert.buttons()
+    assert "▫️ Sport & Events" in bert.buttons()
+
+
+async def test_done_needs_at_least_one_topic(harness: Harness) -> None:
+    c = harness.citizen(1002)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    await c.press("Weiter")
+    assert "mindestens ein Thema" in c.user.callback_answers[-1].text
+    assert "Schritt 1 von 3" in c.last_text
+
+
+async def test_changing_the_vote_moves_counts_and_never_doubles(harness: Harness) -> None:
+    c = harness.citizen(1003)
+    await c.take_part(["Mobilität & ÖPNV", "Sport & Events"])
+    other = harness.citizen(1004)
+    await other.take_part(["Mobilität & ÖPNV"])
+    data = await export(harness)
+    assert (data["participants"], votes_of(data, "mobilitaet"), votes_of(data, "sport")) == (2, 2, 1)
+
+    await c.send("/meinvotum")
+    assert "Ihr Votum" in c.last_text and "Sport & Events" in c.last_text
+    await c.press("Wahl ändern")
+    assert "Gewählt: 2 von 3" in c.last_text
+    await c.press("Sport & Events")
+    await c.press("Mobilität & ÖPNV")
+    await c.press("Grüne Infrastruktur")
+    await c.press("Weiter")
+    await c.press("Überspringen")
+    await c.press("Absenden")
+
+    data = await export(harness)
+    assert data["participants"] == 2
+    assert votes_of(data, "mobilitaet") == 1
+    assert votes_of(data, "sport") == 0
+    assert votes_of(data, "gruen") == 1
+    assert await count_rows(harness, Vote) == 2
+
+
+async def test_skipping_the_impulse_stores_none(harness: Harness) -> None:
+    c = harness.citizen(1005)
+    await c.take_part(["Lehrkräfte gewinnen"])
+    assert "Danke!" in c.last_text
+    assert (await export(harness))["impulses"] == []
+
+
+async def test_too_short_and_too_long_impulses_are_explained_and_asked_again(
+    harness: Harness,
+) -> None:
+    c = harness.citizen(1006)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    await c.press("Sport & Events")
+    await c.press("Weiter")
+    await c.send("Zu kurz")
+    texts = [m.text for m in c.user.messages[-2:]]
+    assert "etwas kurz" in texts[0] and "mindestens 10 Zeichen" in texts[0]
+    assert "Schritt 2 von 3" in texts[1]
+    await c.send("x" * 1001)
+    texts = [m.text for m in c.user.messages[-2:]]
+    assert "1001 Zeichen zu lang" in texts[0]
+    assert "Schritt 2 von 3" in texts[1]
+    await c.send("Mehr Sportplätze in den Stadtteilen öffnen")
+    assert "Schritt 3 von 3" in c.last_text  # one topic: assigned without asking
+    await c.press("Absenden")
+    [impulse] = (await export(harness))["impulses"]
+    assert impulse["text"] == "Mehr Sportplätze in den Stadtteilen öffnen"
+    assert impulse["topic"] == "sport"
+
+
+async def test_non_text_input_at_every_step_gets_an_answer_and_changes_nothing(
+    harness: Harness,
+) -> None:
+    c = harness.citizen(1007)
+    u = c.user
+    await c.do(u.send_sticker)  # before /start
+    assert "/start" in c.last_text
+
+    await c.send("/start")
+    await c.do(u.send_photo)  # consent step
+    assert "Knöpfe" in c.last_text
+    await c.press("Mitmachen")
+    await c.do(u.send_voice)  # topics step
+    assert "Knöpfe" in c.last_text
+    await c.press("Gesundheit & Pflege")
+    await c.press("Energie in der Stadt")
+    await c.press("Weiter")
+    await c.do(u.send_sticker)  # impulse step
+    assert "Schritt 2 von 3" in c.last_text
+    assert "als Text" in u.messages[-2].text
+    await c.send("Pflegekräfte im Quartier besser vernetzen und entlasten")
+    await c.do(lambda: u.send_document("idee.pdf"))  # impulse topic step
+    assert "Knöpfe" in c.last_text
+    await c.press("Gesundheit & Pflege")
+    await c.do(lambda: u.send_location(51.45, 7.01))  # review step
+    assert "Knöpfe" in c.last_text
+    await c.press("Absenden", message_id=_review_message(c))
+    data = await export(harness)
+    assert votes_of(data, "gesundheit") == 1 and votes_of(data, "energie") == 1
+    assert data["impulses"][0]["text"] == "Pflegekräfte im Quartier besser vernetzen und entlasten"
+
+
+def _review_message(c: Any) -> int:
+    return next(m.message_id for m in reversed(c.user.messages) if "Schritt 3 von 3" in m.text)
+
+
+async def test_consent_refusal_stores_nothing(harness: Harness) -> None:
+    c = harness.citizen(1008)
+    await c.send("/start flyer_bochum")
+    await c.press("Nein, danke")
+    assert "nichts über Sie gespeichert" in c.last_text
+    for model in (Participant, ReplyAddress, Vote, Impulse, ConversationState):
+        assert await count_rows(harness, model) == 0, model.__name__
+
+
+async def test_html_in_an_impulse_is_escaped_everywhere(harness: Harness) -> None:
+    c = harness.citizen(1009)
+    text = "Mehr <b>Busse</b> & Bahnen <script>alert(1)</script> für Dortmund"
+    await c.send("/start")
+    await c.press("Mitmachen")
+    await c.press("Mobilität & ÖPNV")
+    await c.press("Weiter")
+    await c.send(text)
+    review = c.user.last_message
+    assert text in review.text  # shown literally, as typed
+    assert "&lt;script&gt;" in review.raw_text
+    await c.press("Absenden")
+    assert "Danke!" in c.last_text
+    await c.send("/meinvotum")
+    assert text in c.last_text
+    assert (await export(harness))["impulses"][0]["text"] == text  # stored exactly as sent
+
+
+async def test_stale_and_forged_buttons_get_a_clear_answer(harness: Harness) -> None:
+    c = harness.citizen(1010)
+    await c.take_part(["Sport & Events"])
+    topics_message = next(m for m in c.user.messages if "Ihre Prioritäten" in m.text)
+    await c.do(lambda: c.user.press_data(topics_message.message_id, "t:sport"))
+    assert "nicht mehr aktuell" in c.user.callback_answers[-1].text
+    await c.do(lambda: c.user.press_data(topics_message.message_id, "garbage:\x00::"))
+    assert "nicht mehr aktuell" in c.user.callback_answers[-1].text
+    await c.do(lambda: c.user.press_data(topics_message.message_id, "t:not_a_topic"))
+    assert "nicht mehr aktuell" in c.user.callback_answers[-1].text
+    assert votes_of(await export(harness), "sport") == 1
+
+
+async def test_forged_topic_inside_the_topics_step_changes_nothing(harness: Harness) -> None:
+    c = harness.citizen(1011)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    keyboard = c.user.last_message.message_id
+    await c.do(lambda: c.user.press_data(keyboard, "t:nonexistent"))
+    assert "nicht mehr aktuell" in c.user.callback_answers[-1].text
+    assert "Gewählt: 0 von 3" in c.last_text
+
+
+async def test_two_taps_at_once_are_handled_in_order(harness: Harness) -> None:
+    c = harness.citizen(1012)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    # Both taps arrive in one getUpdates batch; neither may overwrite the other.
+    c.user.press("Integration & Talente")
+    c.user.press("Sport & Events")
+    c.user.press("Kunst & Kreativität")
+    await harness.settle()
+    assert "Gewählt: 3 von 3" in c.last_text
+    await c.press("Weiter")
+    await c.press("Überspringen")
+    await c.press("Absenden")
+    data = await export(harness)
+    assert [votes_of(data, t) for t in ("integration", "sport", "kunst")] == [1, 1, 1]
+
+
+async def test_many_citizens_at_once(harness: Harness) -> None:
+    citizens = [harness.citizen(2000 + i) for i in range(12)]
+    await asyncio.gather(*(c.take_part(["Mobilität & ÖPNV"]) for c in citizens))
+    data = await export(harness)
+    assert data["participants"] == 12 and votes_of(data, "mobilitaet") == 12
+
+
+async def test_restart_in_the_middle_of_the_dialog_loses_nothing(harness: Harness) -> None:
+    c = harness.citizen(1013)
+    await c.send("/start flyer_herne")
+    await c.press("Mitmachen")
+    await c.press("Heimat Ruhr: Wohnen & Leben")
+    await harness.bot.restart()
+    # The keyboard sent before the restart still works.
+    await c.press("Grüne Infrastruktur")
+    assert "Gewählt: 2 von 3" in c.last_text
+    await c.press("Weiter")
+    await harness.bot.restart()
+    await c.send("Brachflächen zu Parks und bezahlbaren Wohnungen machen")
+    await c.press("Grüne Infrastruktur")
+    await harness.bot.restart()
+    await c.press("Absenden")
+    assert "Danke!" in c.last_text
+    data = await export(harness)
+    assert votes_of(data, "heimat") == 1 and votes_of(data, "gruen") == 1
+    assert data["impulses"][0]["source"] == "flyer_herne"
+
+
+async def test_my_data_and_erasure(harness: Harness) -> None:
+    c = harness.citizen(BIG_ID + 1)
+    await c.take_part(["Mobilität & ÖPNV"], impulse="Eine Ringbahn um das ganze Ruhrgebiet bauen")
+    keeper = harness.citizen(1014)
+    await keeper.take_part(["Mobilität & ÖPNV"])
+
+    await c.send("/meinedaten")
+    document = c.user.last_message
+    assert document.document is not None and document.filename == "meine-daten.json"
+    mine = json.loads(document.document)
+    assert mine["participant"]["topics"] == ["mobilitaet"]
+    assert mine["participant"]["impulses"][0]["text"].startswith("Eine Ringbahn")
+
+    await c.send("/loeschen")
+    await c.press("Abbrechen")
+    assert (await export(harness))["participants"] == 2
+    await c.send("/loeschen")
+    await c.press("Ja, alles löschen")
+    assert "gelöscht" in c.last_text
+    data = await export(harness)
+    assert data["participants"] == 1 and votes_of(data, "mobilitaet") == 1
+    assert data["impulses"] == []  # it was not published yet, so it goes too
+    await c.send("/meinedaten")
+    assert "nichts gespeichert" in c.last_text
+
+
+async def test_help_explains_the_commands(harness: Harness) -> None:
+    c = harness.citizen(1015)
+    await c.send("/hilfe")
+    for command in ("/start", "/meinvotum", "/meinedaten", "/loeschen"):
+        assert command in c.last_text
+    await c.send("/gibtsnicht")
+    assert "/hilfe" in c.last_text
