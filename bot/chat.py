@@ -67,8 +67,10 @@ async def run_chat(settings: Settings, *, user_id: int, language: str) -> int:
 
 
 async def _converse(emulator: BotApiEmulator, app: Application, user: EmulatedUser) -> None:
-    print("Chat mit dem Bot (über den Emulator). Text eingeben und Enter; eine Zahl drückt den "
-          "Knopf mit dieser Nummer; /quit beendet.\n")
+    print(
+        "Chat mit dem Bot (über den Emulator). Text eingeben und Enter; eine Zahl drückt den "
+        "Knopf mit dieser Nummer; /quit beendet.\n"
+    )
     seen: dict[int, str] = {}
     user.send_text("/start")
     while True:

@@ -7,6 +7,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from bot.app import Application
@@ -16,7 +17,7 @@ from bot.emulator import BotApiEmulator, EmulatedUser
 from bot.export import snapshot
 from bot.polling import poll
 
-DEMO_TOKEN = "1000001:offline-demo-token"  # the emulator's; not a Telegram token
+DEMO_TOKEN = "1000001:offline-demo-token"  # noqa: S105 - the emulator accepts it; Telegram would not
 
 # Rough popularity, after the interim result of the original consultation (education 38 %,
 # mobility 32 %, teachers 28 %), so the demo's standings look like a real consultation's.
@@ -64,7 +65,9 @@ class DemoDriver:
         await self.emulator.wait_fetched(timeout=10)
         await self.app.pipeline.wait_idle()
 
-    async def step(self, act: Callable[[], object], transcript: Transcript | None, label: str) -> None:
+    async def step(
+        self, act: Callable[[], object], transcript: Transcript | None, label: str
+    ) -> None:
         if transcript:
             transcript.action(label)
         act()
@@ -81,7 +84,7 @@ class DemoDriver:
         topics = self._choose(rng)
         for topic_id in topics:
             title = self.app.settings.consultation.title_of(topic_id)
-            await self.step(lambda t=title: user.press(t), transcript, f"tippt „{title}“")
+            await self.step(partial(user.press, title), transcript, f"tippt „{title}“")
         await self.step(lambda: user.press("Weiter"), transcript, "tippt „Weiter“")
         ideas = [(t, text) for t, text in IDEAS if t in topics]
         if ideas and rng.random() < 0.7:
@@ -106,10 +109,7 @@ class DemoDriver:
 
 
 async def run_demo(settings: Settings, *, output_dir: Path, citizens: int) -> int:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    database = output_dir / "demo.sqlite3"
-    for leftover in output_dir.glob("demo.sqlite3*"):
-        leftover.unlink()
+    database = _fresh_database(output_dir)
     async with BotApiEmulator(token=DEMO_TOKEN) as emulator:
         demo_settings = settings.with_overrides(
             token=DEMO_TOKEN,
@@ -132,8 +132,17 @@ async def run_demo(settings: Settings, *, output_dir: Path, citizens: int) -> in
     return 0
 
 
+def _fresh_database(output_dir: Path) -> Path:
+    """Each demo starts from an empty database."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in output_dir.glob("demo.sqlite3*"):
+        leftover.unlink()
+    return output_dir / "demo.sqlite3"
+
+
 async def _walk(driver: DemoDriver, citizens: int) -> None:
-    rng = random.Random(2018)  # the year of the original consultation; fixed for a stable demo
+    # A simulation, not security: a fixed seed (the original's year) gives a repeatable demo.
+    rng = random.Random(2018)  # noqa: S311
     shown = Transcript(driver.emulator.user(99_000, first_name="Anna"))
     await driver.citizen(0, rng, shown)
     print("═" * 60 + "\nSo sah es für eine Bürgerin aus (Auszug):\n" + "═" * 60)
@@ -141,7 +150,7 @@ async def _walk(driver: DemoDriver, citizens: int) -> None:
     # The others in parallel batches, as a flyer campaign would bring them.
     batch: list[Awaitable[None]] = []
     for index in range(1, citizens):
-        batch.append(driver.citizen(index, random.Random(rng.random()), None))
+        batch.append(driver.citizen(index, random.Random(rng.random()), None))  # noqa: S311
         if len(batch) == 12:
             await asyncio.gather(*batch)
             batch = []

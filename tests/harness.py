@@ -121,8 +121,13 @@ class Citizen:
     def buttons(self) -> list[str]:
         return self.user.last_message.button_texts
 
-    async def take_part(self, topics: list[str], impulse: str | None = None,
-                        impulse_topic: str | None = None, source: str | None = None) -> None:
+    async def take_part(
+        self,
+        topics: list[str],
+        impulse: str | None = None,
+        impulse_topic: str | None = None,
+        source: str | None = None,
+    ) -> None:
         """The whole dialog, the way a citizen taps through it."""
         await self.send(f"/start {source}" if source else "/start")
         await self.press("Mitmachen")

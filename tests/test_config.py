@@ -33,7 +33,11 @@ def test_environment_overrides_the_file() -> None:
         "DIALOGBOT_SECRET": "another-secret",
     }
     s = load_settings(EXAMPLE, env=env)
-    assert (s.token, s.api_base, s.database_url) == ("1:x", "http://127.0.0.1:9", "sqlite+aiosqlite:///x.db")
+    assert (s.token, s.api_base, s.database_url) == (
+        "1:x",
+        "http://127.0.0.1:9",
+        "sqlite+aiosqlite:///x.db",
+    )
     assert s.channel_chat == "@elsewhere"
     assert s.moderators == frozenset({1, 8_000_000_000})
     assert s.secret == "another-secret"
@@ -61,7 +65,7 @@ def test_bad_environment_values_name_the_key(env: dict[str, str], key: str) -> N
 def test_bad_file_values_name_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace("max_topics = 3", "max_topics = 0"))
-    with pytest.raises(ConfigError, match="consultation.max_topics"):
+    with pytest.raises(ConfigError, match=r"consultation\.max_topics"):
         load_settings(bad, env={})
     dup = _write(tmp_path, '[[topics]]\nid = "sport"\ntitle = "Noch einmal Sport"\n')
     with pytest.raises(ConfigError, match="'sport' is used twice"):
@@ -75,5 +79,5 @@ def test_bad_file_values_name_the_key(tmp_path: Path) -> None:
 
 
 def test_require_token_explains_where_to_get_one() -> None:
-    with pytest.raises(ConfigError, match="DIALOGBOT_TOKEN.*BotFather"):
+    with pytest.raises(ConfigError, match=r"DIALOGBOT_TOKEN.*BotFather"):
         load_settings(EXAMPLE, env={}).require_token()

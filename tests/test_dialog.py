@@ -80,7 +80,11 @@ async def test_commands_are_registered_for_the_menu(harness: Harness) -> None:
     assert harness.emulator.calls_to("setMyCommands"), "setMyCommands was never called"
     commands = harness.emulator.commands()
     assert [c["command"] for c in commands] == [
-        "start", "meinvotum", "hilfe", "meinedaten", "loeschen",
+        "start",
+        "meinvotum",
+        "hilfe",
+        "meinedaten",
+        "loeschen",
     ]
 
 
@@ -121,7 +125,11 @@ async def test_changing_the_vote_moves_counts_and_never_doubles(harness: Harness
     other = harness.citizen(1004)
     await other.take_part(["Mobilität & ÖPNV"])
     data = await export(harness)
-    assert (data["participants"], votes_of(data, "mobilitaet"), votes_of(data, "sport")) == (2, 2, 1)
+    assert (data["participants"], votes_of(data, "mobilitaet"), votes_of(data, "sport")) == (
+        2,
+        2,
+        1,
+    )
 
     await c.send("/meinvotum")
     assert "Ihr Votum" in c.last_text and "Sport & Events" in c.last_text
