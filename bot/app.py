@@ -26,6 +26,7 @@ from bot.middlewares import ParticipationMiddleware, on_every_observer
 from bot.pipeline import UpdatePipeline
 from bot.polling import poll
 from handlers import citizen_router
+from handlers.moderation import moderator_router
 from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.inbox import Inbox
@@ -71,7 +72,8 @@ class Application:
         with i18n.context():
             SimpleI18nMiddleware(i18n).setup(dispatcher)
         on_every_observer(dispatcher, ParticipationMiddleware(settings, database, i18n))
-        dispatcher.include_router(citizen_router())
+        # Moderators first: the citizen routers end in a catch-all fallback.
+        dispatcher.include_routers(moderator_router(settings), citizen_router())
         pipeline = UpdatePipeline(dispatcher, bot, Inbox(database))
         return cls(settings, database, bot, dispatcher, pipeline, i18n, clock)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Router
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import Chat, TelegramObject, User
 from aiogram.utils.i18n import I18n
 
@@ -14,6 +16,8 @@ from bot.domain.participation import Citizen, ParticipationService, Rules
 from bot.domain.pseudonym import pseudonym_for
 from storage.db import Database
 from storage.repository import SqlParticipationRepository
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -61,3 +65,30 @@ def on_every_observer(router: Router, middleware: BaseMiddleware) -> None:
     for name, observer in router.observers.items():
         if name not in ("update", "error"):
             observer.outer_middleware(middleware)
+
+
+class ModeratorGate(BaseMiddleware):
+    """The one place that decides who may moderate.
+
+    Everyone else falls through to the citizen routers, where a moderator command is answered
+    like any unknown command (with the ordinary help): nothing hints that it exists. The attempt
+    is logged under the person's pseudonym.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._moderators = settings.moderators
+        self._secret = settings.secret
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is not None and user.id in self._moderators:
+            data["moderator_id"] = user.id
+            return await handler(event, data)
+        text = getattr(event, "text", None) or getattr(event, "data", None) or ""
+        if user is not None and text.startswith(("/", "m")):
+            log.warning(
+                "moderator-only input refused for %s: %s",
+                pseudonym_for(user.id, self._secret),
+                text.split()[0][:32] if text.split() else "",
+            )
+        return UNHANDLED

@@ -6,15 +6,19 @@ from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
+from bot.config import Settings
 from handlers import views
 from handlers.states import Dialog
 
 BUTTON_STEPS = {Dialog.consent.state, Dialog.topics.state, Dialog.impulse_topic.state}
 
 
-async def unhandled_message(message: Message, state: FSMContext) -> None:
+async def unhandled_message(message: Message, state: FSMContext, settings: Settings) -> None:
     current = await state.get_state()
-    if current in BUTTON_STEPS or current == Dialog.review.state:
+    if (message.text or "").startswith("/"):
+        # Unknown commands (moderators' ones included, for everyone else) get the plain help.
+        await message.answer(views.help_text(settings), disable_web_page_preview=True)
+    elif current in BUTTON_STEPS or current == Dialog.review.state:
         await message.answer(views.use_the_buttons())
     else:
         await message.answer(views.unknown_input())

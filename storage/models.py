@@ -104,6 +104,14 @@ class Impulse(Base):
     source: Mapped[str | None] = mapped_column(String(64))
     draft_key: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Moderation: who decided (a moderator's Telegram id: staff, not citizens) and why.
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reject_reason: Mapped[str | None] = mapped_column(String(32))
+    # The official answer that closes the feedback loop.
+    answer_status: Mapped[str | None] = mapped_column(String(32))
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ConversationState(Base):
@@ -128,3 +136,40 @@ class InboxUpdate(Base):
     status: Mapped[str] = mapped_column(String(8))  # pending | done | failed
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReviewCard(Base):
+    """A review card sent to a moderator (or the moderators' group), so that every copy can be
+    updated when one moderator decides."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (Index("ix_review_cards_impulse", "impulse_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    impulse_id: Mapped[int] = mapped_column(ForeignKey("impulses.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """Every moderator action: who, what, when, on what."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    moderator_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Setting(Base):
+    """Consultation settings changed at run time (e.g. the phase), overriding the config."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
