@@ -25,6 +25,7 @@ from bot.i18n import build_i18n
 from bot.middlewares import ParticipationMiddleware, on_every_observer
 from bot.pipeline import UpdatePipeline
 from bot.polling import poll
+from bot.services import Services
 from handlers import citizen_router
 from handlers.moderation import moderator_router
 from storage.db import Database
@@ -71,7 +72,8 @@ class Application:
         dispatcher = Dispatcher(storage=storage, settings=settings, clock=clock)
         with i18n.context():
             SimpleI18nMiddleware(i18n).setup(dispatcher)
-        on_every_observer(dispatcher, ParticipationMiddleware(settings, database, i18n))
+        services = Services.build(settings, database)
+        on_every_observer(dispatcher, ParticipationMiddleware(settings, services, i18n))
         # Moderators first: the citizen routers end in a catch-all fallback.
         dispatcher.include_routers(moderator_router(settings), citizen_router())
         pipeline = UpdatePipeline(dispatcher, bot, Inbox(database))

@@ -72,6 +72,8 @@ class Settings:
     channel_chat: str | None
     channel_link: str | None
     moderators: frozenset[int]
+    moderation_mode: str
+    moderators_chat: int | None
     digest_schedule: str
     digest_timezone: str
     consultation: Consultation
@@ -136,6 +138,8 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         channel_chat=channel_chat or None,
         channel_link=_str(channel, "channel.link", "") or None,
         moderators=_moderators(env, moderation),
+        moderation_mode=_choice(moderation, "moderation.mode", ("pre", "post"), "pre"),
+        moderators_chat=_optional_int(moderation, "moderation.group_chat"),
         digest_schedule=_str(digest, "digest.schedule", "0 18 * * *"),
         digest_timezone=_str(digest, "digest.timezone", "Europe/Berlin"),
         consultation=_consultation(raw),
@@ -206,6 +210,22 @@ def _moderators(env: Mapping[str, str], moderation: Mapping[str, Any]) -> frozen
     ):
         raise ConfigError("moderation.moderators must be a list of Telegram user ids")
     return frozenset(value)
+
+
+def _choice(table: Mapping[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
+    value = _str(table, key, default)
+    if value not in options:
+        raise ConfigError(f"{key} must be one of {', '.join(options)}: {value!r}")
+    return value
+
+
+def _optional_int(table: Mapping[str, Any], key: str) -> int | None:
+    value = table.get(key.rsplit(".", 1)[-1])
+    if value is None or value == 0:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{key} must be a Telegram chat id (a whole number)")
+    return value
 
 
 def _table(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:

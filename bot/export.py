@@ -9,17 +9,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.domain.participation import ParticipationService
 from bot.domain.standings import Standings
-from bot.middlewares import rules_from
+from bot.services import Services
 from storage.db import Database
 from storage.exports import ImpulseRow, impulses
-from storage.repository import SqlParticipationRepository
 
 
 async def snapshot(settings: Settings, database: Database, now: datetime) -> dict[str, Any]:
-    service = ParticipationService(SqlParticipationRepository(database), rules_from(settings))
-    standings = await service.standings()
+    standings = await Services.build(settings, database).participation.standings()
     return {
         "consultation": settings.consultation.title,
         "generated_at": now.isoformat(),

@@ -12,25 +12,13 @@ from aiogram.types import Chat, TelegramObject, User
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
-from bot.domain.participation import Citizen, ParticipationService, Rules
+from bot.domain.participation import Citizen
 from bot.domain.pseudonym import pseudonym_for
-from storage.db import Database
-from storage.repository import SqlParticipationRepository
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-def rules_from(settings: Settings) -> Rules:
-    consultation = settings.consultation
-    return Rules(
-        topic_ids=consultation.topic_ids,
-        max_topics=consultation.max_topics,
-        impulse_min_length=consultation.impulse_min_length,
-        impulse_max_length=consultation.impulse_max_length,
-        is_open=consultation.phase == "open",
-    )
 
 
 class ParticipationMiddleware(BaseMiddleware):
@@ -40,11 +28,9 @@ class ParticipationMiddleware(BaseMiddleware):
     returns, always follows the commit.
     """
 
-    def __init__(self, settings: Settings, database: Database, i18n: I18n) -> None:
+    def __init__(self, settings: Settings, services: Services, i18n: I18n) -> None:
         self._settings = settings
-        self._service = ParticipationService(
-            SqlParticipationRepository(database), rules_from(settings)
-        )
+        self._services = services
         self._i18n = i18n
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -56,7 +42,8 @@ class ParticipationMiddleware(BaseMiddleware):
                 chat_id=chat.id if chat is not None else user.id,
                 locale=self._i18n.current_locale,
             )
-        data["participation"] = self._service
+        data["participation"] = self._services.participation
+        data["moderation"] = self._services.moderation
         return await handler(event, data)
 
 

@@ -69,7 +69,7 @@ async def show_my_vote(
     vote = await participation.vote_set(citizen.pseudonym)
     if vote is None or not vote.topics:
         return False
-    can_change = participation.rules.is_open
+    can_change = await participation.is_open()
     await message.answer(
         views.my_vote(settings, vote, can_change=can_change),
         reply_markup=keyboards.change_vote() if can_change else None,

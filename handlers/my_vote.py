@@ -30,7 +30,7 @@ async def change_vote(
     participation: ParticipationService,
     citizen: Citizen,
 ) -> None:
-    if not participation.rules.is_open:
+    if not await participation.is_open():
         await callback.answer(views.consultation_closed(), show_alert=True)
         return
     vote = await participation.vote_set(citizen.pseudonym)

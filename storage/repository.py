@@ -66,8 +66,8 @@ class SqlParticipationRepository:
             )
 
     async def save_submission(
-        self, citizen: Citizen, submission: Submission, *, now: datetime
-    ) -> None:
+        self, citizen: Citizen, submission: Submission, *, impulse_status: str, now: datetime
+    ) -> int | None:
         """Replace the person's vote set and add the impulse, all or nothing."""
         async with self._db.transaction() as session:
             participant_id, source = await _ensure_participant(
@@ -80,20 +80,25 @@ class SqlParticipationRepository:
             await session.execute(
                 update(Participant).where(Participant.id == participant_id).values(voted_at=now)
             )
-            if submission.impulse is not None:
-                await session.execute(
-                    upsert_into(self._db, Impulse)
-                    .values(
-                        participant_id=participant_id,
-                        topic_id=submission.impulse.topic_id,
-                        text=submission.impulse.text,
-                        status=ImpulseStatus.PENDING.value,
-                        source=source,
-                        draft_key=submission.draft_key,
-                        created_at=now,
-                    )
-                    .on_conflict_do_nothing()
+            if submission.impulse is None:
+                return None
+            published = impulse_status == ImpulseStatus.APPROVED.value
+            new_id: int | None = await session.scalar(
+                upsert_into(self._db, Impulse)
+                .values(
+                    participant_id=participant_id,
+                    topic_id=submission.impulse.topic_id,
+                    text=submission.impulse.text,
+                    status=impulse_status,
+                    source=source,
+                    draft_key=submission.draft_key,
+                    created_at=now,
+                    decided_at=now if published else None,
                 )
+                .on_conflict_do_nothing()
+                .returning(Impulse.id)
+            )
+            return new_id
 
     async def vote_counts(self) -> tuple[int, dict[str, int]]:
         """Participants with a vote set, and votes per topic, of active participants."""

@@ -81,8 +81,10 @@ class ParticipationRepository(Protocol):
     async def vote_set(self, pseudonym: str) -> VoteSet | None: ...
 
     async def save_submission(
-        self, citizen: Citizen, submission: Submission, *, now: datetime
-    ) -> None: ...
+        self, citizen: Citizen, submission: Submission, *, impulse_status: str, now: datetime
+    ) -> int | None:
+        """Returns the new impulse's id (None without one, or when it was saved before)."""
+        ...
 
     async def vote_counts(self) -> tuple[int, dict[str, int]]: ...
 
@@ -91,19 +93,29 @@ class ParticipationRepository(Protocol):
     async def erase(self, pseudonym: str) -> bool: ...
 
 
+class PhaseSource(Protocol):
+    """Whether the consultation accepts changes; moderators switch it at run time."""
+
+    async def is_open(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Rules:
     topic_ids: tuple[str, ...]
     max_topics: int
     impulse_min_length: int
     impulse_max_length: int
-    is_open: bool
+    # Post-moderation publishes impulses at once; pre-moderation waits for a moderator.
+    publish_immediately: bool = False
 
 
 class ParticipationService:
-    def __init__(self, repository: ParticipationRepository, rules: Rules) -> None:
+    def __init__(
+        self, repository: ParticipationRepository, rules: Rules, phase: PhaseSource
+    ) -> None:
         self._repo = repository
         self._rules = rules
+        self._phase = phase
 
     @property
     def rules(self) -> Rules:
@@ -126,6 +138,9 @@ class ParticipationService:
     def clean_selection(self, selected: Sequence[str]) -> tuple[str, ...]:
         return clean_selection(selected, known=self._rules.topic_ids, limit=self._rules.max_topics)
 
+    async def is_open(self) -> bool:
+        return await self._phase.is_open()
+
     async def is_registered(self, pseudonym: str) -> bool:
         return await self._repo.is_registered(pseudonym)
 
@@ -136,8 +151,11 @@ class ParticipationService:
     async def vote_set(self, pseudonym: str) -> VoteSet | None:
         return await self._repo.vote_set(pseudonym)
 
-    async def submit(self, citizen: Citizen, submission: Submission, *, now: datetime) -> None:
-        if not self._rules.is_open:
+    async def submit(
+        self, citizen: Citizen, submission: Submission, *, now: datetime
+    ) -> int | None:
+        """Store the vote set; returns the id of a newly added impulse, if any."""
+        if not await self._phase.is_open():
             raise ConsultationClosed
         topics = self.clean_selection(submission.topics)
         if not topics or len(topics) != len(submission.topics):
@@ -147,7 +165,12 @@ class ParticipationService:
             impulse.topic_id not in topics or self.check_impulse(impulse.text) is not None
         ):
             raise InvalidSubmission("impulse")
-        await self._repo.save_submission(citizen, submission, now=now)
+        status = (
+            ImpulseStatus.APPROVED if self._rules.publish_immediately else ImpulseStatus.PENDING
+        )
+        return await self._repo.save_submission(
+            citizen, submission, impulse_status=status.value, now=now
+        )
 
     async def standings(self) -> Standings:
         participants, votes = await self._repo.vote_counts()

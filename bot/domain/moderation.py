@@ -1,0 +1,234 @@
+"""Moderation rules: decisions on impulses, official answers, blocking, the phase. No aiogram,
+no SQL: the repository makes each change atomic, so the first of two moderators wins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Mode(StrEnum):
+    PRE = "pre"  # new impulses stay invisible until approved
+    POST = "post"  # new impulses are public at once; moderators can take them down
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REMOVED = "removed"  # taken down after publication (post-moderation)
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    TAKE_DOWN = "take_down"
+
+
+class RejectReason(StrEnum):
+    OFF_TOPIC = "off_topic"
+    OFFENSIVE = "offensive"
+    PERSONAL_DATA = "personal_data"
+    SPAM = "spam"
+    DUPLICATE = "duplicate"
+
+
+class AnswerStatus(StrEnum):
+    RECEIVED = "received"
+    FORWARDED = "forwarded"
+    IN_PROGRESS = "in_progress"
+    IMPLEMENTED = "implemented"
+    NOT_PURSUED = "not_pursued"
+
+
+# Which decision is allowed from which status, and where it leads.
+TRANSITIONS: dict[Decision, tuple[frozenset[Status], Status]] = {
+    Decision.APPROVE: (frozenset({Status.PENDING}), Status.APPROVED),
+    Decision.REJECT: (frozenset({Status.PENDING}), Status.REJECTED),
+    Decision.TAKE_DOWN: (frozenset({Status.APPROVED}), Status.REMOVED),
+}
+
+
+@dataclass(frozen=True)
+class ImpulseCard:
+    """What a moderator needs to judge an impulse (never who wrote it)."""
+
+    id: int
+    topic_id: str
+    text: str
+    status: str
+    source: str | None
+    created_at: datetime
+    decided_by: int | None
+    reject_reason: str | None
+    answer_status: str | None
+    answer_text: str | None
+    author_blocked: bool
+    has_author: bool
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    applied: bool
+    card: ImpulseCard
+    # Where to tell the author (only when applied and the author is still reachable).
+    author_chat_id: int | None
+    author_locale: str | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    chat_id: int
+    locale: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    participants_total: int
+    participants_today: int
+    participants_week: int
+    impulses_by_status: dict[str, int]
+    sources: list[tuple[str, int]]
+
+
+class ModerationRepository(Protocol):
+    async def card(self, impulse_id: int) -> ImpulseCard | None: ...
+
+    async def decide(
+        self,
+        impulse_id: int,
+        *,
+        allowed_from: frozenset[Status],
+        to: Status,
+        moderator_id: int,
+        reason: str | None,
+        now: datetime,
+    ) -> bool: ...
+
+    async def author_of(self, impulse_id: int) -> Recipient | None: ...
+
+    async def set_answer(
+        self, impulse_id: int, status: AnswerStatus, text: str, now: datetime
+    ) -> bool: ...
+
+    async def set_author_blocked(self, impulse_id: int, blocked: bool) -> bool: ...
+
+    async def oldest_pending(self) -> tuple[ImpulseCard | None, int]: ...
+
+    async def stats(self, now: datetime) -> Stats: ...
+
+    async def audit(
+        self,
+        *,
+        moderator_id: int,
+        action: str,
+        target: str | None,
+        detail: str | None,
+        now: datetime,
+    ) -> int: ...
+
+    async def audit_entry(self, entry_id: int) -> dict[str, Any] | None: ...
+
+    async def recent_audit(self, limit: int) -> list[dict[str, Any]]: ...
+
+    async def set_setting(self, key: str, value: str, now: datetime) -> None: ...
+
+
+class ModerationService:
+    def __init__(self, repository: ModerationRepository) -> None:
+        self._repo = repository
+
+    async def card(self, impulse_id: int) -> ImpulseCard | None:
+        return await self._repo.card(impulse_id)
+
+    async def decide(
+        self,
+        impulse_id: int,
+        decision: Decision,
+        *,
+        moderator_id: int,
+        now: datetime,
+        reason: RejectReason | None = None,
+    ) -> DecisionOutcome | None:
+        """Apply a decision if the impulse is still in a state that allows it.
+
+        None when the impulse does not exist (any more)."""
+        allowed_from, to = TRANSITIONS[decision]
+        applied = await self._repo.decide(
+            impulse_id,
+            allowed_from=allowed_from,
+            to=to,
+            moderator_id=moderator_id,
+            reason=reason.value if reason else None,
+            now=now,
+        )
+        card = await self._repo.card(impulse_id)
+        if card is None:
+            return None
+        author = await self._repo.author_of(impulse_id) if applied else None
+        if applied:
+            await self.log(moderator_id, decision.value, impulse_id, reason, now)
+        return DecisionOutcome(
+            applied=applied,
+            card=card,
+            author_chat_id=author.chat_id if author else None,
+            author_locale=author.locale if author else None,
+        )
+
+    async def answer(
+        self,
+        impulse_id: int,
+        status: AnswerStatus,
+        text: str,
+        *,
+        moderator_id: int,
+        now: datetime,
+    ) -> Recipient | bool | None:
+        """Record the official answer. False: no such impulse; else the author (or None)."""
+        if not await self._repo.set_answer(impulse_id, status, text, now):
+            return False
+        await self.log(moderator_id, "answer", impulse_id, f"{status.value}: {text}", now)
+        return await self._repo.author_of(impulse_id)
+
+    async def set_blocked(
+        self, impulse_id: int, blocked: bool, *, moderator_id: int, now: datetime
+    ) -> bool:
+        if not await self._repo.set_author_blocked(impulse_id, blocked):
+            return False
+        await self.log(moderator_id, "block" if blocked else "unblock", impulse_id, None, now)
+        return True
+
+    async def next_pending(self) -> tuple[ImpulseCard | None, int]:
+        return await self._repo.oldest_pending()
+
+    async def stats(self, now: datetime) -> Stats:
+        return await self._repo.stats(now)
+
+    async def set_phase(self, is_open: bool, *, moderator_id: int, now: datetime) -> None:
+        phase = "open" if is_open else "closed"
+        await self._repo.set_setting("phase", phase, now)
+        await self.log(moderator_id, "phase", None, phase, now)
+
+    async def log(
+        self,
+        moderator_id: int,
+        action: str,
+        impulse_id: int | None,
+        detail: object,
+        now: datetime,
+    ) -> int:
+        return await self._repo.audit(
+            moderator_id=moderator_id,
+            action=action,
+            target=f"impulse:{impulse_id}" if impulse_id is not None else None,
+            detail=None if detail is None else str(detail),
+            now=now,
+        )
+
+    async def audit_entry(self, entry_id: int) -> dict[str, Any] | None:
+        return await self._repo.audit_entry(entry_id)
+
+    async def recent_audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        return await self._repo.recent_audit(limit)
