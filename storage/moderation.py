@@ -18,17 +18,22 @@ from bot.domain.moderation import (
     Status,
 )
 from storage.db import Database
-from storage.models import AuditEntry, Impulse, Participant, ReplyAddress
-from storage.settings import SettingsStore
+from storage.models import AuditEntry, Impulse, Participant, ReplyAddress, ReviewCard
+from storage.settings import BlockList, PhaseCache, SettingsStore
 
 BLOCKED, ACTIVE = "blocked", "active"
 
 
 class SqlModerationRepository:
-    def __init__(self, database: Database, timezone: str) -> None:
+    def __init__(
+        self, database: Database, timezone: str, phase: PhaseCache, blocklist: BlockList
+    ) -> None:
         self._db = database
         self._zone = ZoneInfo(timezone)
         self._settings = SettingsStore(database)
+        # Caches this instance keeps; a change made here is visible here at once.
+        self._phase = phase
+        self._blocklist = blocklist
 
     async def card(self, impulse_id: int) -> ImpulseCard | None:
         async with self._db.reading() as session:
@@ -110,7 +115,8 @@ class SqlModerationRepository:
                 .where(Participant.id == author)
                 .values(status=BLOCKED if blocked else ACTIVE)
             )
-            return _rowcount(result) == 1
+        self._blocklist.forget()
+        return _rowcount(result) == 1
 
     async def oldest_pending(self) -> tuple[ImpulseCard | None, int]:
         pending = Impulse.status == Status.PENDING.value
@@ -184,6 +190,20 @@ class SqlModerationRepository:
 
     async def set_setting(self, key: str, value: str, now: datetime) -> None:
         await self._settings.set(key, value, now)
+        self._phase.forget()
+
+    async def remember_card(self, impulse_id: int, chat_id: int, message_id: int) -> None:
+        async with self._db.transaction() as session:
+            session.add(ReviewCard(impulse_id=impulse_id, chat_id=chat_id, message_id=message_id))
+
+    async def card_copies(self, impulse_id: int) -> list[tuple[int, int]]:
+        async with self._db.reading() as session:
+            rows = await session.execute(
+                select(ReviewCard.chat_id, ReviewCard.message_id).where(
+                    ReviewCard.impulse_id == impulse_id
+                )
+            )
+            return [(int(chat), int(message)) for chat, message in rows]
 
 
 def _audit_dict(entry: AuditEntry) -> dict[str, Any]:

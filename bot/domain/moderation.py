@@ -85,6 +85,12 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class AnswerOutcome:
+    found: bool
+    author: Recipient | None  # None: erased, or no longer reachable
+
+
+@dataclass(frozen=True)
 class Stats:
     participants_total: int
     participants_today: int
@@ -134,6 +140,10 @@ class ModerationRepository(Protocol):
     async def recent_audit(self, limit: int) -> list[dict[str, Any]]: ...
 
     async def set_setting(self, key: str, value: str, now: datetime) -> None: ...
+
+    async def remember_card(self, impulse_id: int, chat_id: int, message_id: int) -> None: ...
+
+    async def card_copies(self, impulse_id: int) -> list[tuple[int, int]]: ...
 
 
 class ModerationService:
@@ -185,12 +195,12 @@ class ModerationService:
         *,
         moderator_id: int,
         now: datetime,
-    ) -> Recipient | bool | None:
-        """Record the official answer. False: no such impulse; else the author (or None)."""
+    ) -> AnswerOutcome:
+        """Record the official answer and say whom to send it to."""
         if not await self._repo.set_answer(impulse_id, status, text, now):
-            return False
+            return AnswerOutcome(found=False, author=None)
         await self.log(moderator_id, "answer", impulse_id, f"{status.value}: {text}", now)
-        return await self._repo.author_of(impulse_id)
+        return AnswerOutcome(found=True, author=await self._repo.author_of(impulse_id))
 
     async def set_blocked(
         self, impulse_id: int, blocked: bool, *, moderator_id: int, now: datetime
@@ -229,6 +239,13 @@ class ModerationService:
 
     async def audit_entry(self, entry_id: int) -> dict[str, Any] | None:
         return await self._repo.audit_entry(entry_id)
+
+    async def remember_card(self, impulse_id: int, chat_id: int, message_id: int) -> None:
+        """A card was shown in this chat; it is updated when anyone decides."""
+        await self._repo.remember_card(impulse_id, chat_id, message_id)
+
+    async def card_copies(self, impulse_id: int) -> list[tuple[int, int]]:
+        return await self._repo.card_copies(impulse_id)
 
     async def recent_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         return await self._repo.recent_audit(limit)

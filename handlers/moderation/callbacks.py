@@ -1,0 +1,37 @@
+"""Moderators' typed callback data. Prefixes start with "m" so the gate can log attempts."""
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+from bot.domain.moderation import AnswerStatus, RejectReason
+
+
+class CardAction(StrEnum):
+    APPROVE = "ok"
+    REJECT = "no"
+    TAKE_DOWN = "td"
+    BLOCK = "bl"
+    UNBLOCK = "ub"
+    ANSWER = "an"
+    BACK = "bk"
+
+
+class CardCallback(CallbackData, prefix="mc"):
+    impulse: int
+    action: CardAction
+
+
+class RejectCallback(CallbackData, prefix="mx"):
+    impulse: int
+    reason: RejectReason
+
+
+class AnswerCallback(CallbackData, prefix="ma"):
+    impulse: int
+    status: AnswerStatus
+
+
+class AnnounceCallback(CallbackData, prefix="mn"):
+    entry: int
+    publish: bool

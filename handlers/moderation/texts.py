@@ -1,0 +1,237 @@
+"""Moderators' texts (German source; moderator texts are translated to English only)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
+from bot.domain.standings import Standings, percent
+
+
+def status_label(status: str) -> str:
+    labels = {
+        Status.PENDING.value: _("wartet auf Prüfung"),
+        Status.APPROVED.value: _("veröffentlicht"),
+        Status.REJECTED.value: _("abgelehnt"),
+        Status.REMOVED.value: _("zurückgezogen"),
+    }
+    return labels.get(status, status)
+
+
+def reason_label(reason: RejectReason) -> str:
+    return {
+        RejectReason.OFF_TOPIC: _("passt nicht zum Thema"),
+        RejectReason.OFFENSIVE: _("beleidigend"),
+        RejectReason.PERSONAL_DATA: _("enthält persönliche Daten"),
+        RejectReason.SPAM: _("Werbung oder Spam"),
+        RejectReason.DUPLICATE: _("doppelt eingereicht"),
+    }[reason]
+
+
+def answer_label(status: AnswerStatus) -> str:
+    return {
+        AnswerStatus.RECEIVED: _("Eingegangen"),
+        AnswerStatus.FORWARDED: _("An das Themenforum weitergeleitet"),
+        AnswerStatus.IN_PROGRESS: _("In Bearbeitung"),
+        AnswerStatus.IMPLEMENTED: _("Umgesetzt"),
+        AnswerStatus.NOT_PURSUED: _("Wird nicht weiterverfolgt"),
+    }[status]
+
+
+def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None) -> str:
+    created = impulse.created_at.astimezone(ZoneInfo(settings.digest_timezone))
+    lines = [
+        _("📝 <b>Impuls #{id}</b> · {status}").format(
+            id=impulse.id, status=status_label(impulse.status)
+        ),
+        _("Thema: {topic}").format(topic=escape(settings.consultation.title_of(impulse.topic_id))),
+        _("Quelle: {source} · {time}").format(
+            source=escape(impulse.source or "–"), time=created.strftime("%d.%m.%Y, %H:%M")
+        ),
+        f"<blockquote>{escape(impulse.text)}</blockquote>",
+    ]
+    if impulse.decided_by is not None:
+        who = _("Ihnen") if impulse.decided_by == viewer_id else str(impulse.decided_by)
+        lines.append(_("Entschieden von: {who}").format(who=who))
+    if impulse.reject_reason:
+        lines.append(
+            _("Grund: {reason}").format(reason=reason_label(RejectReason(impulse.reject_reason)))
+        )
+    if impulse.answer_status:
+        lines.append(
+            _("Antwort: {status}").format(status=answer_label(AnswerStatus(impulse.answer_status)))
+            + (f" – {escape(impulse.answer_text)}" if impulse.answer_text else "")
+        )
+    if impulse.author_blocked:
+        lines.append(_("🚫 Autor gesperrt"))
+    return "\n".join(lines)
+
+
+def already_decided(impulse: ImpulseCard) -> str:
+    return _("Schon entschieden ({status}) von {who}.").format(
+        status=status_label(impulse.status), who=impulse.decided_by or "–"
+    )
+
+
+def impulse_gone() -> str:
+    return _("Diesen Impuls gibt es nicht mehr.")
+
+
+def author_told_published(impulse_id: int) -> str:
+    return _("Ihre Idee (#{id}) ist jetzt veröffentlicht. Danke für Ihren Beitrag!").format(
+        id=impulse_id
+    )
+
+
+def author_told_rejected(impulse_id: int, reason: RejectReason | None) -> str:
+    text = _("Ihre Idee (#{id}) wurde leider nicht veröffentlicht.").format(id=impulse_id)
+    if reason is not None:
+        text += " " + _("Grund: {reason}.").format(reason=reason_label(reason))
+    return text + " " + _("Sie können mit /meinvotum eine neue Idee schicken.")
+
+
+def author_told_taken_down(impulse_id: int) -> str:
+    return _("Ihre Idee (#{id}) wurde von der Moderation zurückgezogen.").format(id=impulse_id)
+
+
+def author_answer(impulse_id: int, text: str, status: AnswerStatus, answer: str) -> str:
+    parts = [
+        _("<b>Antwort auf Ihre Idee (#{id})</b>").format(id=impulse_id),
+        f"<blockquote>{escape(text)}</blockquote>",
+        _("Stand: {status}").format(status=answer_label(status)),
+    ]
+    if answer:
+        parts.append(escape(answer))
+    return "\n\n".join(parts)
+
+
+def choose_answer_status(impulse_id: int) -> str:
+    return _("Antwort auf Impuls #{id}: Welcher Stand?").format(id=impulse_id)
+
+
+def write_answer(impulse_id: int, status: AnswerStatus) -> str:
+    return _(
+        "Impuls #{id}, Stand „{status}“. Schreiben Sie jetzt die Antwort für die Person "
+        "(höchstens 1000 Zeichen), oder /ohne für eine Antwort nur mit dem Stand."
+    ).format(id=impulse_id, status=answer_label(status))
+
+
+def answer_too_long() -> str:
+    return _("Die Antwort ist zu lang (höchstens 1000 Zeichen). Bitte kürzen.")
+
+
+def answer_sent(delivered: bool) -> str:
+    if delivered:
+        return _("Antwort gespeichert und an die Person geschickt.")
+    return _("Antwort gespeichert. Die Person ist nicht mehr erreichbar.")
+
+
+def queue(length: int) -> str:
+    if length == 0:
+        return _("Die Warteschlange ist leer. 🎉")
+    return _("Warteschlange: {count} Impulse warten auf Prüfung. Der älteste:").format(count=length)
+
+
+def usage(command: str) -> str:
+    examples = {
+        "block": _("So geht es: /block 42 (die Nummer des Impulses)"),
+        "unblock": _("So geht es: /unblock 42 (die Nummer des Impulses)"),
+        "phase": _("So geht es: /phase open oder /phase close"),
+        "announce": _("So geht es: /announce Ihr Text für den Kanal"),
+    }
+    return examples[command]
+
+
+def blocked_done(impulse_id: int, blocked: bool) -> str:
+    if blocked:
+        return _(
+            "Die Person hinter Impuls #{id} ist gesperrt; ihre Stimmen zählen nicht mehr."
+        ).format(id=impulse_id)
+    return _("Die Person hinter Impuls #{id} ist entsperrt; ihre Stimmen zählen wieder.").format(
+        id=impulse_id
+    )
+
+
+def no_author(impulse_id: int) -> str:
+    return _("Impuls #{id} hat keine Person mehr (gelöscht).").format(id=impulse_id)
+
+
+def phase_set(is_open: bool) -> str:
+    if is_open:
+        return _("Die Beteiligung ist jetzt geöffnet.")
+    return _("Die Beteiligung ist jetzt geschlossen. Niemand kann seine Wahl mehr ändern.")
+
+
+def announce_preview(text: str) -> str:
+    return _("<b>Vorschau für den Kanal:</b>") + "\n\n" + escape(text)
+
+
+def announced() -> str:
+    return _("Im Kanal veröffentlicht.")
+
+
+def announce_cancelled() -> str:
+    return _("Nicht veröffentlicht.")
+
+
+def no_channel() -> str:
+    return _("Es ist kein Kanal eingerichtet (channel.chat in der Konfiguration).")
+
+
+def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
+    consultation = settings.consultation
+    rows = [
+        f"{s.rank:>2} {_cut(consultation.title_of(s.topic_id), 26):<26} {s.votes:>6} "
+        f"{percent(s.share):>4} %"
+        for s in standings.topics
+    ]
+    header = _("Rang Thema") + " " * 19 + _("Stimmen Anteil")
+    by_status = (
+        " · ".join(
+            f"{status_label(status)}: {count}"
+            for status, count in sorted(stats.impulses_by_status.items())
+        )
+        or "–"
+    )
+    sources = (
+        " · ".join(f"{escape(source)}: {count}" for source, count in stats.sources[:15]) or "–"
+    )
+    return "\n".join(
+        [
+            _("📊 <b>Statistik</b>"),
+            _("Teilnehmende: {total} (heute {today}, letzte 7 Tage {week})").format(
+                total=stats.participants_total,
+                today=stats.participants_today,
+                week=stats.participants_week,
+            ),
+            "<pre>" + escape("\n".join([header, *rows])) + "</pre>",
+            _("Impulse: {by_status}").format(by_status=by_status),
+            _("Quellen: {sources}").format(sources=sources),
+        ]
+    )
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def audit(entries: list[dict[str, Any]]) -> str:
+    if not entries:
+        return _("Noch keine Einträge im Protokoll.")
+    lines = [_("<b>Protokoll</b> (neueste zuerst)")]
+    for e in entries:
+        detail = f" – {escape(_cut(e['detail'], 80))}" if e["detail"] else ""
+        lines.append(
+            f"{e['at'][:16].replace('T', ' ')} · {e['moderator_id']} · {escape(e['action'])}"
+            f" · {escape(e['target'] or '–')}{detail}"
+        )
+    return "\n".join(lines)
+
+
+def export_caption() -> str:
+    return _("Export: Stimmen und Impulse, nur mit Pseudonymen.")
