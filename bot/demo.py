@@ -17,6 +17,7 @@ from bot.emulator import BotApiEmulator, EmulatedUser
 from bot.export import snapshot
 from bot.polling import poll
 
+DEMO_MODERATOR = 90_001
 DEMO_TOKEN = "1000001:offline-demo-token"  # noqa: S105 - the emulator accepts it; Telegram would not
 
 # Rough popularity, after the interim result of the original consultation (education 38 %,
@@ -30,6 +31,15 @@ IDEAS = [
     ("lehrkraefte", "Lehrkräften an Schulen in schwierigen Lagen eine Zulage zahlen."),
     ("gesundheit", "Gemeindeschwestern für ältere Menschen in jedem Quartier."),
     ("gruen", "Mehr Bäume & Schatten an Haltestellen <gegen> die Sommerhitze."),
+    ("mobilitaet", "Radschnellweg RS1 endlich durchgehend von Duisburg bis Hamm fertig bauen."),
+    ("mobilitaet", "Nachtbusse am Wochenende zwischen allen Innenstädten im Stundentakt."),
+    ("bildung", "Kostenloses Mittagessen an allen Grundschulen im Revier."),
+    ("bildung", "Sprachförderung schon in der Kita, mit mehr Fachkräften pro Gruppe."),
+    ("lehrkraefte", "Quereinsteiger schneller qualifizieren und gut begleiten."),
+    ("gesundheit", "Mehr Hausarztpraxen in Stadtteilen, in denen heute keine sind."),
+    ("gruen", "Die Emscher-Ufer als durchgehenden Park für alle öffnen."),
+    ("integration", "Sportvereine fördern, die Jugendliche aller Herkunft zusammenbringen."),
+    ("heimat", "Leere Ladenlokale günstig an junge Gründerinnen und Gründer vermieten."),
 ]
 
 
@@ -60,6 +70,7 @@ class DemoDriver:
     def __init__(self, emulator: BotApiEmulator, app: Application) -> None:
         self.emulator = emulator
         self.app = app
+        self.unused_ideas = list(IDEAS)  # each idea is written once, by one person
 
     async def settle(self) -> None:
         await self.emulator.wait_fetched(timeout=10)
@@ -86,9 +97,10 @@ class DemoDriver:
             title = self.app.settings.consultation.title_of(topic_id)
             await self.step(partial(user.press, title), transcript, f"tippt „{title}“")
         await self.step(lambda: user.press("Weiter"), transcript, "tippt „Weiter“")
-        ideas = [(t, text) for t, text in IDEAS if t in topics]
+        ideas = [(t, text) for t, text in self.unused_ideas if t in topics]
         if ideas and rng.random() < 0.7:
             topic_id, idea = rng.choice(ideas)
+            self.unused_ideas.remove((topic_id, idea))
             await self.step(lambda: user.send_text(idea), transcript, idea)
             if len(topics) > 1:
                 title = self.app.settings.consultation.title_of(topic_id)
@@ -115,13 +127,18 @@ async def run_demo(settings: Settings, *, output_dir: Path, citizens: int) -> in
             token=DEMO_TOKEN,
             api_base=emulator.base_url,
             database_url=f"sqlite+aiosqlite:///{database}",
+            moderators=frozenset({DEMO_MODERATOR}),
+            moderators_chat=None,
         )
+        emulator.user(DEMO_MODERATOR, first_name="Moderation")  # has opened the bot once
         app = Application.build(demo_settings)
         await app.start()
         stop = asyncio.Event()
         polling = asyncio.create_task(poll(app.bot, app.pipeline, stop, poll_seconds=1))
         try:
-            await _walk(DemoDriver(emulator, app), citizens)
+            driver = DemoDriver(emulator, app)
+            await _walk(driver, citizens)
+            await _moderate(driver, approvals=6)
             data = await snapshot(demo_settings, app.database, system_clock())
         finally:
             stop.set()
@@ -157,6 +174,25 @@ async def _walk(driver: DemoDriver, citizens: int) -> None:
     await asyncio.gather(*batch)
 
 
+async def _moderate(driver: DemoDriver, approvals: int) -> None:
+    """A moderator works through the review cards and approves the first few."""
+    moderator = driver.emulator.user(DEMO_MODERATOR)
+    cards = [m for m in moderator.messages if "✅ Freigeben" in m.button_texts]
+    print("\n" + "═" * 60 + "\nModeration (Auszug):\n" + "═" * 60)
+    for card in cards[:approvals]:
+        idea = _idea_of(card.text)
+        press = partial(moderator.press, "Freigeben", message_id=card.message_id)
+        await driver.step(press, None, "")
+        print(f"✅ freigegeben: {idea}")
+    await driver.step(lambda: moderator.send_text("/stats"), None, "")
+    print("\n" + moderator.last_text)
+
+
+def _idea_of(card_text: str) -> str:
+    """The idea on a review card: the quoted line after title, topic and source."""
+    return card_text.splitlines()[3][:70]
+
+
 def _print_standings(data: dict[str, object]) -> None:
     print("\n" + "═" * 60 + f"\nZwischenstand: {data['participants']} Teilnehmende\n" + "═" * 60)
     topics = data["topics"]
@@ -167,5 +203,6 @@ def _print_standings(data: dict[str, object]) -> None:
             print(f"{topic['rank']:>2}. {topic['title']:<28} {topic['share']:>5.0%}  {bar}")
     impulses = data["impulses"]
     assert isinstance(impulses, list)
-    print(f"\nEingegangene Impulse: {len(impulses)} (warten auf Prüfung)")
+    published = sum(1 for i in impulses if i["status"] == "approved")
+    print(f"\nEingegangene Impulse: {len(impulses)}, davon veröffentlicht: {published}")
     print("Anteil = Teilnehmende, die das Thema gewählt haben; zusammen mehr als 100 %.")

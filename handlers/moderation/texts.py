@@ -190,7 +190,7 @@ def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
         f"{percent(s.share):>4} %"
         for s in standings.topics
     ]
-    header = _("Rang Thema") + " " * 19 + _("Stimmen Anteil")
+    header = f"{'#':>2} {_('Thema'):<26} {_('Stimmen'):>6} {_('Anteil'):>6}"
     by_status = (
         " · ".join(
             f"{status_label(status)}: {count}"
