@@ -1,0 +1,179 @@
+"""Abuse: flooding, contact data in ideas, the same idea twice, groups, edits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.clock import system_clock
+from bot.emulator import BotApiEmulator
+from bot.export import snapshot
+from bot.throttling import RateLimiter, Verdict
+from tests.harness import Harness, RunningBot, make_settings
+
+
+async def start(emulator: BotApiEmulator, database_url: str, **abuse: Any) -> Harness:
+    settings = make_settings(emulator.base_url, database_url)
+    settings = settings.with_overrides(abuse=replace(settings.abuse, rate_burst=20, **abuse))
+    bot = RunningBot(settings)
+    await bot.start()
+    return Harness(emulator, bot)
+
+
+@pytest.fixture
+async def strict(emulator: BotApiEmulator, database_url: str) -> AsyncIterator[Harness]:
+    harness = await start(emulator, database_url)
+    try:
+        yield harness
+    finally:
+        await harness.bot.stop()
+
+
+def test_rate_limiter_refills_and_notifies_once() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=3, clock=lambda: now[0])
+    assert [limiter.check(1) for _ in range(5)] == [
+        Verdict.ALLOW,
+        Verdict.ALLOW,
+        Verdict.ALLOW,
+        Verdict.NOTIFY,
+        Verdict.DROP,
+    ]
+    assert limiter.check(2) is Verdict.ALLOW  # somebody else is not affected
+    now[0] = 1.0  # one token back after a second at 60 per minute
+    assert limiter.check(1) is Verdict.ALLOW
+    assert limiter.check(1) is Verdict.NOTIFY  # a new flood gets a new notice
+    now[0] = 1000.0
+    limiter.check(3)  # sweeping drops the buckets that refilled long ago
+    assert len(limiter) == 1
+    limiter.forget(3)
+    assert len(limiter) == 0
+
+
+async def test_a_flood_gets_one_notice_and_never_reaches_the_database(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    # One token a minute: nothing refills while the test runs, so the count is exact.
+    strict = await start(emulator, database_url, rate_per_minute=1)
+    assert strict.bot.app is not None
+    flooder, other = strict.citizen(7001), strict.citizen(7002)
+    for _ in range(20):  # the whole burst: these are handled normally
+        flooder.user.send_text("Hallo?")
+    await strict.settle()
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # Recording and finishing updates is the inbox's job; BEGIN belongs to those too.
+        if "inbox" not in statement and not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    engines = {strict.bot.app.database.write_engine, strict.bot.app.database.read_engine}
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for _ in range(15):
+            flooder.user.send_text("Hallo???")
+        await strict.settle()
+    finally:
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert statements == [], statements[:5]
+    notices = [m for m in flooder.user.messages if "langsamer" in m.text]
+    assert len(notices) == 1
+    # Somebody else meanwhile is served as usual.
+    await other.send("/hilfe")
+    assert "Hilfe" in other.last_text
+    await strict.bot.stop()
+
+
+async def test_erasure_forgets_the_rate_limit_state(strict: Harness) -> None:
+    assert strict.bot.app is not None
+    limiter: RateLimiter = strict.bot.app.dispatcher["rate_limiter"]
+    c = strict.citizen(7003)
+    await c.take_part(["Sport & Events"])
+    await c.send("/loeschen")
+    await c.press("Ja, alles löschen")
+    assert "gelöscht" in c.last_text
+    assert 7003 not in limiter._buckets
+
+
+async def test_contact_data_is_refused_when_configured(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    h = await start(emulator, database_url, links="refuse")
+    try:
+        c = h.citizen(7004)
+        await c.send("/start")
+        await c.press("Mitmachen")
+        await c.press("Sport & Events")
+        await c.press("Weiter")
+        await c.send("Mehr Sport, Infos unter www.mein-verein-shop.de oder 0201 1234567")
+        assert "Links, E-Mail-Adressen und Telefonnummern" in c.user.messages[-2].text
+        assert "Schritt 2 von 3" in c.last_text
+        await c.send("Mehr Sport für alle im Stadtteil, auch abends")
+        assert "Schritt 3 von 3" in c.last_text
+    finally:
+        await h.bot.stop()
+
+
+async def test_contact_data_is_held_for_review_even_in_post_moderation(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    h = await start(emulator, database_url, links="hold")
+    h.bot.settings = h.settings.with_overrides(moderation_mode="post")
+    await h.bot.restart()
+    try:
+        await h.citizen(7005).take_part(
+            ["Sport & Events"], impulse="Mehr Sportplätze, Kontakt: sport@example.org"
+        )
+        await h.citizen(7006).take_part(
+            ["Sport & Events"], impulse="Mehr Sportplätze in Gelsenkirchen"
+        )
+        assert h.bot.app is not None
+        data = await snapshot(h.settings, h.bot.app.database, system_clock())
+        assert [i["status"] for i in data["impulses"]] == ["pending", "approved"]
+    finally:
+        await h.bot.stop()
+
+
+async def test_the_same_idea_twice_is_refused(harness: Harness) -> None:
+    c = harness.citizen(7007)
+    await c.take_part(["Mobilität & ÖPNV"], impulse="Ein Ticket für den ganzen VRR, günstig!")
+    await c.send("/meinvotum")
+    await c.press("Wahl ändern")
+    await c.press("Weiter")
+    await c.send("ein Ticket für den ganzen VRR günstig")
+    assert "schon geschickt" in c.user.messages[-2].text
+    await c.send("Busse im 10-Minuten-Takt auch am Abend")
+    assert "Schritt 3 von 3" in c.last_text
+
+
+async def test_groups_get_silence_and_the_bot_leaves(harness: Harness) -> None:
+    group = harness.emulator.add_group("Stammtisch Wattenscheid")
+    c = harness.citizen(7008)
+    await c.do(lambda: c.user.send_text_in_group(group, "/start"))
+    assert harness.emulator.chat_messages(group) == []
+    assert harness.emulator.calls_to("leaveChat")
+
+
+async def test_an_edited_message_is_not_taken_and_changes_nothing(harness: Harness) -> None:
+    c = harness.citizen(7009)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    await c.press("Sport & Events")
+    await c.press("Weiter")
+    await c.send("Sportplätze auch abends beleuchten")
+    assert "Schritt 3 von 3" in c.last_text
+    review = c.user.last_message.message_id
+    incoming = harness.emulator._private_chat(c.user).incoming  # what the person sent
+    idea = next(i for i, m in incoming.items() if m.get("text", "").startswith("Sportplätze"))
+    await c.do(lambda: c.user.edit_text(idea, "Ganz andere Idee, nachträglich geändert"))
+    assert "Geänderte Nachrichten" in c.last_text
+    await c.press("Absenden", message_id=review)
+    assert harness.bot.app is not None
+    data = await snapshot(harness.settings, harness.bot.app.database, system_clock())
+    assert data["impulses"][0]["text"] == "Sportplätze auch abends beleuchten"
