@@ -9,29 +9,41 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
-from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import DEFAULT_DESTINY
+from aiogram.types import BotCommand, BotCommandScopeChat
+from aiogram.utils.i18n import I18n
 
+from bot.client import CommitBeforeSending, KeepResponseModels
 from bot.clock import Clock, system_clock
 from bot.config import Settings
+from bot.digest.wiring import build_digests
 from bot.domain.pseudonym import keyed_hash
+from bot.errors import answer_failure
 from bot.i18n import build_i18n
-from bot.middlewares import ParticipationMiddleware, on_every_observer
+from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
+from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
 from bot.pipeline import UpdatePipeline
 from bot.polling import poll
+from bot.reachability import Reachability
+from bot.resilience import DEFAULT_RETRY, ForbiddenChats, RetryPolicy, RetryRequests
+from bot.scheduler import DigestScheduler
 from bot.services import Services
-from handlers import citizen_router
+from bot.throttling import RateLimiter, ThrottlingMiddleware
+from handlers import citizen_router, groups
 from handlers.moderation import moderator_router
 from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.inbox import Inbox
 from storage.migrate import upgrade
+from storage.reachability import ReplyAddresses
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +55,25 @@ def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
             BotCommand(command="start", description=_("Mitmachen oder Ihre Wahl ansehen")),
             BotCommand(command="meinvotum", description=_("Ihre Wahl ansehen und ändern")),
             BotCommand(command="hilfe", description=_("Hilfe und Datenschutz")),
+            BotCommand(command="sprache", description=_("Sprache wählen · Language · Dil")),
             BotCommand(command="meinedaten", description=_("Ihre gespeicherten Daten als Datei")),
             BotCommand(command="loeschen", description=_("Ihre Daten löschen")),
+        ]
+
+
+def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
+    with i18n.use_locale(locale):
+        _ = i18n.gettext
+        return [
+            BotCommand(command="queue", description=_("Nächster Impuls zur Prüfung")),
+            BotCommand(command="stats", description=_("Statistik")),
+            BotCommand(command="export", description=_("Export als CSV und JSON")),
+            BotCommand(command="phase", description=_("Beteiligung öffnen oder schließen")),
+            BotCommand(command="announce", description=_("Nachricht an den Kanal")),
+            BotCommand(command="digest", description=_("Digest: Vorschau und Veröffentlichung")),
+            BotCommand(command="block", description=_("Autor eines Impulses sperren")),
+            BotCommand(command="unblock", description=_("Sperre aufheben")),
+            BotCommand(command="audit", description=_("Protokoll der Moderation")),
         ]
 
 
@@ -56,11 +85,14 @@ class Application:
     dispatcher: Dispatcher
     pipeline: UpdatePipeline
     i18n: I18n
+    scheduler: DigestScheduler
     clock: Clock = system_clock
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock = system_clock) -> Application:
+    def build(
+        cls, settings: Settings, *, clock: Clock = system_clock, retry: RetryPolicy = DEFAULT_RETRY
+    ) -> Application:
         database = Database(settings.database_url)
         i18n = build_i18n(settings.default_locale)
         bot = Bot(
@@ -68,34 +100,87 @@ class Application:
             session=AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base)),
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),
         )
-        storage = SqlStorage(database, lambda key: keyed_hash(key, settings.secret))
-        dispatcher = Dispatcher(storage=storage, settings=settings, clock=clock)
-        with i18n.context():
-            SimpleI18nMiddleware(i18n).setup(dispatcher)
+        bot.session.middleware(KeepResponseModels())
+        reachability = Reachability(ReplyAddresses(database), settings.secret)
+        bot.session.middleware(RetryRequests(retry))
+        bot.session.middleware(ForbiddenChats(reachability.forbidden))
+        storage = SqlStorage(
+            database,
+            lambda key: keyed_hash(key, settings.secret),
+            prefetch=(DEFAULT_DESTINY, LOCALE_DESTINY),
+        )
+        bot.session.middleware(CommitBeforeSending(storage.flush_current))
         services = Services.build(settings, database)
+        digests = build_digests(settings, database, i18n, services.participation, bot)
+        limiter = RateLimiter(
+            per_minute=settings.abuse.rate_per_minute, burst=settings.abuse.rate_burst
+        )
+        dispatcher = Dispatcher(
+            storage=storage,
+            # Registered by hand below, after throttling: aiogram's FSM middleware reads the
+            # state of every update, and a flood must not reach the database at all.
+            disable_fsm=True,
+            settings=settings,
+            clock=clock,
+            database=database,
+            digests=digests,
+            rate_limiter=limiter,
+        )
+        # First of all, before anything reads the database: a flood is dropped here.
+        dispatcher.update.outer_middleware(ThrottlingMiddleware(limiter, settings.moderators, i18n))
+        dispatcher.update.outer_middleware(dispatcher.fsm)
+        with i18n.context():
+            LanguageMiddleware(i18n, storage).setup(dispatcher)
         on_every_observer(dispatcher, ParticipationMiddleware(settings, services, i18n))
+        on_every_observer(dispatcher, reachability.middleware())
+        on_every_observer(dispatcher, BlockedCitizens(services.blocklist))
         # Moderators first: the citizen routers end in a catch-all fallback.
-        dispatcher.include_routers(moderator_router(settings), citizen_router())
-        pipeline = UpdatePipeline(dispatcher, bot, Inbox(database))
-        return cls(settings, database, bot, dispatcher, pipeline, i18n, clock)
+        dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
+        dispatcher.errors.register(answer_failure)
+        pipeline = UpdatePipeline(dispatcher, bot, Inbox(database), scopes=storage.update_scope)
+        scheduler = DigestScheduler(digests, clock)
+        return cls(settings, database, bot, dispatcher, pipeline, i18n, scheduler, clock)
 
     async def start(self) -> None:
         """Migrate, register the command menu, and finish updates an earlier run left."""
         await upgrade(self.database)
-        await self.bot.set_my_commands(citizen_commands(self.i18n, self.settings.default_locale))
+        # Finished updates matter only while Telegram might deliver them again (a day at most).
+        await Inbox(self.database).forget_older_than(timedelta(days=1))
+        await self._register_citizen_menus()
+        await self._register_moderator_menus()
         await self.dispatcher.emit_startup(bot=self.bot)
         await self.pipeline.resume_pending()
+
+    async def _register_citizen_menus(self) -> None:
+        """The default menu in the default language, and one per client language we ship."""
+        default = self.settings.default_locale
+        await self.bot.set_my_commands(citizen_commands(self.i18n, default))
+        for code in menu_language_codes(self.i18n.available_locales, default):
+            await self.bot.set_my_commands(citizen_commands(self.i18n, code), language_code=code)
+
+    async def _register_moderator_menus(self) -> None:
+        """Moderators see their commands in their own chat's menu; nobody else does."""
+        locale = self.settings.default_locale
+        menu = citizen_commands(self.i18n, locale) + moderator_commands(self.i18n, locale)
+        for moderator in sorted(self.settings.moderators):
+            try:
+                await self.bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id=moderator))
+            except TelegramAPIError as exc:
+                log.info("no command menu for a moderator who has not opened the bot: %s", exc)
 
     async def run_polling(self, stop: asyncio.Event) -> None:
         await self.start()
         log.info("polling %s", self.settings.api_base)
+        self.scheduler.start()
         try:
             await poll(self.bot, self.pipeline, stop)
         finally:
             # Stop taking updates, then let every update already accepted finish.
             await self.pipeline.wait_idle()
+            await self.scheduler.stop()
 
     async def close(self) -> None:
+        await self.scheduler.stop()
         await self.pipeline.wait_idle()
         await self.dispatcher.emit_shutdown(bot=self.bot)
         await self.bot.session.close()

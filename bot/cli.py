@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -22,16 +21,9 @@ class CliError(Exception):
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import Application
+    from bot.lifecycle import run_until_signalled
 
-    app = Application.build(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await app.run_polling(stop)
-    finally:
-        await app.close()
+    await run_until_signalled(Application.build(settings))
     return 0
 
 
@@ -64,6 +56,20 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.digest import command
+
+    try:
+        if args.post:
+            print(await command.post(settings))
+        else:
+            for path in await command.dry_run(settings, Path(args.output)):
+                print(path)
+    except command.DigestCommandError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
 async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
     from storage.migrate import upgrade
@@ -74,6 +80,30 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await database.dispose()
     print(f"database is up to date: {_safe_url(settings.database_url)}")
+    return 0
+
+
+async def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        size = await asyncio.to_thread(backup, settings.database_url, Path(args.path))
+    except BackupError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"backup written: {args.path} ({size} bytes, integrity ok)")
+    return 0
+
+
+async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from bot.retention import PurgeRefused, purge, report
+
+    try:
+        purged = await purge(settings, today=date.today(), force=args.force)
+    except PurgeRefused as exc:
+        raise CliError(str(exc)) from exc
+    print(report(purged))
     return 0
 
 
@@ -112,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--table", choices=["topics", "impulses"], default="topics", help="which table as CSV"
     )
+    digest = add("digest", cmd_digest, "Write the current digest to files, or post it now.")
+    digest_mode = digest.add_mutually_exclusive_group(required=True)
+    digest_mode.add_argument("--dry-run", action="store_true", help="write chart and text")
+    digest_mode.add_argument("--post", action="store_true", help="post it to the channel now")
+    digest.add_argument("--output", default="digest-preview", help="folder for --dry-run")
+    backup = add("backup", cmd_backup, "Copy the SQLite database, also while the bot runs.")
+    backup.add_argument("path", help="the new file to write")
+    purge = add("purge", cmd_purge, "Delete the Telegram ids kept for replies ([privacy]).")
+    purge.add_argument("--force", action="store_true", help="also before privacy.ends + days")
     db = commands.add_parser("db", help="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     upgrade = db_commands.add_parser("upgrade", help="Apply all migrations.")
@@ -125,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     try:
         settings = load_settings(args.config)
+        # Mask the configured token and secret themselves, not only what looks like a token.
+        configure_logging(verbose=args.verbose, secrets=(settings.token or "", settings.secret))
         return int(asyncio.run(args.handler(settings, args)))
     except (ConfigError, CliError) as exc:
         print(f"dialogbot: {exc}", file=sys.stderr)
@@ -134,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         logging.getLogger("dialogbot").debug("failed", exc_info=True)
         print(f"dialogbot: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # Through the masking log handler, never as a raw traceback: aiohttp's messages can
+        # carry the request URL, token included.
+        logging.getLogger("dialogbot").error("stopped: %s", exc, exc_info=args.verbose)
         return 1
 
 

@@ -11,14 +11,20 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bot.digest.schedule import DEFAULT_CRON, DEFAULT_TIMEZONE, DigestSchedule
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dialogbot.sqlite3"
 # Telegram's limit is 64 bytes of callback data; our ids travel inside it, so keep them short.
 TOPIC_ID_PATTERN = re.compile(r"^[a-z0-9_]{1,24}$")
 TOPIC_TITLE_MAX = 30
+# A catalog's directory name: "en", "tr", "de_LS" (German in plain language).
+LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$")
+TRANSLATION_KEYS = ("title", "question", "purpose")
 PHASES = ("open", "closed")
 
 
@@ -38,6 +44,15 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class ConsultationText:
+    """The consultation's own words, in one language."""
+
+    title: str
+    question: str
+    purpose: str
+
+
+@dataclass(frozen=True)
 class Consultation:
     title: str
     question: str
@@ -48,6 +63,12 @@ class Consultation:
     impulse_max_length: int
     phase: str
     topics: tuple[Topic, ...]
+    # [consultation.translations.<locale>]; the German text above is the fallback.
+    translations: Mapping[str, ConsultationText] = field(default_factory=dict)
+
+    def text_for(self, locale: str) -> ConsultationText:
+        own = ConsultationText(title=self.title, question=self.question, purpose=self.purpose)
+        return self.translations.get(locale, own)
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
@@ -60,6 +81,38 @@ class Consultation:
     @property
     def topic_ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self.topics)
+
+
+LINK_POLICIES = ("allow", "hold", "refuse")
+
+
+@dataclass(frozen=True)
+class AbusePolicy:
+    """Limits against flooding and unwanted content ([abuse] in the config)."""
+
+    # Messages and button presses per person: a burst, refilled at a steady rate.
+    rate_per_minute: int = 40
+    rate_burst: int = 20
+    # Links, e-mail addresses and phone numbers in ideas: allow, hold for review, refuse.
+    links: str = "hold"
+    # Leave groups the bot was added to (except the moderators' group).
+    leave_groups: bool = True
+
+
+@dataclass(frozen=True)
+class PrivacyPolicy:
+    """How long the raw Telegram ids needed for replies are kept ([privacy] in the config)."""
+
+    # The consultation's last day; None: not decided yet, so nothing is purged without --force.
+    ends: date | None = None
+    retention_days: int = 90
+
+    @property
+    def purge_from(self) -> date | None:
+        """The first day `dialogbot purge` drops them: after `ends` plus `retention_days`."""
+        if self.ends is None:
+            return None
+        return self.ends + timedelta(days=self.retention_days + 1)
 
 
 @dataclass(frozen=True)
@@ -78,6 +131,11 @@ class Settings:
     digest_timezone: str
     consultation: Consultation
     source_path: Path | None = None
+    abuse: AbusePolicy = field(default_factory=AbusePolicy)
+    # Language of the channel's digests, and what a period without news posts (skip | short).
+    digest_locale: str = "de"
+    digest_when_unchanged: str = "skip"
+    privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
 
     def require_token(self) -> str:
         if not self.token:
@@ -140,10 +198,14 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         moderators=_moderators(env, moderation),
         moderation_mode=_choice(moderation, "moderation.mode", ("pre", "post"), "pre"),
         moderators_chat=_optional_int(moderation, "moderation.group_chat"),
-        digest_schedule=_str(digest, "digest.schedule", "0 18 * * *"),
-        digest_timezone=_str(digest, "digest.timezone", "Europe/Berlin"),
+        digest_schedule=_digest_cron(digest),
+        digest_timezone=_digest_timezone(digest),
         consultation=_consultation(raw),
         source_path=path,
+        abuse=_abuse(_table(raw, "abuse")),
+        digest_locale=_digest_locale(digest),
+        digest_when_unchanged=_choice(digest, "digest.when_unchanged", ("skip", "short"), "skip"),
+        privacy=_privacy(_table(raw, "privacy")),
     )
 
 
@@ -159,17 +221,79 @@ def _consultation(raw: Mapping[str, Any]) -> Consultation:
     phase = _str(c, "consultation.phase", "open")
     if phase not in PHASES:
         raise ConfigError(f"consultation.phase must be one of {', '.join(PHASES)}: {phase!r}")
+    purpose = _str(c, "consultation.purpose", "")
+    translations = _translations(c.get("translations", {}), needs_purpose=bool(purpose))
+    _check_topic_languages(topics, translations)
     return Consultation(
         title=_required_str(c, "consultation.title"),
         question=_required_str(c, "consultation.question"),
-        purpose=_str(c, "consultation.purpose", ""),
+        purpose=purpose,
         privacy_url=_required_str(c, "consultation.privacy_url"),
         max_topics=min(max_topics, len(topics)),
         impulse_min_length=min_len,
         impulse_max_length=max_len,
         phase=phase,
         topics=topics,
+        translations=translations,
     )
+
+
+def _translations(value: Any, *, needs_purpose: bool) -> dict[str, ConsultationText]:
+    """[consultation.translations.<locale>]: title, question and (if German has one) purpose."""
+    if not isinstance(value, dict):
+        raise ConfigError("consultation.translations must be a table of locales")
+    texts: dict[str, ConsultationText] = {}
+    for locale, entry in value.items():
+        key = f"consultation.translations.{locale}"
+        _check_locale(locale, key)
+        if not isinstance(entry, dict):
+            raise ConfigError(f"[{key}] must be a table with title, question and purpose")
+        unknown = sorted(set(entry) - set(TRANSLATION_KEYS))
+        if unknown:
+            known = ", ".join(TRANSLATION_KEYS)
+            raise ConfigError(f"{key}.{unknown[0]} is not a known key ({known})")
+        purpose_key = f"{key}.purpose"
+        purpose = (
+            _required_str(entry, purpose_key) if needs_purpose else _str(entry, purpose_key, "")
+        )
+        texts[locale] = ConsultationText(
+            title=_required_str(entry, f"{key}.title"),
+            question=_required_str(entry, f"{key}.question"),
+            purpose=purpose,
+        )
+    return texts
+
+
+def _topic_titles(value: Any, key: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must map locales to strings")
+    for locale in value:
+        _check_locale(locale, f"{key}.{locale}")
+        title = _required_str(value, f"{key}.{locale}")
+        if len(title) > TOPIC_TITLE_MAX:
+            raise ConfigError(f"{key}.{locale} must be at most {TOPIC_TITLE_MAX} characters")
+    return {locale: title.strip() for locale, title in value.items()}
+
+
+def _check_topic_languages(
+    topics: tuple[Topic, ...], translations: Mapping[str, ConsultationText]
+) -> None:
+    """Each translated consultation has every topic title in that language, and vice versa."""
+    for index, topic in enumerate(topics):
+        missing = sorted(set(translations) - set(topic.titles))
+        if missing:
+            raise ConfigError(f"topics[{index}].titles.{missing[0]} is missing ({topic.id})")
+        extra = sorted(set(topic.titles) - set(translations))
+        if extra:
+            raise ConfigError(
+                f"topics[{index}].titles.{extra[0]}: there is no "
+                f"[consultation.translations.{extra[0]}] for this language"
+            )
+
+
+def _check_locale(locale: str, key: str) -> None:
+    if not LOCALE_PATTERN.match(locale):
+        raise ConfigError(f"{key}: {locale!r} is not a locale name such as en, tr or de_LS")
 
 
 def _topics(value: Any) -> tuple[Topic, ...]:
@@ -186,10 +310,8 @@ def _topics(value: Any) -> tuple[Topic, ...]:
         title = _required_str(entry, f"{key}.title")
         if len(title) > TOPIC_TITLE_MAX:
             raise ConfigError(f"{key}.title must be at most {TOPIC_TITLE_MAX} characters")
-        titles = entry.get("titles", {})
-        if not isinstance(titles, dict) or not all(isinstance(v, str) for v in titles.values()):
-            raise ConfigError(f"{key}.titles must map locales to strings")
-        topics.append(Topic(id=topic_id, title=title, titles=dict(titles)))
+        titles = _topic_titles(entry.get("titles", {}), f"{key}.titles")
+        topics.append(Topic(id=topic_id, title=title, titles=titles))
     ids = [t.id for t in topics]
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate:
@@ -210,6 +332,64 @@ def _moderators(env: Mapping[str, str], moderation: Mapping[str, Any]) -> frozen
     ):
         raise ConfigError("moderation.moderators must be a list of Telegram user ids")
     return frozenset(value)
+
+
+def _digest_cron(digest: Mapping[str, Any]) -> str:
+    cron = _str(digest, "digest.schedule", DEFAULT_CRON)
+    try:
+        DigestSchedule(cron=cron)
+    except ValueError as exc:
+        raise ConfigError(f"digest.schedule: {exc}") from None
+    return cron
+
+
+def _digest_timezone(digest: Mapping[str, Any]) -> str:
+    timezone = _str(digest, "digest.timezone", DEFAULT_TIMEZONE)
+    try:
+        DigestSchedule(timezone=timezone)
+    except ValueError as exc:
+        raise ConfigError(f"digest.timezone: {exc}") from None
+    return timezone
+
+
+def _digest_locale(digest: Mapping[str, Any]) -> str:
+    locale = _str(digest, "digest.locale", "de")
+    _check_locale(locale, "digest.locale")
+    return locale
+
+
+def _abuse(table: Mapping[str, Any]) -> AbusePolicy:
+    leave = table.get("leave_groups", True)
+    if not isinstance(leave, bool):
+        raise ConfigError("abuse.leave_groups must be true or false")
+    return AbusePolicy(
+        rate_per_minute=_int(table, "abuse.rate_per_minute", 40, minimum=1),
+        rate_burst=_int(table, "abuse.rate_burst", 20, minimum=1),
+        links=_choice(table, "abuse.links", LINK_POLICIES, "hold"),
+        leave_groups=leave,
+    )
+
+
+def _privacy(table: Mapping[str, Any]) -> PrivacyPolicy:
+    return PrivacyPolicy(
+        ends=_optional_date(table, "privacy.ends"),
+        retention_days=_int(table, "privacy.retention_days", 90, minimum=0),
+    )
+
+
+def _optional_date(table: Mapping[str, Any], key: str) -> date | None:
+    """An ISO date, as a string ("2027-03-31") or a TOML date (2027-03-31); empty: none."""
+    value = table.get(key.rsplit(".", 1)[-1])
+    if value is None or value == "":
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f'{key} must be a date such as "2027-03-31": {value!r}')
 
 
 def _choice(table: Mapping[str, Any], key: str, options: tuple[str, ...], default: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.app import Application
 from bot.clock import system_clock
 from bot.config import Settings
+from bot.digest.demo import post_demo_digest, print_digest
 from bot.emulator import BotApiEmulator, EmulatedUser
 from bot.export import snapshot
 from bot.polling import poll
@@ -140,11 +141,15 @@ async def run_demo(settings: Settings, *, output_dir: Path, citizens: int) -> in
             await _walk(driver, citizens)
             await _moderate(driver, approvals=6)
             data = await snapshot(demo_settings, app.database, system_clock())
+            digest = await post_demo_digest(
+                emulator, demo_settings.channel_chat, DEMO_MODERATOR, driver.settle, output_dir
+            )
         finally:
             stop.set()
             await polling
             await app.close()
     _print_standings(data)
+    print_digest(digest)
     print(f"\nDatenbank der Demo: {database}")
     return 0
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -49,12 +50,22 @@ class Base(DeclarativeBase):
 
 class Participant(Base):
     __tablename__ = "participants"
+    __table_args__ = (
+        # The few participants whose votes do not count: the standings subtract them.
+        Index(
+            "ix_participants_not_active",
+            "id",
+            sqlite_where=text("status <> 'active'"),
+            postgresql_where=text("status <> 'active'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
     source: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(16))
-    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed for the digests' "new since the last digest" count.
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Time of the latest submitted vote set; NULL while the person has not voted yet.
     voted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Blocked participants' votes stop counting (moderation); "active" otherwise.
@@ -85,12 +96,24 @@ class Vote(Base):
     topic_id: Mapped[str] = mapped_column(String(24), primary_key=True)
 
 
+class VoteTally(Base):
+    """Running counts kept by triggers on `votes` (storage/tallies.py): votes per topic, and
+    under the topic "" the participants with a vote set. All participants, blocked ones too."""
+
+    __tablename__ = "vote_tallies"
+
+    topic_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    votes: Mapped[int] = mapped_column(BigInteger)
+
+
 class Impulse(Base):
     __tablename__ = "impulses"
     __table_args__ = (
         UniqueConstraint("participant_id", "draft_key", name="uq_impulses_participant_draft"),
         Index("ix_impulses_status_created", "status", "created_at"),
         Index("ix_impulses_participant", "participant_id"),
+        # Digests quote impulses approved within their period.
+        Index("ix_impulses_status_decided", "status", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -129,13 +152,27 @@ class InboxUpdate(Base):
     """Every update from Telegram, recorded once by its id before it is confirmed."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_status", "status"),)
+    __table_args__ = (
+        Index("ix_inbox_status", "status"),
+        # "Is an earlier update of this person still pending?" (several instances).
+        Index(
+            "ix_inbox_pending_order",
+            "ordering_key",
+            "update_id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(8))  # pending | done | failed
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whose update it is (bot.pipeline.ordering_key); dropped with the payload when handled.
+    ordering_key: Mapped[int | None] = mapped_column(BigInteger)
+    # The instance that recorded (or took over) the update, while it is pending.
+    owner: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReviewCard(Base):
@@ -173,3 +210,32 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Digest(Base):
+    """The digest outbox: one row per period, recorded before and after sending (see
+    storage/digests.py for the states and the lease)."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("period_key", name="uq_digests_period_key"),
+        Index("ix_digests_status_end", "status", "period_end"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period_key: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))  # draft|pending|sending|sent|skipped
+    figures: Mapped[str | None] = mapped_column(Text)  # JSON, the base of the next trends
+    content: Mapped[str | None] = mapped_column(Text)  # JSON, the composed texts and chart
+    # JSON list of Telegram message ids, one per part sent; null for a part lost in doubt.
+    message_ids: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    inflight: Mapped[int | None] = mapped_column(Integer)  # part being sent right now
+    owner: Mapped[str | None] = mapped_column(String(64))
+    # Nobody else may touch the row before this: the owner's lease, or the retry backoff.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -102,4 +102,4 @@ async def test_sigkill_loses_no_update(emulator: BotApiEmulator, database_url: s
         await reply(emulator, shows(user, "Schritt 3 von 3"))
         user.press("Absenden")
         await reply(emulator, shows(user, "Danke!"))
-        assert "(1 Teilnehmende)" in user.last_message.text
+        assert "Teilnehmende bisher: 1" in user.last_message.text

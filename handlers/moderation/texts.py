@@ -190,7 +190,8 @@ def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
         f"{percent(s.share):>4} %"
         for s in standings.topics
     ]
-    header = f"{'#':>2} {_('Thema'):<26} {_('Stimmen'):>6} {_('Anteil'):>6}"
+    topic, votes, share = _("Thema"), _("Stimmen"), _("Anteil")
+    header = f"{'#':>2} {topic:<26} {votes:>6} {share:>6}"
     by_status = (
         " · ".join(
             f"{status_label(status)}: {count}"

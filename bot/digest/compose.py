@@ -1,0 +1,182 @@
+"""From facts to a digest: Telegram HTML parts within the limits, and the chart. No SQL.
+
+Layout: the chart is posted with a caption (period, participants, top topics, invitation).
+When the quoted impulses fit as well, everything is that one caption; otherwise they follow as
+messages, split cleanly at 4096 visible characters. Texts are gettext'ed (German source) in the
+channel's locale, which this module enters itself: a digest is not an update, so no i18n
+middleware has set a context.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
+
+from bot.config import Consultation
+from bot.digest.chart import MAX_ROWS, ChartRow, format_change, format_percent, render_chart
+from bot.digest.figures import ChartSpec, DigestContent, DigestFacts, DigestFigures
+from bot.digest.text import split_html, truncate_html, visible_length
+
+CAPTION_LIMIT = 1024
+MESSAGE_LIMIT = 4096
+TOP_TOPICS = 5
+IMPULSE_CHARS = 400  # a quote, not the whole impulse: the channel post stays readable
+_ARROWS = {"+": "▲ ", "−": "▼ "}
+
+
+class DigestComposer:
+    def __init__(
+        self, consultation: Consultation, i18n: I18n, *, locale: str, timezone: str
+    ) -> None:
+        self._consultation = consultation
+        self._i18n = i18n
+        self._locale = locale
+        self._zone = ZoneInfo(timezone)
+
+    def compose(self, facts: DigestFacts) -> DigestContent:
+        with self._i18n.context(), self._i18n.use_locale(self._locale):
+            if facts.short:
+                return DigestContent(chart=None, parts=(self._short(facts),))
+            return DigestContent(chart=self._chart(facts), parts=self._parts(facts))
+
+    # -- texts ---------------------------------------------------------------
+
+    def _short(self, facts: DigestFacts) -> str:
+        news = _("Seit dem letzten Digest gab es keine neuen Teilnahmen.")
+        total = _("Teilnehmende bisher: <b>{total}</b>").format(
+            total=self._number(facts.figures.participants)
+        )
+        return _join(self._header(facts), f"{news} {total}", self._invitation(facts))
+
+    def _parts(self, facts: DigestFacts) -> tuple[str, ...]:
+        head = [self._header(facts), self._participants(facts), self._topics(facts)]
+        invitation = self._invitation(facts)
+        quotes = self._impulses(facts)
+        whole = _join(*head, quotes, invitation)
+        if visible_length(whole) <= CAPTION_LIMIT:
+            return (whole,)
+        room = CAPTION_LIMIT - visible_length(invitation) - 2  # 2: the paragraph break
+        caption = _join(truncate_html(_join(*head), room), invitation)
+        return (caption, *(split_html(quotes, MESSAGE_LIMIT) if quotes else ()))
+
+    def _header(self, facts: DigestFacts) -> str:
+        title = escape(self._consultation_title(), quote=False)
+        period = f"{self._moment(facts.start)} – {self._moment(facts.end)}"
+        return f"<b>📊 {title}</b>\n{period}"
+
+    def _participants(self, facts: DigestFacts) -> str:
+        figures = facts.figures
+        new = (
+            _("davon <b>{new}</b> neu seit dem letzten Digest")
+            if facts.previous is not None
+            else _("davon <b>{new}</b> neu in diesem Zeitraum")
+        )
+        total = self._number(figures.participants)
+        line = _("👥 Teilnehmende: <b>{total}</b>").format(total=total)
+        return f"{line}, {new.format(new=self._number(figures.new_participants))}"
+
+    def _topics(self, facts: DigestFacts) -> str:
+        chosen = [t for t in facts.figures.topics if t.votes > 0][:TOP_TOPICS]
+        if not chosen:
+            return _("Noch hat niemand ein Thema gewählt.")
+        heading = _("Die wichtigsten Themen")  # outside the f-string: pybabel must see it
+        lines = [f"<b>{heading}</b>"]
+        for position, topic in enumerate(chosen, start=1):
+            title = escape(self._title(topic.topic_id), quote=False)
+            trend = _trend(topic.share, _previous_share(facts.previous, topic.topic_id))
+            lines.append(f"{position}. {title}: <b>{format_percent(topic.share)}</b> {trend}")
+        legend = _("Anteil der Teilnehmenden, die das Thema gewählt haben (mehrere möglich)")
+        if facts.previous is not None:
+            legend += _("; Veränderung in Prozentpunkten seit dem letzten Digest")
+        lines.append(f"<i>{legend}.</i>")
+        return "\n".join(line.rstrip() for line in lines)
+
+    def _impulses(self, facts: DigestFacts) -> str:
+        if not facts.impulses:
+            return ""
+        heading = _("Neu veröffentlichte Impulse")
+        blocks = [f"💡 <b>{heading}</b>"]
+        for impulse in facts.impulses:
+            topic = escape(self._title(impulse.topic_id), quote=False)
+            text = truncate_html(escape(impulse.text.strip(), quote=False), IMPULSE_CHARS)
+            blocks.append(f"<blockquote><i>{topic}</i>\n{text}</blockquote>")
+        more = facts.figures.approved_impulses - len(facts.impulses)
+        if more > 0:
+            blocks.append(_("… und {count} weitere.").format(count=self._number(more)))
+        return "\n".join(blocks)
+
+    def _invitation(self, facts: DigestFacts) -> str:
+        return _("👉 Jetzt mitmachen: {link}").format(link=escape(facts.link, quote=False))
+
+    # -- chart ---------------------------------------------------------------
+
+    def _chart(self, facts: DigestFacts) -> ChartSpec:
+        topics = facts.figures.topics[:MAX_ROWS]
+        rows = tuple(
+            (
+                self._title(t.topic_id),
+                t.share,
+                _previous_share(facts.previous, t.topic_id),
+            )
+            for t in topics
+        )
+        subtitle = _("{total} Teilnehmende, mehrere Themen je Person · Stand: {moment}").format(
+            total=self._number(facts.figures.participants), moment=self._moment(facts.end)
+        )
+        return ChartSpec(
+            title=self._consultation_title(),
+            subtitle=subtitle,
+            # Short: the label is centred under the bars and must not run off the image.
+            axis_label=_("Anteil der Teilnehmenden"),
+            rows=rows,
+        )
+
+    # -- formatting ----------------------------------------------------------
+
+    def _consultation_title(self) -> str:
+        return self._consultation.text_for(self._locale).title
+
+    def _title(self, topic_id: str) -> str:
+        return self._consultation.title_of(topic_id, self._locale)
+
+    def _number(self, value: int) -> str:
+        return format_decimal(value, locale=self._locale)
+
+    def _moment(self, moment: datetime) -> str:
+        local = moment.astimezone(self._zone)
+        date = format_date(local, "medium", locale=self._locale)
+        return f"{date}, {format_time(local, 'short', locale=self._locale)}"
+
+
+# Matplotlib's font and text caches are shared by all figures and not thread-safe; charts are
+# rendered in worker threads (asyncio.to_thread), one at a time.
+_RENDERING = threading.Lock()
+
+
+def render_png(chart: ChartSpec) -> bytes:
+    """The chart as PNG (deterministic: a retry uploads the same bytes)."""
+    rows = [ChartRow(label, share, previous) for label, share, previous in chart.rows]
+    with _RENDERING:
+        return render_chart(
+            rows, title=chart.title, subtitle=chart.subtitle, share_axis_label=chart.axis_label
+        )
+
+
+def _previous_share(previous: DigestFigures | None, topic_id: str) -> float | None:
+    return previous.share_of(topic_id) if previous is not None else None
+
+
+def _trend(share: float, previous: float | None) -> str:
+    change = format_change(share, previous)
+    return f"{_ARROWS.get(change[:1], '')}{change}"
+
+
+def _join(*sections: str) -> str:
+    return "\n\n".join(s for s in sections if s)

@@ -1,0 +1,71 @@
+"""Builds the digest service from settings: one place for the bot, the CLI and the demo."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+
+from bot.config import Settings
+from bot.digest.compose import DigestComposer, render_png
+from bot.digest.publisher import TelegramPublisher, bot_link, deep_link
+from bot.digest.schedule import DigestSchedule
+from bot.domain.digests import DigestPolicy, DigestPorts, DigestService, StandingsSource
+from storage.db import Database
+from storage.digests import SqlDigestFacts, SqlDigestOutbox
+
+
+def process_owner() -> str:
+    """Names this process in a lease: readable in the database, unique per start."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def build_digests(
+    settings: Settings,
+    database: Database,
+    i18n: I18n,
+    standings: StandingsSource,
+    bot: Bot | None,
+) -> DigestService:
+    """Without a bot (a dry run without token) nothing is posted and the link is a placeholder."""
+    return DigestService(digest_ports(settings, database, i18n, standings, bot), process_owner())
+
+
+def digest_ports(
+    settings: Settings,
+    database: Database,
+    i18n: I18n,
+    standings: StandingsSource,
+    bot: Bot | None,
+) -> DigestPorts:
+    channel = settings.channel_chat
+    publisher = TelegramPublisher(bot, channel) if bot is not None and channel else None
+    link: Callable[[], Awaitable[str]] = (
+        partial(bot_link, bot) if bot is not None else partial(_placeholder_link)
+    )
+    composer = DigestComposer(
+        settings.consultation,
+        i18n,
+        locale=settings.digest_locale,
+        timezone=settings.digest_timezone,
+    )
+    return DigestPorts(
+        outbox=SqlDigestOutbox(database),
+        facts=SqlDigestFacts(database),
+        standings=standings,
+        schedule=DigestSchedule(settings.digest_schedule, settings.digest_timezone),
+        composer=composer.compose,
+        renderer=render_png,
+        link=link,
+        publisher=publisher,
+        policy=DigestPolicy(skip_unchanged=settings.digest_when_unchanged == "skip"),
+    )
+
+
+async def _placeholder_link() -> str:
+    return deep_link(None)

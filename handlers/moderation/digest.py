@@ -1,0 +1,115 @@
+"""/digest: a moderator sees the next digest privately, exactly as the channel would, and can
+post it now. The preview is stored as a draft, so the button posts what was shown, once."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+)
+from aiogram.utils.i18n import gettext as _
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.digest.figures import DigestContent
+from bot.digest.publisher import CHART_FILENAME
+from bot.domain.digests import DigestService, PostOutcome
+
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class DigestPostCallback(CallbackData, prefix="md"):
+    digest: int
+
+
+async def preview(
+    message: Message, digests: DigestService, settings: Settings, clock: Clock
+) -> None:
+    draft = await digests.preview(clock())
+    assert draft.content is not None  # a draft is always composed
+    await message.answer(_intro(settings, digests.has_channel))
+    keyboard = _post_button(draft.id) if digests.has_channel else None
+    await _send_parts(message, draft.content, await digests.chart_png(draft.content), keyboard)
+
+
+async def post(
+    callback: CallbackQuery,
+    callback_data: DigestPostCallback,
+    digests: DigestService,
+    moderator_id: int,
+    clock: Clock,
+) -> None:
+    outcome = await digests.post_draft(callback_data.digest, moderator_id, clock())
+    await callback.answer(_outcome(outcome), show_alert=outcome is not PostOutcome.POSTED)
+    if outcome is not PostOutcome.IN_PROGRESS and isinstance(callback.message, Message):
+        # The button has done its job (or can never do it): do not invite a second tap.
+        await callback.message.edit_reply_markup(reply_markup=None)
+
+
+async def _send_parts(
+    message: Message,
+    content: DigestContent,
+    png: bytes | None,
+    keyboard: InlineKeyboardMarkup | None,
+) -> None:
+    last = len(content.parts) - 1
+    for index, part in enumerate(content.parts):
+        markup = keyboard if index == last else None
+        if index == 0 and png is not None:
+            photo = BufferedInputFile(png, filename=CHART_FILENAME)
+            await message.answer_photo(photo, caption=part, reply_markup=markup)
+        else:
+            await message.answer(part, reply_markup=markup, link_preview_options=_NO_PREVIEW)
+
+
+def _post_button(digest_id: int) -> InlineKeyboardMarkup:
+    data = DigestPostCallback(digest=digest_id).pack()
+    button = InlineKeyboardButton(text=_("📣 Jetzt im Kanal veröffentlichen"), callback_data=data)
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+def _intro(settings: Settings, has_channel: bool) -> str:
+    if not has_channel:
+        return _(
+            "Vorschau des nächsten Digests. Es ist kein Kanal eingerichtet "
+            "(<code>[channel] chat</code>), daher kann er nicht veröffentlicht werden."
+        )
+    return _(
+        "Vorschau des nächsten Digests für {channel}: alles seit dem letzten Digest. "
+        "Der Knopf veröffentlicht genau diese Fassung."
+    ).format(channel=escape(settings.channel_chat or ""))
+
+
+def _outcome(outcome: PostOutcome) -> str:
+    texts = {
+        PostOutcome.POSTED: _("Der Digest ist im Kanal veröffentlicht."),
+        PostOutcome.RETRYING: _(
+            "Telegram hat den Digest noch nicht angenommen. Er bleibt vorgemerkt und wird "
+            "automatisch erneut gesendet."
+        ),
+        PostOutcome.IN_PROGRESS: _("Dieser Digest wird gerade veröffentlicht."),
+        PostOutcome.ALREADY_POSTED: _("Dieser Digest ist bereits veröffentlicht."),
+        PostOutcome.OUTDATED: _(
+            "Diese Vorschau ist veraltet: Inzwischen gibt es einen neueren Digest. "
+            "Für eine neue Vorschau /digest senden."
+        ),
+        PostOutcome.NO_CHANNEL: _("Es ist kein Kanal eingerichtet."),
+    }
+    return texts.get(outcome, _("Diese Vorschau gibt es nicht mehr. Bitte /digest senden."))
+
+
+def router() -> Router:
+    router = Router(name="moderation-digest")
+    router.message.register(preview, Command("digest"), F.chat.type == ChatType.PRIVATE)
+    router.callback_query.register(post, DigestPostCallback.filter())
+    return router
