@@ -13,7 +13,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain.moderation import Decision, ModerationService, RejectReason
+from bot.domain.moderation import Decision, ModerationService
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import CardAction, CardCallback, RejectCallback
 
@@ -38,12 +38,9 @@ async def tell_author(
     return True
 
 
-async def decide(
+async def on_decision(
     callback: CallbackQuery,
-    impulse_id: int,
-    decision: Decision,
-    reason: RejectReason | None,
-    *,
+    callback_data: CardCallback | RejectCallback,
     bot: Bot,
     i18n: I18n,
     settings: Settings,
@@ -51,6 +48,12 @@ async def decide(
     moderator_id: int,
     clock: Clock,
 ) -> None:
+    """Approve or take down (card buttons), or reject with the reason picked."""
+    if isinstance(callback_data, RejectCallback):
+        decision, reason = Decision.REJECT, callback_data.reason
+    else:
+        decision, reason = DECISIONS[callback_data.action], None
+    impulse_id = callback_data.impulse
     outcome = await moderation.decide(
         impulse_id, decision, moderator_id=moderator_id, now=clock(), reason=reason
     )
@@ -71,54 +74,6 @@ async def decide(
         await tell_author(
             bot, i18n, outcome.author_chat_id, outcome.author_locale, notices[decision]
         )
-
-
-async def on_decision(
-    callback: CallbackQuery,
-    callback_data: CardCallback,
-    bot: Bot,
-    i18n: I18n,
-    settings: Settings,
-    moderation: ModerationService,
-    moderator_id: int,
-    clock: Clock,
-) -> None:
-    await decide(
-        callback,
-        callback_data.impulse,
-        DECISIONS[callback_data.action],
-        None,
-        bot=bot,
-        i18n=i18n,
-        settings=settings,
-        moderation=moderation,
-        moderator_id=moderator_id,
-        clock=clock,
-    )
-
-
-async def on_reject_reason(
-    callback: CallbackQuery,
-    callback_data: RejectCallback,
-    bot: Bot,
-    i18n: I18n,
-    settings: Settings,
-    moderation: ModerationService,
-    moderator_id: int,
-    clock: Clock,
-) -> None:
-    await decide(
-        callback,
-        callback_data.impulse,
-        Decision.REJECT,
-        callback_data.reason,
-        bot=bot,
-        i18n=i18n,
-        settings=settings,
-        moderation=moderation,
-        moderator_id=moderator_id,
-        clock=clock,
-    )
 
 
 async def ask_reason(callback: CallbackQuery, callback_data: CardCallback) -> None:
@@ -213,7 +168,7 @@ def router() -> Router:
     router.callback_query.register(
         on_block, CardCallback.filter(F.action.in_({CardAction.BLOCK, CardAction.UNBLOCK}))
     )
-    router.callback_query.register(on_reject_reason, RejectCallback.filter())
+    router.callback_query.register(on_decision, RejectCallback.filter())
     router.message.register(show_queue, Command("queue"))
     router.message.register(block_command, Command("block", "unblock"))
     return router
