@@ -1,7 +1,8 @@
 """Logging that never shows a bot token.
 
-aiogram logs request URLs (which contain the token) when polling hits a network error, so every
-record passes a filter that masks anything shaped like a token.
+aiohttp puts the request URL (which contains the token) into some network errors, and those
+messages reach the logs through aiogram's exceptions, so every record passes a filter that masks
+anything shaped like a token, and the configured token and secret themselves (`cli.main`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class RedactTokens(logging.Filter):
         record.msg, record.args = self.redact(message), None
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 

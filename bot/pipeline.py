@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
@@ -18,6 +19,12 @@ from aiogram.types import Update
 from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
+
+
+class PendingWrites(Protocol):
+    """What an update scope leaves to write when the update ends."""
+
+    def write_in(self, connection: Any) -> None: ...
 
 
 def ordering_key(update: Update) -> int:
@@ -41,10 +48,13 @@ class UpdatePipeline:
         *,
         max_in_flight: int = 200,
         context: dict[str, Any] | None = None,
+        scopes: Callable[[], AbstractContextManager[PendingWrites]] | None = None,
     ) -> None:
         self._dp = dispatcher
         self._bot = bot
         self._inbox = inbox
+        # Opened around each update: storage.fsm.SqlStorage.update_scope.
+        self._scopes = scopes
         self._slots = asyncio.Semaphore(max_in_flight)
         self._context = context or {}
         # Last scheduled task per person: the next update of that person waits for it.
@@ -57,9 +67,11 @@ class UpdatePipeline:
         """Record then schedule; returns how many were new. Safe to confirm afterwards."""
         batch = list(updates)
         payloads = [(u.update_id, u.model_dump_json(exclude_unset=True)) for u in batch]
-        fresh = set(await self._inbox.record(payloads))
+        fresh = await self._inbox.record(payloads)
+        unscheduled = set(fresh)
         for update in batch:
-            if update.update_id in fresh:
+            if update.update_id in unscheduled:
+                unscheduled.discard(update.update_id)  # twice in one batch: still once
                 self._schedule(update)
         return len(fresh)
 
@@ -100,10 +112,13 @@ class UpdatePipeline:
             await self._handle(update)
 
     async def _handle(self, update: Update) -> None:
-        failed = False
-        try:
-            await self._dp.feed_update(self._bot, update, **self._context)
-        except Exception:
-            failed = True
-            log.exception("update %d failed", update.update_id)
-        await self._inbox.finish(update.update_id, failed=failed)
+        with self._scopes() if self._scopes is not None else nullcontext() as scope:
+            failed = False
+            try:
+                await self._dp.feed_update(self._bot, update, **self._context)
+            except Exception:
+                failed = True
+                log.exception("update %d failed", update.update_id)
+            # The update's last state changes and its "done" mark: one transaction.
+            also = scope.write_in if scope is not None else None
+            await self._inbox.finish(update.update_id, failed=failed, also=also)

@@ -28,22 +28,24 @@ async def poll(
     stop: asyncio.Event,
     *,
     poll_seconds: int = 25,
+    first_backoff: float = 0.5,
     max_backoff: float = 30.0,
 ) -> None:
     offset: int | None = None
-    backoff = 0.5
+    backoff = first_backoff
     while not stop.is_set():
         try:
             updates = await _fetch(bot, offset, poll_seconds, stop)
         except TelegramRetryAfter as exc:
-            await _sleep(stop, exc.retry_after)
+            await _sleep(stop, min(exc.retry_after, max_backoff))
             continue
         except (TelegramNetworkError, TelegramServerError) as exc:
-            log.warning("polling failed (%s); retrying in %.1f s", type(exc).__name__, backoff)
+            # The message says what failed; bot.logs masks the token some of them contain.
+            log.warning("polling failed (%s); retrying in %.1f s", exc, backoff)
             await _sleep(stop, backoff)
             backoff = min(backoff * 2, max_backoff)
             continue
-        backoff = 0.5
+        backoff = first_backoff
         if updates:
             await pipeline.accept(updates)
             offset = updates[-1].update_id + 1

@@ -6,10 +6,10 @@ update holds Telegram ids and names; it is kept no longer than needed to finish 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from storage.db import Database
 from storage.models import InboxUpdate
@@ -23,38 +23,49 @@ class Inbox:
         self._db = database
 
     async def record(self, updates: Sequence[tuple[int, str]]) -> list[int]:
-        """Store new updates; returns the ids that were not seen before, in order."""
-        if not updates:
-            return []
-        ids = [update_id for update_id, _ in updates]
-        now = datetime.now(UTC)
-        async with self._db.transaction() as session:
-            known = set(
-                await session.scalars(
-                    select(InboxUpdate.update_id).where(InboxUpdate.update_id.in_(ids))
-                )
-            )
-            fresh = [(i, payload) for i, payload in updates if i not in known]
-            if fresh:
-                await session.execute(
-                    upsert_into(self._db, InboxUpdate)
-                    .values(
-                        [
-                            {"update_id": i, "payload": p, "status": PENDING, "received_at": now}
-                            for i, p in fresh
-                        ]
-                    )
-                    .on_conflict_do_nothing(index_elements=["update_id"])
-                )
-        return [i for i, _ in fresh]
+        """Store new updates; returns the ids that were not seen before, in order.
 
-    async def finish(self, update_id: int, *, failed: bool = False) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(InboxUpdate)
-                .where(InboxUpdate.update_id == update_id)
-                .values(status=FAILED if failed else DONE, payload="", handled_at=datetime.now(UTC))
-            )
+        The insert itself says which rows are new (RETURNING): a second process or a webhook
+        retry racing with this one cannot make an update count as new twice.
+        """
+        unique = dict(updates)  # an id twice in one batch is one update
+        if not unique:
+            return []
+        now = datetime.now(UTC)
+        rows = [
+            {"update_id": i, "payload": p, "status": PENDING, "received_at": now}
+            for i, p in unique.items()
+        ]
+        insert = (
+            upsert_into(self._db, InboxUpdate)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(InboxUpdate.update_id)
+        )
+        inserted = set(await self._db.run_write(lambda c: list(c.scalars(insert))))
+        return [i for i in unique if i in inserted]
+
+    async def finish(
+        self,
+        update_id: int,
+        *,
+        failed: bool = False,
+        also: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Mark the update handled; `also` writes in the same transaction (the update's last
+        conversation-state changes, storage.fsm.UpdateScope.write_in)."""
+        done = (
+            update(InboxUpdate)
+            .where(InboxUpdate.update_id == update_id)
+            .values(status=FAILED if failed else DONE, payload="", handled_at=datetime.now(UTC))
+        )
+
+        def work(connection: Connection) -> None:
+            if also is not None:
+                also(connection)
+            connection.execute(done)
+
+        await self._db.run_write(work)
 
     async def pending(self) -> list[tuple[int, str]]:
         """Updates recorded but never finished (the process stopped or died mid-way)."""

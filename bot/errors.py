@@ -1,0 +1,49 @@
+"""The dispatcher's last resort: a handler that failed still leaves the person an answer.
+
+Whatever went wrong (a database error, a Telegram error the retries could not fix, a bug) is
+logged with its traceback, and the person gets the catalog's "something went wrong" in their
+language instead of silence. The service call that failed rolled its transaction back, so
+nothing is half-written and trying again is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.types import ErrorEvent, Update
+
+from handlers.views import something_went_wrong
+
+log = logging.getLogger(__name__)
+
+
+async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
+    update = event.update
+    if isinstance(event.exception, TelegramForbiddenError):
+        # They blocked the bot (bot.resilience marked them unreachable): nobody to answer.
+        log.info("update %d: %s", update.update_id, event.exception)
+        return
+    log.error("update %d failed: %s", update.update_id, event.exception, exc_info=event.exception)
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramAPIError):  # it may have been answered already
+            await update.callback_query.answer()
+    chat_id = _chat_to_answer(update)
+    if chat_id is None:
+        return
+    try:
+        await bot.send_message(chat_id, something_went_wrong())
+    except TelegramAPIError as exc:
+        log.warning("could not tell the person about the failure: %s", exc)
+
+
+def _chat_to_answer(update: Update) -> int | None:
+    """Private chats and button presses; a group is not told about one member's failure."""
+    if update.message is not None:
+        return update.message.chat.id if update.message.chat.type == "private" else None
+    query = update.callback_query
+    if query is not None:
+        return query.message.chat.id if query.message is not None else query.from_user.id
+    return None

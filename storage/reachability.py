@@ -1,0 +1,49 @@
+"""Whether Telegram still lets us write to a person (`reply_addresses.reachable`).
+
+The unreachable ones are few and every update asks about its sender, so their pseudonyms are
+cached for `ttl` seconds like the block list; a change made here clears the cache at once.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select, update
+
+from storage.db import Database
+from storage.models import Participant, ReplyAddress
+
+
+class ReplyAddresses:
+    def __init__(self, database: Database, ttl: float = 5.0) -> None:
+        self._db = database
+        self._ttl = ttl
+        self._unreachable: frozenset[str] | None = None
+        self._read_at = 0.0
+
+    async def set_reachable(self, pseudonym: str, reachable: bool) -> bool:
+        """True if the person's address changed (a person without one is left alone)."""
+        participant = select(Participant.id).where(Participant.pseudonym == pseudonym)
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(ReplyAddress)
+                .where(
+                    ReplyAddress.participant_id == participant.scalar_subquery(),
+                    ReplyAddress.reachable.is_not(reachable),
+                )
+                .values(reachable=reachable)
+            )
+        self._unreachable = None
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def is_unreachable(self, pseudonym: str) -> bool:
+        if self._unreachable is None or time.monotonic() - self._read_at > self._ttl:
+            async with self._db.reading() as session:
+                rows = await session.scalars(
+                    select(Participant.pseudonym)
+                    .join(ReplyAddress, ReplyAddress.participant_id == Participant.id)
+                    .where(ReplyAddress.reachable.is_(False))
+                )
+                self._unreachable = frozenset(rows)
+            self._read_at = time.monotonic()
+        return pseudonym in self._unreachable

@@ -1,0 +1,89 @@
+"""`dialogbot backup PATH` while the bot runs and citizens write: the copy is consistent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.backup import BackupError, backup
+from tests.dialog_steps import take_part
+from tests.harness import ROOT, Harness
+
+BEFORE, DURING = 6, 12
+
+
+async def run_backup(harness: Harness, target: Path) -> tuple[int, str]:
+    env = {
+        **os.environ,
+        "DIALOGBOT_DATABASE_URL": harness.settings.database_url,
+        "DIALOGBOT_SECRET": "backup-test-secret",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "backup", str(target)),
+        *("--config", str(ROOT / "config.example.toml")),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return int(process.returncode or 0), output.decode()
+
+
+def query(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.mark.slow
+async def test_a_backup_while_citizens_write_is_complete_and_consistent(
+    harness: Harness, tmp_path: Path
+) -> None:
+    emulator = harness.emulator
+    users = [emulator.user(7600 + n) for n in range(BEFORE + DURING)]
+    await asyncio.gather(*(take_part(emulator, u, n) for n, u in enumerate(users[:BEFORE])))
+    writing = asyncio.gather(
+        *(take_part(emulator, u, n) for n, u in enumerate(users[BEFORE:], start=BEFORE))
+    )
+    target = tmp_path / "copy.sqlite3"
+    code, output = await run_backup(harness, target)
+    await writing
+    assert code == 0, output
+    assert "backup written" in output
+
+    assert query(target, "PRAGMA integrity_check") == [("ok",)]
+    assert query(target, "PRAGMA foreign_key_check") == []
+    source = Path(str(make_url(harness.settings.database_url).database))
+    schema = "SELECT name, sql FROM sqlite_master ORDER BY name"
+    assert query(target, schema) == query(source, schema)
+    assert query(target, "SELECT version_num FROM alembic_version") == query(
+        source, "SELECT version_num FROM alembic_version"
+    )
+    # Everything committed before the backup is in it; a submission is never in it by halves.
+    voted = query(target, "SELECT count(*) FROM participants WHERE voted_at IS NOT NULL")[0][0]
+    assert BEFORE <= int(str(voted)) <= BEFORE + DURING
+    assert query(target, "SELECT count(*) FROM votes")[0][0] == voted
+    assert query(target, "SELECT count(*) FROM impulses")[0][0] == voted
+    assert not target.with_name("copy.sqlite3-wal").exists()
+
+
+def test_a_backup_never_overwrites_and_postgres_points_to_pg_dump(tmp_path: Path) -> None:
+    existing = tmp_path / "taken.sqlite3"
+    existing.write_bytes(b"precious")
+    source = tmp_path / "db.sqlite3"
+    with contextlib.closing(sqlite3.connect(source)) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    with pytest.raises(BackupError, match="exists already"):
+        backup(f"sqlite+aiosqlite:///{source}", existing)
+    assert existing.read_bytes() == b"precious"
+    with pytest.raises(BackupError, match="pg_dump"):
+        backup("postgresql+asyncpg://dialog@db/dialog", tmp_path / "pg.dump")
+    with pytest.raises(BackupError, match="no database"):
+        backup(f"sqlite+aiosqlite:///{tmp_path / 'missing.sqlite3'}", tmp_path / "x.sqlite3")

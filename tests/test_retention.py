@@ -1,0 +1,100 @@
+"""`dialogbot purge`: the raw Telegram ids go once `[privacy]` says so, the answers stay."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import cli
+from bot.config import ConfigError, PrivacyPolicy, load_settings
+from bot.retention import PurgeRefused, check_due, purge
+from storage.models import InboxUpdate, ReplyAddress, Vote
+from tests.harness import ROOT, Harness
+
+EXAMPLE = ROOT / "config.example.toml"
+ENDS = PrivacyPolicy(ends=date(2027, 3, 31), retention_days=90)
+
+
+def config_with(tmp_path: Path, privacy: str) -> Path:
+    """The example config with its [privacy] `ends` line replaced."""
+    text = EXAMPLE.read_text().replace('ends = "2027-03-31"', privacy)
+    assert text != EXAMPLE.read_text()
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_dates_are_read_from_the_config(tmp_path: Path) -> None:
+    env = {"DIALOGBOT_SECRET": "retention-secret"}
+    assert load_settings(EXAMPLE, env=env).privacy == ENDS
+    toml_date = load_settings(config_with(tmp_path, "ends = 2027-03-31"), env=env)
+    assert toml_date.privacy.ends == date(2027, 3, 31)
+    with pytest.raises(ConfigError, match=r"privacy\.ends"):
+        load_settings(config_with(tmp_path, 'ends = "31.03.2027"'), env=env)
+
+
+def test_purging_is_refused_until_the_day_after_ends_plus_retention() -> None:
+    with pytest.raises(PurgeRefused, match="kept until 2027-06-29"):
+        check_due(ENDS, date(2027, 6, 29))
+    check_due(ENDS, date(2027, 6, 30))
+    with pytest.raises(PurgeRefused, match=r"privacy\.ends is not set"):
+        check_due(PrivacyPolicy(ends=None), date(2099, 1, 1))
+
+
+async def test_purge_drops_reply_addresses_and_handled_updates_but_keeps_answers(
+    harness: Harness,
+) -> None:
+    citizen = harness.citizen(7701)
+    await citizen.take_part(["Mobilität & ÖPNV"])
+    assert harness.bot.app is not None
+    async with harness.bot.app.database.transaction() as session:
+        session.add(
+            InboxUpdate(update_id=990_001, payload="{}", status="pending", received_at=now())
+        )
+    before = await counts(harness)
+    assert before["addresses"] == 1 and before["handled"] > 0
+    settings = harness.settings.with_overrides(privacy=PrivacyPolicy(ends=date(2020, 1, 1)))
+
+    purged = await purge(settings, today=date.today(), force=False)
+    assert (purged.reply_addresses, purged.inbox_updates) == (1, before["handled"])
+    assert await counts(harness) == {"addresses": 0, "handled": 0, "pending": 1, "votes": 1}
+
+
+async def counts(h: Harness) -> dict[str, int]:
+    assert h.bot.app is not None
+    async with h.bot.app.database.reading() as session:
+
+        async def count(model: type, *where: object) -> int:
+            return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+        return {
+            "addresses": await count(ReplyAddress),
+            "handled": await count(InboxUpdate, InboxUpdate.status != "pending"),
+            "pending": await count(InboxUpdate, InboxUpdate.status == "pending"),
+            "votes": await count(Vote),
+        }
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_the_command_refuses_in_one_line_and_purges_with_force(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(cli, "configure_logging", lambda **_: None)  # keep pytest's handlers
+    monkeypatch.setenv("DIALOGBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("DIALOGBOT_SECRET", "retention-secret")
+    config = str(config_with(tmp_path, 'ends = "2999-01-01"'))
+    assert cli.main(["purge", "--config", config]) == 2
+    refusal = capsys.readouterr().err
+    assert refusal.count("\n") == 1 and "kept until 2999-04-01" in refusal and "--force" in refusal
+
+    assert cli.main(["purge", "--config", config, "--force"]) == 0
+    assert capsys.readouterr().out.startswith("purged 0 reply addresses")
