@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.domain.standings import Standings
 from bot.services import Services
 from storage.db import Database
-from storage.exports import ImpulseRow, impulses
+from storage.exports import ImpulseRow, impulses, votes
 
 
 async def snapshot(settings: Settings, database: Database, now: datetime) -> dict[str, Any]:
@@ -66,4 +66,32 @@ def to_csv(data: dict[str, Any], table: str) -> str:
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    return out.getvalue()
+
+
+async def full_export(
+    settings: Settings, database: Database, now: datetime, audit: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Everything moderators may take away: results, votes, impulses, the audit log.
+    Pseudonyms only; no Telegram ids."""
+    data = await snapshot(settings, database, now)
+    data["votes"] = [
+        {
+            "pseudonym": v.pseudonym,
+            "topic": v.topic_id,
+            "voted_at": v.voted_at.isoformat() if v.voted_at else None,
+            "counted": v.counted,
+        }
+        for v in await votes(database)
+    ]
+    data["audit"] = audit
+    return data
+
+
+def votes_csv(data: dict[str, Any]) -> str:
+    out = io.StringIO()
+    fields = ["pseudonym", "topic", "voted_at", "counted"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(data["votes"])
     return out.getvalue()

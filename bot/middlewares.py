@@ -8,13 +8,15 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Router
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.types import Chat, TelegramObject, User
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.domain.participation import Citizen
 from bot.domain.pseudonym import pseudonym_for
 from bot.services import Services
+from storage.settings import BlockList
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +64,52 @@ class ModeratorGate(BaseMiddleware):
     is logged under the person's pseudonym.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, commands: frozenset[str]) -> None:
         self._moderators = settings.moderators
         self._secret = settings.secret
+        self._commands = commands
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is not None and user.id in self._moderators:
             data["moderator_id"] = user.id
             return await handler(event, data)
-        text = getattr(event, "text", None) or getattr(event, "data", None) or ""
-        if user is not None and text.startswith(("/", "m")):
+        attempt = self._moderator_input(event)
+        if user is not None and attempt:
             log.warning(
                 "moderator-only input refused for %s: %s",
                 pseudonym_for(user.id, self._secret),
-                text.split()[0][:32] if text.split() else "",
+                attempt,
             )
         return UNHANDLED
+
+    def _moderator_input(self, event: TelegramObject) -> str | None:
+        """The moderator command or button this event tries to use, if any."""
+        if isinstance(event, Message) and event.text and event.text.startswith("/"):
+            command = event.text.split()[0][1:].split("@")[0].lower()
+            return f"/{command}" if command in self._commands else None
+        if isinstance(event, CallbackQuery) and event.data:
+            prefix = event.data.split(":")[0]
+            return f"button {prefix[:8]}" if prefix.startswith("m") else None
+        return None
+
+
+class BlockedCitizens(BaseMiddleware):
+    """A blocked person gets one polite, fixed answer; nothing else happens."""
+
+    def __init__(self, blocklist: BlockList) -> None:
+        self._blocklist = blocklist
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        citizen: Citizen | None = data.get("citizen")
+        if citizen is None or not await self._blocklist.contains(citizen.pseudonym):
+            return await handler(event, data)
+        text = _(
+            "Ihre Teilnahme ist von der Moderation gesperrt. Wenn Sie glauben, dass das ein "
+            "Irrtum ist, schreiben Sie bitte an die Stelle, die in der Datenschutzerklärung steht."
+        )
+        if isinstance(event, CallbackQuery):
+            await event.answer(text, show_alert=True)
+        elif isinstance(event, Message) and event.chat.type == "private":
+            await event.answer(text)
+        return None

@@ -10,7 +10,7 @@ from bot.domain.participation import ParticipationService, Rules
 from storage.db import Database
 from storage.moderation import SqlModerationRepository
 from storage.repository import SqlParticipationRepository
-from storage.settings import PhaseCache, SettingsStore
+from storage.settings import BlockList, PhaseCache, SettingsStore
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -21,6 +21,7 @@ def rules_from(settings: Settings) -> Rules:
         impulse_min_length=consultation.impulse_min_length,
         impulse_max_length=consultation.impulse_max_length,
         publish_immediately=settings.moderation_mode == "post",
+        link_policy=settings.abuse.links,
     )
 
 
@@ -29,16 +30,19 @@ class Services:
     participation: ParticipationService
     moderation: ModerationService
     phase: PhaseCache
+    blocklist: BlockList
 
     @classmethod
     def build(cls, settings: Settings, database: Database) -> Services:
         phase = PhaseCache(SettingsStore(database), settings.consultation.phase == "open")
+        blocklist = BlockList(database)
         return cls(
             participation=ParticipationService(
                 SqlParticipationRepository(database), rules_from(settings), phase
             ),
             moderation=ModerationService(
-                SqlModerationRepository(database, settings.digest_timezone)
+                SqlModerationRepository(database, settings.digest_timezone, phase, blocklist)
             ),
             phase=phase,
+            blocklist=blocklist,
         )

@@ -3,16 +3,28 @@
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import fallback, help, impulse, my_data, my_vote, review, start, topics
+from handlers import (
+    fallback,
+    help,
+    impulse,
+    language,
+    my_data,
+    my_vote,
+    review,
+    start,
+    topics,
+)
 
 
 def citizen_router() -> Router:
     """The citizen dialog, in private chats only; order matters: commands before free text."""
     router = Router(name="citizen")
     router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
     router.include_routers(
         start.router(),
         help.router(),
+        language.router(),
         my_vote.router(),
         my_data.router(),
         topics.router(),

@@ -31,6 +31,10 @@ class ImpulseTopicCallback(CallbackData, prefix="it"):
     topic: str
 
 
+class LanguageCallback(CallbackData, prefix="l"):
+    locale: str
+
+
 def on_step(step: Step) -> CallbackQueryFilter:
     """Filter for one step's button."""
     return StepCallback.filter(F.step == step)

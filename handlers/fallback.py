@@ -24,6 +24,11 @@ async def unhandled_message(message: Message, state: FSMContext, settings: Setti
         await message.answer(views.unknown_input())
 
 
+async def edited(message: Message) -> None:
+    """Edits of sent messages would change answers behind the person's back."""
+    await message.answer(views.edits_not_taken())
+
+
 async def unhandled_button(callback: CallbackQuery) -> None:
     """Forged data, or a keyboard from an earlier step or an earlier run."""
     await callback.answer(views.stale_button(), show_alert=True)
@@ -32,5 +37,6 @@ async def unhandled_button(callback: CallbackQuery) -> None:
 def router() -> Router:
     router = Router(name="fallback")
     router.message.register(unhandled_message)
+    router.edited_message.register(edited)
     router.callback_query.register(unhandled_button)
     return router

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import keyboards, views
-from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, SELECTED, Dialog
+from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, PROMPT, SELECTED, Dialog
 
 
 async def edit_or_send(
@@ -40,9 +42,61 @@ async def start_topics(
 
 async def ask_impulse(message: Message, state: FSMContext, settings: Settings) -> None:
     await state.set_state(Dialog.impulse_text)
-    await message.answer(
+    await retire_prompt(message, state)
+    prompt = await message.answer(
         views.impulse_prompt(settings.consultation), reply_markup=keyboards.skip_impulse()
     )
+    await state.update_data({PROMPT: prompt.message_id})
+
+
+async def retire_prompt(message: Message, state: FSMContext) -> None:
+    """Take the "skip" button off the previous question, so only the current one has it."""
+    prompt = (await state.get_data()).get(PROMPT)
+    if not isinstance(prompt, int) or message.bot is None:
+        return
+    await state.update_data({PROMPT: None})
+    with contextlib.suppress(TelegramBadRequest):  # already gone or too old to edit
+        await message.bot.edit_message_reply_markup(
+            chat_id=message.chat.id, message_id=prompt, reply_markup=None
+        )
+
+
+async def show_welcome(message: Message, settings: Settings) -> None:
+    """The welcome and consent screen (the caller sets the state)."""
+    await message.answer(
+        views.welcome(settings.consultation),
+        reply_markup=keyboards.consent(settings.consultation),
+        disable_web_page_preview=True,
+    )
+
+
+async def ask_impulse_topic(
+    message: Message, state: FSMContext, settings: Settings, selected: list[str]
+) -> None:
+    await state.set_state(Dialog.impulse_topic)
+    await message.answer(
+        views.impulse_topic_prompt(),
+        reply_markup=keyboards.impulse_topics(settings.consultation, selected),
+    )
+
+
+async def resume(message: Message, state: FSMContext, settings: Settings) -> bool:
+    """Show the current step again, e.g. in a new language; False outside the dialog."""
+    step = await state.get_state()
+    selected = draft(await state.get_data())
+    if step == Dialog.consent.state:
+        await show_welcome(message, settings)
+    elif step == Dialog.topics.state:
+        await start_topics(message, state, settings, selected)
+    elif step == Dialog.impulse_text.state:
+        await ask_impulse(message, state, settings)
+    elif step == Dialog.impulse_topic.state:
+        await ask_impulse_topic(message, state, settings, selected)
+    elif step == Dialog.review.state:
+        await show_review(message, state, settings)
+    else:
+        return False
+    return True
 
 
 async def show_review(message: Message, state: FSMContext, settings: Settings) -> None:

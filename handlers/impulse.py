@@ -7,8 +7,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
-from bot.domain.participation import ParticipationService
-from handlers import flow, keyboards, views
+from bot.domain.participation import Citizen, ParticipationService
+from handlers import flow, views
 from handlers.callbacks import ImpulseTopicCallback, Step, on_step
 from handlers.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
 
@@ -18,24 +18,28 @@ async def impulse_text(
     state: FSMContext,
     settings: Settings,
     participation: ParticipationService,
+    citizen: Citizen,
 ) -> None:
     text = message.text or ""
-    problem = participation.check_impulse(text)
+    problem = await participation.check_new_impulse(citizen.pseudonym, text)
     if problem is not None:
         await message.answer(views.impulse_problem(settings.consultation, problem, text))
         await flow.ask_impulse(message, state, settings)
         return
+    await flow.retire_prompt(message, state)
     selected = flow.draft(await state.get_data())
     if len(selected) == 1:
         await state.update_data({IMPULSE_TEXT: text, IMPULSE_TOPIC: selected[0]})
         await flow.show_review(message, state, settings)
         return
     await state.update_data({IMPULSE_TEXT: text, IMPULSE_TOPIC: None})
-    await state.set_state(Dialog.impulse_topic)
-    await message.answer(
-        views.impulse_topic_prompt(),
-        reply_markup=keyboards.impulse_topics(settings.consultation, selected),
-    )
+    await flow.ask_impulse_topic(message, state, settings, selected)
+
+
+async def forwarded(message: Message, state: FSMContext, settings: Settings) -> None:
+    """Someone else's words are no idea of one's own; ask for the person's own text."""
+    await message.answer(views.impulse_not_forwarded())
+    await flow.ask_impulse(message, state, settings)
 
 
 async def not_text(message: Message, state: FSMContext, settings: Settings) -> None:
@@ -47,7 +51,7 @@ async def skip(callback: CallbackQuery, state: FSMContext, settings: Settings) -
     await state.update_data({IMPULSE_TEXT: None, IMPULSE_TOPIC: None})
     await callback.answer()
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
+        await flow.retire_prompt(callback.message, state)  # the pressed question itself
         await flow.show_review(callback.message, state, settings)
 
 
@@ -62,13 +66,16 @@ async def assign_topic(
         return
     await state.update_data({IMPULSE_TOPIC: callback_data.topic})
     await callback.answer()
+    await flow.edit_or_send(
+        callback, views.impulse_topic_chosen(settings.consultation, callback_data.topic)
+    )
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
         await flow.show_review(callback.message, state, settings)
 
 
 def router() -> Router:
     router = Router(name="impulse")
+    router.message.register(forwarded, Dialog.impulse_text, F.forward_origin)
     router.message.register(impulse_text, Dialog.impulse_text, F.text, ~F.text.startswith("/"))
     router.message.register(not_text, Dialog.impulse_text, ~F.text)
     router.callback_query.register(skip, Dialog.impulse_text, on_step(Step.SKIP_IMPULSE))

@@ -10,6 +10,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.domain.participation import Citizen, ParticipationService
+from bot.language import LanguageChoice
+from bot.throttling import RateLimiter
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, on_step
 
@@ -19,10 +21,15 @@ async def my_data(
     state: FSMContext,
     participation: ParticipationService,
     citizen: Citizen,
+    language: LanguageChoice,
 ) -> None:
     stored = await participation.personal_data(citizen.pseudonym)
-    conversation = {"step": await state.get_state(), "draft": await state.get_data()}
-    if stored is None and conversation["step"] is None and not conversation["draft"]:
+    conversation = {
+        "step": await state.get_state(),
+        "draft": await state.get_data(),
+        "language": await language.get(),
+    }
+    if stored is None and not any(conversation.values()):
         await message.answer(views.nothing_stored())
         return
     document = {"participant": stored, "conversation": conversation}
@@ -42,9 +49,13 @@ async def erase(
     state: FSMContext,
     participation: ParticipationService,
     citizen: Citizen,
+    language: LanguageChoice,
+    rate_limiter: RateLimiter,
 ) -> None:
     await participation.erase(citizen.pseudonym)
     await state.clear()
+    await language.forget()
+    rate_limiter.forget(callback.from_user.id)
     await callback.answer()
     await flow.edit_or_send(callback, views.erased())
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.moderation import ModerationService
 from bot.domain.participation import (
     Citizen,
     ConsultationClosed,
@@ -18,6 +19,7 @@ from bot.domain.participation import (
 )
 from handlers import flow, views
 from handlers.callbacks import Step, on_step
+from handlers.moderation.cards import post_review_cards
 from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
 
 
@@ -28,6 +30,8 @@ async def submit(
     participation: ParticipationService,
     citizen: Citizen,
     clock: Clock,
+    bot: Bot,
+    moderation: ModerationService,
 ) -> None:
     data = await state.get_data()
     selected = flow.draft(data)
@@ -37,7 +41,7 @@ async def submit(
         topics=tuple(selected), impulse=impulse, draft_key=str(data.get(DRAFT_KEY, ""))
     )
     try:
-        await participation.submit(citizen, submission, now=clock())
+        new_impulse = await participation.submit(citizen, submission, now=clock())
     except ConsultationClosed:
         await callback.answer(views.consultation_closed(), show_alert=True)
         return
@@ -50,6 +54,8 @@ async def submit(
     await flow.edit_or_send(
         callback, views.thanks(settings, selected, standings, with_impulse=impulse is not None)
     )
+    if new_impulse is not None:
+        await post_review_cards(bot, settings, moderation, new_impulse)
 
 
 async def edit_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:

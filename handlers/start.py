@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
-from handlers import flow, keyboards, views
+from handlers import flow, views
 from handlers.callbacks import Step, on_step
 from handlers.states import SOURCE, Dialog
 
@@ -33,11 +33,7 @@ async def start(
     # Nothing is stored about the person yet: only where they are, and the link they came by.
     await state.set_state(Dialog.consent)
     await state.set_data({SOURCE: participation.clean_source(command.args)})
-    await message.answer(
-        views.welcome(settings.consultation),
-        reply_markup=keyboards.consent(settings.consultation),
-        disable_web_page_preview=True,
-    )
+    await flow.show_welcome(message, settings)
 
 
 async def consent(

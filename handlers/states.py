@@ -17,3 +17,4 @@ SELECTED = "selected"
 IMPULSE_TEXT = "impulse_text"
 IMPULSE_TOPIC = "impulse_topic"
 DRAFT_KEY = "draft_key"
+PROMPT = "prompt_message"  # the question that carries the "skip" button

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Consultation, Settings
+from bot.config import Consultation, ConsultationText, Settings
 from bot.domain.impulse import ImpulseProblem, meaningful_length
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
@@ -20,13 +20,16 @@ def topic_title(consultation: Consultation, topic_id: str) -> str:
     return consultation.title_of(topic_id, get_i18n().current_locale)
 
 
+def consultation_text(consultation: Consultation) -> ConsultationText:
+    """Title, question and purpose in the reader's language."""
+    return consultation.text_for(get_i18n().current_locale)
+
+
 def welcome(consultation: Consultation) -> str:
-    parts = [
-        f"<b>{escape(consultation.title)}</b>",
-        "<b>" + escape(consultation.question) + "</b>",
-    ]
-    if consultation.purpose:
-        parts.append(escape(consultation.purpose))
+    text = consultation_text(consultation)
+    parts = [f"<b>{escape(text.title)}</b>", "<b>" + escape(text.question) + "</b>"]
+    if text.purpose:
+        parts.append(escape(text.purpose))
     parts.append(
         _(
             "So geht es: Sie wählen bis zu {limit} Themen, die zuerst angegangen werden sollen, "
@@ -34,7 +37,23 @@ def welcome(consultation: Consultation) -> str:
         ).format(limit=consultation.max_topics)
     )
     parts.append(privacy_notice())
+    parts.append(language_hint())
     return "\n\n".join(parts)
+
+
+def language_hint() -> str:
+    """Names the other languages too, so a reader of none of this one still finds /sprache."""
+    return "🌐 " + _("Sprache wählen · Language · Dil") + ": /sprache"
+
+
+def language_prompt() -> str:
+    return _("In welcher Sprache möchten Sie lesen? Tippen Sie auf eine Sprache.")
+
+
+def language_chosen(language: str) -> str:
+    return _(
+        "Die Sprache ist jetzt: {language}. Mit /sprache können Sie sie jederzeit ändern."
+    ).format(language=escape(language))
 
 
 def privacy_notice() -> str:
@@ -88,7 +107,7 @@ def impulse_prompt(consultation: Consultation) -> str:
     return "\n\n".join(
         [
             _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
-            escape(consultation.question),
+            escape(consultation_text(consultation).question),
             _(
                 "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
                 "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
@@ -110,6 +129,16 @@ def impulse_problem(consultation: Consultation, problem: ImpulseProblem, text: s
             "Ihre Idee ist mit {length} Zeichen zu lang. Bitte fassen Sie sie auf höchstens "
             "{max} Zeichen zusammen. Ihr Text ist nicht verloren: Sie finden ihn oben im Chat."
         ).format(length=length, max=consultation.impulse_max_length)
+    if problem is ImpulseProblem.CONTACT_DATA:
+        return _(
+            "Bitte lassen Sie Links, E-Mail-Adressen und Telefonnummern weg. "
+            "So schützen wir alle vor Werbung und persönlichen Daten."
+        )
+    if problem is ImpulseProblem.DUPLICATE:
+        return _(
+            "Diese Idee haben Sie uns schon geschickt. Sie ist gespeichert. "
+            "Schreiben Sie gern eine andere Idee, oder überspringen Sie diesen Schritt."
+        )
     return _("Die Nachricht war leer. Bitte schreiben Sie Ihre Idee als Text.")
 
 
@@ -117,6 +146,26 @@ def impulse_needs_text() -> str:
     return _(
         "Bitte schreiben Sie Ihre Idee als Text. Sprachnachrichten, Fotos, Sticker oder "
         "Dateien können wir leider nicht aufnehmen."
+    )
+
+
+def impulse_topic_chosen(consultation: Consultation, topic_id: str) -> str:
+    return _("Ihre Idee gehört zum Thema „{topic}“.").format(
+        topic=escape(topic_title(consultation, topic_id))
+    )
+
+
+def impulse_not_forwarded() -> str:
+    return _(
+        "Bitte schreiben Sie Ihre Idee selbst, statt eine Nachricht weiterzuleiten. "
+        "Sie können den Text auch kopieren und einfügen."
+    )
+
+
+def edits_not_taken() -> str:
+    return _(
+        "Geänderte Nachrichten kann ich nicht übernehmen. "
+        "Bitte schicken Sie den Text noch einmal als neue Nachricht."
     )
 
 
@@ -173,7 +222,7 @@ def thanks(
 
 def standings_for(consultation: Consultation, selected: Sequence[str], standings: Standings) -> str:
     lines = [
-        _("<b>So steht es gerade</b> ({participants} Teilnehmende):").format(
+        _("<b>So steht es gerade.</b> Teilnehmende bisher: {participants}").format(
             participants=standings.participants
         )
     ]
@@ -243,7 +292,7 @@ def help_text(settings: Settings) -> str:
     consultation = settings.consultation
     return "\n\n".join(
         [
-            _("<b>Hilfe: {title}</b>").format(title=escape(consultation.title)),
+            _("<b>Hilfe: {title}</b>").format(title=escape(consultation_text(consultation).title)),
             _(
                 "Hier können Sie mitbestimmen, welche Themen die Region zuerst angeht. "
                 "Sie wählen bis zu {limit} Themen und können eine eigene Idee schicken. "
@@ -254,6 +303,7 @@ def help_text(settings: Settings) -> str:
                 "/meinvotum – Ihre Wahl ansehen und ändern\n"
                 "/meinedaten – alles, was über Sie gespeichert ist, als Datei\n"
                 "/loeschen – Ihre Daten löschen\n"
+                "/sprache – Sprache wählen\n"
                 "/hilfe – diese Hilfe"
             ),
             _(

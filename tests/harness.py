@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,12 @@ from bot.app import Application
 from bot.clock import Clock, system_clock
 from bot.config import Settings, load_settings
 from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.resilience import RetryPolicy
 
 TOKEN = "4242:emulated-token-for-tests"
 ROOT = Path(__file__).resolve().parent.parent
+# The production policy's shape with waits in milliseconds: injected faults cost no time.
+FAST_RETRY = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
 
 
 def make_settings(base_url: str, database_url: str, **overrides: Any) -> Settings:
@@ -25,6 +28,8 @@ def make_settings(base_url: str, database_url: str, **overrides: Any) -> Setting
         "DIALOGBOT_SECRET": "test-secret-0123456789",
     }
     settings = load_settings(ROOT / "config.example.toml", env=env)
+    # Tests tap faster than people; the rate limit has tests of its own (test_abuse.py).
+    settings = settings.with_overrides(abuse=replace(settings.abuse, rate_burst=10_000))
     return settings.with_overrides(**overrides) if overrides else settings
 
 
@@ -35,12 +40,13 @@ class RunningBot:
     settings: Settings
     clock: Clock = system_clock
     app: Application | None = None
+    retry: RetryPolicy = FAST_RETRY
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
-        self.app = Application.build(self.settings, clock=self.clock)
+        self.app = Application.build(self.settings, clock=self.clock, retry=self.retry)
         await self.app.start()
         self._task = asyncio.create_task(self._poll())
 
@@ -48,7 +54,13 @@ class RunningBot:
         from bot.polling import poll
 
         assert self.app is not None
-        await poll(self.app.bot, self.app.pipeline, self._stop, poll_seconds=1)
+        await poll(
+            self.app.bot,
+            self.app.pipeline,
+            self._stop,
+            poll_seconds=1,
+            first_backoff=self.retry.base_delay,
+        )
 
     async def stop(self) -> None:
         self._stop.set()

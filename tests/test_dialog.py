@@ -83,6 +83,7 @@ async def test_commands_are_registered_for_the_menu(harness: Harness) -> None:
         "start",
         "meinvotum",
         "hilfe",
+        "sprache",
         "meinedaten",
         "loeschen",
     ]

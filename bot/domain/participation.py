@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.domain.impulse import ImpulseProblem, check_impulse
+from bot.domain.impulse import ImpulseProblem, check_impulse, contact_data, near_identical
 from bot.domain.selection import clean_selection
 from bot.domain.standings import Standings, rank_standings
 
@@ -80,6 +80,8 @@ class ParticipationRepository(Protocol):
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None: ...
 
+    async def impulse_texts(self, pseudonym: str) -> list[str]: ...
+
     async def save_submission(
         self, citizen: Citizen, submission: Submission, *, impulse_status: str, now: datetime
     ) -> int | None:
@@ -107,6 +109,8 @@ class Rules:
     impulse_max_length: int
     # Post-moderation publishes impulses at once; pre-moderation waits for a moderator.
     publish_immediately: bool = False
+    # Links and phone numbers in impulses: "allow", "hold" (for a moderator) or "refuse".
+    link_policy: str = "hold"
 
 
 class ParticipationService:
@@ -129,11 +133,24 @@ class ParticipationService:
         return None
 
     def check_impulse(self, text: str) -> ImpulseProblem | None:
-        return check_impulse(
+        problem = check_impulse(
             text,
             min_length=self._rules.impulse_min_length,
             max_length=self._rules.impulse_max_length,
         )
+        if problem is None and self._rules.link_policy == "refuse" and contact_data(text):
+            return ImpulseProblem.CONTACT_DATA
+        return problem
+
+    async def check_new_impulse(self, pseudonym: str, text: str) -> ImpulseProblem | None:
+        """The rules, and that the person did not send (nearly) the same idea before."""
+        problem = self.check_impulse(text)
+        if problem is not None:
+            return problem
+        earlier = await self._repo.impulse_texts(pseudonym)
+        if any(near_identical(text, other) for other in earlier):
+            return ImpulseProblem.DUPLICATE
+        return None
 
     def clean_selection(self, selected: Sequence[str]) -> tuple[str, ...]:
         return clean_selection(selected, known=self._rules.topic_ids, limit=self._rules.max_topics)
@@ -165,9 +182,12 @@ class ParticipationService:
             impulse.topic_id not in topics or self.check_impulse(impulse.text) is not None
         ):
             raise InvalidSubmission("impulse")
-        status = (
-            ImpulseStatus.APPROVED if self._rules.publish_immediately else ImpulseStatus.PENDING
+        # Contact data waits for a moderator even where ideas are published at once.
+        held = (
+            impulse is not None and self._rules.link_policy == "hold" and contact_data(impulse.text)
         )
+        published = self._rules.publish_immediately and not held
+        status = ImpulseStatus.APPROVED if published else ImpulseStatus.PENDING
         return await self._repo.save_submission(
             citizen, submission, impulse_status=status.value, now=now
         )
