@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+
 from bot.digest.schedule import DEFAULT_CRON, DEFAULT_TIMEZONE, DigestSchedule
 
 DEFAULT_API_BASE = "https://api.telegram.org"
@@ -355,6 +357,12 @@ def _digest_timezone(digest: Mapping[str, Any]) -> str:
 def _digest_locale(digest: Mapping[str, Any]) -> str:
     locale = _str(digest, "digest.locale", "de")
     _check_locale(locale, "digest.locale")
+    try:  # dates and numbers in the digest are formatted by Babel for this locale
+        Locale.parse(locale)
+    except (ValueError, UnknownLocaleError):
+        raise ConfigError(
+            f"digest.locale must be a language with standard formats (de, en, tr): {locale!r}"
+        ) from None
     return locale
 
 

@@ -81,3 +81,12 @@ def test_bad_file_values_name_the_key(tmp_path: Path) -> None:
 def test_require_token_explains_where_to_get_one() -> None:
     with pytest.raises(ConfigError, match=r"DIALOGBOT_TOKEN.*BotFather"):
         load_settings(EXAMPLE, env={}).require_token()
+
+
+def test_digest_locale_must_have_standard_formats(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    text = EXAMPLE.read_text(encoding="utf-8").replace('\nlocale = "de"', '\nlocale = "de_LS"')
+    assert 'locale = "de_LS"' in text
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"digest\.locale"):
+        load_settings(config, env={})
