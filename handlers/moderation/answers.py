@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ModerationService
+from handlers import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import AnswerCallback, CardAction, CardCallback
 from handlers.moderation.review import tell_author
@@ -74,7 +75,7 @@ async def receive_text(
         i18n,
         author.chat_id,
         author.locale,
-        lambda: texts.author_answer(impulse_id, impulse.text, status, answer),
+        lambda: notices.author_answer(impulse_id, impulse.text, status, answer),
     )
     await message.answer(texts.answer_sent(delivered))
     await cards.refresh_cards(bot, settings, moderation, impulse)

@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import AnswerCallback, CardAction, CardCallback, RejectCallback
 
@@ -44,7 +45,7 @@ def reasons_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for reason in RejectReason:
         builder.button(
-            text=texts.reason_label(reason),
+            text=notices.reason_label(reason),
             callback_data=RejectCallback(impulse=impulse_id, reason=reason),
         )
     builder.button(
@@ -58,7 +59,7 @@ def answer_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for status in AnswerStatus:
         builder.button(
-            text=texts.answer_label(status),
+            text=notices.answer_label(status),
             callback_data=AnswerCallback(impulse=impulse_id, status=status),
         )
     builder.adjust(1)

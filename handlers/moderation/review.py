@@ -14,6 +14,7 @@ from aiogram.utils.i18n import I18n
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.moderation import Decision, ModerationService
+from handlers import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import CardAction, CardCallback, RejectCallback
 
@@ -66,13 +67,13 @@ async def on_decision(
         await callback.answer()
     await cards.refresh_cards(bot, settings, moderation, outcome.card)
     if outcome.applied:
-        notices = {
-            Decision.APPROVE: lambda: texts.author_told_published(impulse_id),
-            Decision.REJECT: lambda: texts.author_told_rejected(impulse_id, reason),
-            Decision.TAKE_DOWN: lambda: texts.author_told_taken_down(impulse_id),
+        message_for = {
+            Decision.APPROVE: lambda: notices.author_told_published(impulse_id),
+            Decision.REJECT: lambda: notices.author_told_rejected(impulse_id, reason),
+            Decision.TAKE_DOWN: lambda: notices.author_told_taken_down(impulse_id),
         }
         await tell_author(
-            bot, i18n, outcome.author_chat_id, outcome.author_locale, notices[decision]
+            bot, i18n, outcome.author_chat_id, outcome.author_locale, message_for[decision]
         )
 
 

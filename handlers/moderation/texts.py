@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
+from handlers.notices import answer_label, reason_label
 
 
 def status_label(status: str) -> str:
@@ -21,26 +22,6 @@ def status_label(status: str) -> str:
         Status.REMOVED.value: _("zurückgezogen"),
     }
     return labels.get(status, status)
-
-
-def reason_label(reason: RejectReason) -> str:
-    return {
-        RejectReason.OFF_TOPIC: _("passt nicht zum Thema"),
-        RejectReason.OFFENSIVE: _("beleidigend"),
-        RejectReason.PERSONAL_DATA: _("enthält persönliche Daten"),
-        RejectReason.SPAM: _("Werbung oder Spam"),
-        RejectReason.DUPLICATE: _("doppelt eingereicht"),
-    }[reason]
-
-
-def answer_label(status: AnswerStatus) -> str:
-    return {
-        AnswerStatus.RECEIVED: _("Eingegangen"),
-        AnswerStatus.FORWARDED: _("An das Themenforum weitergeleitet"),
-        AnswerStatus.IN_PROGRESS: _("In Bearbeitung"),
-        AnswerStatus.IMPLEMENTED: _("Umgesetzt"),
-        AnswerStatus.NOT_PURSUED: _("Wird nicht weiterverfolgt"),
-    }[status]
 
 
 def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None) -> str:
@@ -80,34 +61,6 @@ def already_decided(impulse: ImpulseCard) -> str:
 
 def impulse_gone() -> str:
     return _("Diesen Impuls gibt es nicht mehr.")
-
-
-def author_told_published(impulse_id: int) -> str:
-    return _("Ihre Idee (#{id}) ist jetzt veröffentlicht. Danke für Ihren Beitrag!").format(
-        id=impulse_id
-    )
-
-
-def author_told_rejected(impulse_id: int, reason: RejectReason | None) -> str:
-    text = _("Ihre Idee (#{id}) wurde leider nicht veröffentlicht.").format(id=impulse_id)
-    if reason is not None:
-        text += " " + _("Grund: {reason}.").format(reason=reason_label(reason))
-    return text + " " + _("Sie können mit /meinvotum eine neue Idee schicken.")
-
-
-def author_told_taken_down(impulse_id: int) -> str:
-    return _("Ihre Idee (#{id}) wurde von der Moderation zurückgezogen.").format(id=impulse_id)
-
-
-def author_answer(impulse_id: int, text: str, status: AnswerStatus, answer: str) -> str:
-    parts = [
-        _("<b>Antwort auf Ihre Idee (#{id})</b>").format(id=impulse_id),
-        f"<blockquote>{escape(text)}</blockquote>",
-        _("Stand: {status}").format(status=answer_label(status)),
-    ]
-    if answer:
-        parts.append(escape(answer))
-    return "\n\n".join(parts)
 
 
 def choose_answer_status(impulse_id: int) -> str:
