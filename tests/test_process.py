@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.emulator import BotApiEmulator, EmulatedUser
 from tests.harness import ROOT, TOKEN
@@ -19,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @asynccontextmanager
 async def bot_process(
-    emulator: BotApiEmulator, database_url: str
+    emulator: BotApiEmulator, database_url: str, log: Path | None = None
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
@@ -28,6 +31,7 @@ async def bot_process(
         "DIALOGBOT_DATABASE_URL": database_url,
         "DIALOGBOT_SECRET": "process-test-secret",
     }
+    log_file = log.open("ab") if log else None  # closed in the finally below
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -38,7 +42,8 @@ async def bot_process(
         env=env,
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        # A file, not a pipe nobody reads: a full pipe would block the bot's logging.
+        stderr=log_file if log_file else asyncio.subprocess.DEVNULL,
     )
     try:
         yield process
@@ -46,6 +51,8 @@ async def bot_process(
         if process.returncode is None:
             process.kill()
             await process.wait()
+        if log_file:
+            log_file.close()
 
 
 async def reply(emulator: BotApiEmulator, check: Callable[[], bool]) -> None:
@@ -103,3 +110,62 @@ async def test_sigkill_loses_no_update(emulator: BotApiEmulator, database_url: s
         user.press("Absenden")
         await reply(emulator, shows(user, "Danke!"))
         assert "Teilnehmende bisher: 1" in user.last_message.text
+
+
+async def test_sigkill_at_random_points_with_many_citizens_mid_dialog(
+    emulator: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
+    """Eight citizens walk through the dialog while the bot is killed (SIGKILL) three times at
+    random moments. Afterwards every confirmed answer is stored exactly once."""
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)  # printed on failure, so a failing run can be repeated
+    citizens = [emulator.user(60_000 + i) for i in range(8)]
+    log = tmp_path / "bot.log"
+
+    async def walk(user: EmulatedUser) -> None:
+        wait = 60  # long enough to span a kill and a restart
+        user.send_text("/start")
+        await emulator.wait_for(shows(user, "Datenschutz"), timeout=wait)
+        user.press("Mitmachen")
+        await emulator.wait_for(shows(user, "Gewählt: 0 von 3"), timeout=wait)
+        for count, title in enumerate(["Mobilität & ÖPNV", "Sport & Events"], 1):
+            user.press(title)
+            await emulator.wait_for(shows(user, f"Gewählt: {count} von 3"), timeout=wait)
+        user.press("Weiter")
+        await emulator.wait_for(shows(user, "Schritt 2 von 3"), timeout=wait)
+        user.send_text(f"Idee von Person {user.id}: mehr Busse am Abend")
+        await emulator.wait_for(shows(user, "Zu welchem"), timeout=wait)
+        user.press("Mobilität & ÖPNV")
+        await emulator.wait_for(shows(user, "Schritt 3 von 3"), timeout=wait)
+        user.press("Absenden")
+        await emulator.wait_for(
+            lambda: any("Danke!" in m.text for m in user.messages), timeout=wait
+        )
+
+    async def killer() -> None:
+        for _ in range(3):
+            async with bot_process(emulator, database_url, log) as process:
+                await asyncio.sleep(rng.uniform(3.5, 6.0))  # start-up takes ~3 s
+                process.kill()
+                await process.wait()
+
+    walking = asyncio.gather(*(walk(u) for u in citizens))
+    await killer()
+    async with bot_process(emulator, database_url, log):
+        try:
+            await asyncio.wait_for(walking, timeout=120)
+        except Exception as exc:
+            raise AssertionError(f"seed {seed}: {exc}") from exc
+
+    from storage.db import Database
+
+    database = Database(database_url)
+    try:
+        async with database.reading() as session:
+            votes = (await session.execute(text("SELECT count(*) FROM votes"))).scalar_one()
+            ideas = (await session.execute(text("SELECT text FROM impulses"))).scalars().all()
+            people = (await session.execute(text("SELECT count(*) FROM participants"))).scalar_one()
+    finally:
+        await database.dispose()
+    assert (people, votes) == (8, 16), f"seed {seed}"
+    assert sorted(ideas) == sorted(f"Idee von Person {u.id}: mehr Busse am Abend" for u in citizens)
