@@ -271,3 +271,22 @@ async def test_post_moderation_publishes_at_once_and_can_take_down(
         assert "zurückgezogen" in author.last_text
     finally:
         await mod.bot.stop()
+
+
+async def test_review_cards_go_to_the_moderators_group_when_configured(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    group = emulator.add_group("Moderation Ruhr-Dialog")
+    mod = await start_harness(emulator, database_url, moderators_chat=group)
+    try:
+        await mod.citizen(5009).take_part(["Sport & Events"], impulse="Freibäder länger öffnen")
+        [card] = emulator.chat_messages(group)
+        assert "Impuls #1" in card.text and "Freibäder länger öffnen" in card.text
+        assert "✅ Freigeben" in card.button_texts
+        assert not any("Impuls #1" in m.text for m in mod.citizen(MOD_A).user.messages)
+        # The bot stays in its moderators' group even though it leaves every other group.
+        emulator.user(MOD_A).send_text_in_group(group, "Guten Morgen")
+        await mod.settle()
+        assert not emulator.calls_to("leaveChat")
+    finally:
+        await mod.bot.stop()
