@@ -1,0 +1,133 @@
+"""/stoebern: rating cards, one approved impulse at a time, edited in place to the next one."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.moderation import ModerationService
+from bot.domain.participation import Citizen, ParticipationService
+from bot.domain.ratings import RatingService
+from handlers import rating_views as rv
+from handlers.moderation.cards import post_review_cards
+
+
+async def browse(
+    message: Message,
+    settings: Settings,
+    participation: ParticipationService,
+    ratings: RatingService,
+    citizen: Citizen,
+) -> None:
+    if not await participation.is_registered(citizen.pseudonym):
+        await message.answer(rv.register_first())
+        return
+    card = await ratings.next_card(citizen.pseudonym)
+    if card is None:
+        await message.answer(rv.all_seen())
+        return
+    await message.answer(
+        rv.card(settings.consultation, card), reply_markup=rv.card_keyboard(card.impulse_id)
+    )
+
+
+async def browse_offer(
+    callback: CallbackQuery,
+    settings: Settings,
+    participation: ParticipationService,
+    ratings: RatingService,
+    citizen: Citizen,
+) -> None:
+    """The button on the thanks screen: the thanks stay, the first card follows."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        with contextlib.suppress(TelegramBadRequest):
+            await callback.message.edit_reply_markup(reply_markup=None)
+        await browse(callback.message, settings, participation, ratings, citizen)
+
+
+async def show_next(
+    callback: CallbackQuery, settings: Settings, ratings: RatingService, citizen: Citizen
+) -> None:
+    """Edit the card in place to the next one (or to the end)."""
+    if not isinstance(callback.message, Message):
+        return
+    card = await ratings.next_card(citizen.pseudonym)
+    if card is None:
+        await callback.message.edit_text(rv.all_seen())
+        return
+    await callback.message.edit_text(
+        rv.card(settings.consultation, card), reply_markup=rv.card_keyboard(card.impulse_id)
+    )
+
+
+async def rate(
+    callback: CallbackQuery,
+    callback_data: rv.RateCallback,
+    settings: Settings,
+    participation: ParticipationService,
+    ratings: RatingService,
+    citizen: Citizen,
+    clock: Clock,
+) -> None:
+    if not await participation.is_registered(citizen.pseudonym):
+        await callback.answer(rv.register_first(), show_alert=True)
+        return
+    opinion = rv.OPINIONS[callback_data.opinion]
+    if not await ratings.rate(citizen.pseudonym, callback_data.impulse, opinion, clock()):
+        await callback.answer(rv.rating_gone())
+    else:
+        await callback.answer()
+    await show_next(callback, settings, ratings, citizen)
+
+
+async def ask_report(callback: CallbackQuery, callback_data: rv.ReportAskCallback) -> None:
+    await callback.answer()
+    if not isinstance(callback.message, Message):
+        return
+    markup = (
+        rv.card_keyboard(callback_data.impulse)
+        if callback_data.back
+        else rv.report_keyboard(callback_data.impulse)
+    )
+    with contextlib.suppress(TelegramBadRequest):
+        await callback.message.edit_reply_markup(reply_markup=markup)
+
+
+async def report(
+    callback: CallbackQuery,
+    callback_data: rv.ReportCallback,
+    bot: Bot,
+    settings: Settings,
+    participation: ParticipationService,
+    ratings: RatingService,
+    moderation: ModerationService,
+    citizen: Citizen,
+    clock: Clock,
+) -> None:
+    if not await participation.is_registered(citizen.pseudonym):
+        await callback.answer(rv.register_first(), show_alert=True)
+        return
+    outcome = await ratings.report(
+        citizen.pseudonym, callback_data.impulse, callback_data.reason, clock()
+    )
+    await callback.answer(rv.report_thanks() if outcome.recorded else rv.rating_gone())
+    await show_next(callback, settings, ratings, citizen)
+    if outcome.held:
+        await post_review_cards(bot, settings, moderation, callback_data.impulse)
+
+
+def router() -> Router:
+    router = Router(name="ratings")
+    router.message.register(browse, Command("stoebern"))
+    router.callback_query.register(browse_offer, rv.BrowseCallback.filter())
+    router.callback_query.register(rate, rv.RateCallback.filter())
+    router.callback_query.register(ask_report, rv.ReportAskCallback.filter())
+    router.callback_query.register(report, rv.ReportCallback.filter(F.reason))
+    return router

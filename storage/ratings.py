@@ -1,0 +1,253 @@
+"""Ratings storage: each public method is one transaction. Blocked participants' ratings and
+reports do not count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy.engine import CursorResult
+
+from bot.domain.consensus import MIN_RATINGS, RatingMatrix
+from bot.domain.ratings import MERGED, RatingCard, ReportOutcome
+from bot.domain.similarity import IndexedImpulse
+from storage.db import Database
+from storage.models import Impulse, ImpulseReport, Participant, Rating
+from storage.repository import upsert_into
+
+APPROVED, PENDING, ACTIVE = "approved", "pending", "active"
+
+
+class SqlRatingRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def next_card(self, pseudonym: str) -> RatingCard | None:
+        async with self._db.reading() as session:
+            me = await _participant_id(session, pseudonym)
+            if me is None:
+                return None
+            counts = (
+                select(Rating.impulse_id, func.count().label("n"))
+                .join(Participant, Participant.id == Rating.participant_id)
+                .where(Participant.status == ACTIVE)
+                .group_by(Rating.impulse_id)
+                .subquery()
+            )
+            seen = exists().where(Rating.participant_id == me, Rating.impulse_id == Impulse.id)
+            reported = exists().where(
+                ImpulseReport.participant_id == me, ImpulseReport.impulse_id == Impulse.id
+            )
+            row = (
+                await session.execute(
+                    select(Impulse.id, Impulse.topic_id, Impulse.text)
+                    .outerjoin(counts, counts.c.impulse_id == Impulse.id)
+                    .where(
+                        Impulse.status == APPROVED,
+                        or_(Impulse.participant_id.is_(None), Impulse.participant_id != me),
+                        ~seen,
+                        ~reported,
+                    )
+                    .order_by(func.coalesce(counts.c.n, 0), Impulse.id)
+                    .limit(1)
+                )
+            ).one_or_none()
+        return RatingCard(row.id, row.topic_id, row.text) if row else None
+
+    async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool:
+        async with self._db.transaction() as session:
+            me = await _participant_id(session, pseudonym)
+            status = await session.scalar(select(Impulse.status).where(Impulse.id == impulse_id))
+            if me is None or status != APPROVED:
+                return False
+            await session.execute(
+                upsert_into(self._db, Rating)
+                .values(participant_id=me, impulse_id=impulse_id, value=value, rated_at=now)
+                .on_conflict_do_update(
+                    index_elements=["participant_id", "impulse_id"],
+                    set_={"value": value, "rated_at": now},
+                )
+            )
+            return True
+
+    async def report(
+        self, pseudonym: str, impulse_id: int, reason: str, now: datetime, threshold: int
+    ) -> ReportOutcome:
+        async with self._db.transaction() as session:
+            me = await _participant_id(session, pseudonym)
+            status = await session.scalar(select(Impulse.status).where(Impulse.id == impulse_id))
+            if me is None or status != APPROVED:
+                return ReportOutcome(recorded=False, held=False)
+            await session.execute(
+                upsert_into(self._db, ImpulseReport)
+                .values(participant_id=me, impulse_id=impulse_id, reason=reason, reported_at=now)
+                .on_conflict_do_nothing()
+            )
+            open_reports = int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(ImpulseReport)
+                    .join(Participant, Participant.id == ImpulseReport.participant_id)
+                    .where(
+                        ImpulseReport.impulse_id == impulse_id,
+                        ImpulseReport.cleared.is_(False),
+                        Participant.status == ACTIVE,
+                    )
+                )
+                or 0
+            )
+            if open_reports < threshold:
+                return ReportOutcome(recorded=True, held=False)
+            # Back to the moderators; the reports have done their job.
+            held = await session.execute(
+                update(Impulse)
+                .where(Impulse.id == impulse_id, Impulse.status == APPROVED)
+                .values(status=PENDING, decided_by=None, decided_at=now)
+            )
+            await session.execute(
+                update(ImpulseReport)
+                .where(ImpulseReport.impulse_id == impulse_id)
+                .values(cleared=True)
+            )
+            return ReportOutcome(recorded=True, held=_rowcount(held) == 1)
+
+    async def merge(
+        self, duplicate: int, kept: int, moderator_id: int, now: datetime
+    ) -> int | None:
+        takes_part = [APPROVED, PENDING]
+        async with self._db.transaction() as session:
+            kept_row = (
+                await session.execute(
+                    select(Impulse.status, Impulse.participant_id).where(Impulse.id == kept)
+                )
+            ).one_or_none()
+            if kept_row is None or kept_row.status not in takes_part:
+                return None
+            result = await session.execute(
+                update(Impulse)
+                .where(Impulse.id == duplicate, Impulse.status.in_(takes_part))
+                .values(status=MERGED, merged_into=kept, decided_by=moderator_id, decided_at=now)
+            )
+            if _rowcount(result) != 1:
+                return None
+            supporters = select(
+                Rating.participant_id, literal(kept), literal(1), literal(now, Rating.rated_at.type)
+            ).where(
+                Rating.impulse_id == duplicate,
+                Rating.value == 1,
+                # Nobody supports their own impulse by a merge.
+                or_(
+                    literal(kept_row.participant_id).is_(None),
+                    Rating.participant_id != kept_row.participant_id,
+                ),
+            )
+            carried = await session.execute(
+                upsert_into(self._db, Rating)
+                .from_select(["participant_id", "impulse_id", "value", "rated_at"], supporters)
+                .on_conflict_do_nothing()
+            )
+            return _rowcount(carried)
+
+
+class SqlSimilaritySource:
+    """What the similarity index needs: published impulses and those no longer published,
+    both by the time of the decision (index ix_impulses_status_decided)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def published_since(
+        self, mark: datetime | None
+    ) -> tuple[list[IndexedImpulse], list[int], datetime | None]:
+        since = [] if mark is None else [Impulse.decided_at >= mark]
+        async with self._db.reading() as session:
+            published = (
+                await session.execute(
+                    select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.decided_at).where(
+                        Impulse.status == APPROVED, *since
+                    )
+                )
+            ).all()
+            gone = (
+                await session.execute(
+                    select(Impulse.id, Impulse.decided_at).where(
+                        Impulse.status != APPROVED, Impulse.decided_at.is_not(None), *since
+                    )
+                )
+            ).all()
+        moments = [r.decided_at for r in published if r.decided_at is not None]
+        moments += [r.decided_at for r in gone if r.decided_at is not None]
+        new_mark = max(moments, default=mark)
+        return (
+            [IndexedImpulse(r.id, r.topic_id, r.text) for r in published],
+            [r.id for r in gone],
+            new_mark,
+        )
+
+
+class SqlConsensusSource:
+    """The citizen × impulse rating matrix for the opinion groups (docs/ratings.md): approved
+    impulses, active participants with at least `min_ratings` ratings of them. Counting is
+    done by the database; the rows go straight into numpy arrays."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def rating_matrix(self, min_ratings: int = MIN_RATINGS) -> RatingMatrix:
+        counted = (
+            select(Rating.participant_id)
+            .join(Impulse, Impulse.id == Rating.impulse_id)
+            .join(Participant, Participant.id == Rating.participant_id)
+            .where(Impulse.status == APPROVED, Participant.status == ACTIVE)
+            .group_by(Rating.participant_id)
+            .having(func.count() >= min_ratings)
+            .subquery()
+        )
+        query = (
+            select(Rating.participant_id, Rating.impulse_id, Rating.value)
+            .join(counted, counted.c.participant_id == Rating.participant_id)
+            .join(Impulse, Impulse.id == Rating.impulse_id)
+            .where(Impulse.status == APPROVED)
+        )
+        async with self._db.reading() as session:
+            rows = (await session.execute(query)).all()
+        data = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        participants, row_index = np.unique(data[:, 0], return_inverse=True)
+        impulses, col_index = np.unique(data[:, 1], return_inverse=True)
+        return RatingMatrix(
+            participants,
+            impulses,
+            row_index.astype(np.int64),
+            col_index.astype(np.int64),
+            data[:, 2].astype(np.int8),
+        )
+
+    async def impulses(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Topic and text of approved impulses, by id."""
+        if not ids:
+            return {}
+        async with self._db.reading() as session:
+            rows = (
+                await session.execute(
+                    select(Impulse.id, Impulse.topic_id, Impulse.text).where(
+                        Impulse.id.in_(list(ids)), Impulse.status == APPROVED
+                    )
+                )
+            ).all()
+        return {int(r.id): (r.topic_id, r.text) for r in rows}
+
+
+async def _participant_id(session: Any, pseudonym: str) -> int | None:
+    value = await session.scalar(
+        select(Participant.id).where(
+            and_(Participant.pseudonym == pseudonym, Participant.status == ACTIVE)
+        )
+    )
+    return int(value) if value is not None else None
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0

@@ -1,0 +1,252 @@
+"""Citizens weigh each other's impulses: rating cards, reports, erasure, merges. Through the
+emulator, as people would tap."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.emulator import BotApiEmulator
+from handlers.rating_views import RateCallback
+from storage.models import Impulse, ImpulseReport, Rating
+from tests.harness import Citizen, Harness, RunningBot, make_settings
+
+MOD = 900_001
+IDEAS = [
+    ("Mobilität & ÖPNV", "Ein gemeinsamer Tarif für Bus und Bahn im ganzen Ruhrgebiet."),
+    ("Grüne Infrastruktur", "Mehr Bäume und Grünflächen in allen Innenstädten pflanzen."),
+    ("Talentschulen & Bildung", "Schnelles Internet und Tablets für jede Schule im Revier."),
+]
+
+
+async def start(emulator: BotApiEmulator, database_url: str, **overrides: Any) -> Harness:
+    emulator.add_channel("@ruhr_dialog")
+    emulator.user(MOD, first_name="Moderation")
+    settings = make_settings(
+        emulator.base_url,
+        database_url,
+        moderators=frozenset({MOD}),
+        moderation_mode="post",  # ideas are published at once: there is something to rate
+        **overrides,
+    )
+    bot = RunningBot(settings)
+    await bot.start()
+    return Harness(emulator, bot)
+
+
+@pytest.fixture
+async def h(emulator: BotApiEmulator, database_url: str) -> AsyncIterator[Harness]:
+    harness = await start(emulator, database_url)
+    try:
+        yield harness
+    finally:
+        await harness.bot.stop()
+
+
+async def authors(h: Harness, ideas: list[tuple[str, str]] = IDEAS) -> list[Citizen]:
+    people = []
+    for n, (topic, idea) in enumerate(ideas):
+        author = h.citizen(7000 + n)
+        await author.take_part([topic], impulse=idea)
+        people.append(author)
+    return people
+
+
+def shown_id(citizen: Citizen) -> int | None:
+    found = re.search(r"Idee #(\d+)", citizen.last_text)
+    return int(found.group(1)) if found else None
+
+
+async def rate_all(citizen: Citizen, button: str = "Stimme zu") -> list[int]:
+    """Tap through every card; the ids shown, in order."""
+    seen = []
+    while (impulse := shown_id(citizen)) is not None:
+        seen.append(impulse)
+        await citizen.press(button)
+        assert len(seen) < 50
+    return seen
+
+
+async def rows(h: Harness, model: Any) -> list[Any]:
+    assert h.bot.app is not None
+    async with h.bot.app.database.reading() as session:
+        return list(await session.scalars(select(model)))
+
+
+async def test_cards_come_one_at_a_time_never_twice_never_ones_own(h: Harness) -> None:
+    first, *_ = await authors(h)
+    assert "Ideen anderer bewerten" in " ".join(first.buttons())  # offered on the thanks screen
+    reader = h.citizen(7100)
+    await reader.take_part(["Sport & Events"])
+    await reader.press("Ideen anderer bewerten")
+    card = reader.user.last_message
+    assert "Idee #1" in card.text and "Mobilität & ÖPNV" in card.text
+    assert card.button_texts == ["👍 Stimme zu", "👎 Stimme nicht zu", "🤷 Weiß nicht", "⚠️ Melden"]
+    assert await rate_all(reader) == [1, 2, 3]
+    assert reader.user.last_message.message_id == card.message_id  # edited in place
+    assert "alle veröffentlichten Ideen gesehen" in reader.last_text
+    await reader.send("/stoebern")
+    assert "alle veröffentlichten Ideen gesehen" in reader.last_text
+
+    # The author of #1 never gets their own idea; cards with fewer ratings come first.
+    await first.send("/stoebern")
+    assert await rate_all(first, "Weiß nicht") == [2, 3]
+    late = h.citizen(7101)
+    await late.take_part(["Sport & Events"])
+    await late.send("/stoebern")
+    assert shown_id(late) == 1  # #1 has one rating, #2 and #3 two each
+
+
+async def test_only_registered_citizens_rate(h: Harness) -> None:
+    await authors(h, IDEAS[:1])
+    stranger = h.citizen(7200)
+    await stranger.send("/stoebern")
+    assert "/start" in stranger.last_text and "Idee #" not in stranger.last_text
+    stranger.user.send_text("/start")
+    await h.settle()
+    stranger.user.press_data(
+        stranger.user.last_message.message_id, RateCallback(impulse=1, opinion="a").pack()
+    )
+    await h.settle()
+    assert "/start" in (stranger.user.callback_answers[-1].text or "")
+    assert await rows(h, Rating) == []
+
+
+async def test_a_changed_rating_counts_once_the_latest(h: Harness) -> None:
+    await authors(h, IDEAS[:2])
+    reader = h.citizen(7300)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    card = reader.user.last_message.message_id
+    await reader.press("Stimme zu")
+    # A stale copy of the first card (say, on another device): the latest tap counts.
+    reader.user.press_data(card, RateCallback(impulse=1, opinion="d").pack())
+    await h.settle()
+    ratings = [(r.impulse_id, r.value) for r in await rows(h, Rating)]
+    assert ratings == [(1, -1)]
+
+
+async def test_reports_hold_an_impulse_for_the_moderators(h: Harness) -> None:
+    await authors(h, IDEAS[:2])
+    moderator = h.citizen(MOD)
+    cards_before = len(moderator.user.messages)
+    for n in range(3):
+        reader = h.citizen(7400 + n)
+        await reader.take_part(["Sport & Events"])
+        await reader.send("/stoebern")
+        assert shown_id(reader) == 1
+        await reader.press("Melden")
+        assert "Werbung oder Spam" in reader.buttons()
+        await reader.press("Werbung oder Spam")
+        assert "Danke für Ihre Meldung" in (reader.user.callback_answers[-1].text or "")
+        assert shown_id(reader) == 2  # the next card; the reported one is not shown again
+        status = {i.id: i.status for i in await rows(h, Impulse)}
+        assert status[1] == ("pending" if n == 2 else "approved")  # nothing hidden before N
+    new_cards = moderator.user.messages[cards_before:]
+    assert any("Impuls #1" in m.text for m in new_cards)  # a review card for the held one
+    newcomer = h.citizen(7410)
+    await newcomer.take_part(["Sport & Events"])
+    await newcomer.send("/stoebern")
+    assert shown_id(newcomer) == 2  # out of the rotation until a moderator decides
+    assert len(await rows(h, ImpulseReport)) == 3
+
+
+async def test_ratings_are_in_my_data_and_go_with_erasure(h: Harness) -> None:
+    await authors(h, IDEAS[:2])
+    reader = h.citizen(7500)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    await reader.press("Stimme nicht zu")
+    await reader.press("Melden")
+    await reader.press("beleidigend")
+    await reader.send("/meinedaten")
+    document = reader.user.last_message.document
+    assert document is not None
+    mine = json.loads(document)["participant"]
+    assert [(r["impulse"], r["value"]) for r in mine["ratings"]] == [(1, -1)]
+    assert [(r["impulse"], r["reason"]) for r in mine["reports"]] == [(2, "offensive")]
+    await reader.send("/loeschen")
+    await reader.press("Ja, alles löschen")
+    assert await rows(h, Rating) == [] and await rows(h, ImpulseReport) == []
+
+
+BUS = ("Mobilität & ÖPNV", "Ein gemeinsamer Tarif für Bus und Bahn im ganzen Ruhrgebiet.")
+BUS_AGAIN = "Ein einheitliches Ticket für Busse und Bahnen im gesamten Ruhrgebiet"
+
+
+async def write_idea(citizen: Citizen, idea: str, topic: str = "Mobilität & ÖPNV") -> None:
+    await citizen.send("/start")
+    await citizen.press("Mitmachen")
+    await citizen.press(topic)
+    await citizen.press("Weiter")
+    await citizen.send(idea)
+
+
+async def test_a_similar_idea_can_be_supported_instead(h: Harness) -> None:
+    await authors(h, [BUS, IDEAS[1]])
+    citizen = h.citizen(7600)
+    await write_idea(citizen, BUS_AGAIN)
+    hint = citizen.last_text
+    assert "Ähnliche Ideen gibt es schon" in hint and "#1" in hint and "#2" not in hint
+    assert citizen.buttons() == ["👍 #1 unterstützen", "Meine Idee trotzdem senden"]
+    await citizen.press("#1 unterstützen")
+    assert "Ohne eigene Idee" in citizen.last_text  # the review, without their own text
+    await citizen.press("Absenden")
+    assert [i.id for i in await rows(h, Impulse)] == [1, 2]
+    assert [(r.impulse_id, r.value) for r in await rows(h, Rating)] == [(1, 1)]
+
+
+async def test_a_similar_idea_can_still_be_sent_and_turkish_works(h: Harness) -> None:
+    turkish = ("Mobilität & ÖPNV", "Ruhrgebiet genelinde otobüs ve tren için tek bir bilet olsun.")
+    await authors(h, [BUS, turkish])
+    citizen = h.citizen(7700)  # a Turkish idea, written with a German client
+    await write_idea(citizen, "Ruhr bölgesinde otobüs ve trenler için ortak bilet istiyoruz")
+    assert "#2" in citizen.last_text and "#1" not in citizen.last_text
+    await citizen.press("Meine Idee trotzdem senden")
+    assert "ortak bilet" in citizen.last_text  # the review, with their own text
+    await citizen.press("Absenden")
+    assert len(await rows(h, Impulse)) == 3
+    unrelated = h.citizen(7701)
+    await write_idea(unrelated, "Die Schwimmbäder im Sommer länger öffnen, bis 22 Uhr.")
+    assert "Bitte prüfen" in unrelated.last_text  # no hint: straight to the review
+
+
+async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harness) -> None:
+    await authors(h, [BUS])
+    second = h.citizen(7800)
+    await write_idea(second, BUS_AGAIN)
+    await second.press("Meine Idee trotzdem senden")
+    await second.press("Absenden")
+    moderator = h.citizen(MOD)
+    card = moderator.user.last_message
+    assert "Impuls #2" in card.text and "Ähnlich: #1" in card.text
+    # Two supporters of #2; one of them disagreed with #1 already and keeps that.
+    fan, critic = h.citizen(7801), h.citizen(7802)
+    for person in (fan, critic):
+        await person.take_part(["Sport & Events"])
+    await critic.send("/stoebern")
+    await critic.press("Stimme nicht zu")  # #1
+    await critic.press("Stimme zu")  # #2
+    await fan.send("/stoebern")
+    await fan.do(  # the fan supports #2 only (as from the similar-idea hint)
+        lambda: fan.user.press_data(
+            fan.user.last_message.message_id, RateCallback(impulse=2, opinion="a").pack()
+        )
+    )
+
+    await moderator.press("Duplikat von #1", message_id=card.message_id)
+    assert "zusammengeführt" in (moderator.user.callback_answers[-1].text or "")
+    impulses = {i.id: i for i in await rows(h, Impulse)}
+    assert (impulses[2].status, impulses[2].merged_into) == ("merged", 1)
+    ratings = {(r.participant_id, r.impulse_id): r.value for r in await rows(h, Rating)}
+    on_first = sorted(v for (_p, i), v in ratings.items() if i == 1)
+    assert on_first == [-1, 1]  # the fan's agreement carried over, the critic's "no" stays
+    await moderator.send("/merge 2 1")
+    assert "kann nicht" in moderator.last_text  # already merged
+    await moderator.send("/audit")
+    assert "merge" in moderator.last_text
