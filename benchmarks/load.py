@@ -1,0 +1,813 @@
+"""Load benchmark: simulated citizens against the real bot process, through the emulator.
+
+The emulator runs in this process; the bot (`dialogbot run`) and the echo bot that sets the floor
+(benchmarks/echo_bot.py) run as separate processes and reach it over HTTP, exactly as they would
+reach Telegram. Every citizen goes through the whole dialog (start, consent, three topics, next,
+an impulse, its topic, submit: nine updates) and waits for each step's reply before the next.
+
+Phases (each prints into one JSON summary at the end):
+
+* echo: the floor, a bare aiogram echo bot at saturation (closed loop);
+* saturation: closed loop, N citizens without think time: updates/s and its ratio to the floor;
+* open: open loop at a fixed offered rate: latency from the update entering the emulator's
+  queue to the bot's first API call for that citizen (p50/p95/p99);
+* memory: a fresh bot process, M citizens, resident size sampled as they go;
+* checks: zero lost or duplicated answers (each citizen's API calls compared with the first
+  citizen's), no API errors, and the database holding exactly what was confirmed.
+
+`--postgres URL` repeats saturation and open loop on a fresh PostgreSQL database (created and
+dropped here). Defaults are sized so that `make bench` stays well under ten minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select  # noqa: E402
+
+from bot.config import load_settings  # noqa: E402
+from bot.domain.pseudonym import pseudonym_for  # noqa: E402
+from bot.emulator import ApiCall, BotApiEmulator, EmulatedUser  # noqa: E402
+from storage.db import Database  # noqa: E402
+from storage.models import Impulse, Participant, Vote  # noqa: E402
+
+TOKEN = "5555:benchmark-token-0123456789abcdef"
+SECRET = "benchmark-secret-0123456789"
+CONFIG = ROOT / "config.example.toml"
+STEP_TIMEOUT = 30.0
+
+
+# --------------------------------------------------------------------------- the emulator
+
+
+class Watcher:
+    """One citizen's view of the bot's calls: latency of the first reply, completion, counts."""
+
+    __slots__ = ("done", "methods", "predicate", "sent_at", "sink")
+
+    def __init__(self) -> None:
+        self.sent_at: float | None = None
+        self.sink: list[float] | None = None
+        self.predicate: Callable[[], bool] | None = None
+        self.done: asyncio.Future[None] | None = None
+        self.methods: Counter[str] = Counter()
+
+    def on_call(self, call: ApiCall) -> None:
+        self.methods[call.method] += 1
+        if self.sent_at is not None:
+            if self.sink is not None:
+                self.sink.append(call.time - self.sent_at)
+            self.sent_at = None
+        done = self.done
+        if done is not None and not done.done() and self.predicate is not None and self.predicate():
+            done.set_result(None)
+
+
+class BenchEmulator(BotApiEmulator):
+    """The stock emulator, plus: each API call wakes only the citizen it concerns, and the
+    state of finished citizens can be dropped (a run of 100,000 citizens fits in memory)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.watchers: dict[int, Watcher] = {}
+        self.errors: list[str] = []
+        self.methods: Counter[str] = Counter()
+        self.lean = False  # drop the call log and per-user state as soon as possible
+
+    def _record(
+        self,
+        key: str,
+        values: dict[str, Any],
+        files: dict[str, Any],
+        started: float,
+        status: int,
+        fault: str | None,
+        source: str = "http",
+    ) -> None:
+        super()._record(key, values, files, started, status, fault, source)
+        call = self.api_calls[-1]
+        if self.lean:
+            self.api_calls.clear()
+        self.methods[call.method] += 1
+        if status != 200:
+            self.errors.append(f"{call.method} -> {status} (chat {call.chat_id})")
+        user_id = self._user_of(call)
+        if user_id is not None:
+            watcher = self.watchers.get(user_id)
+            if watcher is not None:
+                watcher.on_call(call)
+
+    def _user_of(self, call: ApiCall) -> int | None:
+        if isinstance(call.chat_id, int):
+            return call.chat_id if call.chat_id in self._users else None
+        query_id = call.params.get("callback_query_id")
+        if query_id is None:
+            return None
+        query = self._queries.get(str(query_id))
+        if query is None:
+            return None
+        if self.lean:
+            del self._queries[str(query_id)]
+        return query.user_id
+
+    def forget(self, user_id: int) -> None:
+        """Drop everything kept about a citizen who is done."""
+        self.watchers.pop(user_id, None)
+        self._users.pop(user_id, None)
+        self._chats.pop(user_id, None)
+        self._answers.pop(user_id, None)
+
+    def enqueued_at(self, update_id: int) -> float:
+        return self._enqueued_at.pop(update_id) if self.lean else self._enqueued_at[update_id]
+
+
+# --------------------------------------------------------------------------- citizens
+
+
+Action = Callable[[EmulatedUser], int]
+
+
+def _shows(user: EmulatedUser, marker: str) -> Callable[[], bool]:
+    def check() -> bool:
+        messages = user._emu._chats[user.id].messages
+        return bool(messages) and marker in messages[max(messages)].text
+
+    return check
+
+
+@dataclass
+class Citizen:
+    """A scripted dialog: (action, text the step's last reply shows) pairs."""
+
+    emu: BenchEmulator
+    user: EmulatedUser
+    steps: list[tuple[Action, str]]
+    topics: tuple[str, ...]
+    impulse: str
+    watcher: Watcher = field(default_factory=Watcher)
+    index: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.index >= len(self.steps)
+
+    def send(self, sink: list[float] | None) -> asyncio.Future[None]:
+        """Send the next step; the future resolves when its reply is complete."""
+        action, marker = self.steps[self.index]
+        self.index += 1
+        watcher = self.watcher
+        watcher.predicate = _shows(self.user, marker)
+        watcher.done = asyncio.get_running_loop().create_future()
+        watcher.sink = sink
+        update_id = action(self.user)
+        watcher.sent_at = self.emu.enqueued_at(update_id)
+        return watcher.done
+
+
+class Population:
+    """Creates citizens with fresh ids, remembers what each confirmed, checks the answers."""
+
+    def __init__(self, emu: BenchEmulator, first_id: int, seed: int) -> None:
+        self.emu = emu
+        self._next_id = first_id
+        self._rng = random.Random(seed)
+        consultation = load_settings(CONFIG, env={"DIALOGBOT_SECRET": SECRET}).consultation
+        self._topics = [(t.id, t.title) for t in consultation.topics]
+        self.confirmed: dict[int, tuple[tuple[str, ...], str]] = {}
+        self.expected_methods: Counter[str] | None = None
+        self.mismatched: list[str] = []
+        self.lost: list[str] = []
+
+    def new(self) -> Citizen:
+        user_id = self._next_id
+        self._next_id += 1
+        user = self.emu.user(user_id, first_name=f"B{user_id}")
+        chosen = self._rng.sample(self._topics, 3)
+        impulse = f"Idee Nummer {user_id}: mehr Busse am Abend und sichere Radwege im Revier."
+        steps: list[tuple[Action, str]] = [
+            (lambda u: u.send_text("/start"), "Datenschutz"),
+            (lambda u: u.press("Mitmachen"), "Gewählt: 0 von 3"),
+        ]
+        for n, (_, title) in enumerate(chosen, 1):
+            steps.append((_press(title), f"Gewählt: {n} von 3"))
+        steps += [
+            (lambda u: u.press("Weiter"), "Schritt 2 von 3"),
+            (lambda u: u.send_text(impulse), "Zu welchem"),
+            (_press(chosen[0][1]), "Schritt 3 von 3"),
+            (lambda u: u.press("Absenden"), "Danke!"),
+        ]
+        citizen = Citizen(self.emu, user, steps, tuple(t for t, _ in chosen), impulse)
+        self.emu.watchers[user_id] = citizen.watcher
+        return citizen
+
+    def finish(self, citizen: Citizen, *, keep: bool = True) -> None:
+        """Called when the last step's reply arrived: compare the calls it received."""
+        methods = citizen.watcher.methods
+        if self.expected_methods is None:
+            self.expected_methods = Counter(methods)
+        elif methods != self.expected_methods:
+            diff = (methods - self.expected_methods) + (self.expected_methods - methods)
+            self.mismatched.append(f"citizen {citizen.user.id}: {dict(diff)}")
+        self.confirmed[citizen.user.id] = (citizen.topics, citizen.impulse)
+        if not keep:
+            self.emu.forget(citizen.user.id)
+
+    async def run_dialog(self, citizen: Citizen, sink: list[float] | None, keep: bool) -> int:
+        """The whole dialog, each step after the previous reply; returns the steps done."""
+        while not citizen.finished:
+            try:
+                await asyncio.wait_for(citizen.send(sink), STEP_TIMEOUT)
+            except TimeoutError:
+                self.lost.append(f"citizen {citizen.user.id} step {citizen.index}")
+                return citizen.index
+        self.finish(citizen, keep=keep)
+        return citizen.index
+
+
+def _press(title: str) -> Action:
+    return lambda u: u.press(title)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class BotProcess:
+    process: asyncio.subprocess.Process
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the process so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 60)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+async def start_process(
+    emu: BenchEmulator, args: list[str], env: dict[str, str], log: Path
+) -> BotProcess:
+    before = emu.methods["getUpdates"]
+    with log.open("ab") as sink:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=sink,
+            stderr=sink,
+        )
+    running = BotProcess(process, log)
+    deadline = time.monotonic() + 60
+    while emu.methods["getUpdates"] <= before:
+        if process.returncode is not None or time.monotonic() > deadline:
+            tail = log.read_text()[-3000:]  # noqa: ASYNC240 - a failure report
+            raise RuntimeError(f"{args} did not start polling; log:\n{tail}")
+        await asyncio.sleep(0.05)
+    return running
+
+
+async def start_bot(emu: BenchEmulator, database_url: str, log: Path) -> BotProcess:
+    env = {
+        "DIALOGBOT_TOKEN": TOKEN,
+        "DIALOGBOT_API_BASE": emu.base_url,
+        "DIALOGBOT_DATABASE_URL": database_url,
+        "DIALOGBOT_SECRET": SECRET,
+    }
+    args = ["-m", "bot.cli", "run", "--config", str(CONFIG)]
+    return await start_process(emu, args, env, log)
+
+
+# --------------------------------------------------------------------------- loads
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def latency_summary(values: list[float]) -> dict[str, float]:
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50) * 1000, 1),
+        "p95_ms": round(percentile(values, 95) * 1000, 1),
+        "p99_ms": round(percentile(values, 99) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1) if values else float("nan"),
+    }
+
+
+async def closed_loop(
+    population: Population,
+    workers: int,
+    seconds: float,
+    warmup: float,
+    process: BotProcess | None = None,
+) -> dict[str, Any]:
+    """`workers` citizens at a time, each starting the next dialog as soon as one ends."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    measure_from, deadline = start + warmup, start + warmup + seconds
+    counted = 0
+    latencies: list[float] = []
+    cpu: dict[str, float] = {}
+
+    async def meter() -> None:
+        await asyncio.sleep(max(measure_from - loop.time(), 0))
+        cpu["bot"], cpu["harness"] = _cpu(process), time.process_time()
+        await asyncio.sleep(max(deadline - loop.time(), 0))
+        cpu["bot"], cpu["harness"] = (
+            _cpu(process) - cpu["bot"],
+            time.process_time() - cpu["harness"],
+        )
+
+    async def worker() -> None:
+        nonlocal counted
+        while loop.time() < deadline:
+            citizen = population.new()
+            while not citizen.finished:
+                sink = latencies if loop.time() >= measure_from else None
+                try:
+                    await asyncio.wait_for(citizen.send(sink), STEP_TIMEOUT)
+                except TimeoutError:
+                    population.lost.append(f"citizen {citizen.user.id} step {citizen.index}")
+                    return
+                if measure_from <= loop.time() < deadline:
+                    counted += 1
+            population.finish(citizen)
+
+    await asyncio.gather(meter(), *(worker() for _ in range(workers)))
+    return {
+        "citizens_in_parallel": workers,
+        "seconds": seconds,
+        "updates": counted,
+        "updates_per_s": round(counted / seconds, 1),
+        "latency": latency_summary(latencies),
+        "cpu_share_bot": round(cpu["bot"] / seconds, 2),
+        "cpu_share_harness": round(cpu["harness"] / seconds, 2),
+        "bot_cpu_ms_per_update": round(cpu["bot"] / max(counted, 1) * 1000, 2),
+    }
+
+
+def _cpu(process: BotProcess | None) -> float:
+    return process.cpu_seconds() if process is not None else 0.0
+
+
+async def open_loop(population: Population, rate: float, seconds: float) -> dict[str, Any]:
+    """A fixed offered rate: every 1/rate s the next step of a waiting citizen (or of a new
+    one) is sent, whether or not the bot keeps up. Citizens still in a dialog at the end
+    finish it unmeasured."""
+    loop = asyncio.get_running_loop()
+    ready: deque[Citizen] = deque()
+    latencies: list[float] = []
+    in_flight: set[asyncio.Future[None]] = set()
+    late = 0
+
+    def completed(citizen: Citizen, future: asyncio.Future[None]) -> None:
+        in_flight.discard(future)
+        if citizen.finished:
+            population.finish(citizen)
+        else:
+            ready.append(citizen)
+
+    start = loop.time()
+    sent = 0
+    while (due := start + sent / rate) < start + seconds:
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -0.05:
+            late += 1
+        citizen = ready.popleft() if ready else population.new()
+        future = citizen.send(latencies)
+        in_flight.add(future)
+        future.add_done_callback(lambda f, c=citizen: completed(c, f))
+        sent += 1
+    elapsed = loop.time() - start
+    # Let every started dialog finish (closed loop, unmeasured).
+    stuck = await _drain(population, ready, in_flight)
+    return {
+        "offered_per_s": rate,
+        "seconds": seconds,
+        "sent": sent,
+        "achieved_per_s": round(sent / elapsed, 1),
+        "sent_late_by_harness": late,
+        "latency": latency_summary(latencies),
+        "unfinished_after_drain": stuck,
+    }
+
+
+async def _drain(
+    population: Population, ready: deque[Citizen], in_flight: set[asyncio.Future[None]]
+) -> int:
+    deadline = time.monotonic() + 120
+    while (ready or in_flight) and time.monotonic() < deadline:
+        while ready:
+            citizen = ready.popleft()
+            future = citizen.send(None)
+            in_flight.add(future)
+
+            def completed(f: asyncio.Future[None], c: Citizen = citizen) -> None:
+                in_flight.discard(f)
+                if c.finished:
+                    population.finish(c)
+                else:
+                    ready.append(c)
+
+            future.add_done_callback(completed)
+        await asyncio.sleep(0.01)
+    for future in in_flight:
+        population.lost.append("a step never answered (open loop)")
+        future.cancel()
+    return len(in_flight)
+
+
+async def echo_floor(
+    emu: BenchEmulator, workers: int, seconds: float, warmup: float, log: Path
+) -> dict[str, Any]:
+    env = {"DIALOGBOT_TOKEN": TOKEN, "DIALOGBOT_API_BASE": emu.base_url}
+    process = await start_process(emu, [str(ROOT / "benchmarks" / "echo_bot.py")], env, log)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    measure_from, deadline = start + warmup, start + warmup + seconds
+    counted = 0
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(user_id: int) -> None:
+        nonlocal counted, errors
+        user = emu.user(user_id)
+        watcher = Watcher()
+        emu.watchers[user_id] = watcher
+        n = 0
+        while loop.time() < deadline:
+            n += 1
+            text = f"echo {user_id} {n}"
+            watcher.predicate = _shows(user, text)
+            watcher.done = loop.create_future()
+            watcher.sink = latencies if loop.time() >= measure_from else None
+            watcher.sent_at = emu.enqueued_at(user.send_text(text))
+            try:
+                await asyncio.wait_for(watcher.done, STEP_TIMEOUT)
+            except TimeoutError:
+                errors += 1
+                return
+            if measure_from <= loop.time() < deadline:
+                counted += 1
+        emu.forget(user_id)
+
+    cpu: dict[str, float] = {}
+
+    async def meter() -> None:
+        await asyncio.sleep(max(measure_from - loop.time(), 0))
+        cpu["bot"], cpu["harness"] = process.cpu_seconds(), time.process_time()
+        await asyncio.sleep(max(deadline - loop.time(), 0))
+        cpu["bot"] = process.cpu_seconds() - cpu["bot"]
+        cpu["harness"] = time.process_time() - cpu["harness"]
+
+    try:
+        await asyncio.gather(meter(), *(worker(900_000_000 + i) for i in range(workers)))
+    finally:
+        await process.stop()
+    return {
+        "citizens_in_parallel": workers,
+        "seconds": seconds,
+        "updates": counted,
+        "updates_per_s": round(counted / seconds, 1),
+        "latency": latency_summary(latencies),
+        "lost": errors,
+        "cpu_share_bot": round(cpu["bot"] / seconds, 2),
+        "cpu_share_harness": round(cpu["harness"] / seconds, 2),
+        "bot_cpu_ms_per_update": round(cpu["bot"] / max(counted, 1) * 1000, 2),
+    }
+
+
+async def memory_run(
+    emu: BenchEmulator, database_url: str, citizens: int, workers: int, log: Path
+) -> dict[str, Any]:
+    """A fresh bot; `citizens` whole dialogs; resident size sampled every tenth of the way."""
+    population = Population(emu, 300_000_000, seed=7)
+    emu.lean = True
+    bot = await start_bot(emu, database_url, log)
+    samples: list[tuple[int, float]] = [(0, bot.rss_mb())]
+    every = max(citizens // 10, 1)
+    remaining = citizens
+    done = 0
+
+    async def worker() -> None:
+        nonlocal remaining, done
+        while remaining > 0:
+            remaining -= 1
+            await population.run_dialog(population.new(), None, keep=False)
+            done += 1
+            if done % every == 0:
+                samples.append((done, round(bot.rss_mb(), 1)))
+
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        elapsed = time.monotonic() - started
+        samples.append((done, round(bot.rss_mb(), 1)))
+    finally:
+        await bot.stop()
+        emu.lean = False
+    # Growth over the second half, where start-up allocations are behind us.
+    half = [s for s in samples if s[0] >= citizens // 2]
+    growth = (half[-1][1] - half[0][1]) / max(half[-1][0] - half[0][0], 1) * 1000
+    stored = await _count_rows(database_url)
+    return {
+        "citizens": done,
+        "updates_per_s": round(done * 9 / elapsed, 1),
+        "rss_mb_samples": samples,
+        "rss_mb_final": samples[-1][1],
+        "rss_growth_mb_per_1000_citizens_second_half": round(growth, 3),
+        "stored": stored,
+        "lost": len(population.lost),
+        "mismatched": len(population.mismatched),
+    }
+
+
+# --------------------------------------------------------------------------- checks
+
+
+async def _count_rows(database_url: str) -> dict[str, int]:
+    from sqlalchemy import func
+
+    database = Database(database_url)
+    try:
+        async with database.reading() as session:
+            return {
+                model.__tablename__: int(
+                    await session.scalar(select(func.count()).select_from(model)) or 0
+                )
+                for model in (Participant, Vote, Impulse)
+            }
+    finally:
+        await database.dispose()
+
+
+async def check_database(database_url: str, population: Population) -> dict[str, Any]:
+    """The database holds exactly the confirmed vote sets and impulses, nothing more."""
+    expected = {
+        pseudonym_for(user_id, SECRET): (frozenset(topics), impulse, topics[0])
+        for user_id, (topics, impulse) in population.confirmed.items()
+    }
+    database = Database(database_url)
+    try:
+        async with database.reading() as session:
+            ids = dict((await session.execute(select(Participant.id, Participant.pseudonym))).all())
+            votes: dict[str, set[str]] = {}
+            for participant_id, topic_id in await session.execute(
+                select(Vote.participant_id, Vote.topic_id)
+            ):
+                votes.setdefault(ids[participant_id], set()).add(topic_id)
+            impulses: dict[str, list[tuple[str, str]]] = {}
+            for participant_id, topic_id, text in await session.execute(
+                select(Impulse.participant_id, Impulse.topic_id, Impulse.text)
+            ):
+                impulses.setdefault(ids[participant_id], []).append((text, topic_id))
+    finally:
+        await database.dispose()
+    actual = {
+        pseudonym: (frozenset(topics), *impulses.get(pseudonym, [("", "")])[0])
+        for pseudonym, topics in votes.items()
+    }
+    wrong = sum(1 for p, v in expected.items() if actual.get(p) != v)
+    extra = len(set(actual) - set(expected))
+    double_impulses = sum(1 for found in impulses.values() if len(found) != 1)
+    return {
+        "confirmed_dialogs": len(expected),
+        "vote_sets_in_database": len(actual),
+        "missing_or_wrong": wrong,
+        "unexpected": extra,
+        "participants_without_one_impulse": double_impulses,
+        "ok": wrong == 0 and extra == 0 and double_impulses == 0,
+    }
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+async def fresh_postgres(admin_url: str, name: str) -> str:
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+async def drop_postgres(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def postgres_reachable(admin_url: str) -> bool:
+    try:
+        import asyncpg
+
+        connection = await asyncio.wait_for(asyncpg.connect(admin_url), 3)
+    except (OSError, TimeoutError, ImportError, Exception):
+        return False
+    await connection.close()
+    return True
+
+
+# --------------------------------------------------------------------------- main
+
+
+async def bot_loads(
+    emu: BenchEmulator, database_url: str, args: argparse.Namespace, log: Path, first_id: int
+) -> dict[str, Any]:
+    population = Population(emu, first_id, seed=first_id)
+    bot = await start_bot(emu, database_url, log)
+    errors_before = len(emu.errors)
+    profiler = None
+    try:
+        # Warm up (and learn the expected calls of one dialog from a lone citizen).
+        await population.run_dialog(population.new(), None, keep=True)
+        if args.profile:
+            profiler = await start_profiler(bot.pid, args.profile, args.seconds + args.warmup)
+        saturation = await closed_loop(population, args.citizens, args.seconds, args.warmup, bot)
+        if profiler is not None:
+            await profiler.wait()
+        opened = await open_loop(population, args.rate, args.open_seconds)
+        rss = round(bot.rss_mb(), 1)
+    finally:
+        await bot.stop()
+    database = await check_database(database_url, population)
+    return {
+        "saturation": saturation,
+        "open_loop": opened,
+        "rss_mb_after": rss,
+        "lost_answers": len(population.lost),
+        "dialogs_with_wrong_calls": len(population.mismatched),
+        "examples": (population.lost + population.mismatched)[:5],
+        "api_errors": emu.errors[errors_before:][:20],
+        "calls_per_dialog": dict(population.expected_methods or {}),
+        "database_check": database,
+    }
+
+
+async def start_profiler(pid: int, output: Path, seconds: float) -> asyncio.subprocess.Process:
+    """py-spy (from the dev extra) samples the bot process during the closed loop."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return await asyncio.create_subprocess_exec(
+        str(py_spy),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds)),
+        "--rate",
+        "200",
+        "--format",
+        "speedscope" if output.suffix == ".json" else "flamegraph",
+        "--output",
+        str(output),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="dialogbot-bench-"))
+    summary: dict[str, Any] = {"machine": machine(), "workdir": str(workdir)}
+    emu = BenchEmulator(token=TOKEN)
+    await emu.start()
+    try:
+        if args.only_sqlite:
+            args.skip_echo, args.memory_citizens, args.postgres = True, 0, ""
+        if not args.skip_echo:
+            summary["echo_floor"] = await echo_floor(
+                emu, args.citizens, args.seconds, args.warmup, workdir / "echo.log"
+            )
+            print("echo floor:", json.dumps(summary["echo_floor"]), file=sys.stderr)
+        sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        summary["sqlite"] = await bot_loads(emu, sqlite_url, args, workdir / "bot.log", 10_000_000)
+        print("sqlite:", json.dumps(summary["sqlite"]), file=sys.stderr)
+        floor = summary.get("echo_floor", {}).get("updates_per_s")
+        if floor:
+            ours = summary["sqlite"]["saturation"]["updates_per_s"]
+            summary["sqlite"]["ratio_to_echo_floor"] = round(ours / floor, 3)
+        if args.memory_citizens:
+            memory_url = f"sqlite+aiosqlite:///{workdir / 'memory.sqlite3'}"
+            summary["memory"] = await memory_run(
+                emu, memory_url, args.memory_citizens, args.citizens, workdir / "memory.log"
+            )
+            print("memory:", json.dumps(summary["memory"]), file=sys.stderr)
+        if args.postgres and await postgres_reachable(args.postgres):
+            url = await fresh_postgres(args.postgres, "dialogbot_bench")
+            try:
+                summary["postgresql"] = await bot_loads(
+                    emu, url, args, workdir / "bot-pg.log", 20_000_000
+                )
+            finally:
+                await drop_postgres(args.postgres, "dialogbot_bench")
+            if floor:
+                ours = summary["postgresql"]["saturation"]["updates_per_s"]
+                summary["postgresql"]["ratio_to_echo_floor"] = round(ours / floor, 3)
+        elif args.postgres:
+            summary["postgresql"] = f"skipped: no PostgreSQL at {args.postgres}"
+    finally:
+        await emu.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return summary
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--citizens", type=int, default=100, help="closed loop: in parallel")
+    parser.add_argument("--seconds", type=float, default=10, help="closed loop: measured time")
+    parser.add_argument("--warmup", type=float, default=3, help="closed loop: unmeasured start")
+    parser.add_argument("--rate", type=float, default=100, help="open loop: offered updates/s")
+    parser.add_argument("--open-seconds", type=float, default=20, help="open loop: duration")
+    parser.add_argument(
+        "--memory-citizens", type=int, default=1000, help="memory run: dialogs (0: skip)"
+    )
+    parser.add_argument("--skip-echo", action="store_true", help="do not measure the floor")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("DIALOGBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1/test"),
+        help="admin URL of a PostgreSQL server for the same loads ('' to skip)",
+    )
+    parser.add_argument("--output", type=Path, help="also write the JSON summary here")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the bot during the closed loop (.svg or .json)"
+    )
+    parser.add_argument("--only-sqlite", action="store_true", help="skip echo, memory and PG")
+    parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    result = asyncio.run(main(arguments))
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if arguments.output:
+        arguments.output.write_text(text + "\n")

@@ -1,0 +1,112 @@
+"""Webhook mode: Telegram POSTs each update to us instead of being polled.
+
+`dialogbot run --webhook https://host/path --listen 0.0.0.0:8080` registers the URL with
+setWebhook (with the secret from DIALOGBOT_WEBHOOK_SECRET / bot.webhook_secret) and serves
+`path` on the listen address. A call must carry that secret in X-Telegram-Bot-Api-Secret-Token
+(compared in constant time): otherwise 401 and nothing is processed. An update is answered
+200 only after `UpdatePipeline.accept` has recorded it in the inbox, so an update Telegram was
+told about is never lost; if recording fails, Telegram gets a 500 and sends it again (the inbox
+recognises a repeat by its id).
+
+Several instances may serve the same URL behind a load balancer, on one PostgreSQL database:
+the inbox keeps one person's updates in order across them (storage/inbox.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiogram.types import Update
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.app import Application
+from bot.polling import ALLOWED_UPDATES
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+
+
+class WebhookConfigError(ValueError):
+    """A webhook URL or listen address that cannot work."""
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    url: str
+    host: str
+    port: int
+    secret: str
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    @classmethod
+    def parse(cls, url: str, listen: str, secret: str | None) -> WebhookOptions:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise WebhookConfigError(f"--webhook must be an https:// URL: {url!r}")
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise WebhookConfigError(f"--listen must be HOST:PORT, e.g. 0.0.0.0:8080: {listen!r}")
+        if not secret:
+            raise WebhookConfigError(
+                "webhook mode needs a secret: set DIALOGBOT_WEBHOOK_SECRET (or bot.webhook_secret)"
+            )
+        return cls(url=url, host=host.strip("[]"), port=int(port), secret=secret)
+
+
+def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
+    """The aiohttp application that receives Telegram's calls on `path`."""
+    expected = secret.encode()
+
+    async def receive(request: web.Request) -> web.Response:
+        supplied = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(supplied, expected):
+            log.warning("webhook call without the right secret refused")
+            return web.Response(status=401)
+        try:
+            payload = json.loads(await request.read())
+            update = Update.model_validate(payload, context={"bot": app.bot})
+        except (ValueError, ValidationError):
+            log.warning("webhook call with a body that is no update refused")
+            return web.Response(status=400)
+        # Only once the inbox holds it may Telegram forget it (an exception here: 500, resent).
+        await app.pipeline.accept([update])
+        return web.Response(status=200)
+
+    server = web.Application(client_max_size=4 * 1024 * 1024)
+    server.router.add_post(path, receive)
+    return server
+
+
+async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio.Event) -> None:
+    """Start, register the webhook, serve until `stop`, then finish what was accepted."""
+    await app.start()
+    runner = web.AppRunner(
+        webhook_routes(app, options.path, options.secret), access_log=None, shutdown_timeout=5
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, options.host, options.port)
+    await site.start()
+    # Registered only once we listen: Telegram may call at once.
+    await app.bot.set_webhook(
+        options.url, secret_token=options.secret, allowed_updates=ALLOWED_UPDATES
+    )
+    log.info("webhook %s, listening on %s:%d", options.url, options.host, options.port)
+    app.scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        # Stop taking calls (Telegram retries them elsewhere or later), then finish the rest.
+        # The webhook stays registered: other instances may still be serving it.
+        await runner.cleanup()
+        await app.pipeline.wait_idle()
+        await app.scheduler.stop()

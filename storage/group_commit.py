@@ -1,0 +1,99 @@
+"""Group commit: the small writes that arrive together share one transaction.
+
+Under load many updates reach the same point in the same turn of the event loop: each wants to
+write its conversation state before its reply, or mark itself done. Each such write is a few
+statements; BEGIN, COMMIT and handing the writer connection around cost as much again. Here the
+writes handed in during one turn of the loop are collected and, on the next turn, run one after
+the other inside one transaction. Every caller is answered only after that COMMIT, so a reply
+that waits for its write still follows the commit that holds it.
+
+If one of them fails, the whole transaction is rolled back and each write runs again in its own
+transaction, so one bad write only fails its own caller. Writes therefore must be plain
+functions of the connection, safe to run again after a rollback (they are: a few Core
+statements each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.util import greenlet_spawn
+
+T = TypeVar("T")
+Work = Callable[[Connection], Any]
+log = logging.getLogger(__name__)
+
+MAX_GROUP = 500  # writes per transaction; more wait for the next one
+
+
+class GroupCommit:
+    def __init__(self, engine: Callable[[], Engine]) -> None:
+        self._engine = engine
+        self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((work, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._start)
+        return await future
+
+    def _start(self) -> None:
+        self._scheduled = False
+        batch, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+        if self._queue:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._start)
+        live = [(work, future) for work, future in batch if not future.cancelled()]
+        if live:
+            task = asyncio.create_task(self._commit(live))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _commit(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+        try:
+            results = await greenlet_spawn(_together, self._engine(), [w for w, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch[0][1], exc)
+                return
+            log.debug("a grouped write failed; running the %d writes one by one", len(batch))
+            for work, future in batch:
+                await self._alone(work, future)
+            return
+        except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
+            for _, future in batch:
+                _fail(future, exc)
+            raise
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _alone(self, work: Work, future: asyncio.Future[Any]) -> None:
+        try:
+            result = await greenlet_spawn(_together, self._engine(), [work])
+        except BaseException as exc:
+            _fail(future, exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if not future.done():
+                future.set_result(result[0])
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _together(engine: Engine, works: list[Work]) -> list[Any]:
+    with engine.begin() as connection:
+        return [work(connection) for work in works]
