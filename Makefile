@@ -42,8 +42,12 @@ unit: setup
 
 test: lint typecheck unit
 
+# Load (echo floor, saturation, open loop, memory; SQLite and PostgreSQL), then the standings
+# and digest queries on a million participants. Figures: benchmarks/README.md.
 bench: setup
 	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/queries.py
+	$(BIN)/python benchmarks/ratings_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output

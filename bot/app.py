@@ -25,6 +25,7 @@ from bot.client import CommitBeforeSending, KeepResponseModels
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.digest.wiring import build_digests
+from bot.dispatching import run_sync_filters_inline
 from bot.domain.pseudonym import keyed_hash
 from bot.errors import answer_failure
 from bot.i18n import build_i18n
@@ -32,6 +33,7 @@ from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
 from bot.pipeline import UpdatePipeline
 from bot.polling import poll
+from bot.ratings import RatingsFeature
 from bot.reachability import Reachability
 from bot.resilience import DEFAULT_RETRY, ForbiddenChats, RetryPolicy, RetryRequests
 from bot.scheduler import DigestScheduler
@@ -54,6 +56,7 @@ def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
         return [
             BotCommand(command="start", description=_("Mitmachen oder Ihre Wahl ansehen")),
             BotCommand(command="meinvotum", description=_("Ihre Wahl ansehen und ändern")),
+            BotCommand(command="stoebern", description=_("Ideen anderer bewerten")),
             BotCommand(command="hilfe", description=_("Hilfe und Datenschutz")),
             BotCommand(command="sprache", description=_("Sprache wählen · Language · Dil")),
             BotCommand(command="meinedaten", description=_("Ihre gespeicherten Daten als Datei")),
@@ -74,6 +77,7 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
             BotCommand(command="block", description=_("Autor eines Impulses sperren")),
             BotCommand(command="unblock", description=_("Sperre aufheben")),
             BotCommand(command="audit", description=_("Protokoll der Moderation")),
+            BotCommand(command="merge", description=_("Doppelte Impulse zusammenführen")),
         ]
 
 
@@ -111,7 +115,11 @@ class Application:
         )
         bot.session.middleware(CommitBeforeSending(storage.flush_current))
         services = Services.build(settings, database)
-        digests = build_digests(settings, database, i18n, services.participation, bot)
+        ratings = RatingsFeature.build(settings, database, clock=clock)
+        services.moderation.attach_similarity(ratings.similar_ids)
+        digests = build_digests(
+            settings, database, i18n, services.participation, bot, consensus=ratings.consensus
+        )
         limiter = RateLimiter(
             per_minute=settings.abuse.rate_per_minute, burst=settings.abuse.rate_burst
         )
@@ -125,6 +133,7 @@ class Application:
             database=database,
             digests=digests,
             rate_limiter=limiter,
+            **ratings.workflow_data(),
         )
         # First of all, before anything reads the database: a flood is dropped here.
         dispatcher.update.outer_middleware(ThrottlingMiddleware(limiter, settings.moderators, i18n))
@@ -137,6 +146,8 @@ class Application:
         # Moderators first: the citizen routers end in a catch-all fallback.
         dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
         dispatcher.errors.register(answer_failure)
+        dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
+        run_sync_filters_inline(dispatcher)
         pipeline = UpdatePipeline(dispatcher, bot, Inbox(database), scopes=storage.update_scope)
         scheduler = DigestScheduler(digests, clock)
         return cls(settings, database, bot, dispatcher, pipeline, i18n, scheduler, clock)
@@ -182,6 +193,7 @@ class Application:
     async def close(self) -> None:
         await self.scheduler.stop()
         await self.pipeline.wait_idle()
+        await self.pipeline.close()
         await self.dispatcher.emit_shutdown(bot=self.bot)
         await self.bot.session.close()
         await self.database.dispose()

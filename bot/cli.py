@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,10 +21,26 @@ class CliError(Exception):
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from functools import partial
+
     from bot.app import Application
     from bot.lifecycle import run_until_signalled
+    from bot.webhook import WebhookConfigError, WebhookOptions, serve_webhook
 
-    await run_until_signalled(Application.build(settings))
+    serve = None
+    if args.webhook:
+        try:
+            options = WebhookOptions.parse(args.webhook, args.listen, settings.webhook_secret)
+        except WebhookConfigError as exc:
+            raise CliError(str(exc)) from None
+    app = Application.build(settings)
+    if args.webhook:
+        serve = partial(serve_webhook, app, options)
+    # What exists now lives as long as the process: keep it out of every garbage collection
+    # (shorter pauses under load; benchmarks/README.md).
+    gc.collect()
+    gc.freeze()
+    await run_until_signalled(app, serve=serve)
     return 0
 
 
@@ -130,7 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    add("run", cmd_run, "Run the bot with long polling (needs DIALOGBOT_TOKEN).")
+    run = add("run", cmd_run, "Run the bot: long polling, or a webhook (needs DIALOGBOT_TOKEN).")
+    run.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="receive updates at this public https URL instead of polling "
+        "(needs DIALOGBOT_WEBHOOK_SECRET)",
+    )
+    run.add_argument(
+        "--listen",
+        default="0.0.0.0:8080",
+        metavar="HOST:PORT",
+        help="where the webhook server listens (default 0.0.0.0:8080)",
+    )
     demo = add("demo", cmd_demo, "Offline demo: emulator + real bot + simulated citizens.")
     demo.add_argument("--citizens", type=int, default=36, help="how many simulated citizens")
     demo.add_argument("--output", default="demo-output", help="folder for the demo's files")

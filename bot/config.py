@@ -28,6 +28,7 @@ TOPIC_TITLE_MAX = 30
 LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$")
 TRANSLATION_KEYS = ("title", "question", "purpose")
 PHASES = ("open", "closed")
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class ConfigError(Exception):
@@ -138,6 +139,9 @@ class Settings:
     digest_locale: str = "de"
     digest_when_unchanged: str = "skip"
     privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
+    ratings: RatingsPolicy = field(default_factory=lambda: RatingsPolicy())
+    # Webhook mode: Telegram sends it in X-Telegram-Bot-Api-Secret-Token (bot/webhook.py).
+    webhook_secret: str | None = None
 
     def require_token(self) -> str:
         if not self.token:
@@ -208,7 +212,19 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         digest_locale=_digest_locale(digest),
         digest_when_unchanged=_choice(digest, "digest.when_unchanged", ("skip", "short"), "skip"),
         privacy=_privacy(_table(raw, "privacy")),
+        ratings=_ratings(_table(raw, "ratings")),
+        webhook_secret=_webhook_secret(env, bot),
     )
+
+
+def _webhook_secret(env: Mapping[str, str], bot: Mapping[str, Any]) -> str | None:
+    secret = env.get("DIALOGBOT_WEBHOOK_SECRET") or _str(bot, "bot.webhook_secret", "")
+    if secret and not WEBHOOK_SECRET_PATTERN.match(secret):
+        raise ConfigError(
+            "bot.webhook_secret / DIALOGBOT_WEBHOOK_SECRET must be 1-256 characters "
+            "A-Z, a-z, 0-9, _ or - (Telegram's rule)"
+        )
+    return secret or None
 
 
 def _consultation(raw: Mapping[str, Any]) -> Consultation:
@@ -375,6 +391,23 @@ def _abuse(table: Mapping[str, Any]) -> AbusePolicy:
         rate_burst=_int(table, "abuse.rate_burst", 20, minimum=1),
         links=_choice(table, "abuse.links", LINK_POLICIES, "hold"),
         leave_groups=leave,
+    )
+
+
+@dataclass(frozen=True)
+class RatingsPolicy:
+    """Citizens rating each other's impulses ([ratings] in the config, docs/ratings.md)."""
+
+    # Open reports that send an approved impulse back to the moderators.
+    report_threshold: int = 3
+    # Minutes between two computations of the opinion groups (background, cached).
+    consensus_refresh_minutes: int = 10
+
+
+def _ratings(table: Mapping[str, Any]) -> RatingsPolicy:
+    return RatingsPolicy(
+        report_threshold=_int(table, "ratings.report_threshold", 3, minimum=1),
+        consensus_refresh_minutes=_int(table, "ratings.consensus_refresh_minutes", 10, minimum=1),
     )
 
 

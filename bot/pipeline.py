@@ -62,12 +62,13 @@ class UpdatePipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def accept(self, updates: Iterable[Update]) -> int:
         """Record then schedule; returns how many were new. Safe to confirm afterwards."""
         batch = list(updates)
         payloads = [(u.update_id, u.model_dump_json(exclude_unset=True)) for u in batch]
-        fresh = await self._inbox.record(payloads)
+        fresh = await self._inbox.record(payloads, {u.update_id: ordering_key(u) for u in batch})
         unscheduled = set(fresh)
         for update in batch:
             if update.update_id in unscheduled:
@@ -75,14 +76,40 @@ class UpdatePipeline:
                 self._schedule(update)
         return len(fresh)
 
-    async def resume_pending(self) -> int:
-        """Finish what an earlier run recorded but did not complete."""
+    async def resume_pending(self, *, sweep_every: float = 1.0) -> int:
+        """Finish what an earlier run recorded but did not complete.
+
+        With an inbox shared by several instances, keep looking (every `sweep_every` s) for
+        updates of instances that died, and finish those too (storage/inbox.py).
+        """
+        count = await self._resume()
+        if self._inbox.shared and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(sweep_every))
+        return count
+
+    async def close(self) -> None:
+        """Stop looking for orphaned updates and give up this instance's claim on its own."""
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+        await self._inbox.close()
+
+    async def _resume(self) -> int:
         pending = await self._inbox.pending()
         for _, payload in pending:
             self._schedule(Update.model_validate_json(payload, context={"bot": self._bot}))
         if pending:
             log.info("resuming %d unfinished updates from the inbox", len(pending))
         return len(pending)
+
+    async def _sweep(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._resume()
+            except Exception:
+                log.exception("looking for orphaned updates failed; trying again")
 
     async def wait_idle(self) -> None:
         """Return once every scheduled update has been handled."""
@@ -95,7 +122,7 @@ class UpdatePipeline:
 
     def _schedule(self, update: Update) -> None:
         key = ordering_key(update)
-        task = asyncio.create_task(self._run_after(self._tails.get(key), update))
+        task = asyncio.create_task(self._run_after(self._tails.get(key), key, update))
         self._tails[key] = task
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._forget(key, done))
@@ -105,9 +132,16 @@ class UpdatePipeline:
         if self._tails.get(key) is task:
             del self._tails[key]
 
-    async def _run_after(self, previous: asyncio.Task[None] | None, update: Update) -> None:
+    async def _run_after(
+        self, previous: asyncio.Task[None] | None, key: int, update: Update
+    ) -> None:
         if previous is not None:
             await asyncio.wait({previous})
+        try:
+            # Another instance may hold an earlier update of this person (shared inbox).
+            await self._inbox.wait_turn(key, update.update_id)
+        except Exception:
+            log.exception("could not check the order of update %d", update.update_id)
         async with self._slots:
             await self._handle(update)
 

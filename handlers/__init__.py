@@ -10,7 +10,9 @@ from handlers import (
     language,
     my_data,
     my_vote,
+    ratings,
     review,
+    similar_hint,
     start,
     topics,
 )
@@ -27,8 +29,10 @@ def citizen_router() -> Router:
         language.router(),
         my_vote.router(),
         my_data.router(),
+        ratings.router(),
         topics.router(),
         impulse.router(),
+        similar_hint.router(),
         review.router(),
         fallback.router(),
     )

@@ -10,7 +10,12 @@ from bot.config import Settings
 from handlers import views
 from handlers.states import Dialog
 
-BUTTON_STEPS = {Dialog.consent.state, Dialog.topics.state, Dialog.impulse_topic.state}
+BUTTON_STEPS = {
+    Dialog.consent.state,
+    Dialog.topics.state,
+    Dialog.impulse_topic.state,
+    Dialog.similar.state,
+}
 
 
 async def unhandled_message(message: Message, state: FSMContext, settings: Settings) -> None:

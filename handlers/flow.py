@@ -90,7 +90,7 @@ async def resume(message: Message, state: FSMContext, settings: Settings) -> boo
         await start_topics(message, state, settings, selected)
     elif step == Dialog.impulse_text.state:
         await ask_impulse(message, state, settings)
-    elif step == Dialog.impulse_topic.state:
+    elif step in (Dialog.impulse_topic.state, Dialog.similar.state):
         await ask_impulse_topic(message, state, settings, selected)
     elif step == Dialog.review.state:
         await show_review(message, state, settings)

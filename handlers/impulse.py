@@ -8,7 +8,8 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
-from handlers import flow, views
+from bot.domain.similarity import SimilarImpulses
+from handlers import flow, similar_hint, views
 from handlers.callbacks import ImpulseTopicCallback, Step, on_step
 from handlers.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
 
@@ -19,12 +20,15 @@ async def impulse_text(
     settings: Settings,
     participation: ParticipationService,
     citizen: Citizen,
+    similar_impulses: SimilarImpulses,
 ) -> None:
     text = message.text or ""
     problem = await participation.check_new_impulse(citizen.pseudonym, text)
     if problem is not None:
         await message.answer(views.impulse_problem(settings.consultation, problem, text))
         await flow.ask_impulse(message, state, settings)
+        return
+    if await similar_hint.offer(message, state, settings, similar_impulses, text):
         return
     await flow.retire_prompt(message, state)
     selected = flow.draft(await state.get_data())

@@ -17,7 +17,7 @@ from bot.domain.participation import (
     ParticipationService,
     Submission,
 )
-from handlers import flow, views
+from handlers import flow, rating_views, views
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import post_review_cards
 from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
@@ -52,7 +52,9 @@ async def submit(
     await callback.answer()
     standings = await participation.standings()
     await flow.edit_or_send(
-        callback, views.thanks(settings, selected, standings, with_impulse=impulse is not None)
+        callback,
+        views.thanks(settings, selected, standings, with_impulse=impulse is not None),
+        rating_views.browse_offer(),
     )
     if new_impulse is not None:
         await post_review_cards(bot, settings, moderation, new_impulse)

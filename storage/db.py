@@ -8,11 +8,13 @@ process on the same file waits on the busy timeout. PostgreSQL needs none of thi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,18 +22,33 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
+
+from storage.group_commit import GroupCommit
+from storage.sqlite_writer import inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+CHECKPOINT_EVERY = 1.0  # seconds
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngine:
     options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
-    if writer:
-        options.update(pool_size=1, max_overflow=0, pool_timeout=60)
+    if writer or inline:
+        # Run on the loop's own thread (storage/sqlite_writer.py says why). One writer; a few
+        # inline readers, as an ORM session holds its connection while it closes.
+        options.update(pool_size=1 if writer else 3, max_overflow=0, pool_timeout=60)
+        path = make_url(url).database
+        if path and path != ":memory:":
+            options["async_creator"] = inline_connector(path, SQLITE_BUSY_TIMEOUT_MS / 1000)
+    else:
+        # Long reads (digests, exports, statistics) on threads; not closed and reopened.
+        options.update(pool_size=4, max_overflow=0, pool_timeout=60)
     engine = create_async_engine(url, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -43,6 +60,10 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if writer:
+            # No checkpoint inside a commit on the loop's thread (its fsync would stop the
+            # loop): Database checkpoints from a reader thread instead.
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -61,15 +82,20 @@ class Database:
         if self.is_sqlite:
             self.write_engine = _sqlite_engine(url, writer=True)
             self.read_engine = _sqlite_engine(url, writer=False)
+            self.lookup_engine = _sqlite_engine(url, writer=False, inline=True)
         else:
             self.write_engine = create_async_engine(url, pool_size=10, max_overflow=10)
-            self.read_engine = self.write_engine
+            self.read_engine = self.lookup_engine = self.write_engine
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._lookups = async_sessionmaker(self.lookup_engine, expire_on_commit=False)
+        self._group = GroupCommit(lambda: self.write_engine.sync_engine)
+        self._checkpointer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back on error."""
+        self._checkpoint_in_background()
         async with self._writes() as session, session.begin():
             yield session
 
@@ -78,7 +104,60 @@ class Database:
         async with self._reads() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncSession]:
+        """A read of a few rows by index (on SQLite: inline, no thread hops; see run_read)."""
+        async with self._lookups() as session, session.begin():
+            yield session
+
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """`work` in one write transaction, on a plain connection with Core statements.
+
+        For the hot paths (inbox, conversation state): there an ORM session costs more than the
+        SQL. The whole transaction is one greenlet, so on SQLite (inline writer) it runs
+        without yielding to the event loop; on PostgreSQL each statement is awaited as usual.
+        """
+        self._checkpoint_in_background()
+        return await greenlet_spawn(_in_transaction, self.write_engine.sync_engine, work)
+
+    async def run_write_grouped(self, work: Callable[[Connection], T]) -> T:
+        """Like `run_write`, but sharing one transaction with the other small writes handed in
+        during the same turn of the event loop (storage/group_commit.py). Returns after the
+        COMMIT that holds this write; a failing write fails alone."""
+        self._checkpoint_in_background()
+        return await self._group.run(work)
+
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        """Like `run_write`, for short point reads (on SQLite: an inline reader connection).
+        Anything that may scan many rows belongs in `reading()`, which never blocks the loop."""
+        return await greenlet_spawn(_in_transaction, self.lookup_engine.sync_engine, work)
+
+    def _checkpoint_in_background(self) -> None:
+        """SQLite: copy the WAL into the database file every second, on a reader thread."""
+        if self.is_sqlite and self._checkpointer is None:
+            self._checkpointer = asyncio.create_task(self._checkpoints())
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            try:
+                async with self.read_engine.connect() as connection:
+                    await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # busy or closing: the next round tries again
+                log.debug("WAL checkpoint skipped", exc_info=True)
+
     async def dispose(self) -> None:
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.cancel()
+            await asyncio.gather(checkpointer, return_exceptions=True)
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+        if self.lookup_engine is not self.write_engine:
+            await self.lookup_engine.dispose()
+
+
+def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Impulse
+from storage.models import Impulse, Participant, Vote
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,21 @@ async def impulses(database: Database) -> list[ImpulseRow]:
             ).order_by(Impulse.id)
         )
         return [ImpulseRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class VoteRow:
+    pseudonym: str
+    topic_id: str
+    voted_at: datetime | None
+    counted: bool  # False while the person is blocked
+
+
+async def votes(database: Database) -> list[VoteRow]:
+    async with database.reading() as session:
+        rows = await session.execute(
+            select(Participant.pseudonym, Vote.topic_id, Participant.voted_at, Participant.status)
+            .join(Vote, Vote.participant_id == Participant.id)
+            .order_by(Participant.id, Vote.topic_id)
+        )
+        return [VoteRow(p, t, at, status == "active") for p, t, at, status in rows]

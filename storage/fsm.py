@@ -1,85 +1,190 @@
 """aiogram FSM storage in our own database, so a restart mid-dialog loses nothing.
 
 Keys are keyed hashes of aiogram's storage key: the table holds no Telegram ids.
+
+Within one update (an `UpdateScope`, opened by the pipeline around each update) a row is read at
+most once, and the person's other rows (`prefetch` destinies, e.g. the language choice) come
+along in the same query. Changes stay in the scope and are written together in one transaction:
+before the update's first Bot API call (bot.client.CommitBeforeSending, so a reply never shows a
+state that is not committed) and with the inbox's "done" mark when the update ends. This is
+safe because one person's updates are handled one after the other (bot.pipeline). Outside a
+scope (the CLI, tests that call the storage directly) every change is written at once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import delete
+from aiogram.fsm.storage.base import DEFAULT_DESTINY, BaseStorage, StateType, StorageKey
+from sqlalchemy import Connection, Table, delete, select
 
 from storage.db import Database
 from storage.models import ConversationState
 from storage.repository import upsert_into
 
-Change = Callable[[str | None, dict[str, Any]], tuple[str | None, dict[str, Any]]]
+Row = tuple[str | None, dict[str, Any]]  # state, data
+Change = Callable[[Row], Row]
+EMPTY: Row = (None, {})
+_TABLE = cast(Table, ConversationState.__table__)
 
 
 def _state_name(state: StateType) -> str | None:
     return state.state if isinstance(state, State) else state
 
 
+class UpdateScope:
+    """The rows one update has read, and its changes not yet written."""
+
+    def __init__(self, storage: SqlStorage) -> None:
+        self._storage = storage
+        self.rows: dict[str, Row] = {}
+        self.dirty: set[str] = set()
+
+    async def flush(self) -> None:
+        if self.dirty:
+            rows = [(key, self.rows[key]) for key in self.dirty]
+            await self._storage.database.run_write_grouped(
+                partial(_write, self._storage.database, rows=rows)
+            )
+            self.dirty.difference_update(key for key, _ in rows)
+
+    def write_in(self, connection: Connection) -> None:
+        """Write the pending changes within the caller's transaction (which may run this
+        again after a rollback: it changes nothing here)."""
+        if self.dirty:
+            _write(self._storage.database, connection, [(k, self.rows[k]) for k in self.dirty])
+
+
+_SCOPE: ContextVar[UpdateScope | None] = ContextVar("dialogbot_fsm_scope", default=None)
+
+
+def _select(keys: Sequence[str], connection: Connection) -> dict[str, Row]:
+    rows = connection.execute(
+        select(_TABLE.c.key, _TABLE.c.state, _TABLE.c.data).where(_TABLE.c.key.in_(keys))
+    )
+    return {key: (state, json.loads(data)) for key, state, data in rows}
+
+
+def _write(database: Database, connection: Connection, rows: Sequence[tuple[str, Row]]) -> None:
+    """Upsert the rows that hold something; a row with nothing left to remember is deleted."""
+    now = datetime.now(UTC)
+    empty = [key for key, (state, data) in rows if state is None and not data]
+    if empty:
+        connection.execute(delete(_TABLE).where(_TABLE.c.key.in_(empty)))
+    values = [
+        {
+            "key": key,
+            "state": state,
+            "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+            "updated_at": now,
+        }
+        for key, (state, data) in rows
+        if state is not None or data
+    ]
+    if values:
+        insert = upsert_into(database, _TABLE)
+        connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "state": insert.excluded.state,
+                    "data": insert.excluded.data,
+                    "updated_at": insert.excluded.updated_at,
+                },
+            ),
+            values,
+        )
+
+
 class SqlStorage(BaseStorage):
-    def __init__(self, database: Database, hash_key: Callable[[str], str]) -> None:
-        self._db = database
+    def __init__(
+        self,
+        database: Database,
+        hash_key: Callable[[str], str],
+        *,
+        prefetch: Sequence[str] = (DEFAULT_DESTINY,),
+    ) -> None:
+        self.database = database
         self._hash_key = hash_key
+        self._prefetch = tuple(prefetch)
 
     def _key(self, key: StorageKey) -> str:
         raw = f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id}:{key.destiny}"
         return self._hash_key(raw)
 
+    @contextmanager
+    def update_scope(self) -> Iterator[UpdateScope]:
+        """Read once and write together while one update is handled (see the module)."""
+        scope = UpdateScope(self)
+        token = _SCOPE.set(scope)
+        try:
+            yield scope
+        finally:
+            _SCOPE.reset(token)
+
+    @staticmethod
+    async def flush_current() -> None:
+        """Write the current update's pending changes now (before anything is sent)."""
+        scope = _SCOPE.get()
+        if scope is not None:
+            await scope.flush()
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         name = _state_name(state)
-        await self._modify(key, lambda _state, data: (name, data))
+        await self._change(key, lambda row: (name, row[1]))
 
     async def get_state(self, key: StorageKey) -> str | None:
-        row = await self._read(key)
-        return row.state if row else None
+        return (await self._row(key))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._modify(key, lambda state, _data: (state, dict(data)))
+        await self._change(key, lambda row: (row[0], dict(data)))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        row = await self._read(key)
-        return dict(json.loads(row.data)) if row else {}
+        return dict((await self._row(key))[1])
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
-        return await self._modify(key, lambda state, old: (state, {**old, **data}))
+        return dict((await self._change(key, lambda row: (row[0], {**row[1], **data})))[1])
 
     async def close(self) -> None:
         """The database is closed by its owner."""
 
-    async def _read(self, key: StorageKey) -> ConversationState | None:
-        async with self._db.reading() as session:
-            return await session.get(ConversationState, self._key(key))
-
-    async def _modify(self, key: StorageKey, change: Change) -> dict[str, Any]:
-        """Read, change and write one row in a single transaction."""
+    async def _row(self, key: StorageKey) -> Row:
         db_key = self._key(key)
-        async with self._db.transaction() as session:
-            row = await session.get(ConversationState, db_key)
-            state, data = (row.state, json.loads(row.data)) if row else (None, {})
-            new_state, new_data = change(state, data)
-            if new_state is None and not new_data:
-                # Nothing left to remember: keep no row at all.
-                await session.execute(
-                    delete(ConversationState).where(ConversationState.key == db_key)
-                )
-                return {}
-            now = datetime.now(UTC)
-            encoded = json.dumps(new_data, ensure_ascii=False, separators=(",", ":"))
-            await session.execute(
-                upsert_into(self._db, ConversationState)
-                .values(key=db_key, state=new_state, data=encoded, updated_at=now)
-                .on_conflict_do_update(
-                    index_elements=["key"],
-                    set_={"state": new_state, "data": encoded, "updated_at": now},
-                )
-            )
-            return new_data
+        scope = _SCOPE.get()
+        if scope is None:
+            return (await self.database.run_read(partial(_select, [db_key]))).get(db_key, EMPTY)
+        if db_key not in scope.rows:
+            siblings = {
+                self._key(replace(key, destiny=destiny)): destiny
+                for destiny in self._prefetch
+                if destiny != key.destiny
+            }
+            wanted = [db_key, *(k for k in siblings if k not in scope.rows)]
+            found = await self.database.run_read(partial(_select, wanted))
+            for wanted_key in wanted:
+                scope.rows.setdefault(wanted_key, found.get(wanted_key, EMPTY))
+        return scope.rows[db_key]
+
+    async def _change(self, key: StorageKey, change: Change) -> Row:
+        scope = _SCOPE.get()
+        if scope is None:
+            return await self.database.run_write(partial(self._change_now, self._key(key), change))
+        new = change(await self._row(key))
+        db_key = self._key(key)
+        scope.rows[db_key] = new
+        scope.dirty.add(db_key)
+        return new
+
+    def _change_now(self, db_key: str, change: Change, connection: Connection) -> Row:
+        """Read, change and write one row in a single transaction."""
+        new = change(_select([db_key], connection).get(db_key, EMPTY))
+        _write(self.database, connection, [(db_key, new)])
+        return new

@@ -2,38 +2,103 @@
 
 An update is `pending` until its handler finished, then `done` with its payload dropped (the raw
 update holds Telegram ids and names; it is kept no longer than needed to finish handling it).
+
+Several instances on one PostgreSQL database (webhooks behind a load balancer) share the inbox:
+
+* order: each row carries its ordering key (whose update it is, bot.pipeline.ordering_key), and
+  an instance handles an update only once no earlier update of the same person is pending
+  (`wait_turn`). Telegram sends the next update only after the previous one was answered, and
+  we answer only after recording, so an earlier update is always recorded by then;
+* exactly once: the instance that recorded an update handles it (RETURNING tells it);
+* no orphans: each row names its instance (`owner`), and each instance holds a session-level
+  advisory lock on its name for as long as it lives. An update whose owner's lock is free
+  belongs to a dead instance, and whoever sees that first takes it over (`pending`).
+
+SQLite has one instance by construction (one writer process): there the checks are skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import hashlib
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import ColumnElement, Connection, delete, literal_column, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.models import InboxUpdate
 from storage.repository import upsert_into
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+# The partial index's own predicate, as a literal (PostgreSQL's generic plans need that).
+_IS_PENDING = InboxUpdate.status == literal_column(f"'{PENDING}'")
+TURN_POLL = (0.005, 0.1)  # first and longest pause between checks of an earlier update
+
+
+def instance_name() -> str:
+    """Names this process in the inbox: readable, and unique per start."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _owned_by(owner: str | None) -> ColumnElement[bool]:
+    return InboxUpdate.owner.is_(None) if owner is None else InboxUpdate.owner == owner
+
+
+def _lock_id(owner: str) -> int:
+    digest = hashlib.blake2b(owner.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class Inbox:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, owner: str | None = None) -> None:
         self._db = database
+        self.owner = owner or instance_name()
+        # Shared by several instances: PostgreSQL. One SQLite file has one bot process.
+        self.shared = not database.is_sqlite
+        self._lease: AsyncConnection | None = None
 
-    async def record(self, updates: Sequence[tuple[int, str]]) -> list[int]:
+    async def open(self) -> None:
+        """Hold this instance's liveness lock (shared inbox only) until `close`."""
+        if not self.shared or self._lease is not None:
+            return
+        lease = await self._db.write_engine.connect()
+        lease = await lease.execution_options(isolation_level="AUTOCOMMIT")
+        await lease.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _lock_id(self.owner)})
+        self._lease = lease
+
+    async def close(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.close()  # the session ends, and with it the lock
+
+    async def record(
+        self, updates: Sequence[tuple[int, str]], keys: Mapping[int, int] | None = None
+    ) -> list[int]:
         """Store new updates; returns the ids that were not seen before, in order.
 
         The insert itself says which rows are new (RETURNING): a second process or a webhook
-        retry racing with this one cannot make an update count as new twice.
+        retry racing with this one cannot make an update count as new twice. `keys` are the
+        ordering keys by update id (whose update it is).
         """
         unique = dict(updates)  # an id twice in one batch is one update
         if not unique:
             return []
         now = datetime.now(UTC)
+        keys = keys or {}
         rows = [
-            {"update_id": i, "payload": p, "status": PENDING, "received_at": now}
+            {
+                "update_id": i,
+                "payload": p,
+                "status": PENDING,
+                "received_at": now,
+                "ordering_key": keys.get(i),
+                "owner": self.owner,
+            }
             for i, p in unique.items()
         ]
         insert = (
@@ -42,7 +107,7 @@ class Inbox:
             .on_conflict_do_nothing(index_elements=["update_id"])
             .returning(InboxUpdate.update_id)
         )
-        inserted = set(await self._db.run_write(lambda c: list(c.scalars(insert))))
+        inserted = set(await self._db.run_write_grouped(lambda c: list(c.scalars(insert))))
         return [i for i in unique if i in inserted]
 
     async def finish(
@@ -57,7 +122,13 @@ class Inbox:
         done = (
             update(InboxUpdate)
             .where(InboxUpdate.update_id == update_id)
-            .values(status=FAILED if failed else DONE, payload="", handled_at=datetime.now(UTC))
+            .values(
+                status=FAILED if failed else DONE,
+                payload="",
+                handled_at=datetime.now(UTC),
+                ordering_key=None,
+                owner=None,
+            )
         )
 
         def work(connection: Connection) -> None:
@@ -65,10 +136,31 @@ class Inbox:
                 also(connection)
             connection.execute(done)
 
-        await self._db.run_write(work)
+        await self._db.run_write_grouped(work)
+
+    async def wait_turn(self, key: int, update_id: int) -> None:
+        """Return once no earlier update of the same person is pending (shared inbox only;
+        in one process the pipeline's own ordering is enough)."""
+        if not self.shared:
+            return
+        earlier = (
+            select(InboxUpdate.update_id)
+            .where(_IS_PENDING, InboxUpdate.ordering_key == key, InboxUpdate.update_id < update_id)
+            .limit(1)
+        )
+        pause = TURN_POLL[0]
+        while await self._db.run_read(lambda c: c.scalar(earlier)) is not None:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, TURN_POLL[1])
 
     async def pending(self) -> list[tuple[int, str]]:
-        """Updates recorded but never finished (the process stopped or died mid-way)."""
+        """Updates recorded but never finished (the process stopped or died mid-way).
+
+        Shared inbox: only those of instances that are gone (their liveness lock is free, or
+        they were recorded before instances had names), which this instance now takes over.
+        """
+        if self.shared:
+            return await self._adopt_orphans()
         async with self._db.reading() as session:
             rows = await session.execute(
                 select(InboxUpdate.update_id, InboxUpdate.payload)
@@ -76,6 +168,35 @@ class Inbox:
                 .order_by(InboxUpdate.update_id)
             )
             return [(row.update_id, row.payload) for row in rows]
+
+    async def _adopt_orphans(self) -> list[tuple[int, str]]:
+        await self.open()
+        assert self._lease is not None
+        owners = await self._lease.scalars(
+            select(InboxUpdate.owner)
+            .where(_IS_PENDING)
+            .where((InboxUpdate.owner != self.owner) | InboxUpdate.owner.is_(None))
+            .distinct()
+        )
+        adopted: list[tuple[int, str]] = []
+        for owner in list(owners):
+            if owner is not None:
+                probe = text("SELECT pg_try_advisory_lock(:id)")
+                if not await self._lease.scalar(probe, {"id": _lock_id(owner)}):
+                    continue  # alive: its updates are its own
+            try:
+                rows = await self._lease.execute(
+                    update(InboxUpdate)
+                    .where(_IS_PENDING, _owned_by(owner))
+                    .values(owner=self.owner)
+                    .returning(InboxUpdate.update_id, InboxUpdate.payload)
+                )
+                adopted += [(row.update_id, row.payload) for row in rows]
+            finally:
+                if owner is not None:
+                    unlock = text("SELECT pg_advisory_unlock(:id)")
+                    await self._lease.execute(unlock, {"id": _lock_id(owner)})
+        return sorted(adopted)
 
     async def forget_older_than(self, age: timedelta) -> int:
         """Drop finished rows; their ids only matter while Telegram might deliver them again."""

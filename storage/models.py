@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -135,6 +136,8 @@ class Impulse(Base):
     answer_status: Mapped[str | None] = mapped_column(String(32))
     answer_text: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A duplicate a moderator merged (status "merged") points to the impulse that was kept.
+    merged_into: Mapped[int | None] = mapped_column(Integer)
 
 
 class ConversationState(Base):
@@ -239,3 +242,38 @@ class Digest(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Rating(Base):
+    """How a citizen weighs someone else's impulse: +1 agree, -1 disagree, 0 pass. One row per
+    person and impulse; the latest tap counts. Goes with the person (/loeschen)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (Index("ix_ratings_impulse", "impulse_id"),)
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    impulse_id: Mapped[int] = mapped_column(
+        ForeignKey("impulses.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[int] = mapped_column(Integer)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImpulseReport(Base):
+    """A citizen reported an impulse (spam, offensive, personal data, off topic). Enough open
+    reports hold the impulse for a moderator; holding closes them (`cleared`)."""
+
+    __tablename__ = "impulse_reports"
+    __table_args__ = (Index("ix_impulse_reports_impulse", "impulse_id"),)
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    impulse_id: Mapped[int] = mapped_column(
+        ForeignKey("impulses.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(16))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cleared: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -6,20 +6,18 @@ cached for `ttl` seconds like the block list; a change made here clears the cach
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select, update
 
 from storage.db import Database
 from storage.models import Participant, ReplyAddress
+from storage.refreshing import Refreshing
 
 
 class ReplyAddresses:
     def __init__(self, database: Database, ttl: float = 5.0) -> None:
         self._db = database
-        self._ttl = ttl
-        self._unreachable: frozenset[str] | None = None
-        self._read_at = 0.0
+        # One read at a time, even when every update in flight asks (storage/refreshing.py).
+        self._unreachable = Refreshing(self._read, ttl)
 
     async def set_reachable(self, pseudonym: str, reachable: bool) -> bool:
         """True if the person's address changed (a person without one is left alone)."""
@@ -33,17 +31,17 @@ class ReplyAddresses:
                 )
                 .values(reachable=reachable)
             )
-        self._unreachable = None
+        self._unreachable.forget()
         return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def is_unreachable(self, pseudonym: str) -> bool:
-        if self._unreachable is None or time.monotonic() - self._read_at > self._ttl:
-            async with self._db.reading() as session:
-                rows = await session.scalars(
-                    select(Participant.pseudonym)
-                    .join(ReplyAddress, ReplyAddress.participant_id == Participant.id)
-                    .where(ReplyAddress.reachable.is_(False))
-                )
-                self._unreachable = frozenset(rows)
-            self._read_at = time.monotonic()
-        return pseudonym in self._unreachable
+        return pseudonym in await self._unreachable.get()
+
+    async def _read(self) -> frozenset[str]:
+        async with self._db.reading() as session:
+            rows = await session.scalars(
+                select(Participant.pseudonym)
+                .join(ReplyAddress, ReplyAddress.participant_id == Participant.id)
+                .where(ReplyAddress.reachable.is_(False))
+            )
+            return frozenset(rows)

@@ -3,13 +3,13 @@ them. Several instances see a change within `ttl` seconds; the one that made it,
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Setting
+from storage.models import Participant, Setting
+from storage.refreshing import Refreshing
 from storage.repository import upsert_into
 
 
@@ -39,17 +39,37 @@ class PhaseCache:
     def __init__(self, store: SettingsStore, default_open: bool, ttl: float = 5.0) -> None:
         self._store = store
         self._default_open = default_open
-        self._ttl = ttl
-        self._value: bool | None = None
-        self._read_at = 0.0
+        self._value = Refreshing(self._read, ttl)  # one read at a time (storage/refreshing.py)
 
     async def is_open(self) -> bool:
-        if self._value is None or time.monotonic() - self._read_at > self._ttl:
-            stored = await self._store.get("phase")
-            self._value = self._default_open if stored is None else stored == "open"
-            self._read_at = time.monotonic()
-        return self._value
+        return await self._value.get()
+
+    async def _read(self) -> bool:
+        stored = await self._store.get("phase")
+        return self._default_open if stored is None else stored == "open"
 
     def forget(self) -> None:
         """Read again on next use (after this instance changed the phase)."""
-        self._value = None
+        self._value.forget()
+
+
+class BlockList:
+    """Pseudonyms of blocked participants, cached like the phase."""
+
+    def __init__(self, database: Database, ttl: float = 5.0) -> None:
+        self._db = database
+        # One read at a time, even when every update in flight asks (storage/refreshing.py).
+        self._blocked = Refreshing(self._read, ttl)
+
+    async def contains(self, pseudonym: str) -> bool:
+        return pseudonym in await self._blocked.get()
+
+    async def _read(self) -> frozenset[str]:
+        async with self._db.reading() as session:
+            rows = await session.scalars(
+                select(Participant.pseudonym).where(Participant.status == "blocked")
+            )
+            return frozenset(rows)
+
+    def forget(self) -> None:
+        self._blocked.forget()

@@ -1,17 +1,44 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.emulator import BotApiEmulator
+from tests import postgres
 from tests.harness import TOKEN, Harness, RunningBot, make_settings
+from tests.postgres import PostgresServer
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'dialogbot.sqlite3'}"
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | str]:
+    """Started on first use: a migrated template database, or the reason there is none."""
+    server = postgres.start_server()
+    try:
+        yield server
+    finally:
+        if isinstance(server, PostgresServer):
+            postgres.stop_server(server)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each test runs on SQLite and on a fresh PostgreSQL database (tests/postgres.py)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'dialogbot.sqlite3'}"
+        return
+    if request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("tests something only SQLite has")
+    server = request.getfixturevalue("postgres_server")
+    if not isinstance(server, PostgresServer):
+        postgres.unavailable(server)
+    assert isinstance(server, PostgresServer)
+    name = await server.create()
+    try:
+        yield postgres.sqlalchemy_url(name)
+    finally:
+        await server.drop(name)
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ def query(path: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only
 async def test_a_backup_while_citizens_write_is_complete_and_consistent(
     harness: Harness, tmp_path: Path
 ) -> None:

@@ -82,6 +82,7 @@ async def test_commands_are_registered_for_the_menu(harness: Harness) -> None:
     assert [c["command"] for c in commands] == [
         "start",
         "meinvotum",
+        "stoebern",
         "hilfe",
         "sprache",
         "meinedaten",

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
 
 
-async def test_migrations_match_the_models(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+async def test_migrations_match_the_models(database_url: str) -> None:
+    database = Database(database_url)
     await upgrade(database)
     await upgrade(database)  # idempotent: a second start changes nothing
 
@@ -25,3 +23,49 @@ async def test_migrations_match_the_models(tmp_path: Path) -> None:
     async with database.write_engine.connect() as connection:
         assert await connection.run_sync(diff) == []
     await database.dispose()
+
+
+async def test_the_vote_tallies_follow_every_change_of_the_votes(database_url: str) -> None:
+    """Triggers keep the running counts right: first votes, replaced votes, erasure, blocking."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete, insert, update
+
+    from storage.models import Participant, Vote
+    from storage.repository import SqlParticipationRepository
+
+    database = Database(database_url)
+    await upgrade(database)
+    now = datetime.now(UTC)
+    repository = SqlParticipationRepository(database)
+
+    def participant(pseudonym: str) -> dict[str, object]:
+        return {"pseudonym": pseudonym, "locale": "de", "consented_at": now}
+
+    try:
+        async with database.transaction() as session:
+            for name in ("a", "b", "c"):
+                await session.execute(insert(Participant).values(participant(name)))
+        async with database.transaction() as session:
+            ids = dict((await session.execute(select(Participant.pseudonym, Participant.id))).all())
+            votes = [("a", "x"), ("a", "y"), ("b", "x"), ("c", "z")]
+            await session.execute(
+                insert(Vote), [{"participant_id": ids[p], "topic_id": t} for p, t in votes]
+            )
+        assert await repository.vote_counts() == (3, {"x": 2, "y": 1, "z": 1})
+        async with database.transaction() as session:  # a changed vote set, as a submission
+            await session.execute(delete(Vote).where(Vote.participant_id == ids["a"]))
+            await session.execute(insert(Vote).values(participant_id=ids["a"], topic_id="z"))
+        assert await repository.vote_counts() == (3, {"x": 1, "z": 2})
+        async with database.transaction() as session:  # blocked: still counted, then left out
+            await session.execute(
+                update(Participant).where(Participant.id == ids["b"]).values(status="blocked")
+            )
+        assert await repository.vote_counts() == (2, {"z": 2})
+        assert await repository.erase("c")
+        assert await repository.vote_counts() == (1, {"z": 1})
+        async with database.transaction() as session:  # a cascade from the participant
+            await session.execute(delete(Participant).where(Participant.id == ids["a"]))
+        assert await repository.vote_counts() == (0, {})
+    finally:
+        await database.dispose()

@@ -27,7 +27,7 @@ from storage.models import Impulse, InboxUpdate, Participant, Vote
 from tests.dialog_steps import take_part
 from tests.harness import FAST_RETRY, make_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 CITIZENS = 50
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +22,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 MAX_ROWS = 20
 LABEL_WIDTH = 28  # characters per label line, two lines at most
+# Matplotlib's font and text caches are shared by all figures and not thread-safe; charts are
+# rendered in worker threads (asyncio.to_thread), one at a time (also the opinion chart).
+RENDERING = threading.Lock()
 
 _DPI = 100
 _WIDTH_PX = 1080  # full width of a phone screen in Telegram's photo viewer

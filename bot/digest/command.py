@@ -21,6 +21,7 @@ from aiogram.enums import ParseMode
 
 from bot.clock import Clock, system_clock
 from bot.config import Settings
+from bot.consensus_cache import ConsensusCache
 from bot.digest.figures import DigestContent
 from bot.digest.wiring import build_digests
 from bot.domain.digests import DigestService, PostOutcome, PublishError
@@ -28,6 +29,7 @@ from bot.i18n import build_i18n
 from bot.services import Services
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.ratings import SqlConsensusSource
 
 POST_ATTEMPTS = 3
 
@@ -41,14 +43,15 @@ async def dry_run(settings: Settings, output: Path, clock: Clock = system_clock)
     paths. Posts nothing and records nothing."""
     if not settings.token:
         print("note: DIALOGBOT_TOKEN is not set; the link shows BOT_USERNAME", file=sys.stderr)
-    async with _digests(settings, with_bot=bool(settings.token)) as service:
+    async with _digests(settings, with_bot=bool(settings.token), consensus=True) as service:
         now = clock()
         try:
-            _, content = await service.compose_now(now)
+            _facts, content = await service.compose_now(now)
         except PublishError as exc:
             raise DigestCommandError(f"could not ask Telegram for the bot's name: {exc}") from exc
         png = await service.chart_png(content)
-    return _write(output, now.strftime("%Y%m%dT%H%M%SZ"), content, png)
+        opinions = await service.opinion_png(content)  # the second chart, when there are groups
+    return _write(output, now.strftime("%Y%m%dT%H%M%SZ"), content, png, opinions)
 
 
 async def post(settings: Settings, clock: Clock = system_clock) -> str:
@@ -73,14 +76,30 @@ async def post(settings: Settings, clock: Clock = system_clock) -> str:
 
 
 @asynccontextmanager
-async def _digests(settings: Settings, *, with_bot: bool) -> AsyncIterator[DigestService]:
+async def _digests(
+    settings: Settings, *, with_bot: bool, consensus: bool = False
+) -> AsyncIterator[DigestService]:
+    """With `consensus`, the opinion groups are computed first (a one-off, not cached)."""
     database = Database(settings.database_url)
     bot = _bot(settings) if with_bot else None
     try:
         await upgrade(database)
         participation = Services.build(settings, database).participation
+        groups = None
+        if consensus:
+            groups = ConsensusCache(
+                SqlConsensusSource(database),
+                system_clock,
+                refresh_minutes=settings.ratings.consensus_refresh_minutes,
+            )
+            await groups.refresh()
         yield build_digests(
-            settings, database, build_i18n(settings.default_locale), participation, bot
+            settings,
+            database,
+            build_i18n(settings.default_locale),
+            participation,
+            bot,
+            consensus=groups,
         )
     finally:
         if bot is not None:
@@ -103,7 +122,13 @@ async def _wait_for_retry(service: DigestService, clock: Clock) -> None:
     await asyncio.sleep(min(max(seconds, 1.0), 60.0))
 
 
-def _write(output: Path, stamp: str, content: DigestContent, png: bytes | None) -> list[Path]:
+def _write(
+    output: Path,
+    stamp: str,
+    content: DigestContent,
+    png: bytes | None,
+    opinions: bytes | None = None,
+) -> list[Path]:
     output.mkdir(parents=True, exist_ok=True)
     text = output / f"digest-{stamp}.txt"
     text.write_text(content.as_text() + "\n", encoding="utf-8")
@@ -112,4 +137,8 @@ def _write(output: Path, stamp: str, content: DigestContent, png: bytes | None) 
         chart = output / f"digest-{stamp}.png"
         chart.write_bytes(png)
         paths.insert(0, chart)
+    if opinions is not None:
+        second = output / f"digest-{stamp}-meinungsgruppen.png"
+        second.write_bytes(opinions)
+        paths.insert(len(paths) - 1, second)
     return paths

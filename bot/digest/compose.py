@@ -2,14 +2,14 @@
 
 Layout: the chart is posted with a caption (period, participants, top topics, invitation).
 When the quoted impulses fit as well, everything is that one caption; otherwise they follow as
-messages, split cleanly at 4096 visible characters. Texts are gettext'ed (German source) in the
-channel's locale, which this module enters itself: a digest is not an update, so no i18n
-middleware has set a context.
+messages, split cleanly at 4096 visible characters. When there are opinion groups, a second
+chart (agreement per group, bot.digest.opinion_chart) follows last, with a short caption.
+Texts are gettext'ed (German source) in the channel's locale, which this module enters itself:
+a digest is not an update, so no i18n middleware has set a context.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -20,13 +20,28 @@ from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
 
 from bot.config import Consultation
-from bot.digest.chart import MAX_ROWS, ChartRow, format_change, format_percent, render_chart
-from bot.digest.figures import ChartSpec, DigestContent, DigestFacts, DigestFigures
+from bot.digest.chart import (
+    MAX_ROWS,
+    RENDERING,
+    ChartRow,
+    format_change,
+    format_percent,
+    render_chart,
+)
+from bot.digest.figures import (
+    ChartSpec,
+    DigestContent,
+    DigestFacts,
+    DigestFigures,
+    OpinionChartSpec,
+)
+from bot.digest.opinion_chart import opinion_chart_spec
 from bot.digest.text import split_html, truncate_html, visible_length
 
 CAPTION_LIMIT = 1024
 MESSAGE_LIMIT = 4096
 TOP_TOPICS = 5
+CONSENSUS_QUOTES = 3
 IMPULSE_CHARS = 400  # a quote, not the whole impulse: the channel post stays readable
 _ARROWS = {"+": "▲ ", "−": "▼ "}
 
@@ -44,7 +59,11 @@ class DigestComposer:
         with self._i18n.context(), self._i18n.use_locale(self._locale):
             if facts.short:
                 return DigestContent(chart=None, parts=(self._short(facts),))
-            return DigestContent(chart=self._chart(facts), parts=self._parts(facts))
+            parts = self._parts(facts)
+            opinions = self._opinions(facts)
+            if opinions is not None:
+                parts = (*parts, self._opinion_caption())
+            return DigestContent(chart=self._chart(facts), parts=parts, opinions=opinions)
 
     # -- texts ---------------------------------------------------------------
 
@@ -58,7 +77,7 @@ class DigestComposer:
     def _parts(self, facts: DigestFacts) -> tuple[str, ...]:
         head = [self._header(facts), self._participants(facts), self._topics(facts)]
         invitation = self._invitation(facts)
-        quotes = self._impulses(facts)
+        quotes = _join(self._impulses(facts), self._consensus(facts))
         whole = _join(*head, quotes, invitation)
         if visible_length(whole) <= CAPTION_LIMIT:
             return (whole,)
@@ -112,6 +131,24 @@ class DigestComposer:
             blocks.append(_("… und {count} weitere.").format(count=self._number(more)))
         return "\n".join(blocks)
 
+    def _consensus(self, facts: DigestFacts) -> str:
+        """Up to three impulses every opinion group agrees with (docs/ratings.md)."""
+        view = facts.consensus
+        if view is None or not view.consensus:
+            return ""
+        heading = _("Worauf sich alle einigen")
+        blocks = [f"🤝 <b>{heading}</b>"]
+        for impulse in view.consensus[:CONSENSUS_QUOTES]:
+            topic = escape(self._title(impulse.topic_id), quote=False)
+            text = truncate_html(escape(impulse.text.strip(), quote=False), IMPULSE_CHARS)
+            blocks.append(f"<blockquote><i>{topic}</i>\n{text}</blockquote>")
+        legend = _(
+            "Wer genug Ideen bewertet hat ({participants} Personen), bildet {groups} "
+            "Meinungsgruppen; diesen Ideen stimmt jede Gruppe mehrheitlich zu."
+        ).format(participants=self._number(view.participants), groups=self._number(len(view.sizes)))
+        blocks.append(f"<i>{legend}</i>")
+        return "\n".join(blocks)
+
     def _invitation(self, facts: DigestFacts) -> str:
         return _("👉 Jetzt mitmachen: {link}").format(link=escape(facts.link, quote=False))
 
@@ -138,6 +175,20 @@ class DigestComposer:
             rows=rows,
         )
 
+    def _opinions(self, facts: DigestFacts) -> OpinionChartSpec | None:
+        """The second chart, when there are opinion groups with something to show."""
+        if facts.consensus is None:
+            return None
+        return opinion_chart_spec(facts.consensus, self._title)
+
+    def _opinion_caption(self) -> str:
+        heading = _("Meinungsgruppen")
+        legend = _(
+            "Wie viel Prozent jeder Meinungsgruppe den Ideen zustimmen: oben, worauf sich alle "
+            "einigen; darunter, was die Gruppen spaltet."
+        )
+        return f"🧭 <b>{heading}</b>\n{legend}"
+
     # -- formatting ----------------------------------------------------------
 
     def _consultation_title(self) -> str:
@@ -157,7 +208,7 @@ class DigestComposer:
 
 # Matplotlib's font and text caches are shared by all figures and not thread-safe; charts are
 # rendered in worker threads (asyncio.to_thread), one at a time.
-_RENDERING = threading.Lock()
+_RENDERING = RENDERING  # defined in bot.digest.chart, shared with bot.digest.opinion_chart
 
 
 def render_png(chart: ChartSpec) -> bytes:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.domain.consensus import ConsensusView
 from bot.domain.standings import Standings
 
 
@@ -103,6 +104,7 @@ class DigestFacts:
     impulses: tuple[QuotedImpulse, ...]
     link: str
     short: bool = False  # the "no change" post
+    consensus: ConsensusView | None = None  # the latest opinion groups, when there are any
 
 
 @dataclass(frozen=True)
@@ -114,11 +116,61 @@ class ChartSpec:
 
 
 @dataclass(frozen=True)
+class OpinionRow:
+    label: str  # "#12 Mobilität: Ein gemeinsamer Tarif …"
+    agree_shares: tuple[float, ...]  # per group, 0..1
+
+
+@dataclass(frozen=True)
+class OpinionChartSpec:
+    """The second chart (bot.digest.opinion_chart): agreement per impulse and opinion group."""
+
+    title: str
+    section_labels: tuple[str, str]  # consensus, division
+    group_labels: tuple[str, ...]  # "Gruppe 1 (40)" …
+    axis_label: str
+    consensus: tuple[OpinionRow, ...]
+    divisive: tuple[OpinionRow, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "section_labels": list(self.section_labels),
+            "group_labels": list(self.group_labels),
+            "axis_label": self.axis_label,
+            "consensus": [[r.label, list(r.agree_shares)] for r in self.consensus],
+            "divisive": [[r.label, list(r.agree_shares)] for r in self.divisive],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> OpinionChartSpec:
+        def rows(raw: list[Any]) -> tuple[OpinionRow, ...]:
+            return tuple(OpinionRow(str(r[0]), tuple(float(s) for s in r[1])) for r in raw)
+
+        consensus_label, divisive_label = data["section_labels"]
+        return cls(
+            title=data["title"],
+            section_labels=(str(consensus_label), str(divisive_label)),
+            group_labels=tuple(str(g) for g in data["group_labels"]),
+            axis_label=data["axis_label"],
+            consensus=rows(data["consensus"]),
+            divisive=rows(data["divisive"]),
+        )
+
+
+@dataclass(frozen=True)
 class DigestContent:
-    """Telegram HTML parts in posting order; with a chart, the first part is its caption."""
+    """Telegram HTML parts in posting order; with a chart, the first part is its caption; with
+    an opinion chart (when there are opinion groups), the last part is that chart's caption."""
 
     chart: ChartSpec | None
     parts: tuple[str, ...]
+    opinions: OpinionChartSpec | None = None
+
+    @property
+    def opinion_part(self) -> int | None:
+        """The index of the part posted as the opinion chart's caption, if any."""
+        return len(self.parts) - 1 if self.opinions is not None else None
 
     def to_json(self) -> str:
         chart: dict[str, Any] | None = None
@@ -129,7 +181,10 @@ class DigestContent:
                 "axis_label": self.chart.axis_label,
                 "rows": [list(row) for row in self.chart.rows],
             }
-        return json.dumps({"chart": chart, "parts": list(self.parts)}, ensure_ascii=False)
+        opinions = self.opinions.to_data() if self.opinions is not None else None
+        return json.dumps(
+            {"chart": chart, "parts": list(self.parts), "opinions": opinions}, ensure_ascii=False
+        )
 
     @classmethod
     def from_json(cls, raw: str) -> DigestContent:
@@ -143,7 +198,12 @@ class DigestContent:
                 axis_label=chart["axis_label"],
                 rows=tuple((str(r[0]), float(r[1]), _optional_float(r[2])) for r in chart["rows"]),
             )
-        return cls(chart=spec, parts=tuple(data["parts"]))
+        opinions = data.get("opinions")  # absent in rows stored before the opinion chart
+        return cls(
+            chart=spec,
+            parts=tuple(data["parts"]),
+            opinions=OpinionChartSpec.from_data(opinions) if opinions is not None else None,
+        )
 
     def as_text(self) -> str:
         """All parts for a file or a terminal, separated by a rule."""

@@ -6,15 +6,19 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
 from bot.digest.compose import DigestComposer, render_png
+from bot.digest.opinion_chart import render_opinion_chart
 from bot.digest.publisher import TelegramPublisher, bot_link, deep_link
 from bot.digest.schedule import DigestSchedule
+from bot.domain.consensus import ConsensusView
 from bot.domain.digests import DigestPolicy, DigestPorts, DigestService, StandingsSource
 from storage.db import Database
 from storage.digests import SqlDigestFacts, SqlDigestOutbox
@@ -31,9 +35,20 @@ def build_digests(
     i18n: I18n,
     standings: StandingsSource,
     bot: Bot | None,
+    *,
+    consensus: ConsensusLatest | None = None,
 ) -> DigestService:
-    """Without a bot (a dry run without token) nothing is posted and the link is a placeholder."""
-    return DigestService(digest_ports(settings, database, i18n, standings, bot), process_owner())
+    """Without a bot (a dry run without token) nothing is posted and the link is a placeholder.
+    With `consensus` (the opinion groups' cache) the digest has the section "Worauf sich alle
+    einigen" whenever a result exists."""
+    ports = digest_ports(settings, database, i18n, standings, bot)
+    if consensus is not None:
+        ports = replace(ports, consensus=consensus.latest)
+    return DigestService(ports, process_owner())
+
+
+class ConsensusLatest(Protocol):
+    def latest(self) -> ConsensusView | None: ...
 
 
 def digest_ports(
@@ -61,6 +76,7 @@ def digest_ports(
         schedule=DigestSchedule(settings.digest_schedule, settings.digest_timezone),
         composer=composer.compose,
         renderer=render_png,
+        opinion_renderer=render_opinion_chart,
         link=link,
         publisher=publisher,
         policy=DigestPolicy(skip_unchanged=settings.digest_when_unchanged == "skip"),

@@ -13,8 +13,9 @@ and after sending:
   died is replaced once its lease ran out.
 - Compose once: the first holder stores the figures and the composed texts in the row, so every
   retry (by any process) posts the same digest.
-- Each part (the chart with its caption, then any further messages) is marked in flight before
-  the request and its Telegram message id is recorded as soon as Telegram answers.
+- Each part (the chart with its caption, then any further messages, and last the opinion
+  chart with its caption when there are opinion groups) is marked in flight before the request
+  and its Telegram message id is recorded as soon as Telegram answers.
 - A Telegram error (429, 5xx, timeout, disconnect) releases the row with a backoff (429: the
   `retry_after` Telegram gave); it stays pending until Telegram accepted every part.
 
@@ -46,9 +47,11 @@ from bot.digest.figures import (
     DigestContent,
     DigestFacts,
     DigestFigures,
+    OpinionChartSpec,
     QuotedImpulse,
 )
 from bot.digest.schedule import DigestSchedule, Period
+from bot.domain.consensus import ConsensusView
 from bot.domain.standings import Standings
 
 log = logging.getLogger(__name__)
@@ -196,7 +199,9 @@ class Publisher(Protocol):
 
 Composer = Callable[[DigestFacts], DigestContent]
 Renderer = Callable[[ChartSpec], bytes]
+OpinionRenderer = Callable[[OpinionChartSpec], bytes]
 LinkSource = Callable[[], Awaitable[str]]
+ConsensusReading = Callable[[], ConsensusView | None]  # the latest cached result, at once
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,8 @@ class DigestPorts:
     link: LinkSource
     publisher: Publisher | None  # None: no channel configured
     policy: DigestPolicy = field(default_factory=DigestPolicy)
+    consensus: ConsensusReading | None = None  # None: no opinion-group section
+    opinion_renderer: OpinionRenderer | None = None  # needed when a digest has opinion groups
 
 
 class DigestService:
@@ -282,6 +289,23 @@ class DigestService:
             return None
         # Rendering takes a few hundred milliseconds of CPU: keep the event loop free.
         return await asyncio.to_thread(self._p.renderer, content.chart)
+
+    async def opinion_png(self, content: DigestContent) -> bytes | None:
+        """The second chart (agreement per opinion group), off the event loop like the first."""
+        if content.opinions is None:
+            return None
+        renderer = self._p.opinion_renderer
+        if renderer is None:
+            raise RuntimeError("the digest has an opinion chart but no opinion renderer is wired")
+        return await asyncio.to_thread(renderer, content.opinions)
+
+    async def part_png(self, content: DigestContent, index: int) -> bytes | None:
+        """The image posted with part `index` as its caption; None when that part is a text."""
+        if index == 0 and content.chart is not None:
+            return await self.chart_png(content)
+        if index == content.opinion_part:
+            return await self.opinion_png(content)
+        return None
 
     # -- delivery ------------------------------------------------------------
 
@@ -345,6 +369,7 @@ class DigestService:
             previous=previous.figures if previous else None,
             impulses=tuple(quoted),
             link=await self._p.link(),
+            consensus=self._p.consensus() if self._p.consensus is not None else None,
         )
 
     async def _send(self, record: DigestRecord, now: datetime) -> PostOutcome:
@@ -381,10 +406,9 @@ class DigestService:
     async def _publish(self, content: DigestContent, index: int) -> int:
         publisher = self._p.publisher
         assert publisher is not None
-        if index == 0 and content.chart is not None:
-            png = await self.chart_png(content)
-            assert png is not None
-            return await publisher.send_photo(png, content.parts[0])
+        png = await self.part_png(content, index)
+        if png is not None:
+            return await publisher.send_photo(png, content.parts[index])
         return await publisher.send_text(content.parts[index])
 
     async def _retry_later(

@@ -3,7 +3,8 @@ no SQL: the repository makes each change atomic, so the first of two moderators 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     REMOVED = "removed"  # taken down after publication (post-moderation)
+    MERGED = "merged"  # a duplicate, merged into another impulse (bot.domain.ratings)
 
 
 class Decision(StrEnum):
@@ -67,6 +69,8 @@ class ImpulseCard:
     answer_text: str | None
     author_blocked: bool
     has_author: bool
+    # Published impulses that say nearly the same (bot.domain.similarity), newest lookup.
+    similar: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,12 +150,24 @@ class ModerationRepository(Protocol):
     async def card_copies(self, impulse_id: int) -> list[tuple[int, int]]: ...
 
 
+SimilarLookup = Callable[[int, str], Awaitable[tuple[int, ...]]]
+
+
 class ModerationService:
     def __init__(self, repository: ModerationRepository) -> None:
         self._repo = repository
+        self._similar: SimilarLookup | None = None
+
+    def attach_similarity(self, lookup: SimilarLookup) -> None:
+        """Cards then name published impulses that say nearly the same (docs/ratings.md)."""
+        self._similar = lookup
 
     async def card(self, impulse_id: int) -> ImpulseCard | None:
-        return await self._repo.card(impulse_id)
+        card = await self._repo.card(impulse_id)
+        undecided = (Status.PENDING, Status.APPROVED)  # the similar buttons offer a merge
+        if card is None or self._similar is None or card.status not in undecided:
+            return card
+        return replace(card, similar=await self._similar(card.id, card.text))
 
     async def decide(
         self,

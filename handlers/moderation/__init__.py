@@ -4,11 +4,23 @@ from aiogram import Router
 
 from bot.config import Settings
 from bot.middlewares import ModeratorGate
-from handlers.moderation import answers, digest, review, steering
+from handlers.moderation import answers, digest, merge, review, steering
 
 # Every moderator command; the gate logs others' attempts to use them.
 MODERATOR_COMMANDS = frozenset(
-    {"queue", "stats", "export", "phase", "announce", "block", "unblock", "audit", "digest", "ohne"}
+    {
+        "queue",
+        "stats",
+        "export",
+        "phase",
+        "announce",
+        "block",
+        "unblock",
+        "audit",
+        "digest",
+        "ohne",
+        "merge",
+    }
 )
 
 
@@ -18,5 +30,5 @@ def moderator_router(settings: Settings) -> Router:
     router.message.outer_middleware(gate)
     router.callback_query.outer_middleware(gate)
     router.include_routers(review.router(), answers.router(), steering.router())
-    router.include_routers(digest.router())
+    router.include_routers(digest.router(), merge.router())
     return router

@@ -32,6 +32,11 @@ class AnswerCallback(CallbackData, prefix="ma"):
     status: AnswerStatus
 
 
+class MergeCallback(CallbackData, prefix="mg"):
+    impulse: int  # the duplicate
+    into: int  # the impulse that is kept
+
+
 class AnnounceCallback(CallbackData, prefix="mn"):
     entry: int
     publish: bool

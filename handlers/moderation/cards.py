@@ -14,7 +14,13 @@ from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
 from handlers import notices
 from handlers.moderation import texts
-from handlers.moderation.callbacks import AnswerCallback, CardAction, CardCallback, RejectCallback
+from handlers.moderation.callbacks import (
+    AnswerCallback,
+    CardAction,
+    CardCallback,
+    MergeCallback,
+    RejectCallback,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,11 @@ def card_keyboard(impulse: ImpulseCard) -> InlineKeyboardMarkup:
         add(_("⬇️ Zurückziehen"), CardAction.TAKE_DOWN)
     if impulse.status != Status.PENDING and impulse.has_author:
         add(_("💬 Antworten"), CardAction.ANSWER)
+    for kept in impulse.similar:
+        builder.button(
+            text=_("🔗 Duplikat von #{id}").format(id=kept),
+            callback_data=MergeCallback(impulse=impulse.id, into=kept),
+        )
     if impulse.has_author:
         if impulse.author_blocked:
             add(_("Entsperren"), CardAction.UNBLOCK)

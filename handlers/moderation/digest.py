@@ -39,7 +39,7 @@ async def preview(
     assert draft.content is not None  # a draft is always composed
     await message.answer(_intro(settings, digests.has_channel))
     keyboard = _post_button(draft.id) if digests.has_channel else None
-    await _send_parts(message, draft.content, await digests.chart_png(draft.content), keyboard)
+    await _send_parts(message, draft.content, digests, keyboard)
 
 
 async def post(
@@ -59,13 +59,15 @@ async def post(
 async def _send_parts(
     message: Message,
     content: DigestContent,
-    png: bytes | None,
+    digests: DigestService,
     keyboard: InlineKeyboardMarkup | None,
 ) -> None:
+    """Exactly as the channel will get it: the charts as photos, the rest as messages."""
     last = len(content.parts) - 1
     for index, part in enumerate(content.parts):
         markup = keyboard if index == last else None
-        if index == 0 and png is not None:
+        png = await digests.part_png(content, index)
+        if png is not None:
             photo = BufferedInputFile(png, filename=CHART_FILENAME)
             await message.answer_photo(photo, caption=part, reply_markup=markup)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 
 from aiogram import Bot, Router
@@ -12,6 +13,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.consensus_cache import ConsensusCache
+from bot.digest.opinion_chart import opinion_chart_spec, render_opinion_chart
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import ParticipationService
 from bot.export import full_export, to_csv, to_json, votes_csv
@@ -27,11 +30,21 @@ async def show_stats(
     settings: Settings,
     moderation: ModerationService,
     participation: ParticipationService,
+    consensus: ConsensusCache,
     clock: Clock,
 ) -> None:
     stats = await moderation.stats(clock())
     standings = await participation.standings()
-    await message.answer(texts.stats(settings, stats, standings))
+    view = consensus.latest()  # never waits: the groups are computed in the background
+    section = texts.opinion_groups(settings, view, consensus.computed)
+    await message.answer(f"{texts.stats(settings, stats, standings)}\n\n{section}")
+    spec = opinion_chart_spec(view, settings.consultation.title_of) if view else None
+    if spec is not None:
+        png = await asyncio.to_thread(render_opinion_chart, spec)
+        await message.answer_photo(
+            BufferedInputFile(png, filename="meinungsgruppen.png"),
+            caption=texts.opinion_chart_caption(),
+        )
 
 
 async def send_export(

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
 from handlers.notices import answer_label, reason_label
@@ -20,6 +21,7 @@ def status_label(status: str) -> str:
         Status.APPROVED.value: _("veröffentlicht"),
         Status.REJECTED.value: _("abgelehnt"),
         Status.REMOVED.value: _("zurückgezogen"),
+        Status.MERGED.value: _("zusammengeführt"),
     }
     return labels.get(status, status)
 
@@ -50,6 +52,9 @@ def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None)
         )
     if impulse.author_blocked:
         lines.append(_("🚫 Autor gesperrt"))
+    if impulse.similar:
+        similar = ", ".join(f"#{i}" for i in impulse.similar)
+        lines.append(_("Ähnlich: {impulses}").format(impulses=similar))
     return "\n".join(lines)
 
 
@@ -168,6 +173,54 @@ def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
             _("Quellen: {sources}").format(sources=sources),
         ]
     )
+
+
+def opinion_groups(settings: Settings, view: ConsensusView | None, computed: bool) -> str:
+    """The /stats section on consensus and division; `computed`: a computation has finished."""
+    heading = _("🧭 <b>Meinungsgruppen</b>")
+    if view is None:
+        if not computed:
+            note = _("Werden gerade berechnet; bitte gleich noch einmal /stats.")
+        else:
+            note = _(
+                "Noch nicht genug Bewertungen: Es braucht mindestens 6 Personen mit je "
+                "{min} Bewertungen."
+            ).format(min=MIN_RATINGS)
+        return f"{heading}\n{note}"
+    zone = ZoneInfo(settings.digest_timezone)
+    sizes = " · ".join(
+        _("Gruppe {number}: {size}").format(number=n, size=size)
+        for n, size in enumerate(view.sizes, start=1)
+    )
+    lines = [
+        heading,
+        _("{participants} Personen mit mindestens {min} Bewertungen · Stand {time}").format(
+            participants=view.participants,
+            min=MIN_RATINGS,
+            time=view.computed_at.astimezone(zone).strftime("%d.%m.%Y, %H:%M"),
+        ),
+        sizes,
+        _("<b>Konsens</b> (jede Gruppe stimmt zu):"),
+        *(_rated(settings, i) for i in view.consensus),
+    ]
+    if not view.consensus:
+        lines.append("–")
+    lines.append(_("<b>Spaltet die Gruppen</b>:"))
+    lines.extend(_rated(settings, i) for i in view.divisive)
+    if not view.divisive:
+        lines.append("–")
+    lines.append(_("<i>Zustimmung je Gruppe in %, in der Reihenfolge der Gruppen.</i>"))
+    return "\n".join(lines)
+
+
+def opinion_chart_caption() -> str:
+    return _("Zustimmung je Meinungsgruppe: Konsens und was die Gruppen spaltet")
+
+
+def _rated(settings: Settings, impulse: RatedImpulse) -> str:
+    topic = escape(_cut(settings.consultation.title_of(impulse.topic_id), 26))
+    shares = " · ".join(f"{percent(s)} %" for s in impulse.agree_shares)
+    return f"#{impulse.impulse_id} <i>{topic}</i>: „{escape(_cut(impulse.text, 80))}“ – {shares}"
 
 
 def _cut(text: str, width: int) -> str:
