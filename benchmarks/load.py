@@ -679,7 +679,8 @@ async def bot_loads(
         saturation = await closed_loop(population, args.citizens, args.seconds, args.warmup, bot)
         if profiler is not None:
             await profiler.wait()
-        opened = await open_loop(population, args.rate, args.open_seconds)
+        seconds = args.open_seconds if database_url.startswith("sqlite") else args.pg_open_seconds
+        opened = await open_loop(population, args.rate, seconds)
         rss = round(bot.rss_mb(), 1)
     finally:
         await bot.stop()
@@ -786,6 +787,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="closed loop: unmeasured start")
     parser.add_argument("--rate", type=float, default=100, help="open loop: offered updates/s")
     parser.add_argument("--open-seconds", type=float, default=20, help="open loop: duration")
+    parser.add_argument(
+        "--pg-open-seconds", type=float, default=10, help="open loop on PostgreSQL: duration"
+    )
     parser.add_argument(
         "--memory-citizens", type=int, default=1000, help="memory run: dialogs (0: skip)"
     )
