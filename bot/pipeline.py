@@ -58,7 +58,7 @@ class UpdatePipeline:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._context = context or {}
         # Last scheduled task per person: the next update of that person waits for it.
-        self._tails: dict[int, asyncio.Task[None]] = {}
+        self._tails: dict[int, tuple[asyncio.Task[None], int]] = {}  # task, its update id
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -122,14 +122,21 @@ class UpdatePipeline:
 
     def _schedule(self, update: Update) -> None:
         key = ordering_key(update)
-        task = asyncio.create_task(self._run_after(self._tails.get(key), key, update))
-        self._tails[key] = task
+        tail = self._tails.get(key)
+        # An update taken over from a dead instance can be older than one already waiting
+        # here: it must not wait for that one (which waits for it in the inbox).
+        newest = tail is None or tail[1] < update.update_id
+        previous = tail[0] if tail is not None and newest else None
+        task = asyncio.create_task(self._run_after(previous, key, update))
+        if newest:
+            self._tails[key] = (task, update.update_id)
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._forget(key, done))
 
     def _forget(self, key: int, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if self._tails.get(key) is task:
+        tail = self._tails.get(key)
+        if tail is not None and tail[0] is task:
             del self._tails[key]
 
     async def _run_after(

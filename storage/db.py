@@ -4,12 +4,15 @@ SQLite allows one writer at a time. Writes therefore go through a single pooled 
 starts its transactions with BEGIN IMMEDIATE (so a transaction never has to upgrade a read lock
 and fail with "database is locked"), while reads use their own connections in WAL mode. Another
 process on the same file waits on the busy timeout. PostgreSQL needs none of this: one engine.
+
+For speed (benchmarks/README.md): on SQLite the writer and the short point reads (`lookup`,
+`run_read`) run on the event loop's own thread (storage/sqlite_writer.py), long reads
+(`reading`) on threads. The hot paths use Core statements in one greenlet (`run_write`,
+`run_read`), and their small writes share transactions (`run_write_grouped`, group commit).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -28,8 +31,6 @@ from storage.group_commit import GroupCommit
 from storage.sqlite_writer import inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-CHECKPOINT_EVERY = 1.0  # seconds
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -60,10 +61,6 @@ def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngi
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        if writer:
-            # No checkpoint inside a commit on the loop's thread (its fsync would stop the
-            # loop): Database checkpoints from a reader thread instead.
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -90,12 +87,10 @@ class Database:
         self._reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._lookups = async_sessionmaker(self.lookup_engine, expire_on_commit=False)
         self._group = GroupCommit(lambda: self.write_engine.sync_engine)
-        self._checkpointer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        self._checkpoint_in_background()
         async with self._writes() as session, session.begin():
             yield session
 
@@ -117,14 +112,12 @@ class Database:
         SQL. The whole transaction is one greenlet, so on SQLite (inline writer) it runs
         without yielding to the event loop; on PostgreSQL each statement is awaited as usual.
         """
-        self._checkpoint_in_background()
         return await greenlet_spawn(_in_transaction, self.write_engine.sync_engine, work)
 
     async def run_write_grouped(self, work: Callable[[Connection], T]) -> T:
         """Like `run_write`, but sharing one transaction with the other small writes handed in
         during the same turn of the event loop (storage/group_commit.py). Returns after the
         COMMIT that holds this write; a failing write fails alone."""
-        self._checkpoint_in_background()
         return await self._group.run(work)
 
     async def run_read(self, work: Callable[[Connection], T]) -> T:
@@ -132,25 +125,7 @@ class Database:
         Anything that may scan many rows belongs in `reading()`, which never blocks the loop."""
         return await greenlet_spawn(_in_transaction, self.lookup_engine.sync_engine, work)
 
-    def _checkpoint_in_background(self) -> None:
-        """SQLite: copy the WAL into the database file every second, on a reader thread."""
-        if self.is_sqlite and self._checkpointer is None:
-            self._checkpointer = asyncio.create_task(self._checkpoints())
-
-    async def _checkpoints(self) -> None:
-        while True:
-            await asyncio.sleep(CHECKPOINT_EVERY)
-            try:
-                async with self.read_engine.connect() as connection:
-                    await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception:  # busy or closing: the next round tries again
-                log.debug("WAL checkpoint skipped", exc_info=True)
-
     async def dispose(self) -> None:
-        checkpointer, self._checkpointer = self._checkpointer, None
-        if checkpointer is not None:
-            checkpointer.cancel()
-            await asyncio.gather(checkpointer, return_exceptions=True)
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
