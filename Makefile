@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCALES := bot/locales
 
-.PHONY: setup demo test lint typecheck unit locales extract-messages bench clean
+.PHONY: setup demo test lint typecheck unit locales extract-messages bench bench-ratings clean
 
 setup: $(STAMP) locales
 
@@ -43,10 +43,14 @@ unit: setup
 test: lint typecheck unit
 
 # Load (echo floor, saturation, open loop, memory; SQLite and PostgreSQL), then the standings
-# and digest queries on a million participants. Figures: benchmarks/README.md.
+# and digest queries on a million participants: about 6 minutes. Figures: benchmarks/README.md.
 bench: setup
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/queries.py
+
+# Similar-idea lookups at 100,000 impulses and opinion groups for 100,000 citizens (docs/ratings.md):
+# about 4 minutes more, so not part of `make bench`.
+bench-ratings: setup
 	$(BIN)/python benchmarks/ratings_bench.py
 
 clean:
