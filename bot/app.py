@@ -38,7 +38,7 @@ from bot.reachability import Reachability
 from bot.resilience import DEFAULT_RETRY, ForbiddenChats, RetryPolicy, RetryRequests
 from bot.scheduler import DigestScheduler
 from bot.services import Services
-from bot.throttling import RateLimiter, ThrottlingMiddleware
+from bot.throttling import ThrottlingMiddleware, build_rate_limiter
 from handlers import citizen_router, groups
 from handlers.moderation import moderator_router
 from storage.db import Database
@@ -120,9 +120,7 @@ class Application:
         digests = build_digests(
             settings, database, i18n, services.participation, bot, consensus=ratings.consensus
         )
-        limiter = RateLimiter(
-            per_minute=settings.abuse.rate_per_minute, burst=settings.abuse.rate_burst
-        )
+        limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
         dispatcher = Dispatcher(
             storage=storage,
             # Registered by hand below, after throttling: aiogram's FSM middleware reads the
@@ -147,6 +145,7 @@ class Application:
         dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
         dispatcher.errors.register(answer_failure)
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
+        dispatcher.shutdown.register(limiter.close)
         run_sync_filters_inline(dispatcher)
         pipeline = UpdatePipeline(dispatcher, bot, Inbox(database), scopes=storage.update_scope)
         scheduler = DigestScheduler(digests, clock)

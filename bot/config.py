@@ -29,6 +29,7 @@ LOCALE_PATTERN = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]{2,8})?$")
 TRANSLATION_KEYS = ("title", "question", "purpose")
 PHASES = ("open", "closed")
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+REDIS_URL_PATTERN = re.compile(r"^(redis|rediss|unix)://")
 
 
 class ConfigError(Exception):
@@ -142,6 +143,8 @@ class Settings:
     ratings: RatingsPolicy = field(default_factory=lambda: RatingsPolicy())
     # Webhook mode: Telegram sends it in X-Telegram-Bot-Api-Secret-Token (bot/webhook.py).
     webhook_secret: str | None = None
+    # Several instances: the rate limits' shared store (bot/throttling.py); None: in memory.
+    redis_url: str | None = None
 
     def require_token(self) -> str:
         if not self.token:
@@ -214,6 +217,7 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         privacy=_privacy(_table(raw, "privacy")),
         ratings=_ratings(_table(raw, "ratings")),
         webhook_secret=_webhook_secret(env, bot),
+        redis_url=_redis_url(env, _table(raw, "scaling")),
     )
 
 
@@ -225,6 +229,16 @@ def _webhook_secret(env: Mapping[str, str], bot: Mapping[str, Any]) -> str | Non
             "A-Z, a-z, 0-9, _ or - (Telegram's rule)"
         )
     return secret or None
+
+
+def _redis_url(env: Mapping[str, str], scaling: Mapping[str, Any]) -> str | None:
+    url = env.get("DIALOGBOT_REDIS_URL") or _str(scaling, "scaling.redis_url", "")
+    if url and not REDIS_URL_PATTERN.match(url):
+        # Not repeated in the message: the URL may carry a password.
+        raise ConfigError(
+            "scaling.redis_url / DIALOGBOT_REDIS_URL must be a redis://, rediss:// or unix:// URL"
+        )
+    return url or None
 
 
 def _consultation(raw: Mapping[str, Any]) -> Consultation:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import BotApiEmulator
-from tests import postgres
+from tests import postgres, redis_server
 from tests.harness import TOKEN, Harness, RunningBot, make_settings
 from tests.postgres import PostgresServer
 
@@ -39,6 +39,25 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield postgres.sqlalchemy_url(name)
     finally:
         await server.drop(name)
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The test Redis server (tests/redis_server.py): skipped without one, failed under CI."""
+    reason = await redis_server.unreachable()
+    if reason is not None:
+        redis_server.unavailable(reason)
+    return redis_server.URL
+
+
+@pytest.fixture
+async def redis_namespace(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own on the test Redis server, emptied afterwards."""
+    prefix = redis_server.namespace()
+    try:
+        yield prefix
+    finally:
+        await redis_server.drop(prefix)
 
 
 @pytest.fixture

@@ -33,22 +33,22 @@ async def strict(emulator: BotApiEmulator, database_url: str) -> AsyncIterator[H
         await harness.bot.stop()
 
 
-def test_rate_limiter_refills_and_notifies_once() -> None:
+async def test_rate_limiter_refills_and_notifies_once() -> None:
     now = [0.0]
     limiter = RateLimiter(per_minute=60, burst=3, clock=lambda: now[0])
-    assert [limiter.check(1) for _ in range(5)] == [
+    assert [await limiter.check(1) for _ in range(5)] == [
         Verdict.ALLOW,
         Verdict.ALLOW,
         Verdict.ALLOW,
         Verdict.NOTIFY,
         Verdict.DROP,
     ]
-    assert limiter.check(2) is Verdict.ALLOW  # somebody else is not affected
+    assert await limiter.check(2) is Verdict.ALLOW  # somebody else is not affected
     now[0] = 1.0  # one token back after a second at 60 per minute
-    assert limiter.check(1) is Verdict.ALLOW
-    assert limiter.check(1) is Verdict.NOTIFY  # a new flood gets a new notice
+    assert await limiter.check(1) is Verdict.ALLOW
+    assert await limiter.check(1) is Verdict.NOTIFY  # a new flood gets a new notice
     now[0] = 1000.0
-    limiter.check(3)  # sweeping drops the buckets that refilled long ago
+    await limiter.check(3)  # sweeping drops the buckets that refilled long ago
     assert len(limiter) == 1
     limiter.forget(3)
     assert len(limiter) == 0

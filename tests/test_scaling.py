@@ -1,16 +1,20 @@
 """Beyond one machine: webhook mode, and several instances on one PostgreSQL database.
 
 The several-instances tests start real `dialogbot run --webhook` processes behind a small
-round-robin proxy, so consecutive updates of one citizen land on different instances.
+round-robin proxy, so consecutive updates of one citizen land on different instances; with
+Redis they share one rate limit per citizen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import sys
+import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,10 +23,12 @@ from pathlib import Path
 
 import pytest
 from aiohttp import ClientError, ClientSession, web
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.throttling import bucket_key
 from bot.webhook import SECRET_HEADER, WebhookOptions, serve_webhook
 from storage.db import Database
 from storage.models import InboxUpdate, Participant, Vote
@@ -129,8 +135,17 @@ async def test_a_whole_dialog_over_the_webhook(emulator: BotApiEmulator, databas
 # --------------------------------------------------------------------------- several instances
 
 
+Delivered = dict[int, Counter[str]]  # user id -> how many of their updates each target took
+
+
+def sender(body: bytes) -> int | None:
+    update = json.loads(body)
+    event = next((v for v in update.values() if isinstance(v, dict) and "from" in v), None)
+    return None if event is None else int(event["from"]["id"])
+
+
 @asynccontextmanager
-async def round_robin(targets: list[str]) -> AsyncIterator[str]:
+async def round_robin(targets: list[str], delivered: Delivered | None = None) -> AsyncIterator[str]:
     """A load balancer in miniature: each call goes to the next target, its answer back."""
     turn = 0
 
@@ -139,8 +154,11 @@ async def round_robin(targets: list[str]) -> AsyncIterator[str]:
         target = targets[turn % len(targets)]
         turn += 1
         headers = {SECRET_HEADER: request.headers.get(SECRET_HEADER, "")}
+        body = await request.read()
         try:
-            async with http.post(target, data=await request.read(), headers=headers) as answer:
+            async with http.post(target, data=body, headers=headers) as answer:
+                if answer.status == 200 and delivered is not None:
+                    delivered.setdefault(sender(body) or 0, Counter())[target] += 1
                 return web.Response(status=answer.status, body=await answer.read())
         except (ClientError, OSError):
             return web.Response(status=502)  # that instance is not up (yet): Telegram retries
@@ -160,10 +178,17 @@ async def round_robin(targets: list[str]) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def instances(
-    emulator: BotApiEmulator, database_url: str, count: int, log: Path
+    emulator: BotApiEmulator,
+    database_url: str,
+    count: int,
+    log: Path,
+    *,
+    config: Path = ROOT / "config.example.toml",
+    env: dict[str, str] | None = None,
+    delivered: Delivered | None = None,
 ) -> AsyncIterator[list[asyncio.subprocess.Process]]:
     ports = [free_port() for _ in range(count)]
-    async with round_robin([f"http://127.0.0.1:{p}/hook" for p in ports]) as public:
+    async with round_robin([f"http://127.0.0.1:{p}/hook" for p in ports], delivered) as public:
         env = {
             **os.environ,
             "DIALOGBOT_TOKEN": TOKEN,
@@ -171,6 +196,7 @@ async def instances(
             "DIALOGBOT_DATABASE_URL": database_url,
             "DIALOGBOT_SECRET": "process-test-secret",
             "DIALOGBOT_WEBHOOK_SECRET": SECRET,
+            **(env or {}),
         }
         processes = []
         with log.open("ab") as sink:
@@ -182,7 +208,7 @@ async def instances(
                         "bot.cli",
                         "run",
                         "--config",
-                        str(ROOT / "config.example.toml"),
+                        str(config),
                         "--webhook",
                         public,
                         "--listen",
@@ -287,3 +313,97 @@ async def test_two_instances_post_a_due_digest_once(
             await app.close()
     posts = emulator.chat_messages(CHANNEL)
     assert len([p for p in posts if p.photo is not None]) == 1, [p.text[:40] for p in posts]
+
+
+@pytest.mark.slow
+async def test_three_instances_share_one_rate_limit_per_citizen(
+    emulator: BotApiEmulator, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """One citizen floods; the balancer spreads the flood over three instances. With Redis the
+    instances share the citizen's bucket: the flood gets the configured burst (plus what refills
+    meanwhile) and one notice in total, not a burst and a notice per instance. Two other
+    citizens go through the dialog at the same time, unhindered."""
+    needs_postgres(database_url)
+    burst, per_minute, flood = 8, 2, 30
+    config = tmp_path / "config.toml"
+    example = (ROOT / "config.example.toml").read_text()
+    abuse = "rate_per_minute = 40\nrate_burst = 20\n"
+    assert abuse in example
+    config.write_text(
+        example.replace(abuse, f"rate_per_minute = {per_minute}\nrate_burst = {burst}\n")
+    )
+    secret = f"process-test-{uuid.uuid4().hex}"  # bucket keys of this test's own
+    env = {"DIALOGBOT_REDIS_URL": redis_url, "DIALOGBOT_SECRET": secret}
+    flooder = emulator.user(8_200_000_001)
+    others = [emulator.user(8_200_000_002 + n) for n in range(2)]
+    delivered: Delivered = {}
+    log = tmp_path / "instances.log"
+
+    async def walk(user: EmulatedUser) -> None:
+        user.send_text("/start")
+        await emulator.wait_for(shows(user, "Datenschutz"), 60)
+        user.press("Mitmachen")
+        await emulator.wait_for(shows(user, "Gewählt: 0 von 3"), 60)
+        for title in TOPICS[:2]:
+            user.press(title)
+            await asyncio.sleep(0.05)
+        await emulator.wait_for(shows(user, "Gewählt: 2 von 3"), 60)
+
+    async def handled_everything() -> bool:
+        if emulator.pending_updates:
+            return False
+        database = Database(database_url)
+        try:
+            async with database.reading() as session:
+                open_updates = await session.scalar(
+                    select(func.count())
+                    .select_from(InboxUpdate)
+                    .where(InboxUpdate.status == "pending")
+                )
+        finally:
+            await database.dispose()
+        return open_updates == 0
+
+    async with instances(
+        emulator, database_url, 3, log, config=config, env=env, delivered=delivered
+    ):
+        try:
+            # All three listen (each registers the webhook once it does): the flood is spread.
+            await emulator.wait_for(lambda: len(emulator.calls_to("setWebhook")) >= 3, 60)
+            started = time.monotonic()
+            for _ in range(flood):
+                flooder.send_text("/hilfe")
+            await asyncio.wait_for(asyncio.gather(*(walk(u) for u in others)), 90)
+            async with asyncio.timeout(90):
+                while not await handled_everything():
+                    await asyncio.sleep(0.2)
+            elapsed = time.monotonic() - started
+        except Exception as exc:
+            raise AssertionError(f"{exc}\n--- log:\n{log.read_text()[-4000:]}") from exc
+
+    spread = delivered.get(flooder.id, Counter())
+    assert sum(spread.values()) == flood
+    assert len(spread) == 3 and min(spread.values()) >= flood // 3 - 2, spread
+    texts = [m.text for m in flooder.messages]
+    notices = [t for t in texts if "langsamer" in t]
+    answered = [t for t in texts if "langsamer" not in t]
+    assert all("Hilfe" in t for t in answered), answered[:3]
+    # The configured rate in total: the burst, plus a token per 30 s of the test at most.
+    # Each instance on its own would have answered up to `burst` each: all thirty.
+    refilled = int(elapsed * per_minute / 60)
+    assert burst <= len(answered) <= burst + refilled, (len(answered), elapsed, spread)
+    # One notice for the flood; another only after a refilled token started a new one.
+    assert 1 <= len(notices) <= 1 + len(answered) - burst, (len(notices), len(answered))
+    for user in others:
+        assert "Gewählt: 2 von 3" in user.last_message.text
+        assert not any("langsamer" in m.text for m in user.messages)
+        assert not any("langsamer" in (a.text or "") for a in user.callback_answers)
+
+    # The buckets are in Redis, under keyed hashes; the test removes them (they would expire).
+    keys = [bucket_key(user.id, secret) for user in (flooder, *others)]
+    client = Redis.from_url(redis_url)
+    try:
+        assert await client.exists(*keys) == 3
+        await client.delete(*keys)
+    finally:
+        await client.aclose()
