@@ -17,8 +17,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.domain.consensus import RatingMatrix, opinion_groups
-from bot.domain.similarity import IndexedImpulse, SimilarityIndex
+from bot.domain.consensus import RatingMatrix
+from bot.domain.opinion_groups import opinion_groups
+from bot.domain.similarity import IndexedImpulse
+from bot.domain.similarity_index import SimilarityIndex
 
 WORDS = [
     "Bus",

@@ -25,10 +25,12 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import Application
     from bot.lifecycle import run_until_signalled
-    from bot.webhook import WebhookConfigError, WebhookOptions, serve_webhook
 
     serve = None
     if args.webhook:
+        # Only in webhook mode: aiohttp's server side is 1.6 MB a polling bot does not need.
+        from bot.webhook import WebhookConfigError, WebhookOptions, serve_webhook
+
         try:
             options = WebhookOptions.parse(args.webhook, args.listen, settings.webhook_secret)
         except WebhookConfigError as exc:

@@ -2,7 +2,8 @@
 
 Callers never wait: `latest()` returns the cached result at once (None while none exists) and,
 when it is older than the refresh interval, starts one refresh in the background. The
-computation itself (PCA and k-means) runs in a worker thread, so the event loop stays free.
+computation itself (PCA and k-means) runs in a worker thread, so the event loop stays free;
+numpy, scipy and scikit-learn are imported there with the first one (bot/lazy.py).
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock
-from bot.domain.consensus import ConsensusView, RatingMatrix, opinion_groups
+from bot.domain.consensus import ConsensusView, OpinionGroups, RatingMatrix
+from bot.lazy import importing
 
 log = logging.getLogger(__name__)
 
 
 class ConsensusSource(Protocol):
-    async def rating_matrix(self) -> RatingMatrix: ...
+    async def rating_matrix(self) -> RatingMatrix | None:
+        """None: too few citizens rated enough to form groups."""
+        ...
 
     async def impulses(self, ids: list[int]) -> dict[int, tuple[str, str]]: ...
 
@@ -63,7 +67,7 @@ class ConsensusCache:
         started = self._clock()
         try:
             matrix = await self._source.rating_matrix()
-            groups = await asyncio.to_thread(opinion_groups, matrix)
+            groups = None if matrix is None else await asyncio.to_thread(_opinion_groups, matrix)
             view = None
             if groups is not None:
                 ids = [s.impulse_id for s in (*groups.consensus, *groups.divisive)]
@@ -75,3 +79,12 @@ class ConsensusCache:
             return self._latest
         self._latest, self._computed_at = view, started
         return view
+
+
+def _opinion_groups(matrix: RatingMatrix) -> OpinionGroups | None:
+    """In a worker thread. numpy, scipy and scikit-learn (about 100 MB, a second to import) load
+    here with the first computation, not at start."""
+    with importing():
+        from bot.domain.opinion_groups import opinion_groups
+
+    return opinion_groups(matrix)

@@ -3,15 +3,15 @@ reports do not count."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import and_, exists, func, literal, or_, select, update
 from sqlalchemy.engine import CursorResult
 
-from bot.domain.consensus import MIN_RATINGS, RatingMatrix
+from bot.domain.consensus import MIN_PARTICIPANTS, MIN_RATINGS, RatingMatrix
 from bot.domain.ratings import MERGED, RatingCard, ReportOutcome
 from bot.domain.similarity import IndexedImpulse
 from storage.db import Database
@@ -191,12 +191,14 @@ class SqlSimilaritySource:
 class SqlConsensusSource:
     """The citizen × impulse rating matrix for the opinion groups (docs/ratings.md): approved
     impulses, active participants with at least `min_ratings` ratings of them. Counting is
-    done by the database; the rows go straight into numpy arrays."""
+    done by the database; the rows go straight into numpy arrays, in a worker thread."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def rating_matrix(self, min_ratings: int = MIN_RATINGS) -> RatingMatrix:
+    async def rating_matrix(self, min_ratings: int = MIN_RATINGS) -> RatingMatrix | None:
+        """None when too few citizens rated enough to form groups (then numpy, scipy and
+        scikit-learn need not be loaded at all)."""
         counted = (
             select(Rating.participant_id)
             .join(Impulse, Impulse.id == Rating.impulse_id)
@@ -214,16 +216,8 @@ class SqlConsensusSource:
         )
         async with self._db.reading() as session:
             rows = (await session.execute(query)).all()
-        data = np.array(rows, dtype=np.int64).reshape(-1, 3)
-        participants, row_index = np.unique(data[:, 0], return_inverse=True)
-        impulses, col_index = np.unique(data[:, 1], return_inverse=True)
-        return RatingMatrix(
-            participants,
-            impulses,
-            row_index.astype(np.int64),
-            col_index.astype(np.int64),
-            data[:, 2].astype(np.int8),
-        )
+        # Off the event loop: a large consultation has millions of ratings.
+        return await asyncio.to_thread(_matrix, rows)
 
     async def impulses(self, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """Topic and text of approved impulses, by id."""
@@ -251,3 +245,9 @@ async def _participant_id(session: Any, pseudonym: str) -> int | None:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+def _matrix(rows: Sequence[Sequence[int]]) -> RatingMatrix | None:
+    if len({row[0] for row in rows}) < MIN_PARTICIPANTS:
+        return None
+    return RatingMatrix.from_triples(rows)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.domain.consensus import RatingMatrix, opinion_groups
+from bot.domain.consensus import RatingMatrix
+from bot.domain.opinion_groups import opinion_groups
 
 
 def planted(seed: int = 1) -> RatingMatrix:

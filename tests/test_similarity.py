@@ -1,11 +1,13 @@
-"""Similar-idea hints: the index itself and how lookups keep it fresh (bot/domain/similarity.py)."""
+"""Similar-idea hints: the index itself and how lookups keep it fresh (bot/domain/similarity.py,
+bot/domain/similarity_index.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.similarity import IndexedImpulse, SimilarImpulses, SimilarityIndex
+from bot.domain.similarity import IndexedImpulse, SimilarImpulses
+from bot.domain.similarity_index import SimilarityIndex
 
 BUSES = "Mehr Nachtbusse zwischen Essen und Bochum am Wochenende"
 

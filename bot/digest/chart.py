@@ -1,7 +1,8 @@
 """The digest chart: topic shares as ranked horizontal bars, sized for a phone screen.
 
 Uses Figure + FigureCanvasAgg directly (no pyplot), so no global backend or figure
-registry is touched and rendering is safe in a long-running server.
+registry is touched and rendering is safe in a long-running server. matplotlib (about 30 MB) is
+imported with the first chart, in the worker thread that draws it, not at start (bot/lazy.py).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
+from typing import TYPE_CHECKING
 
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.text import Annotation
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from bot.lazy import importing
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Annotation
 
 MAX_ROWS = 20
 LABEL_WIDTH = 28  # characters per label line, two lines at most
@@ -69,6 +72,10 @@ def render_chart(
     rows: Sequence[ChartRow], *, title: str, subtitle: str, share_axis_label: str
 ) -> bytes:
     """PNG of the ranked shares; identical input gives identical bytes."""
+    with importing():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
     bars = _bars(rows)
     fig = Figure(figsize=(_WIDTH_PX / _DPI, 1), dpi=_DPI, facecolor="white")
     FigureCanvasAgg(fig)  # attaches itself to fig; measuring text needs it
@@ -192,6 +199,8 @@ def _axis_end(bars: Sequence[_Bar], notes_px: Sequence[float], width_px: float) 
 
 
 def _style_axes(ax: Axes) -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator  # loaded with matplotlib.figure
+
     ax.tick_params(axis="y", length=0, pad=12)
     ax.tick_params(axis="x", labelsize=_pt(_TICK_PX), colors=_MUTED, length=0, pad=8)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))

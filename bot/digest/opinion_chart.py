@@ -1,6 +1,7 @@
 """The second chart: agreement per impulse and opinion group, for the consensus impulses and
 those that divide the groups (docs/ratings.md). Sized for a phone screen like the digest chart;
-Figure + FigureCanvasAgg directly, no pyplot.
+Figure + FigureCanvasAgg directly, no pyplot; matplotlib is imported with the first chart
+(bot/digest/chart.py).
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from collections.abc import Callable, Sequence
 from io import BytesIO
 
 from aiogram.utils.i18n import gettext as _
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from bot.digest.chart import RENDERING
 from bot.digest.figures import OpinionChartSpec, OpinionRow
 from bot.domain.consensus import ConsensusView, RatedImpulse
+from bot.lazy import importing
 
 __all__ = ["OpinionChartSpec", "OpinionRow", "opinion_chart_spec", "render_opinion_chart"]
 
@@ -42,6 +40,12 @@ def render_opinion_chart(spec: OpinionChartSpec) -> bytes:
 
 
 def _render(spec: OpinionChartSpec) -> bytes:
+    with importing():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
+        from matplotlib.ticker import FixedLocator, FuncFormatter
+
     groups = len(spec.group_labels)
     rows: list[tuple[str, OpinionRow | None]] = []
     for heading, section in zip(spec.section_labels, (spec.consensus, spec.divisive), strict=True):
