@@ -1,5 +1,6 @@
 """numpy, scipy, scikit-learn and matplotlib load only when first needed (bot/lazy.py, issue 6):
-not at start, and not for a similar-idea lookup or opinion groups with nothing to work on."""
+not at start, and not for a similar-idea lookup or opinion groups with nothing to work on. The
+Redis client loads only when shared rate limits are configured."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bot.app import Application
 from storage.migrate import upgrade
 from tests.harness import make_settings
 
-HEAVY = ("numpy", "scipy", "sklearn", "matplotlib")
+HEAVY = ("numpy", "scipy", "sklearn", "matplotlib", "redis")
 
 
 def loaded() -> list[str]:

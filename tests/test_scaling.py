@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.emulator import BotApiEmulator, EmulatedUser
-from bot.throttling import bucket_key
+from bot.shared_limits import bucket_key
 from bot.webhook import SECRET_HEADER, WebhookOptions, serve_webhook
 from storage.db import Database
 from storage.models import InboxUpdate, Participant, Vote
