@@ -35,7 +35,13 @@ from bot.pipeline import UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
 from bot.reachability import Reachability
-from bot.resilience import DEFAULT_RETRY, ForbiddenChats, RetryPolicy, RetryRequests
+from bot.resilience import (
+    DEFAULT_RETRY,
+    ForbiddenChats,
+    RetryPolicy,
+    RetryRequests,
+    SettledCalls,
+)
 from bot.scheduler import DigestScheduler
 from bot.services import Services
 from bot.throttling import ThrottlingMiddleware, build_rate_limiter
@@ -108,6 +114,8 @@ class Application:
         reachability = Reachability(ReplyAddresses(database), settings.secret)
         bot.session.middleware(RetryRequests(retry))
         bot.session.middleware(ForbiddenChats(reachability.forbidden))
+        # A replayed update's second answer to a button press, or an edit already shown, is done.
+        bot.session.middleware(SettledCalls())
         storage = SqlStorage(
             database,
             lambda key: keyed_hash(key, settings.secret),

@@ -5,7 +5,9 @@ and channel posts all get the same treatment:
 
 * 429 Too Many Requests: wait the `retry_after` Telegram asks for (capped), then try again;
 * 5xx and dropped connections: exponential backoff, a bounded number of attempts;
-* any other error (400, 403, ...) goes back at once: trying again would fail the same way.
+* any other error (400, 403, ...) goes back at once: trying again would fail the same way;
+* except two 400s that mean there is nothing left to do (`SettledCalls`): a button press that
+  can no longer be answered, and an edit to what the message already shows.
 
 Telegram answers 429 and 5xx without executing the method, so a retry does not send twice. A
 dropped connection is ambiguous in principle (the request may have arrived); retrying it is
@@ -21,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
@@ -30,12 +32,21 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetUpdates,
+    Response,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
 
 log = logging.getLogger(__name__)
@@ -125,3 +136,48 @@ class ForbiddenChats(BaseRequestMiddleware):
             await self._on_forbidden(chat_id)
         except Exception:  # the 403 is what the caller must see, not a storage hiccup
             log.exception("could not mark a chat as unreachable")
+
+
+# Telegram's descriptions of a 400 that leaves nothing to do, by the methods they settle.
+_SETTLED: tuple[tuple[tuple[type[TelegramMethod[Any]], ...], tuple[str, ...]], ...] = (
+    # Once answered, or after about 15 s, a button press can no longer be answered.
+    ((AnswerCallbackQuery,), ("query is too old", "query id is invalid")),
+    # The message already shows exactly this.
+    ((EditMessageText, EditMessageReplyMarkup, EditMessageCaption), ("message is not modified",)),
+)
+
+
+def settled(method: TelegramMethod[Any], error: TelegramBadRequest) -> bool:
+    """Whether `error` only says that `method` has nothing left to do."""
+    description = error.message.lower()
+    return any(
+        isinstance(method, methods) and any(text in description for text in texts)
+        for methods, texts in _SETTLED
+    )
+
+
+class SettledCalls(BaseRequestMiddleware):
+    """Calls with nothing left to do count as done (True), so the handler carries on.
+
+    An update is handled again when the process died after its replies went out but before its
+    "done" mark (storage/inbox.py), and it makes the same calls again. Telegram refuses two of
+    them although nothing is wrong: answering the button press again ("query is too old and
+    response timeout expired or query ID is invalid"; also when a handler took too long), and
+    an edit the message already shows ("message is not modified"). Raised, either would abort
+    the handler before its next step and leave the person waiting for it.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as exc:
+            if not settled(method, exc):
+                raise
+            log.debug("%s: nothing left to do (%s)", method.__api_method__, exc.message)
+            # The session's chain passes the bare result on (aiogram's annotation says Response).
+            return cast(Response[TelegramType], True)

@@ -25,6 +25,7 @@ class StepCallback(CallbackData, prefix="s"):
 
 class TopicCallback(CallbackData, prefix="t"):
     topic: str
+    choose: bool  # what the tap does: choose the topic, or unchoose it (bot.domain.selection)
 
 
 class ImpulseTopicCallback(CallbackData, prefix="it"):

@@ -40,7 +40,7 @@ def topics(consultation: Consultation, selected: Sequence[str]) -> InlineKeyboar
             InlineKeyboardButton(
                 text=f"{CHECKED if topic.id in selected else UNCHECKED} "
                 f"{topic_title(consultation, topic.id)}",
-                callback_data=TopicCallback(topic=topic.id).pack(),
+                callback_data=TopicCallback(topic=topic.id, choose=topic.id not in selected).pack(),
             )
         ]
         for topic in consultation.topics

@@ -48,7 +48,6 @@ async def submit(
     except InvalidSubmission:
         await callback.answer(views.stale_button(), show_alert=True)
         return
-    await state.clear()
     await callback.answer()
     standings = await participation.standings()
     await flow.edit_or_send(
@@ -58,6 +57,11 @@ async def submit(
     )
     if new_impulse is not None:
         await post_review_cards(bot, settings, moderation, new_impulse)
+    # Cleared last, so it is written with the update's "done" mark (storage/fsm.py). Cleared
+    # first, it was committed before the thanks went out, and a press handled again after a
+    # crash in between found no step and thanked nobody. Now it finds the review step and
+    # thanks again; the submission is stored once (by its draft key).
+    await state.clear()
 
 
 async def edit_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:

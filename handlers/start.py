@@ -53,9 +53,9 @@ async def consent(
 
 
 async def decline(callback: CallbackQuery, state: FSMContext) -> None:
-    await state.clear()
     await callback.answer()
     await flow.edit_or_send(callback, views.declined())
+    await state.clear()  # after the reply, with the "done" mark (as in review.submit)
 
 
 def router() -> Router:

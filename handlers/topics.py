@@ -24,17 +24,20 @@ async def toggle(
     result = toggle_topic(
         flow.draft(data),
         callback_data.topic,
+        choose=callback_data.choose,
         known=consultation.topic_ids,
         limit=consultation.max_topics,
     )
     if result.outcome is Toggle.LIMIT_REACHED:
         await callback.answer(views.topic_limit_reached(consultation), show_alert=True)
         return
-    if not result.changed:
+    if result.outcome is Toggle.UNKNOWN_TOPIC:
         await callback.answer(views.stale_button(), show_alert=True)
         return
-    await state.update_data({SELECTED: list(result.selected)})
+    if result.changed:
+        await state.update_data({SELECTED: list(result.selected)})
     await callback.answer()
+    # Also when it was so already: the list then shows it (unchanged: nothing to edit).
     await flow.edit_or_send(
         callback,
         views.topics_prompt(consultation, len(result.selected)),

@@ -13,17 +13,24 @@ KNOWN = ("a", "b", "c", "d")
 
 
 def test_toggle_adds_removes_and_respects_the_limit() -> None:
-    r = toggle_topic((), "a", known=KNOWN, limit=2)
+    r = toggle_topic((), "a", choose=True, known=KNOWN, limit=2)
     assert (r.selected, r.outcome) == (("a",), Toggle.ADDED)
-    r = toggle_topic(r.selected, "b", known=KNOWN, limit=2)
-    r = toggle_topic(r.selected, "c", known=KNOWN, limit=2)
+    r = toggle_topic(r.selected, "b", choose=True, known=KNOWN, limit=2)
+    r = toggle_topic(r.selected, "c", choose=True, known=KNOWN, limit=2)
     assert (r.selected, r.outcome, r.changed) == (("a", "b"), Toggle.LIMIT_REACHED, False)
-    r = toggle_topic(r.selected, "a", known=KNOWN, limit=2)
+    r = toggle_topic(r.selected, "a", choose=False, known=KNOWN, limit=2)
     assert (r.selected, r.outcome) == (("b",), Toggle.REMOVED)
 
 
+def test_the_same_tap_twice_does_not_undo_itself() -> None:
+    r = toggle_topic(("a",), "a", choose=True, known=KNOWN, limit=1)
+    assert (r.selected, r.outcome, r.changed) == (("a",), Toggle.ALREADY, False)
+    r = toggle_topic(("a",), "b", choose=False, known=KNOWN, limit=3)
+    assert (r.selected, r.outcome, r.changed) == (("a",), Toggle.ALREADY, False)
+
+
 def test_toggle_ignores_unknown_topics() -> None:
-    r = toggle_topic(("a",), "zzz", known=KNOWN, limit=3)
+    r = toggle_topic(("a",), "zzz", choose=True, known=KNOWN, limit=3)
     assert (r.selected, r.outcome) == (("a",), Toggle.UNKNOWN_TOPIC)
 
 

@@ -1,12 +1,18 @@
 """The same update delivered twice (a lost polling offset, a webhook retry, a restart) is
-handled once; finished inbox rows are forgotten after a day."""
+handled once; one whose "done" mark a crash prevented is handled again, harmlessly; finished
+inbox rows are forgotten after a day."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from sqlalchemy import select
 
@@ -64,6 +70,51 @@ async def test_an_update_handled_before_a_restart_is_not_handled_again(harness: 
     assert await harness.bot.app.pipeline.accept([update]) == 0
     await harness.settle()
     assert len(user.messages) == 1
+
+
+async def dies_after(harness: Harness, api_method: str, action: Callable[[], object]) -> None:
+    """Do `action`; the bot process dies right after the update's `api_method` call went out:
+    nothing after it is sent or written, the update's "done" mark included (a SIGKILL there)."""
+    assert harness.bot.app is not None
+    died = asyncio.Event()
+
+    async def die(
+        make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        result = await make_request(bot, method)
+        if method.__api_method__ == api_method and not died.is_set():
+            died.set()
+            await asyncio.Event().wait()  # until the crash below cancels it
+        return result
+
+    harness.bot.app.bot.session.middleware(die)
+    action()
+    await asyncio.wait_for(died.wait(), timeout=10)
+    await harness.bot.crash()
+    await harness.bot.start()  # the update is still pending in the inbox: handled again
+    await harness.settle()
+
+
+async def test_a_press_handled_again_after_a_crash_completes_its_step_once(
+    harness: Harness,
+) -> None:
+    """Handled again, a press repeats its calls: Telegram refuses the second answer to the
+    button ("query is too old") and an edit the message already shows ("not modified"). The
+    step still completes, a topic tapped once stays chosen, and nobody hears of it."""
+    c = harness.citizen(7206)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    # After all the replies of a press.
+    await dies_after(harness, "editMessageText", lambda: c.user.press("Mobilität & ÖPNV"))
+    assert "Gewählt: 1 von 3" in c.last_text
+    await dies_after(harness, "sendMessage", lambda: c.user.press("Weiter"))
+    assert "Schritt 2 von 3" in c.last_text
+    await c.press("Überspringen")
+    # After the first of them: the vote is stored, the thanks not yet sent.
+    await dies_after(harness, "answerCallbackQuery", lambda: c.user.press("Absenden"))
+    assert "Danke!" in c.last_text and "Teilnehmende bisher: 1" in c.last_text
+    assert "Mobilität & ÖPNV: 100 %" in c.last_text
+    assert not any("schiefgegangen" in m.text for m in c.user.messages)
 
 
 async def test_finished_updates_older_than_a_day_are_forgotten_at_start(harness: Harness) -> None:

@@ -1,4 +1,9 @@
-"""Choosing priority topics: toggling with an upper limit, as "Setzen Sie drei Prioritäten"."""
+"""Choosing priority topics: toggling with an upper limit, as "Setzen Sie drei Prioritäten".
+
+Each topic button says what a tap does (choose or unchoose), not just "flip": the same tap twice
+(a double tap, or the update handled again after a crash, storage/inbox.py) changes nothing the
+second time instead of undoing the first.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from enum import Enum
 class Toggle(Enum):
     ADDED = "added"
     REMOVED = "removed"
+    ALREADY = "already"  # chosen or not chosen already, as the tap asked
     LIMIT_REACHED = "limit_reached"
     UNKNOWN_TOPIC = "unknown_topic"
 
@@ -25,13 +31,15 @@ class ToggleResult:
 
 
 def toggle_topic(
-    selected: Sequence[str], topic_id: str, *, known: Sequence[str], limit: int
+    selected: Sequence[str], topic_id: str, *, choose: bool, known: Sequence[str], limit: int
 ) -> ToggleResult:
-    """Add or remove one topic; a tap beyond the limit changes nothing."""
+    """Add (`choose`) or remove one topic; a tap beyond the limit changes nothing."""
     current = tuple(t for t in selected if t in known)
     if topic_id not in known:
         return ToggleResult(current, Toggle.UNKNOWN_TOPIC)
-    if topic_id in current:
+    if (topic_id in current) == choose:
+        return ToggleResult(current, Toggle.ALREADY)
+    if not choose:
         return ToggleResult(tuple(t for t in current if t != topic_id), Toggle.REMOVED)
     if len(current) >= limit:
         return ToggleResult(current, Toggle.LIMIT_REACHED)
