@@ -98,7 +98,8 @@ class UpdatePipeline:
     async def _resume(self) -> int:
         pending = await self._inbox.pending()
         for _, payload in pending:
-            self._schedule(Update.model_validate_json(payload, context={"bot": self._bot}))
+            update = Update.model_validate_json(payload, context={"bot": self._bot})
+            self._schedule(update, replayed=True)
         if pending:
             log.info("resuming %d unfinished updates from the inbox", len(pending))
         return len(pending)
@@ -120,14 +121,14 @@ class UpdatePipeline:
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    def _schedule(self, update: Update) -> None:
+    def _schedule(self, update: Update, *, replayed: bool = False) -> None:
         key = ordering_key(update)
         tail = self._tails.get(key)
         # An update taken over from a dead instance can be older than one already waiting
         # here: it must not wait for that one (which waits for it in the inbox).
         newest = tail is None or tail[1] < update.update_id
         previous = tail[0] if tail is not None and newest else None
-        task = asyncio.create_task(self._run_after(previous, key, update))
+        task = asyncio.create_task(self._run_after(previous, key, update, replayed))
         if newest:
             self._tails[key] = (task, update.update_id)
         self._tasks.add(task)
@@ -140,7 +141,7 @@ class UpdatePipeline:
             del self._tails[key]
 
     async def _run_after(
-        self, previous: asyncio.Task[None] | None, key: int, update: Update
+        self, previous: asyncio.Task[None] | None, key: int, update: Update, replayed: bool
     ) -> None:
         if previous is not None:
             await asyncio.wait({previous})
@@ -150,13 +151,16 @@ class UpdatePipeline:
         except Exception:
             log.exception("could not check the order of update %d", update.update_id)
         async with self._slots:
-            await self._handle(update)
+            await self._handle(update, replayed)
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, replayed: bool) -> None:
         with self._scopes() if self._scopes is not None else nullcontext() as scope:
             failed = False
             try:
-                await self._dp.feed_update(self._bot, update, **self._context)
+                # `replayed`: recorded before a crash or by a dead instance, and handled again
+                # now; its replies may or may not have gone out the first time.
+                context = {**self._context, "replayed": replayed}
+                await self._dp.feed_update(self._bot, update, **context)
             except Exception:
                 failed = True
                 log.exception("update %d failed", update.update_id)

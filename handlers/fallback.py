@@ -7,9 +7,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
-from handlers import views
+from handlers import flow, views
 from handlers.states import Dialog
 
+STEPS = {step.state for step in Dialog.__states__}  # what flow.resume can show again
 BUTTON_STEPS = {
     Dialog.consent.state,
     Dialog.topics.state,
@@ -18,8 +19,12 @@ BUTTON_STEPS = {
 }
 
 
-async def unhandled_message(message: Message, state: FSMContext, settings: Settings) -> None:
+async def unhandled_message(
+    message: Message, state: FSMContext, settings: Settings, replayed: bool = False
+) -> None:
     current = await state.get_state()
+    if replayed and current in STEPS and await flow.resume(message, state, settings):
+        return  # see unhandled_button
     if (message.text or "").startswith("/"):
         # Unknown commands (moderators' ones included, for everyone else) get the plain help.
         await message.answer(views.help_text(settings), disable_web_page_preview=True)
@@ -34,8 +39,20 @@ async def edited(message: Message) -> None:
     await message.answer(views.edits_not_taken())
 
 
-async def unhandled_button(callback: CallbackQuery) -> None:
-    """Forged data, or a keyboard from an earlier step or an earlier run."""
+async def unhandled_button(
+    callback: CallbackQuery, state: FSMContext, settings: Settings, replayed: bool = False
+) -> None:
+    """Forged data, or a keyboard from an earlier step or an earlier run.
+
+    Handled again after a crash (`replayed`), a press can find its own step already saved
+    while the prompt of the next step never went out (the state is committed just before
+    that reply). Showing the current step again means nobody is left without buttons; at
+    worst, after a crash, a prompt appears twice.
+    """
+    if replayed and isinstance(callback.message, Message) and await state.get_state() in STEPS:
+        await callback.answer()
+        await flow.resume(callback.message, state, settings)
+        return
     await callback.answer(views.stale_button(), show_alert=True)
 
 

@@ -72,19 +72,26 @@ async def test_an_update_handled_before_a_restart_is_not_handled_again(harness: 
     assert len(user.messages) == 1
 
 
-async def dies_after(harness: Harness, api_method: str, action: Callable[[], object]) -> None:
-    """Do `action`; the bot process dies right after the update's `api_method` call went out:
-    nothing after it is sent or written, the update's "done" mark included (a SIGKILL there)."""
+async def dies_after(
+    harness: Harness, api_method: str, action: Callable[[], object], *, before: bool = False
+) -> None:
+    """Do `action`; the bot process dies right after the update's `api_method` call went out
+    (or, `before`, just before it goes out, its state changes already committed): nothing
+    after it is sent or written, the update's "done" mark included (a SIGKILL there)."""
     assert harness.bot.app is not None
     died = asyncio.Event()
 
     async def die(
         make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
     ) -> Any:
-        result = await make_request(bot, method)
-        if method.__api_method__ == api_method and not died.is_set():
+        dies = method.__api_method__ == api_method and not died.is_set()
+        if dies and before:
             died.set()
             await asyncio.Event().wait()  # until the crash below cancels it
+        result = await make_request(bot, method)
+        if dies:
+            died.set()
+            await asyncio.Event().wait()
         return result
 
     harness.bot.app.bot.session.middleware(die)
@@ -115,6 +122,26 @@ async def test_a_press_handled_again_after_a_crash_completes_its_step_once(
     assert "Danke!" in c.last_text and "Teilnehmende bisher: 1" in c.last_text
     assert "Mobilität & ÖPNV: 100 %" in c.last_text
     assert not any("schiefgegangen" in m.text for m in c.user.messages)
+
+
+async def test_a_step_saved_but_not_yet_shown_before_a_crash_is_shown_after_it(
+    harness: Harness,
+) -> None:
+    """The state is committed just before the reply that shows the next step. A crash in
+    between: handled again, the press belongs to the step before, and the bot shows the
+    current step again instead of calling the button out of date."""
+    c = harness.citizen(7207)
+    await c.send("/start")
+    await dies_after(harness, "sendMessage", lambda: c.user.press("Mitmachen"), before=True)
+    assert "Gewählt: 0 von 3" in c.last_text
+    await c.press("Mobilität & ÖPNV")
+    await dies_after(harness, "sendMessage", lambda: c.user.press("Weiter"), before=True)
+    assert "Schritt 2 von 3" in c.last_text
+    await dies_after(harness, "sendMessage", lambda: c.user.send_text("Mehr Nachtbusse"), before=True)
+    assert "Schritt 3 von 3" in c.last_text
+    await c.press("Absenden")
+    assert "Danke!" in c.last_text
+    assert not any("nicht mehr aktuell" in (a.text or "") for a in c.user.callback_answers)
 
 
 async def test_finished_updates_older_than_a_day_are_forgotten_at_start(harness: Harness) -> None:
