@@ -137,7 +137,9 @@ async def test_a_step_saved_but_not_yet_shown_before_a_crash_is_shown_after_it(
     await c.press("Mobilität & ÖPNV")
     await dies_after(harness, "sendMessage", lambda: c.user.press("Weiter"), before=True)
     assert "Schritt 2 von 3" in c.last_text
-    await dies_after(harness, "sendMessage", lambda: c.user.send_text("Mehr Nachtbusse"), before=True)
+    await dies_after(
+        harness, "sendMessage", lambda: c.user.send_text("Mehr Nachtbusse"), before=True
+    )
     assert "Schritt 3 von 3" in c.last_text
     await c.press("Absenden")
     assert "Danke!" in c.last_text
