@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+from bot.lean_aiogram import import_aiogram
+
+import_aiogram()  # as `dialogbot` does, so the tests run with aiogram's models built lazily
+
+# ruff: noqa: E402 - import_aiogram() has to come before the imports that load aiogram
+
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
