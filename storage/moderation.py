@@ -36,7 +36,8 @@ class SqlModerationRepository:
         self._blocklist = blocklist
 
     async def card(self, impulse_id: int) -> ImpulseCard | None:
-        async with self._db.reading() as session:
+        # After every submission: a point read, inline (no reader thread to queue for).
+        async with self._db.lookup() as session:
             row = (
                 await session.execute(
                     select(Impulse, Participant.status)
