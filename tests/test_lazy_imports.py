@@ -4,6 +4,7 @@ Redis client loads only when shared rate limits are configured."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,31 @@ asyncio.run(main(sys.argv[1]))
 def test_the_bot_starts_without_the_heavy_libraries(tmp_path: Path) -> None:
     database = tmp_path / "bot.sqlite3"
     subprocess.run([sys.executable, "-c", CHECK, str(database)], cwd=ROOT, check=True, timeout=120)
+
+
+RESTART = """
+import asyncio
+import sys
+
+from storage.db import Database
+from storage.migrate import HEAD, current_revision, upgrade
+
+
+async def main(database_url: str) -> None:
+    database = Database(database_url)
+    assert await current_revision(database) == HEAD
+    await upgrade(database)
+    assert "alembic" not in sys.modules
+    await database.dispose()
+
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_a_restart_on_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    env = {**os.environ, "DIALOGBOT_DATABASE_URL": url}
+    migrate = [sys.executable, "-m", "bot.cli", "db", "upgrade"]
+    subprocess.run(migrate, cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", RESTART, url], cwd=ROOT, check=True, timeout=120)

@@ -69,3 +69,29 @@ async def test_the_vote_tallies_follow_every_change_of_the_votes(database_url: s
         assert await repository.vote_counts() == (0, {})
     finally:
         await database.dispose()
+
+
+def test_head_names_the_newest_migration() -> None:
+    """storage.migrate.HEAD lets a restart skip alembic; it must follow the migration files."""
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import HEAD, alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == [HEAD]
+
+
+async def test_the_revision_is_recorded_and_read_back(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from storage.migrate import HEAD, current_revision
+
+    database = Database(database_url)
+    try:
+        await upgrade(database)
+        assert await current_revision(database) == HEAD
+        async with database.transaction() as session:  # as if alembic had never run
+            await session.execute(text("DROP TABLE alembic_version"))
+        assert await current_revision(database) is None
+    finally:
+        await database.dispose()
