@@ -44,3 +44,5 @@ def configure_logging(*, verbose: bool = False, secrets: tuple[str, ...] = ()) -
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # Seven lines about alembic's own plugins before every migration say nothing to an operator.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
