@@ -2,6 +2,8 @@
 
 An update is `pending` until its handler finished, then `done` with its payload dropped (the raw
 update holds Telegram ids and names; it is kept no longer than needed to finish handling it).
+Payloads live in their own table and are deleted, not blanked: SQLite reuses the pages of
+deleted rows, where blanked ones left the file growing by kilobytes per update (migration 0006).
 
 Several instances on one PostgreSQL database (webhooks behind a load balancer) share the inbox:
 
@@ -27,11 +29,20 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, delete, literal_column, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    delete,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.models import InboxUpdate
+from storage.models import InboxPayload, InboxUpdate
 from storage.repository import upsert_into
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -93,21 +104,30 @@ class Inbox:
         rows = [
             {
                 "update_id": i,
-                "payload": p,
                 "status": PENDING,
                 "received_at": now,
                 "ordering_key": keys.get(i),
                 "owner": self.owner,
             }
-            for i, p in unique.items()
+            for i in unique
         ]
-        insert = (
+        record_new = (
             upsert_into(self._db, InboxUpdate)
             .values(rows)
             .on_conflict_do_nothing(index_elements=["update_id"])
             .returning(InboxUpdate.update_id)
         )
-        inserted = set(await self._db.run_write_grouped(lambda c: list(c.scalars(insert))))
+
+        def work(connection: Connection) -> set[int]:
+            new = set(connection.scalars(record_new))
+            if new:
+                connection.execute(
+                    insert(InboxPayload),
+                    [{"update_id": i, "payload": unique[i]} for i in new],
+                )
+            return new
+
+        inserted = await self._db.run_write_grouped(work)
         return [i for i in unique if i in inserted]
 
     async def finish(
@@ -124,7 +144,6 @@ class Inbox:
             .where(InboxUpdate.update_id == update_id)
             .values(
                 status=FAILED if failed else DONE,
-                payload="",
                 handled_at=datetime.now(UTC),
                 ordering_key=None,
                 owner=None,
@@ -135,6 +154,7 @@ class Inbox:
             if also is not None:
                 also(connection)
             connection.execute(done)
+            connection.execute(delete(InboxPayload).where(InboxPayload.update_id == update_id))
 
         await self._db.run_write_grouped(work)
 
@@ -163,7 +183,8 @@ class Inbox:
             return await self._adopt_orphans()
         async with self._db.reading() as session:
             rows = await session.execute(
-                select(InboxUpdate.update_id, InboxUpdate.payload)
+                select(InboxUpdate.update_id, InboxPayload.payload)
+                .join(InboxPayload, InboxPayload.update_id == InboxUpdate.update_id)
                 .where(InboxUpdate.status == PENDING)
                 .order_by(InboxUpdate.update_id)
             )
@@ -185,18 +206,29 @@ class Inbox:
                 if not await self._lease.scalar(probe, {"id": _lock_id(owner)}):
                     continue  # alive: its updates are its own
             try:
-                rows = await self._lease.execute(
+                taken = await self._lease.scalars(
                     update(InboxUpdate)
                     .where(_IS_PENDING, _owned_by(owner))
                     .values(owner=self.owner)
-                    .returning(InboxUpdate.update_id, InboxUpdate.payload)
+                    .returning(InboxUpdate.update_id)
                 )
-                adopted += [(row.update_id, row.payload) for row in rows]
+                adopted += await self._payloads(list(taken))
             finally:
                 if owner is not None:
                     unlock = text("SELECT pg_advisory_unlock(:id)")
                     await self._lease.execute(unlock, {"id": _lock_id(owner)})
         return sorted(adopted)
+
+    async def _payloads(self, update_ids: list[int]) -> list[tuple[int, str]]:
+        if not update_ids:
+            return []
+        assert self._lease is not None
+        rows = await self._lease.execute(
+            select(InboxPayload.update_id, InboxPayload.payload).where(
+                InboxPayload.update_id.in_(update_ids)
+            )
+        )
+        return [(row.update_id, row.payload) for row in rows]
 
     async def forget_older_than(self, age: timedelta) -> int:
         """Drop finished rows; their ids only matter while Telegram might deliver them again."""

@@ -168,7 +168,6 @@ class InboxUpdate(Base):
     )
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(8))  # pending | done | failed
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -176,6 +175,18 @@ class InboxUpdate(Base):
     ordering_key: Mapped[int | None] = mapped_column(BigInteger)
     # The instance that recorded (or took over) the update, while it is pending.
     owner: Mapped[str | None] = mapped_column(String(64))
+
+
+class InboxPayload(Base):
+    """The raw update while it is pending; deleted when it is handled (storage/inbox.py).
+
+    A table of its own: deleted rows free their pages for new ones, where a blanked column in
+    the inbox row left SQLite's pages nearly empty and the file growing (migration 0006)."""
+
+    __tablename__ = "inbox_payloads"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[str] = mapped_column(Text)
 
 
 class ReviewCard(Base):

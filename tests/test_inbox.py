@@ -16,7 +16,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from sqlalchemy import select
 
-from storage.models import InboxUpdate
+from storage.models import InboxPayload, InboxUpdate
 from tests.harness import Harness
 
 
@@ -44,6 +44,19 @@ async def test_the_same_update_twice_is_handled_once(harness: Harness) -> None:
     assert await app.pipeline.accept([update, update]) == 0
     await app.pipeline.wait_idle()
     assert len(user.messages) == 1 and "Datenschutz" in user.last_text
+
+
+async def test_a_handled_update_keeps_its_id_but_not_its_payload(harness: Harness) -> None:
+    """The raw update (names, ids) goes once handled; the row that prevents a second handling
+    stays (a day; see the next tests)."""
+    citizen = harness.citizen(7209)
+    await citizen.take_part(["Mobilität & ÖPNV"])
+    assert harness.bot.app is not None
+    async with harness.bot.app.database.reading() as session:
+        statuses = list(await session.scalars(select(InboxUpdate.status)))
+        payloads = list(await session.scalars(select(InboxPayload.update_id)))
+    assert len(statuses) >= 5 and set(statuses) == {"done"}
+    assert payloads == []
 
 
 async def test_twice_in_one_batch_or_at_the_same_moment_is_still_once(harness: Harness) -> None:
@@ -159,8 +172,13 @@ async def test_finished_updates_older_than_a_day_are_forgotten_at_start(harness:
     }
     async with harness.bot.app.database.transaction() as session:
         session.add_all(
-            InboxUpdate(update_id=i, payload=payload, status=status, received_at=at)
-            for i, (status, at, payload) in rows.items()
+            InboxUpdate(update_id=i, status=status, received_at=at)
+            for i, (status, at, _) in rows.items()
+        )
+        session.add_all(
+            InboxPayload(update_id=i, payload=payload)
+            for i, (_, _, payload) in rows.items()
+            if payload
         )
     await harness.bot.restart()
     assert harness.bot.app is not None

@@ -95,3 +95,46 @@ async def test_the_revision_is_recorded_and_read_back(database_url: str) -> None
         assert await current_revision(database) is None
     finally:
         await database.dispose()
+
+
+async def test_pending_payloads_move_to_their_own_table(database_url: str) -> None:
+    """Migration 0006 keeps what is still to be handled and drops what was blanked."""
+    from sqlalchemy import inspect, text
+
+    from storage.models import InboxPayload
+
+    database = Database(database_url)
+    try:
+        async with database.write_engine.begin() as connection:
+            await connection.run_sync(_drop_all)
+        await upgrade(database, "0005")
+        async with database.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO inbox (update_id, payload, status, received_at) VALUES"
+                    " (1, '{\"update_id\": 1}', 'pending', CURRENT_TIMESTAMP),"
+                    " (2, '', 'done', CURRENT_TIMESTAMP)"
+                )
+            )
+        await upgrade(database)
+        async with database.reading() as session:
+            moved = (
+                await session.execute(select(InboxPayload.update_id, InboxPayload.payload))
+            ).all()
+        assert [tuple(row) for row in moved] == [(1, '{"update_id": 1}')]
+        async with database.write_engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("inbox")}
+            )
+        assert "payload" not in columns and {"update_id", "status"} <= columns
+    finally:
+        await database.dispose()
+
+
+def _drop_all(connection: Connection) -> None:
+    """Back to an empty database (the PostgreSQL tests start from a migrated template)."""
+    from storage import tallies
+
+    tallies.drop_triggers(connection)
+    Base.metadata.drop_all(connection)
+    connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot import cli
 from bot.config import ConfigError, PrivacyPolicy, load_settings
 from bot.retention import PurgeRefused, check_due, purge
-from storage.models import InboxUpdate, ReplyAddress, Vote
+from storage.models import InboxPayload, InboxUpdate, ReplyAddress, Vote
 from tests.harness import ROOT, Harness
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -51,9 +51,8 @@ async def test_purge_drops_reply_addresses_and_handled_updates_but_keeps_answers
     await citizen.take_part(["Mobilität & ÖPNV"])
     assert harness.bot.app is not None
     async with harness.bot.app.database.transaction() as session:
-        session.add(
-            InboxUpdate(update_id=990_001, payload="{}", status="pending", received_at=now())
-        )
+        session.add(InboxUpdate(update_id=990_001, status="pending", received_at=now()))
+        session.add(InboxPayload(update_id=990_001, payload="{}"))
     before = await counts(harness)
     assert before["addresses"] == 1 and before["handled"] > 0
     settings = harness.settings.with_overrides(privacy=PrivacyPolicy(ends=date(2020, 1, 1)))
