@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    bindparam,
     delete,
     insert,
     literal_column,
@@ -49,6 +50,14 @@ PENDING, DONE, FAILED = "pending", "done", "failed"
 # The partial index's own predicate, as a literal (PostgreSQL's generic plans need that).
 _IS_PENDING = InboxUpdate.status == literal_column(f"'{PENDING}'")
 TURN_POLL = (0.005, 0.1)  # first and longest pause between checks of an earlier update
+
+# Built once, as every update ends with them (storage/fsm.py's _SELECT says why).
+_FINISH = (
+    update(InboxUpdate)
+    .where(InboxUpdate.update_id == bindparam("id"))
+    .values(status=bindparam("status"), handled_at=bindparam("at"), ordering_key=None, owner=None)
+)
+_DROP_PAYLOAD = delete(InboxPayload).where(InboxPayload.update_id == bindparam("id"))
 
 
 def instance_name() -> str:
@@ -139,22 +148,13 @@ class Inbox:
     ) -> None:
         """Mark the update handled; `also` writes in the same transaction (the update's last
         conversation-state changes, storage.fsm.UpdateScope.write_in)."""
-        done = (
-            update(InboxUpdate)
-            .where(InboxUpdate.update_id == update_id)
-            .values(
-                status=FAILED if failed else DONE,
-                handled_at=datetime.now(UTC),
-                ordering_key=None,
-                owner=None,
-            )
-        )
+        done = {"id": update_id, "status": FAILED if failed else DONE, "at": datetime.now(UTC)}
 
         def work(connection: Connection) -> None:
             if also is not None:
                 also(connection)
-            connection.execute(done)
-            connection.execute(delete(InboxPayload).where(InboxPayload.update_id == update_id))
+            connection.execute(_FINISH, done)
+            connection.execute(_DROP_PAYLOAD, {"id": update_id})
 
         await self._db.run_write_grouped(work)
 
