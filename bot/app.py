@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -28,6 +27,7 @@ from bot.digest.wiring import build_digests
 from bot.dispatching import run_sync_filters_inline
 from bot.domain.pseudonym import keyed_hash
 from bot.errors import answer_failure
+from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
@@ -96,6 +96,7 @@ class Application:
     pipeline: UpdatePipeline
     i18n: I18n
     scheduler: DigestScheduler
+    housekeeping: Housekeeping
     clock: Clock = system_clock
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -157,13 +158,15 @@ class Application:
         run_sync_filters_inline(dispatcher)
         pipeline = UpdatePipeline(dispatcher, bot, Inbox(database), scopes=storage.update_scope)
         scheduler = DigestScheduler(digests, clock)
-        return cls(settings, database, bot, dispatcher, pipeline, i18n, scheduler, clock)
+        housekeeping = Housekeeping(Inbox(database), clock)
+        return cls(
+            settings, database, bot, dispatcher, pipeline, i18n, scheduler, housekeeping, clock
+        )
 
     async def start(self) -> None:
         """Migrate, register the command menu, and finish updates an earlier run left."""
         await upgrade(self.database)
-        # Finished updates matter only while Telegram might deliver them again (a day at most).
-        await Inbox(self.database).forget_older_than(timedelta(days=1))
+        await self.housekeeping.run_once()
         await self._register_citizen_menus()
         await self._register_moderator_menus()
         await self.dispatcher.emit_startup(bot=self.bot)
@@ -189,16 +192,25 @@ class Application:
     async def run_polling(self, stop: asyncio.Event) -> None:
         await self.start()
         log.info("polling %s", self.settings.api_base)
-        self.scheduler.start()
+        self.start_background()
         try:
             await poll(self.bot, self.pipeline, stop)
         finally:
             # Stop taking updates, then let every update already accepted finish.
             await self.pipeline.wait_idle()
-            await self.scheduler.stop()
+            await self.stop_background()
+
+    def start_background(self) -> None:
+        """The tasks next to polling or the webhook: digests and housekeeping."""
+        self.scheduler.start()
+        self.housekeeping.start()
+
+    async def stop_background(self) -> None:
+        await self.scheduler.stop()
+        await self.housekeeping.stop()
 
     async def close(self) -> None:
-        await self.scheduler.stop()
+        await self.stop_background()
         await self.pipeline.wait_idle()
         await self.pipeline.close()
         await self.dispatcher.emit_shutdown(bot=self.bot)

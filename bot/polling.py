@@ -15,6 +15,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.periodic import pause
 from bot.pipeline import UpdatePipeline
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,12 @@ async def poll(
         try:
             updates = await _fetch(bot, offset, poll_seconds, stop)
         except TelegramRetryAfter as exc:
-            await _sleep(stop, min(exc.retry_after, max_backoff))
+            await pause(stop, min(exc.retry_after, max_backoff))
             continue
         except (TelegramNetworkError, TelegramServerError) as exc:
             # The message says what failed; bot.logs masks the token some of them contain.
             log.warning("polling failed (%s); retrying in %.1f s", exc, backoff)
-            await _sleep(stop, backoff)
+            await pause(stop, backoff)
             backoff = min(backoff * 2, max_backoff)
             continue
         backoff = first_backoff
@@ -68,8 +69,3 @@ async def _fetch(
             await fetch
         return []
     return fetch.result()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

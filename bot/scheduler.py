@@ -8,19 +8,14 @@ moderator's "post now" could not deliver, is picked up soon as well.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.domain.digests import DigestService
-
-log = logging.getLogger(__name__)
+from bot.periodic import Periodic
 
 MAX_SLEEP = timedelta(seconds=60)
-AFTER_FAILURE = timedelta(seconds=30)
-MIN_SLEEP = 1.0
+AFTER_FAILURE = timedelta(seconds=30)  # a database hiccup must not end the digests for good
 
 
 class DigestScheduler:
@@ -30,8 +25,10 @@ class DigestScheduler:
         self._service = service
         self._clock = clock
         self._max_sleep = max_sleep
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        # At least a second between ticks: never a busy loop, whatever the clock says.
+        self._loop = Periodic(
+            "digest-scheduler", self._step, after_failure=AFTER_FAILURE.total_seconds()
+        )
 
     async def tick(self, now: datetime) -> datetime:
         """Post what is due at `now` (catching up once after downtime); returns when to wake."""
@@ -43,29 +40,13 @@ class DigestScheduler:
         return min(candidates)
 
     def start(self) -> None:
-        if self._task is None and self._service.has_channel:
-            self._stop = asyncio.Event()
-            self._task = asyncio.create_task(self._run(), name="digest-scheduler")
+        if self._service.has_channel:
+            self._loop.start()
 
     async def stop(self) -> None:
         """Let a digest being sent finish, then stop."""
-        self._stop.set()
-        task, self._task = self._task, None
-        if task is not None:
-            await task
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            now = self._clock()
-            try:
-                wake = await self.tick(now)
-            except Exception:
-                # A database hiccup must not end the digests for good.
-                log.exception("digest scheduler tick failed")
-                wake = now + AFTER_FAILURE
-            await self._sleep((wake - self._clock()).total_seconds())
-
-    async def _sleep(self, seconds: float) -> None:
-        # At least a second: never a busy loop, whatever the clock says.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, MIN_SLEEP))
+    async def _step(self) -> float:
+        wake = await self.tick(self._clock())
+        return (wake - self._clock()).total_seconds()

@@ -101,7 +101,7 @@ async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio
         options.url, secret_token=options.secret, allowed_updates=ALLOWED_UPDATES
     )
     log.info("webhook %s, listening on %s:%d", options.url, options.host, options.port)
-    app.scheduler.start()
+    app.start_background()
     try:
         await stop.wait()
     finally:
@@ -109,4 +109,4 @@ async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio
         # The webhook stays registered: other instances may still be serving it.
         await runner.cleanup()
         await app.pipeline.wait_idle()
-        await app.scheduler.stop()
+        await app.stop_background()

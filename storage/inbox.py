@@ -50,6 +50,7 @@ PENDING, DONE, FAILED = "pending", "done", "failed"
 # The partial index's own predicate, as a literal (PostgreSQL's generic plans need that).
 _IS_PENDING = InboxUpdate.status == literal_column(f"'{PENDING}'")
 TURN_POLL = (0.005, 0.1)  # first and longest pause between checks of an earlier update
+FORGET_BATCH = 2_000  # finished rows deleted per transaction
 
 # Built once, as every update ends with them (storage/fsm.py's _SELECT says why).
 _FINISH = (
@@ -230,13 +231,28 @@ class Inbox:
         )
         return [(row.update_id, row.payload) for row in rows]
 
-    async def forget_older_than(self, age: timedelta) -> int:
-        """Drop finished rows; their ids only matter while Telegram might deliver them again."""
-        cutoff = datetime.now(UTC) - age
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                delete(InboxUpdate).where(
-                    InboxUpdate.status != PENDING, InboxUpdate.received_at < cutoff
-                )
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
+    async def forget_older_than(
+        self, age: timedelta, *, now: datetime | None = None, batch: int = FORGET_BATCH
+    ) -> int:
+        """Drop finished rows; their ids only matter while Telegram might deliver them again.
+
+        In batches, each its own short transaction, so that on SQLite the one writer is never
+        held long: the updates handled meanwhile wait for one batch at most. A batch finds its
+        rows at the start of the primary key (update ids grow with time), without an index on
+        the time of arrival that every recorded update would have to maintain.
+        """
+        cutoff = (now or datetime.now(UTC)) - age
+        oldest = (
+            select(InboxUpdate.update_id)
+            .where(InboxUpdate.status != PENDING, InboxUpdate.received_at < cutoff)
+            .order_by(InboxUpdate.update_id)
+            .limit(batch)
+        )
+        forget = delete(InboxUpdate).where(InboxUpdate.update_id.in_(oldest))
+        forgotten = 0
+        while True:
+            count = await self._db.run_write(lambda c: c.execute(forget).rowcount)
+            forgotten += count
+            if count < batch:
+                return forgotten
+            await asyncio.sleep(0)  # let the updates waiting for the writer in

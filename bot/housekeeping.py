@@ -1,0 +1,54 @@
+"""Housekeeping while the bot runs: what is kept only for a while is dropped on time.
+
+Today that is the inbox's finished updates. Their ids guard against Telegram delivering an
+update twice, which it does only within a day; a bot that runs for weeks would otherwise keep
+one row per update it ever handled. Done at start and then every hour, by every instance (the
+deletes are idempotent; concurrent ones skip each other's rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.periodic import Periodic
+from storage.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+KEEP_HANDLED_UPDATES = timedelta(days=1)
+EVERY = timedelta(hours=1)
+AFTER_FAILURE = timedelta(minutes=5)
+
+
+class Housekeeping:
+    def __init__(self, inbox: Inbox, clock: Clock, *, every: timedelta = EVERY) -> None:
+        self._inbox = inbox
+        self._clock = clock
+        self._every = every
+        self._loop = Periodic(
+            "housekeeping", self._step, after_failure=AFTER_FAILURE.total_seconds(), min_pause=0
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._loop.running
+
+    async def run_once(self) -> int:
+        """Forget the finished updates older than a day; returns how many."""
+        forgotten = await self._inbox.forget_older_than(KEEP_HANDLED_UPDATES, now=self._clock())
+        if forgotten:
+            log.info("forgot %d handled updates older than a day", forgotten)
+        return forgotten
+
+    def start(self) -> None:
+        """The next round after `every` (the first one is `run_once` at start)."""
+        self._loop.start(first_pause=self._every.total_seconds())
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _step(self) -> float:
+        await self.run_once()
+        return self._every.total_seconds()
