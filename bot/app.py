@@ -20,7 +20,7 @@ from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 
-from bot.client import CommitBeforeSending, KeepResponseModels
+from bot.client import CommitBeforeSending, KeepResponseModels, loads_answer
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.digest.wiring import build_digests
@@ -108,7 +108,9 @@ class Application:
         i18n = build_i18n(settings.default_locale)
         bot = Bot(
             token=settings.require_token(),
-            session=AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base)),
+            session=AiohttpSession(
+                api=TelegramAPIServer.from_base(settings.api_base), json_loads=loads_answer
+            ),
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),
         )
         bot.session.middleware(KeepResponseModels())
