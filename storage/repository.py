@@ -1,14 +1,27 @@
 """Participation storage: each public method is one transaction.
 
 Counts are computed by the database (GROUP BY over indexed columns), never by looping over rows.
+What every dialog does (consent, the vote set, submitting) runs as Core statements built once,
+on a plain connection (`Database.run_read`, `run_write_grouped`): an ORM session and a freshly
+built statement cost several times the SQL itself (benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,8 +50,57 @@ ACTIVE = "active"
 
 def upsert_into(database: Database, table: Any) -> Any:
     """An INSERT that takes ON CONFLICT clauses, on SQLite and PostgreSQL alike."""
-    insert = sqlite_insert if database.is_sqlite else pg_insert
-    return insert(table)
+    return dialect_insert(database.is_sqlite, table)
+
+
+def dialect_insert(sqlite: bool, table: Any) -> Any:
+    """`upsert_into` for statements built once per dialect (`functools.cache` on `sqlite`)."""
+    return (sqlite_insert if sqlite else pg_insert)(table)
+
+
+# Built once; their parameters are bound by name when they run.
+_PARTICIPANT = select(Participant.id, Participant.source, Participant.voted_at).where(
+    Participant.pseudonym == bindparam("pseudonym")
+)
+_TOPICS_OF = select(Vote.topic_id).where(Vote.participant_id == bindparam("participant"))
+_IMPULSES_OF = (
+    select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.status, Impulse.created_at)
+    .where(Impulse.participant_id == bindparam("participant"))
+    .order_by(Impulse.created_at, Impulse.id)
+)
+_IMPULSE_TEXTS = (
+    select(Impulse.text)
+    .join(Participant, Participant.id == Impulse.participant_id)
+    .where(Participant.pseudonym == bindparam("pseudonym"))
+)
+_DROP_VOTES = delete(Vote).where(Vote.participant_id == bindparam("participant"))
+_ADD_VOTES = insert(Vote)
+# SET takes the columns named in the parameters (voted_at, locale).
+_MARK_VOTED = update(Participant).where(Participant.id == bindparam("participant"))
+
+
+@cache
+def _new_participant(sqlite: bool) -> Any:
+    return dialect_insert(sqlite, Participant).on_conflict_do_nothing(index_elements=["pseudonym"])
+
+
+@cache
+def _reply_address(sqlite: bool) -> Any:
+    insert = dialect_insert(sqlite, ReplyAddress)
+    return insert.on_conflict_do_update(
+        index_elements=["participant_id"],
+        set_={
+            "chat_id": insert.excluded.chat_id,
+            "reachable": True,
+            "updated_at": insert.excluded.updated_at,
+        },
+    )
+
+
+@cache
+def _new_impulse(sqlite: bool) -> Any:
+    # A submission replayed after a crash has the same draft key: no second impulse.
+    return dialect_insert(sqlite, Impulse).on_conflict_do_nothing().returning(Impulse.id)
 
 
 class SqlParticipationRepository:
@@ -46,79 +108,60 @@ class SqlParticipationRepository:
         self._db = database
 
     async def is_registered(self, pseudonym: str) -> bool:
-        async with self._db.lookup() as session:
-            return await _participant_id(session, pseudonym) is not None
+        return await self._db.run_read(lambda c: _participant(c, pseudonym) is not None)
 
     async def register(self, citizen: Citizen, *, source: str | None, now: datetime) -> None:
-        async with self._db.transaction() as session:
-            await _ensure_participant(self._db, session, citizen, source=source, now=now)
+        sqlite = self._db.is_sqlite
+        await self._db.run_write_grouped(
+            lambda c: _ensure_participant(sqlite, c, citizen, source=source, now=now)
+        )
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None:
-        async with self._db.lookup() as session:
-            participant = await session.scalar(
-                select(Participant).where(Participant.pseudonym == pseudonym)
-            )
-            if participant is None:
-                return None
-            topics = await session.scalars(
-                select(Vote.topic_id).where(Vote.participant_id == participant.id)
-            )
-            impulses = await session.scalars(
-                select(Impulse)
-                .where(Impulse.participant_id == participant.id)
-                .order_by(Impulse.created_at, Impulse.id)
-            )
-            return VoteSet(
-                topics=tuple(topics),
-                voted_at=participant.voted_at,
-                impulses=tuple(_stored_impulse(i) for i in impulses),
-            )
+        return await self._db.run_read(lambda c: _vote_set(c, pseudonym))
 
     async def impulse_texts(self, pseudonym: str) -> list[str]:
-        async with self._db.lookup() as session:
-            texts = await session.scalars(
-                select(Impulse.text)
-                .join(Participant, Participant.id == Impulse.participant_id)
-                .where(Participant.pseudonym == pseudonym)
-            )
-            return list(texts)
+        return await self._db.run_read(
+            lambda c: list(c.scalars(_IMPULSE_TEXTS, {"pseudonym": pseudonym}))
+        )
 
     async def save_submission(
         self, citizen: Citizen, submission: Submission, *, impulse_status: str, now: datetime
     ) -> int | None:
         """Replace the person's vote set and add the impulse, all or nothing."""
-        async with self._db.transaction() as session:
-            participant_id, source = await _ensure_participant(
-                self._db, session, citizen, source=None, now=now
+        sqlite = self._db.is_sqlite
+
+        def save(connection: Connection) -> int | None:
+            participant, source = _ensure_participant(
+                sqlite, connection, citizen, source=None, now=now
             )
-            await session.execute(delete(Vote).where(Vote.participant_id == participant_id))
-            session.add_all(
-                Vote(participant_id=participant_id, topic_id=t) for t in submission.topics
+            connection.execute(_DROP_VOTES, {"participant": participant})
+            connection.execute(
+                _ADD_VOTES,
+                [{"participant_id": participant, "topic_id": t} for t in submission.topics],
             )
-            await session.execute(
-                update(Participant)
-                .where(Participant.id == participant_id)
-                .values(voted_at=now, locale=citizen.locale)
+            connection.execute(
+                _MARK_VOTED, {"participant": participant, "voted_at": now, "locale": citizen.locale}
             )
             if submission.impulse is None:
                 return None
             published = impulse_status == ImpulseStatus.APPROVED.value
-            new_id: int | None = await session.scalar(
-                upsert_into(self._db, Impulse)
-                .values(
-                    participant_id=participant_id,
-                    topic_id=submission.impulse.topic_id,
-                    text=submission.impulse.text,
-                    status=impulse_status,
-                    source=source,
-                    draft_key=submission.draft_key,
-                    created_at=now,
-                    decided_at=now if published else None,
-                )
-                .on_conflict_do_nothing()
-                .returning(Impulse.id)
+            new_id: int | None = connection.scalar(
+                _new_impulse(sqlite),
+                {
+                    "participant_id": participant,
+                    "topic_id": submission.impulse.topic_id,
+                    "text": submission.impulse.text,
+                    "status": impulse_status,
+                    "source": source,
+                    "draft_key": submission.draft_key,
+                    "created_at": now,
+                    "decided_at": now if published else None,
+                },
             )
             return new_id
+
+        # With the other small writes of this turn of the loop; a failure fails it alone.
+        return await self._db.run_write_grouped(save)
 
     async def vote_counts(self) -> tuple[int, dict[str, int]]:
         """Participants with a vote set, and votes per topic, of active participants.
@@ -204,22 +247,24 @@ class SqlParticipationRepository:
             return True
 
 
+# The votes of participants who are not active (blocked): a literal, not a parameter, because
+# PostgreSQL uses the partial index only for its own predicate.
+_NOT_ACTIVE = (
+    select(Vote.topic_id, Vote.participant_id)
+    .join(Participant, Participant.id == Vote.participant_id)
+    .where(literal_column("participants.status") != literal_column(f"'{ACTIVE}'"))
+    .subquery()
+)
+_TALLIES = select(VoteTally.__table__)
+_NOT_ACTIVE_BY_TOPIC = select(_NOT_ACTIVE.c.topic_id, func.count()).group_by(_NOT_ACTIVE.c.topic_id)
+_NOT_ACTIVE_VOTERS = select(func.count(func.distinct(_NOT_ACTIVE.c.participant_id)))
+
+
 def _vote_counts(connection: Connection) -> tuple[int, dict[str, int]]:
-    counts = {topic: int(n) for topic, n in connection.execute(select(VoteTally.__table__))}
-    # A literal, not a parameter: PostgreSQL uses the partial index only for its own predicate.
-    not_active = (
-        select(Vote.topic_id, Vote.participant_id)
-        .join(Participant, Participant.id == Vote.participant_id)
-        .where(literal_column("participants.status") != literal_column(f"'{ACTIVE}'"))
-        .subquery()
-    )
-    for topic, n in connection.execute(
-        select(not_active.c.topic_id, func.count()).group_by(not_active.c.topic_id)
-    ):
+    counts = {topic: int(n) for topic, n in connection.execute(_TALLIES)}
+    for topic, n in connection.execute(_NOT_ACTIVE_BY_TOPIC):
         counts[topic] = counts.get(topic, 0) - int(n)
-    blocked_voters = connection.scalar(
-        select(func.count(func.distinct(not_active.c.participant_id)))
-    )
+    blocked_voters = connection.scalar(_NOT_ACTIVE_VOTERS)
     participants = counts.pop(VOTERS, 0) - int(blocked_voters or 0)
     return participants, {topic: n for topic, n in counts.items() if n > 0}
 
@@ -228,43 +273,50 @@ async def _participant_id(session: AsyncSession, pseudonym: str) -> int | None:
     return await session.scalar(select(Participant.id).where(Participant.pseudonym == pseudonym))
 
 
-async def _ensure_participant(
-    database: Database,
-    session: AsyncSession,
+def _participant(connection: Connection, pseudonym: str) -> Any:
+    """The participant's id, source and voted_at, or None."""
+    return connection.execute(_PARTICIPANT, {"pseudonym": pseudonym}).first()
+
+
+def _ensure_participant(
+    sqlite: bool,
+    connection: Connection,
     citizen: Citizen,
     *,
     source: str | None,
     now: datetime,
 ) -> tuple[int, str | None]:
     """Create the participant on first consent; refresh the reply address every time."""
-    await session.execute(
-        upsert_into(database, Participant)
-        .values(pseudonym=citizen.pseudonym, source=source, locale=citizen.locale, consented_at=now)
-        .on_conflict_do_nothing(index_elements=["pseudonym"])
+    connection.execute(
+        _new_participant(sqlite),
+        {
+            "pseudonym": citizen.pseudonym,
+            "source": source,
+            "locale": citizen.locale,
+            "consented_at": now,
+        },
     )
-    row = (
-        await session.execute(
-            select(Participant.id, Participant.source).where(
-                Participant.pseudonym == citizen.pseudonym
-            )
-        )
-    ).one()
-    await session.execute(
-        upsert_into(database, ReplyAddress)
-        .values(participant_id=row.id, chat_id=citizen.chat_id, updated_at=now)
-        .on_conflict_do_update(
-            index_elements=["participant_id"],
-            set_={"chat_id": citizen.chat_id, "reachable": True, "updated_at": now},
-        )
+    row = _participant(connection, citizen.pseudonym)
+    connection.execute(
+        _reply_address(sqlite),
+        {"participant_id": row.id, "chat_id": citizen.chat_id, "updated_at": now},
     )
     return row.id, row.source
 
 
-def _stored_impulse(impulse: Impulse) -> StoredImpulse:
-    return StoredImpulse(
-        id=impulse.id,
-        topic_id=impulse.topic_id,
-        text=impulse.text,
-        status=impulse.status,
-        created_at=impulse.created_at,
+def _vote_set(connection: Connection, pseudonym: str) -> VoteSet | None:
+    participant = _participant(connection, pseudonym)
+    if participant is None:
+        return None
+    topics = connection.scalars(_TOPICS_OF, {"participant": participant.id})
+    impulses = connection.execute(_IMPULSES_OF, {"participant": participant.id})
+    return VoteSet(
+        topics=tuple(topics),
+        voted_at=participant.voted_at,
+        impulses=tuple(
+            StoredImpulse(
+                id=i.id, topic_id=i.topic_id, text=i.text, status=i.status, created_at=i.created_at
+            )
+            for i in impulses
+        ),
     )
