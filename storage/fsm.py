@@ -25,11 +25,10 @@ from typing import Any, cast
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import DEFAULT_DESTINY, BaseStorage, StateType, StorageKey
 from sqlalchemy import Connection, Table, bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Database
 from storage.models import ConversationState
+from storage.repository import dialect_insert
 
 Row = tuple[str | None, dict[str, Any]]  # state, data
 Change = Callable[[Row], Row]
@@ -102,7 +101,7 @@ def _write(database: Database, connection: Connection, rows: Sequence[tuple[str,
 @cache
 def _upsert(sqlite: bool) -> Any:
     """The upsert for one dialect, built once (see _SELECT)."""
-    insert = (sqlite_insert if sqlite else pg_insert)(_TABLE)
+    insert = dialect_insert(sqlite, _TABLE)
     return insert.on_conflict_do_update(
         index_elements=["key"],
         set_={

@@ -28,6 +28,8 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -44,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.models import InboxPayload, InboxUpdate
-from storage.repository import upsert_into
+from storage.repository import dialect_insert
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 # The partial index's own predicate, as a literal (PostgreSQL's generic plans need that).
@@ -59,6 +61,18 @@ _FINISH = (
     .values(status=bindparam("status"), handled_at=bindparam("at"), ordering_key=None, owner=None)
 )
 _DROP_PAYLOAD = delete(InboxPayload).where(InboxPayload.update_id == bindparam("id"))
+_ADD_PAYLOAD = insert(InboxPayload)
+
+
+@cache
+def _record_new(sqlite: bool) -> Any:
+    """Insert the updates not seen before; RETURNING says which (one statement for many rows:
+    SQLAlchemy's "insertmanyvalues")."""
+    return (
+        dialect_insert(sqlite, InboxUpdate)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(InboxUpdate.update_id)
+    )
 
 
 def instance_name() -> str:
@@ -121,19 +135,13 @@ class Inbox:
             }
             for i in unique
         ]
-        record_new = (
-            upsert_into(self._db, InboxUpdate)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(InboxUpdate.update_id)
-        )
+        record_new = _record_new(self._db.is_sqlite)
 
         def work(connection: Connection) -> set[int]:
-            new = set(connection.scalars(record_new))
+            new = set(connection.scalars(record_new, rows))
             if new:
                 connection.execute(
-                    insert(InboxPayload),
-                    [{"update_id": i, "payload": unique[i]} for i in new],
+                    _ADD_PAYLOAD, [{"update_id": i, "payload": unique[i]} for i in new]
                 )
             return new
 
