@@ -190,8 +190,8 @@ class RedisRateLimiter(RateLimiter):
             self._warned = now
             self._announced = True
             log.warning(
-                "Redis unreachable (%s): rate limits are per instance until it answers again "
-                "(next attempt in %.0f s)",
+                "Redis unreachable or too slow (%s): rate limits are per instance until it answers "
+                "again (next attempt in %.0f s)",
                 _describe(exc),
                 self._retry_after,
             )
