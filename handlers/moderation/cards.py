@@ -100,10 +100,11 @@ async def send_card(
 async def post_review_cards(
     bot: Bot, settings: Settings, moderation: ModerationService, impulse_id: int
 ) -> None:
-    impulse = await moderation.card(impulse_id)
+    chats = review_chats(settings)
+    impulse = await moderation.card(impulse_id) if chats else None
     if impulse is None:
         return
-    for chat_id in review_chats(settings):
+    for chat_id in chats:
         await send_card(bot, settings, moderation, impulse, chat_id)
 
 
