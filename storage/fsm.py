@@ -54,6 +54,7 @@ class UpdateScope:
         self._storage = storage
         self.rows: dict[str, Row] = {}
         self.dirty: set[str] = set()
+        self.keys: dict[StorageKey, str] = {}  # aiogram's key -> ours (a keyed hash)
 
     async def flush(self) -> None:
         if self.dirty:
@@ -125,8 +126,13 @@ class SqlStorage(BaseStorage):
         self._prefetch = tuple(prefetch)
 
     def _key(self, key: StorageKey) -> str:
-        raw = f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id}:{key.destiny}"
-        return self._hash_key(raw)
+        scope = _SCOPE.get()
+        known = scope.keys if scope is not None else {}
+        db_key = known.get(key)
+        if db_key is None:  # an HMAC each time, five times per update: once is enough
+            raw = f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id}:{key.destiny}"
+            db_key = known[key] = self._hash_key(raw)
+        return db_key
 
     @contextmanager
     def update_scope(self) -> Iterator[UpdateScope]:
