@@ -3,11 +3,12 @@
 Run by benchmarks/load.py as a separate process against the same emulator as the real bot, so
 that "our updates/s divided by the echo bot's" says how much the dialog itself costs on top of
 the framework and HTTP. Configured like the real bot: DIALOGBOT_API_BASE and DIALOGBOT_TOKEN.
+It runs on the same event loop as the bot (uvloop where installed, bot/event_loop.py), so the
+ratio compares the code on top of aiogram, not two event loops.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import os
 
@@ -17,6 +18,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import Message
+
+from bot.event_loop import run
 
 
 async def echo(message: Message) -> None:
@@ -35,4 +38,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from bot import event_loop
 from bot.config import ConfigError, Settings, load_settings
 from bot.lean_aiogram import import_aiogram
 from bot.logs import configure_logging
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         # Mask the configured token and secret themselves, not only what looks like a token.
         configure_logging(verbose=args.verbose, secrets=(settings.token or "", settings.secret))
-        return int(asyncio.run(args.handler(settings, args)))
+        return int(event_loop.run(args.handler(settings, args)))
     except (ConfigError, CliError) as exc:
         print(f"dialogbot: {exc}", file=sys.stderr)
         return 2

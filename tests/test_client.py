@@ -62,9 +62,7 @@ async def test_a_pressed_buttons_message_keeps_its_keyboard_in_the_update(
     assert update.callback_query is not None and update.callback_query.data == "t:3"
     markup = getattr(update.callback_query.message, "reply_markup", None)
     assert markup is not None
-    assert [row[0].callback_data for row in markup.inline_keyboard] == [
-        f"t:{i}" for i in range(20)
-    ]
+    assert [row[0].callback_data for row in markup.inline_keyboard] == [f"t:{i}" for i in range(20)]
 
 
 @pytest.mark.parametrize(
