@@ -77,6 +77,15 @@ class ReplyAddress(Base):
     """The only place a raw Telegram id is kept, and only to be able to answer."""
 
     __tablename__ = "reply_addresses"
+    __table_args__ = (
+        # The few who blocked the bot, read every few seconds (storage/reachability.py).
+        Index(
+            "ix_reply_addresses_unreachable",
+            "participant_id",
+            sqlite_where=text("NOT reachable"),
+            postgresql_where=text("NOT reachable"),
+        ),
+    )
 
     participant_id: Mapped[int] = mapped_column(
         ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True

@@ -6,11 +6,19 @@ cached for `ttl` seconds like the block list; a change made here clears the cach
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from storage.db import Database
 from storage.models import Participant, ReplyAddress
 from storage.refreshing import Refreshing
+
+# Through the partial index of exactly these rows: its own predicate, as SQL text (SQLAlchemy
+# would write `reachable IS 0` on SQLite, which does not match it).
+UNREACHABLE = (
+    select(Participant.pseudonym)
+    .join(ReplyAddress, ReplyAddress.participant_id == Participant.id)
+    .where(text("NOT reply_addresses.reachable"))
+)
 
 
 class ReplyAddresses:
@@ -39,9 +47,5 @@ class ReplyAddresses:
 
     async def _read(self) -> frozenset[str]:
         async with self._db.reading() as session:
-            rows = await session.scalars(
-                select(Participant.pseudonym)
-                .join(ReplyAddress, ReplyAddress.participant_id == Participant.id)
-                .where(ReplyAddress.reachable.is_(False))
-            )
+            rows = await session.scalars(UNREACHABLE)
             return frozenset(rows)

@@ -53,6 +53,10 @@ class PhaseCache:
         self._value.forget()
 
 
+# Through the partial index of the few who are not active, not a scan of all participants.
+BLOCKED = select(Participant.pseudonym).where(IS_NOT_ACTIVE, Participant.status == "blocked")
+
+
 class BlockList:
     """Pseudonyms of blocked participants, cached like the phase."""
 
@@ -66,10 +70,7 @@ class BlockList:
 
     async def _read(self) -> frozenset[str]:
         async with self._db.reading() as session:
-            rows = await session.scalars(
-                # Through the partial index of the few who are not active, not a scan.
-                select(Participant.pseudonym).where(IS_NOT_ACTIVE, Participant.status == "blocked")
-            )
+            rows = await session.scalars(BLOCKED)
             return frozenset(rows)
 
     def forget(self) -> None:

@@ -1,0 +1,61 @@
+"""The reads that run on every submission or every few seconds find their rows through an
+index, on a SQLite database without planner statistics (a live bot never runs ANALYZE): none of
+them scans a table that grows with the number of participants."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.dialects import sqlite
+
+from storage import repository
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.reachability import UNREACHABLE
+from storage.settings import BLOCKED
+
+GROWING = ("participants", "votes", "reply_addresses", "impulses", "inbox")
+# Partial indexes hold only the few rows such a read wants: scanning one is the point.
+PARTIAL = ("ix_participants_not_active", "ix_reply_addresses_unreachable")
+STATEMENTS = {
+    "standings: votes of participants not active, per topic": repository._NOT_ACTIVE_BY_TOPIC,
+    "standings: participants not active who voted": repository._NOT_ACTIVE_VOTERS,
+    "block list": BLOCKED,
+    "people who blocked the bot": UNREACHABLE,
+}
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    import asyncio
+
+    path = tmp_path_factory.mktemp("plans") / "plans.sqlite3"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+
+    async def migrate() -> None:
+        await upgrade(database)
+        await database.dispose()
+
+    asyncio.run(migrate())
+    return {name: _plan(path, statement) for name, statement in STATEMENTS.items()}
+
+
+def _plan(path: Path, statement: Any) -> list[str]:
+    sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with sqlite3.connect(path) as connection:
+        return [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+
+
+@pytest.mark.parametrize("name", STATEMENTS)
+def test_no_growing_table_is_scanned(plans: dict[str, list[str]], name: str) -> None:
+    scans = [
+        step
+        for step in plans[name]
+        if step.startswith("SCAN")
+        and step.split()[1] in GROWING
+        and not any(f"INDEX {index}" in step for index in PARTIAL)
+    ]
+    assert not scans, (name, plans[name])
