@@ -270,7 +270,8 @@ def _vote_counts(connection: Connection) -> tuple[int, dict[str, int]]:
 
 
 async def _participant_id(session: AsyncSession, pseudonym: str) -> int | None:
-    return await session.scalar(select(Participant.id).where(Participant.pseudonym == pseudonym))
+    row = (await session.execute(_PARTICIPANT, {"pseudonym": pseudonym})).first()
+    return None if row is None else int(row.id)
 
 
 def _participant(connection: Connection, pseudonym: str) -> Any:
