@@ -18,7 +18,9 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.types import BotCommand, BotCommandScopeChat
+from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.i18n import I18n
+from sqlalchemy.engine import make_url
 
 from bot.client import CommitBeforeSending, KeepResponseModels, loads_answer
 from bot.clock import Clock, system_clock
@@ -31,6 +33,7 @@ from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
+from bot.periodic import pause
 from bot.pipeline import UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
@@ -51,6 +54,7 @@ from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.inbox import Inbox
 from storage.migrate import upgrade
+from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.reachability import ReplyAddresses
 
 log = logging.getLogger(__name__)
@@ -104,7 +108,11 @@ class Application:
     def build(
         cls, settings: Settings, *, clock: Clock = system_clock, retry: RetryPolicy = DEFAULT_RETRY
     ) -> Application:
-        database = Database(settings.database_url)
+        database = Database(
+            settings.database_url,
+            connect_timeout=settings.database.connect_timeout,
+            command_timeout=settings.database.command_timeout,
+        )
         i18n = build_i18n(settings.default_locale)
         bot = Bot(
             token=settings.require_token(),
@@ -158,21 +166,62 @@ class Application:
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
         run_sync_filters_inline(dispatcher)
-        pipeline = UpdatePipeline(dispatcher, bot, Inbox(database), scopes=storage.update_scope)
+        inbox = Inbox(database, takeover_grace=settings.database.takeover_grace)
+        pipeline = UpdatePipeline(dispatcher, bot, inbox, scopes=storage.update_scope)
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(Inbox(database), clock)
         return cls(
             settings, database, bot, dispatcher, pipeline, i18n, scheduler, housekeeping, clock
         )
 
-    async def start(self) -> None:
-        """Migrate, register the command menu, and finish updates an earlier run left."""
-        await upgrade(self.database)
+    @property
+    def database_backoff(self) -> BackoffConfig:
+        """Pauses between attempts while the database is unreachable ([database])."""
+        longest = self.settings.database.retry_max_pause
+        return BackoffConfig(min_delay=min(0.5, longest), max_delay=longest, factor=1.6, jitter=0.2)
+
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
+        """Wait for the database, migrate, register the command menu, and finish updates an
+        earlier run left. False if `stop` was set while waiting for the database."""
+        if not await self.wait_for_database(stop or asyncio.Event()):
+            return False
         await self.housekeeping.run_once()
         await self._register_citizen_menus()
         await self._register_moderator_menus()
         await self.dispatcher.emit_startup(bot=self.bot)
         await self.pipeline.resume_pending()
+        return True
+
+    async def wait_for_database(self, stop: asyncio.Event) -> bool:
+        """Migrate once the database answers: one log line naming it while it does not, up to
+        [database] startup_wait seconds, then DatabaseUnreachable. False if `stop` was set."""
+        limit = self.settings.database.startup_wait
+        name = make_url(self.settings.database_url).render_as_string(hide_password=True)
+        pauses = Backoff(self.database_backoff)
+        deadline = asyncio.get_running_loop().time() + limit
+        waiting = False
+        while True:
+            try:
+                await upgrade(self.database)
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise DatabaseUnreachable(
+                        f"the database {name} did not answer within {limit:g} s ({describe(exc)})"
+                    ) from None
+                if not waiting:
+                    log.warning(
+                        "waiting for the database %s (%s), up to %g s", name, describe(exc), limit
+                    )
+                    waiting = True
+                if await pause(stop, min(next(pauses), remaining)):
+                    return False
+                continue
+            if waiting:
+                log.warning("the database %s answers", name)
+            return True
 
     async def _register_citizen_menus(self) -> None:
         """The default menu in the default language, and one per client language we ship."""
@@ -192,11 +241,12 @@ class Application:
                 log.info("no command menu for a moderator who has not opened the bot: %s", exc)
 
     async def run_polling(self, stop: asyncio.Event) -> None:
-        await self.start()
+        if not await self.start(stop):
+            return
         log.info("polling %s", self.settings.api_base)
         self.start_background()
         try:
-            await poll(self.bot, self.pipeline, stop)
+            await poll(self.bot, self.pipeline, stop, db_backoff=self.database_backoff)
         finally:
             # Stop taking updates, then let every update already accepted finish.
             await self.pipeline.wait_idle()

@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import_aiogram()  # before anything else imports it: about 100 MB less (bot/lean_aiogram.py)
+    from storage.outage import DatabaseUnreachable
+
     configure_logging(verbose=args.verbose)
     try:
         settings = load_settings(args.config)
@@ -204,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CliError) as exc:
         print(f"dialogbot: {exc}", file=sys.stderr)
         return 2
+    except DatabaseUnreachable as exc:
+        print(f"dialogbot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

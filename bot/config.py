@@ -120,6 +120,22 @@ class PrivacyPolicy:
 
 
 @dataclass(frozen=True)
+class DatabasePolicy:
+    """Waiting for the database ([database] in the config, storage/outage.py), in seconds."""
+
+    # A new connection (and a free pooled one), and one statement's answer (PostgreSQL).
+    connect_timeout: float = 10.0
+    command_timeout: float = 30.0
+    # At start, how long to wait for the database to answer before giving up (exit 1).
+    startup_wait: float = 120.0
+    # The longest pause between two attempts while the database is unreachable.
+    retry_max_pause: float = 10.0
+    # Several instances: how long another instance's liveness lock must stay free before its
+    # pending updates are taken over (an outage frees every lock for a moment).
+    takeover_grace: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     token: str | None
     api_base: str
@@ -145,6 +161,7 @@ class Settings:
     webhook_secret: str | None = None
     # Several instances: the rate limits' shared store (bot/throttling.py); None: in memory.
     redis_url: str | None = None
+    database: DatabasePolicy = field(default_factory=DatabasePolicy)
 
     def require_token(self) -> str:
         if not self.token:
@@ -218,7 +235,26 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         ratings=_ratings(_table(raw, "ratings")),
         webhook_secret=_webhook_secret(env, bot),
         redis_url=_redis_url(env, _table(raw, "scaling")),
+        database=_database_policy(database),
     )
+
+
+def _database_policy(table: Mapping[str, Any]) -> DatabasePolicy:
+    default = DatabasePolicy()
+    return DatabasePolicy(
+        connect_timeout=_seconds(table, "database.connect_timeout", default.connect_timeout),
+        command_timeout=_seconds(table, "database.command_timeout", default.command_timeout),
+        startup_wait=_seconds(table, "database.startup_wait", default.startup_wait, minimum=0),
+        retry_max_pause=_seconds(table, "database.retry_max_pause", default.retry_max_pause),
+        takeover_grace=_seconds(table, "database.takeover_grace", default.takeover_grace),
+    )
+
+
+def _seconds(table: Mapping[str, Any], key: str, default: float, *, minimum: float = 0.01) -> float:
+    value = table.get(key.rsplit(".", 1)[-1], default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{key} must be a number of seconds >= {minimum:g}")
+    return float(value)
 
 
 def _webhook_secret(env: Mapping[str, str], bot: Mapping[str, Any]) -> str | None:

@@ -17,6 +17,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
 from storage.inbox import Inbox
+from storage.outage import Outage, is_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,23 @@ class UpdatePipeline:
         return len(pending)
 
     async def _sweep(self, every: float) -> None:
+        """Every `every` s; while the database is unreachable one log line per outage, and
+        after a failure that is a bug its traceback, then a longer pause each time."""
+        outage = Outage("looking for orphaned updates", log)
+        pause = every
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(pause)
             try:
                 await self._resume()
-            except Exception:
-                log.exception("looking for orphaned updates failed; trying again")
+            except Exception as exc:
+                if is_unreachable(exc):
+                    outage.failed(exc)
+                else:
+                    log.exception("looking for orphaned updates failed; trying again")
+                    pause = min(pause * 2, 60.0)
+                continue
+            outage.answered()
+            pause = every
 
     async def wait_idle(self) -> None:
         """Return once every scheduled update has been handled."""

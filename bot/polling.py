@@ -2,6 +2,11 @@
 
 aiogram's own polling confirms updates before their handlers ran; here the offset moves past an
 update only once `UpdatePipeline.accept` has committed it, so a crash loses nothing.
+
+If the database cannot be reached (storage/outage.py), nothing is confirmed: polling pauses
+(backing off, with jitter, up to `db_backoff`'s maximum) and fetches from the same offset
+again until the batch is recorded. One log line when the outage begins, one when it ends.
+Any other failure to record is a bug, and ends polling.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.periodic import pause
 from bot.pipeline import UpdatePipeline
+from storage.outage import Outage, is_unreachable
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+# Pauses while the database is unreachable: 0.5 s, then longer, at most 10 s, with jitter.
+DB_BACKOFF = BackoffConfig(min_delay=0.5, max_delay=10.0, factor=1.6, jitter=0.2)
 
 
 async def poll(
@@ -31,9 +40,12 @@ async def poll(
     poll_seconds: int = 25,
     first_backoff: float = 0.5,
     max_backoff: float = 30.0,
+    db_backoff: BackoffConfig = DB_BACKOFF,
 ) -> None:
     offset: int | None = None
     backoff = first_backoff
+    database = Outage("polling", log)
+    db_pauses = Backoff(db_backoff)
     while not stop.is_set():
         try:
             updates = await _fetch(bot, offset, poll_seconds, stop)
@@ -48,7 +60,17 @@ async def poll(
             continue
         backoff = first_backoff
         if updates:
-            await pipeline.accept(updates)
+            try:
+                await pipeline.accept(updates)
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                # Not confirmed: the same offset fetches the same updates once it answers.
+                database.failed(exc)
+                await pause(stop, next(db_pauses))
+                continue
+            database.answered()
+            db_pauses.reset()
             offset = updates[-1].update_id + 1
 
 

@@ -6,7 +6,9 @@ setWebhook (with the secret from DIALOGBOT_WEBHOOK_SECRET / bot.webhook_secret) 
 (compared in constant time): otherwise 401 and nothing is processed. An update is answered
 200 only after `UpdatePipeline.accept` has recorded it in the inbox, so an update Telegram was
 told about is never lost; if recording fails, Telegram gets a 500 and sends it again (the inbox
-recognises a repeat by its id).
+recognises a repeat by its id). While the database cannot be reached (storage/outage.py), the
+answer is 503, as soon as the connect or command timeout ([database]) ends the attempt, with
+one log line when the outage begins and one when it ends.
 
 Several instances may serve the same URL behind a load balancer, on one PostgreSQL database:
 the inbox keeps one person's updates in order across them (storage/inbox.py).
@@ -27,6 +29,7 @@ from pydantic import ValidationError
 
 from bot.app import Application
 from bot.polling import ALLOWED_UPDATES
+from storage.outage import Outage, is_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class WebhookOptions:
 def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
     """The aiohttp application that receives Telegram's calls on `path`."""
     expected = secret.encode()
+    database = Outage("webhook", log)
 
     async def receive(request: web.Request) -> web.Response:
         supplied = request.headers.get(SECRET_HEADER, "").encode()
@@ -79,7 +83,14 @@ def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
             log.warning("webhook call with a body that is no update refused")
             return web.Response(status=400)
         # Only once the inbox holds it may Telegram forget it (an exception here: 500, resent).
-        await app.pipeline.accept([update])
+        try:
+            await app.pipeline.accept([update])
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            database.failed(exc)
+            return web.Response(status=503)
+        database.answered()
         return web.Response(status=200)
 
     server = web.Application(client_max_size=4 * 1024 * 1024)
@@ -89,7 +100,8 @@ def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
 
 async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio.Event) -> None:
     """Start, register the webhook, serve until `stop`, then finish what was accepted."""
-    await app.start()
+    if not await app.start(stop):
+        return
     runner = web.AppRunner(
         webhook_routes(app, options.path, options.secret), access_log=None, shutdown_timeout=5
     )
