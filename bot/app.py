@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.digest.wiring import build_digests
 from bot.dispatching import run_sync_filters_inline
 from bot.domain.pseudonym import keyed_hash
-from bot.errors import answer_failure
+from bot.errors import FinalFailure, answer_failure
 from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
@@ -40,6 +40,7 @@ from bot.ratings import RatingsFeature
 from bot.reachability import Reachability
 from bot.resilience import (
     DEFAULT_RETRY,
+    TRANSIENT,
     ForbiddenChats,
     RetryPolicy,
     RetryRequests,
@@ -91,6 +92,19 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
         ]
 
 
+def passing_failure(error: BaseException) -> bool:
+    """A failure that another try later cures: the step is run again, not apologised for.
+    The Bot API away for a while, or the database (storage/outage.py)."""
+    return isinstance(error, TRANSIENT) or is_unreachable(error)
+
+
+def database_backoff(settings: Settings) -> BackoffConfig:
+    """Pauses between attempts while the database (or the Bot API) is away: from half a
+    second, with jitter, up to [database] retry_max_pause."""
+    longest = settings.database.retry_max_pause
+    return BackoffConfig(min_delay=min(0.5, longest), max_delay=longest, factor=1.6, jitter=0.2)
+
+
 @dataclass
 class Application:
     settings: Settings
@@ -106,7 +120,12 @@ class Application:
 
     @classmethod
     def build(
-        cls, settings: Settings, *, clock: Clock = system_clock, retry: RetryPolicy = DEFAULT_RETRY
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        rerun_backoff: BackoffConfig | None = None,
     ) -> Application:
         database = Database(
             settings.database_url,
@@ -162,23 +181,23 @@ class Application:
         on_every_observer(dispatcher, BlockedCitizens(services.blocklist))
         # Moderators first: the citizen routers end in a catch-all fallback.
         dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
-        dispatcher.errors.register(answer_failure)
+        dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
         run_sync_filters_inline(dispatcher)
-        inbox = Inbox(database, takeover_grace=settings.database.takeover_grace)
-        pipeline = UpdatePipeline(dispatcher, bot, inbox, scopes=storage.update_scope)
+        pipeline = UpdatePipeline(
+            dispatcher,
+            bot,
+            Inbox(database, takeover_grace=settings.database.takeover_grace),
+            scopes=storage.update_scope,
+            retry_when=passing_failure,
+            retry_backoff=rerun_backoff or database_backoff(settings),
+        )
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(Inbox(database), clock)
         return cls(
             settings, database, bot, dispatcher, pipeline, i18n, scheduler, housekeeping, clock
         )
-
-    @property
-    def database_backoff(self) -> BackoffConfig:
-        """Pauses between attempts while the database is unreachable ([database])."""
-        longest = self.settings.database.retry_max_pause
-        return BackoffConfig(min_delay=min(0.5, longest), max_delay=longest, factor=1.6, jitter=0.2)
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
         """Wait for the database, migrate, register the command menu, and finish updates an
@@ -197,7 +216,7 @@ class Application:
         [database] startup_wait seconds, then DatabaseUnreachable. False if `stop` was set."""
         limit = self.settings.database.startup_wait
         name = make_url(self.settings.database_url).render_as_string(hide_password=True)
-        pauses = Backoff(self.database_backoff)
+        pauses = Backoff(database_backoff(self.settings))
         deadline = asyncio.get_running_loop().time() + limit
         waiting = False
         while True:
@@ -246,9 +265,11 @@ class Application:
         log.info("polling %s", self.settings.api_base)
         self.start_background()
         try:
-            await poll(self.bot, self.pipeline, stop, db_backoff=self.database_backoff)
+            await poll(self.bot, self.pipeline, stop, db_backoff=database_backoff(self.settings))
         finally:
-            # Stop taking updates, then let every update already accepted finish.
+            # Stop taking updates, then let every update already accepted finish (or stay
+            # pending for the next start, if the Bot API or the database is still away).
+            self.pipeline.stop_retrying()
             await self.pipeline.wait_idle()
             await self.stop_background()
 
@@ -263,6 +284,7 @@ class Application:
 
     async def close(self) -> None:
         await self.stop_background()
+        self.pipeline.stop_retrying()
         await self.pipeline.wait_idle()
         await self.pipeline.close()
         await self.dispatcher.emit_shutdown(bot=self.bot)

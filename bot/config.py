@@ -246,7 +246,9 @@ def _database_policy(table: Mapping[str, Any]) -> DatabasePolicy:
         command_timeout=_seconds(table, "database.command_timeout", default.command_timeout),
         startup_wait=_seconds(table, "database.startup_wait", default.startup_wait, minimum=0),
         retry_max_pause=_seconds(table, "database.retry_max_pause", default.retry_max_pause),
-        takeover_grace=_seconds(table, "database.takeover_grace", default.takeover_grace),
+        takeover_grace=_seconds(
+            table, "database.takeover_grace", default.takeover_grace, minimum=0
+        ),
     )
 
 

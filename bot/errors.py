@@ -1,23 +1,39 @@
 """The dispatcher's last resort: a handler that failed still leaves the person an answer.
 
-Whatever went wrong (a database error, a Telegram error the retries could not fix, a bug) is
+Whatever went wrong for good (a bug, a Telegram refusal that another try would not change) is
 logged with its traceback, and the person gets the catalog's "something went wrong" in their
 language instead of silence. The service call that failed rolled its transaction back, so
 nothing is half-written and trying again is safe.
+
+A failure that passes (the Bot API or the database away for a while) is declined here
+(`FinalFailure`): it reaches bot.pipeline, which runs the step again later, with no apology for
+a fault that the next try cures.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.filters import Filter
 from aiogram.types import ErrorEvent, Update
 
 from handlers.views import something_went_wrong
 
 log = logging.getLogger(__name__)
+
+
+class FinalFailure(Filter):
+    """Errors that will not be tried again; the pipeline re-runs the others (`passing`)."""
+
+    def __init__(self, passing: Callable[[BaseException], bool]) -> None:
+        self._passing = passing
+
+    async def __call__(self, event: ErrorEvent) -> bool:
+        return not self._passing(event.exception)
 
 
 async def answer_failure(event: ErrorEvent, bot: Bot) -> None:

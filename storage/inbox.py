@@ -297,11 +297,11 @@ class Inbox:
 
         await self._db.run_write_grouped(work)
 
-    async def wait_turn(self, key: int, update_id: int) -> None:
+    async def wait_turn(self, key: int, update_id: int, stop: asyncio.Event | None = None) -> bool:
         """Return once no earlier update of the same person is pending (shared inbox only;
-        in one process the pipeline's own ordering is enough)."""
+        in one process the pipeline's own ordering is enough). False if `stop` was set first."""
         if not self.shared:
-            return
+            return True
         earlier = (
             select(InboxUpdate.update_id)
             .where(_IS_PENDING, InboxUpdate.ordering_key == key, InboxUpdate.update_id < update_id)
@@ -309,8 +309,11 @@ class Inbox:
         )
         pause = TURN_POLL[0]
         while await self._db.run_read(lambda c: c.scalar(earlier)) is not None:
+            if stop is not None and stop.is_set():
+                return False
             await asyncio.sleep(pause)
             pause = min(pause * 2, TURN_POLL[1])
+        return True
 
     async def pending(self) -> list[tuple[int, str]]:
         """Updates recorded but never finished (the process stopped or died mid-way).

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from aiogram.utils.backoff import BackoffConfig
+
 from bot.app import Application
 from bot.clock import Clock, system_clock
 from bot.config import Settings, load_settings
@@ -18,6 +20,24 @@ TOKEN = "4242:emulated-token-for-tests"
 ROOT = Path(__file__).resolve().parent.parent
 # The production policy's shape with waits in milliseconds: injected faults cost no time.
 FAST_RETRY = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
+# Likewise for running a step again after the retries ran out (bot.pipeline).
+FAST_RERUN = BackoffConfig(min_delay=0.01, max_delay=0.1, factor=2.0, jitter=0.005)
+
+
+def fast_config(directory: Path, **database: float) -> Path:
+    """config.example.toml with other [database] values (seconds), written to `directory`:
+    for `dialogbot run` processes that must take over, time out or give up in seconds."""
+    values = {"takeover_grace": 0.0, **database}
+    lines = []
+    for line in (ROOT / "config.example.toml").read_text().splitlines():
+        key = line.split("=")[0].strip()
+        if key in values:
+            line = f"{key} = {values.pop(key)}"
+        lines.append(line)
+    assert not values, f"not in config.example.toml: {values}"
+    path = directory / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def make_settings(base_url: str, database_url: str, **overrides: Any) -> Settings:
@@ -30,6 +50,8 @@ def make_settings(base_url: str, database_url: str, **overrides: Any) -> Setting
     settings = load_settings(ROOT / "config.example.toml", env=env)
     # Tests tap faster than people; the rate limit has tests of its own (test_abuse.py).
     settings = settings.with_overrides(abuse=replace(settings.abuse, rate_burst=10_000))
+    # A crashed instance's updates are taken over at once (tests/test_outage.py has the grace).
+    settings = settings.with_overrides(database=replace(settings.database, takeover_grace=0))
     return settings.with_overrides(**overrides) if overrides else settings
 
 
@@ -41,12 +63,15 @@ class RunningBot:
     clock: Clock = system_clock
     app: Application | None = None
     retry: RetryPolicy = FAST_RETRY
+    rerun: BackoffConfig = FAST_RERUN
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
-        self.app = Application.build(self.settings, clock=self.clock, retry=self.retry)
+        self.app = Application.build(
+            self.settings, clock=self.clock, retry=self.retry, rerun_backoff=self.rerun
+        )
         await self.app.start()
         self._task = asyncio.create_task(self._poll())
 
@@ -60,6 +85,7 @@ class RunningBot:
             self._stop,
             poll_seconds=1,
             first_backoff=self.retry.base_delay,
+            db_backoff=self.rerun,
         )
 
     async def stop(self) -> None:

@@ -31,6 +31,7 @@ class SharedInbox:
     of the same person is done (storage/inbox.py `wait_turn`)."""
 
     shared = True
+    generation = 0
 
     def __init__(self) -> None:
         self.keys: dict[int, int] = {}
@@ -48,13 +49,20 @@ class SharedInbox:
         orphans, self.orphans = self.orphans, []
         return orphans
 
-    async def wait_turn(self, key: int, update_id: int) -> None:
+    async def wait_turn(self, key: int, update_id: int, stop: Any = None) -> bool:
         async with self.changed:
             await self.changed.wait_for(
                 lambda: all(
                     u in self.done for u, k in self.keys.items() if k == key and u < update_id
                 )
             )
+        return True
+
+    async def hold_lock(self) -> None:
+        pass
+
+    def still_mine(self, update_id: int, generation: int) -> bool:
+        return True
 
     async def finish(self, update_id: int, *, failed: bool, also: Any = None) -> None:
         async with self.changed:
