@@ -102,7 +102,7 @@ def database_backoff(settings: Settings) -> BackoffConfig:
     """Pauses between attempts while the database (or the Bot API) is away: from half a
     second, with jitter, up to [database] retry_max_pause."""
     longest = settings.database.retry_max_pause
-    return BackoffConfig(min_delay=min(0.5, longest), max_delay=longest, factor=1.6, jitter=0.2)
+    return BackoffConfig(min_delay=min(0.5, longest / 2), max_delay=longest, factor=1.6, jitter=0.2)
 
 
 @dataclass

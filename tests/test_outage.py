@@ -8,19 +8,24 @@ locked", the one way SQLite is "unreachable".
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy import exc as sa_exc
 
+from bot.emulator import BotApiEmulator
 from storage.db import Database
+from storage.models import InboxUpdate, Vote
 from storage.outage import describe, is_unreachable
 from tests.db_proxy import DatabaseProxy
+from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 needs_postgres = pytest.mark.postgresql
 
@@ -198,3 +203,220 @@ async def test_outage_lines_name_the_failure_without_sql_or_values(database_url:
         "INSERT INTO votes VALUES ($1)", (4242,), ConnectionResetError("reset by peer")
     )
     assert describe(cut) == "ConnectionResetError: reset by peer"
+
+
+# --------------------------------------------------------------------------- the running bot
+
+SORRY = "etwas schiefgegangen"
+
+
+class Blackout:
+    """The database goes away and comes back. PostgreSQL: the proxy cuts every connection and
+    refuses new ones. SQLite: every statement fails with "database is locked" (the lock of
+    another process, held past the busy timeout). `at(prefix)` starts it just before the next
+    statement that starts with `prefix` is sent."""
+
+    def __init__(self, proxy: DatabaseProxy | None) -> None:
+        self.proxy = proxy
+        self.down = False
+        self.fired: list[str] = []
+        self.refused_statements = 0
+        self._armed: str | None = None
+
+    def attach(self, database: Database) -> None:
+        engines = {database.write_engine, database.read_engine, database.lookup_engine}
+        for engine in engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._before)
+
+    def _before(self, _conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if self._armed is not None and sql.lstrip().upper().startswith(self._armed):
+            self._armed = None
+            self.fired.append(sql.split("\n")[0][:60])
+            self.begin()
+        if self.down and self.proxy is None:
+            self.refused_statements += 1
+            raise sqlite3.OperationalError("database is locked")
+
+    def at(self, prefix: str) -> None:
+        self._armed = prefix.upper()
+
+    def begin(self) -> None:
+        self.down = True
+        if self.proxy is not None:
+            self.proxy.refuse()
+
+    async def end(self) -> None:
+        self.down = False
+        if self.proxy is not None:
+            await self.proxy.restore()
+
+
+@pytest.fixture
+async def blackout(database_url: str) -> AsyncIterator[tuple[str, Blackout]]:
+    """The database URL the bot should use, and the blackout that can cut it off."""
+    if database_url.startswith("sqlite"):
+        yield database_url, Blackout(None)
+        return
+    proxy = DatabaseProxy(database_url)
+    await proxy.start()
+    try:
+        yield proxy.url, Blackout(proxy)
+    finally:
+        await proxy.stop()
+
+
+@pytest.fixture
+async def cut_off(
+    emulator: BotApiEmulator, blackout: tuple[str, Blackout]
+) -> AsyncIterator[tuple[Harness, Blackout]]:
+    """The bot polling the emulator, on a database that a test can make unreachable."""
+    url, down = blackout
+    settings = make_settings(emulator.base_url, url)
+    policy = replace(settings.database, connect_timeout=1, command_timeout=2, retry_max_pause=0.2)
+    bot = RunningBot(settings.with_overrides(database=policy))
+    await bot.start()
+    assert bot.app is not None
+    down.attach(bot.app.database)
+    try:
+        yield Harness(emulator, bot), down
+    finally:
+        await down.end()
+        await bot.stop()
+
+
+async def counted(harness: Harness, query: Any) -> int:
+    assert harness.bot.app is not None
+    async with harness.bot.app.database.reading() as session:
+        return int(await session.scalar(query) or 0)
+
+
+async def retried(caplog: pytest.LogCaptureFixture, harness: Harness, times: int) -> None:
+    """Wait until the pipeline has put off a step `times` times."""
+
+    def count() -> int:
+        return sum("could not be handled now" in r.getMessage() for r in caplog.records)
+
+    await harness.emulator.wait_for(lambda: count() >= times, timeout=20)
+
+
+async def to_review(c: Citizen) -> None:
+    await c.send("/start")
+    await c.press("Mitmachen")
+    await c.press("Mobilität & ÖPNV")
+    await c.press("Weiter")
+    await c.press("Überspringen")
+    assert "Schritt 3 von 3" in c.last_text
+
+
+async def test_a_step_cut_off_at_its_vote_is_run_again_once_the_database_answers(
+    cut_off: tuple[Harness, Blackout], caplog: pytest.LogCaptureFixture
+) -> None:
+    """No apology, not marked done: the same task runs it again after the outage, and the
+    person's later update waits behind it. The vote is stored once."""
+    harness, down = cut_off
+    c = harness.citizen(7301)
+    await to_review(c)
+    down.at("INSERT INTO votes")
+    with caplog.at_level(logging.WARNING):
+        c.user.press("Absenden")
+        await retried(caplog, harness, 2)
+        assert len(down.fired) == 1 and down.fired[0].startswith("INSERT INTO votes")
+        c.user.send_text("/meinvotum")  # later, while the database is still away
+        await down.end()
+        await harness.settle()
+    texts = [m.text for m in c.user.messages]
+    assert not any(SORRY in t for t in texts)
+    assert sum("Danke!" in t for t in texts) == 1
+    # In order: the thanks (the submitted step), then the answer to /meinvotum.
+    assert "Danke!" in texts[-2] and "Mobilität & ÖPNV" in texts[-1]
+    assert await counted(harness, select(func.count()).select_from(Vote)) == 1
+    pending = select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status != "done")
+    assert await counted(harness, pending) == 0
+
+
+async def test_a_lost_done_mark_is_written_again_and_the_next_tap_does_not_wait_forever(
+    cut_off: tuple[Harness, Blackout], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The step ran and replied; then its "done" mark fails. The update is run again (as a
+    replay: the tapped topic stays chosen), and the person's next tap is handled after it."""
+    harness, down = cut_off
+    c = harness.citizen(7302)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    down.at("UPDATE inbox SET status")
+    with caplog.at_level(logging.WARNING):
+        c.user.press("Mobilität & ÖPNV")
+        await retried(caplog, harness, 2)
+        c.user.press("Sport & Events", message_id=c.user.last_message.message_id)
+        await down.end()
+        await harness.settle()
+    assert "Gewählt: 2 von 3" in c.last_text
+    assert not any(SORRY in m.text for m in c.user.messages)
+    pending = select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status != "done")
+    assert await counted(harness, pending) == 0
+
+
+async def test_polling_waits_while_a_batch_cannot_be_recorded_and_confirms_nothing(
+    cut_off: tuple[Harness, Blackout], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Recording fails: the offset stays, the same updates are fetched again and recorded
+    once the database answers; one log line for the outage, not one per attempt."""
+    harness, down = cut_off
+    c = harness.citizen(7303)
+    await c.send("/start")
+    down.at("INSERT INTO inbox ")
+    with caplog.at_level(logging.WARNING, logger="bot.polling"):
+        c.user.press("Mitmachen")
+        # Fetched again and again, never confirmed (the emulator keeps it queued).
+        polls = len(harness.emulator.calls_to("getUpdates"))
+        await harness.emulator.wait_for(
+            lambda: len(harness.emulator.calls_to("getUpdates")) >= polls + 3, timeout=20
+        )
+        assert harness.emulator.pending_updates == 1
+        await down.end()
+        await harness.settle()
+    assert "Gewählt: 0 von 3" in c.last_text
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.polling"]
+    assert len([line for line in lines if "is unreachable" in line]) == 1, lines
+    assert len([line for line in lines if "answers again" in line]) == 1, lines
+    assert not any("INSERT" in line or "7303" in line for line in lines), lines
+    assert harness.bot.app is not None and harness.bot._task is not None
+    assert not harness.bot._task.done()  # still polling
+
+
+async def test_updates_whose_record_committed_but_whose_answer_was_lost_are_still_handled(
+    cut_off: tuple[Harness, Blackout], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The COMMIT of a batch reaches the server, its answer does not: polling tries again, and
+    the insert's RETURNING leaves those ids out (they are there already). They are this
+    instance's own pending rows, so they count as new and are handled, once."""
+    harness, down = cut_off
+    if down.proxy is None:
+        pytest.skip("a COMMIT whose answer is lost: PostgreSQL over the network")
+    proxy = down.proxy
+    assert harness.bot.app is not None
+    engine = harness.bot.app.database.write_engine.sync_engine
+    recorded: list[bool] = []
+
+    def before(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("INSERT INTO inbox ") and not recorded:
+            recorded.append(True)
+
+    def on_commit(_conn: Any) -> None:
+        if recorded == [True]:
+            recorded.append(False)
+            proxy.lose_answers()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "commit", on_commit)
+    c = harness.citizen(7304)
+    with caplog.at_level(logging.WARNING, logger="bot.polling"):
+        c.user.send_text("/start")
+        await harness.emulator.wait_for(
+            lambda: any("unreachable" in r.getMessage() for r in caplog.records), timeout=20
+        )
+        await down.end()
+        await harness.settle()
+    assert len([m for m in c.user.messages if "Datenschutz" in m.text]) == 1
+    done = select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status == "done")
+    assert await counted(harness, done) == 1
