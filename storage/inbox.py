@@ -194,6 +194,7 @@ class Inbox:
         await lease.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 " AND classid = :high AND objid = :low AND objsubid = 1"
                 " AND pid <> pg_backend_pid()"
             ),

@@ -8,8 +8,10 @@ locked", the one way SQLite is "unreachable".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 
 from bot.emulator import BotApiEmulator
 from storage.db import Database
+from storage.inbox import Inbox, _key_parts, _lock_id
 from storage.models import InboxUpdate, Vote
 from storage.outage import describe, is_unreachable
 from tests.db_proxy import DatabaseProxy
@@ -420,3 +423,113 @@ async def test_updates_whose_record_committed_but_whose_answer_was_lost_are_stil
     assert len([m for m in c.user.messages if "Datenschutz" in m.text]) == 1
     done = select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status == "done")
     assert await counted(harness, done) == 1
+
+
+# --------------------------------------------------------------------------- liveness locks
+
+
+async def lock_holders(database: Database, owner: str) -> int:
+    """Sessions holding `owner`'s liveness lock in this database."""
+    high, low = _key_parts(_lock_id(owner))
+    held = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND classid = :high AND objid = :low AND database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    return int(await database.run_read(lambda c: c.scalar(held, {"high": high, "low": low})))
+
+
+async def lock_released(database: Database, owner: str) -> None:
+    """Wait until the server has ended the cut session and with it `owner`'s lock."""
+    for _ in range(200):
+        if not await lock_holders(database, owner):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the lock of {owner} is still held")
+
+
+async def test_a_lock_lost_in_an_outage_is_taken_again_and_not_taken_over_before_the_grace(
+    proxy: DatabaseProxy, database_url: str
+) -> None:
+    """Instance A reaches the database through the proxy, B directly. A cut frees A's lock:
+    B does not take A's update over within the grace period, A takes its lock again on a new
+    connection and keeps its update. Once A is really gone, B takes it over after the grace,
+    and A, back after that, no longer counts the update as its own."""
+    now = [0.0]
+    a_db = Database(proxy.url, connect_timeout=1, command_timeout=2)
+    b_db = Database(database_url)
+    a = Inbox(a_db, owner=f"instance-a-{uuid.uuid4().hex}")
+    b = Inbox(b_db, owner=f"instance-b-{uuid.uuid4().hex}", takeover_grace=10, monotonic=lambda: now[0])
+    try:
+        await a.open()
+        await b.open()
+        assert await a.record([(1, '{"update_id": 1}')], {1: 11}) == [1]
+        generation = a.generation
+
+        proxy.refuse()  # A's session ends, and with it its lock
+        await lock_released(b_db, a.owner)
+        with pytest.raises(Exception) as away:
+            await a.hold_lock()  # no new connection while refused
+        assert is_unreachable(away.value)
+        assert await b.pending() == []  # free, but maybe only for the outage
+        now[0] += 5
+        assert await b.pending() == []
+        # An instance started meanwhile does not take it either.
+        c = Inbox(b_db, owner=f"instance-c-{uuid.uuid4().hex}", takeover_grace=10, monotonic=lambda: now[0])
+        assert await c.pending() == []
+        await c.close()
+
+        await proxy.restore()
+        await a.hold_lock()  # on a new connection
+        assert a.generation == generation + 1
+        assert a.still_mine(1, generation)
+        now[0] += 60
+        assert await b.pending() == []  # A holds its lock again: alive
+
+        proxy.refuse()  # and now A is gone for good
+        await lock_released(b_db, a.owner)
+        assert await b.pending() == []  # seen free for the first time
+        now[0] += 9
+        assert await b.pending() == []
+        now[0] += 2
+        assert [update_id for update_id, _ in await b.pending()] == [1]  # after the grace
+
+        await proxy.restore()
+        await a.hold_lock()
+        assert not a.still_mine(1, generation)  # B has it now
+    finally:
+        for inbox in (a, b):
+            with contextlib.suppress(Exception):
+                await inbox.close()
+        await a_db.dispose()
+        await b_db.dispose()
+
+
+async def test_the_sweeper_logs_an_outage_once_and_takes_the_lock_again(
+    cut_off: tuple[Harness, Blackout], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The liveness lock's own connection is cut (at the sweeper's statement on it): one log
+    line for the outage, no traceback every second, and afterwards the lock is held again,
+    on a new connection, and the bot answers."""
+    harness, down = cut_off
+    if down.proxy is None:
+        pytest.skip("a liveness lock: PostgreSQL")
+    assert harness.bot.app is not None
+    inbox = harness.bot.app.pipeline._inbox
+    owner = inbox.owner
+    c = harness.citizen(7305)
+    await c.send("/start")
+    down.at("SELECT DISTINCT inbox.owner")
+    with caplog.at_level(logging.WARNING):
+        await harness.emulator.wait_for(lambda: bool(down.fired), timeout=20)
+        # Sweeps fail meanwhile, a second apart: the outage lasts a few of them.
+        await asyncio.sleep(3.5)
+        await down.end()
+        await c.press("Mitmachen")
+    assert "Gewählt: 0 von 3" in c.last_text
+    sweeps = [r for r in caplog.records if "orphaned" in r.getMessage()]
+    assert [r.exc_info for r in sweeps] == [None, None], [r.getMessage() for r in sweeps]
+    assert "unreachable" in sweeps[0].getMessage() and "answers again" in sweeps[1].getMessage()
+    await harness.emulator.wait_for(lambda: inbox.generation == 1, timeout=20)
+    assert harness.bot.app is not None
+    assert await lock_holders(harness.bot.app.database, owner) == 1
