@@ -459,7 +459,8 @@ async def test_a_lock_lost_in_an_outage_is_taken_again_and_not_taken_over_before
     a_db = Database(proxy.url, connect_timeout=1, command_timeout=2)
     b_db = Database(database_url)
     a = Inbox(a_db, owner=f"instance-a-{uuid.uuid4().hex}")
-    b = Inbox(b_db, owner=f"instance-b-{uuid.uuid4().hex}", takeover_grace=10, monotonic=lambda: now[0])
+    grace = {"takeover_grace": 10, "monotonic": lambda: now[0]}
+    b = Inbox(b_db, owner=f"instance-b-{uuid.uuid4().hex}", **grace)  # type: ignore[arg-type]
     try:
         await a.open()
         await b.open()
@@ -475,7 +476,7 @@ async def test_a_lock_lost_in_an_outage_is_taken_again_and_not_taken_over_before
         now[0] += 5
         assert await b.pending() == []
         # An instance started meanwhile does not take it either.
-        c = Inbox(b_db, owner=f"instance-c-{uuid.uuid4().hex}", takeover_grace=10, monotonic=lambda: now[0])
+        c = Inbox(b_db, owner=f"instance-c-{uuid.uuid4().hex}", **grace)  # type: ignore[arg-type]
         assert await c.pending() == []
         await c.close()
 
