@@ -534,3 +534,43 @@ async def test_the_sweeper_logs_an_outage_once_and_takes_the_lock_again(
     await harness.emulator.wait_for(lambda: inbox.generation == 1, timeout=20)
     assert harness.bot.app is not None
     assert await lock_holders(harness.bot.app.database, owner) == 1
+
+
+async def test_a_group_commit_that_cannot_reach_the_database_fails_every_write_at_once(
+    database_url: str,
+) -> None:
+    """A grouped transaction that fails for a bug is taken apart, each write alone, so only the
+    bad one fails. One that fails because the database is away fails the whole group: one
+    attempt, not one timeout after another."""
+    database = Database(database_url)
+    down = [False]
+    calls: list[int] = []
+
+    def before(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if down[0] and sql.startswith("INSERT INTO t"):
+            raise ConnectionResetError("connection reset by peer")
+
+    def write(n: int) -> Callable[[Connection], None]:
+        def work(connection: Connection) -> None:
+            calls.append(n)
+            connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": n})
+
+        return work
+
+    try:
+        await database.run_write(lambda c: c.execute(text("CREATE TABLE t (x int PRIMARY KEY)")))
+        event.listen(database.write_engine.sync_engine, "before_cursor_execute", before)
+        # A bug in one write (a duplicate key): the others still go through.
+        results = await asyncio.gather(
+            *(database.run_write_grouped(write(n)) for n in (1, 1, 2)), return_exceptions=True
+        )
+        assert [type(r).__name__ for r in results] == ["NoneType", "IntegrityError", "NoneType"]
+        calls.clear()
+        down[0] = True
+        results = await asyncio.gather(
+            *(database.run_write_grouped(write(n)) for n in (3, 4, 5)), return_exceptions=True
+        )
+        assert all(isinstance(r, Exception) and is_unreachable(r) for r in results), results
+        assert calls == [3]  # the group's first write failed; none was tried alone
+    finally:
+        await database.dispose()
