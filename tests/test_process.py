@@ -39,6 +39,7 @@ async def bot_process(
         sys.executable,
         "-m",
         "bot.cli",
+        "-v",
         "run",
         "--config",
         str(config),
