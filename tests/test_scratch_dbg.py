@@ -1,7 +1,12 @@
-import asyncio, logging, faulthandler, sys
+import asyncio
+import faulthandler
+import logging
+import sys
+
 import pytest
-from tests.test_outage import cut_off, blackout, Blackout  # noqa
-from tests.harness import Harness
+
+from tests.test_outage import Blackout, blackout, cut_off  # noqa
+
 
 async def test_dbg(cut_off, caplog):
     harness, down = cut_off
@@ -11,7 +16,9 @@ async def test_dbg(cut_off, caplog):
     await c.send("/start")
     with caplog.at_level(logging.DEBUG):
         c.user.press("Mitmachen")
-        await harness.emulator.wait_for(lambda: any("Gewählt" in m.text for m in c.user.messages), 10)
+        await harness.emulator.wait_for(
+            lambda: any("Gewählt" in m.text for m in c.user.messages), 10
+        )
         down.begin()
         await asyncio.sleep(3)
         await down.end()
