@@ -39,7 +39,6 @@ async def bot_process(
         sys.executable,
         "-m",
         "bot.cli",
-        "-v",
         "run",
         "--config",
         str(config),
