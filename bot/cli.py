@@ -66,7 +66,11 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
     from storage.migrate import upgrade
 
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        command_timeout=settings.database.command_timeout,
+    )
     try:
         await upgrade(database)
         data = await snapshot(settings, database, system_clock())
@@ -95,7 +99,11 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
     from storage.migrate import upgrade
 
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        command_timeout=settings.database.command_timeout,
+    )
     try:
         await upgrade(database)
     finally:

@@ -86,6 +86,7 @@ class UpdatePipeline:
         self._retry_when = retry_when
         self._retry_backoff = retry_backoff
         self._stopping = asyncio.Event()
+        self._database = Outage("handling updates", log)
 
     async def accept(self, updates: Iterable[Update]) -> int:
         """Record then schedule; returns how many were new. Safe to confirm afterwards."""
@@ -212,6 +213,7 @@ class UpdatePipeline:
                     return True
                 async with self._slots:
                     await self._attempt(update, replayed)
+                self._database.answered()
                 return True
             except Exception as exc:
                 if not self._retry_when(exc):
@@ -219,7 +221,12 @@ class UpdatePipeline:
                 if self._stopping.is_set():
                     return self._left_pending(update, type(exc).__name__)
                 delay = next(backoff)
-                log.warning(
+                unreachable = is_unreachable(exc)
+                if unreachable:
+                    # One line per outage for all updates, not one per update and attempt.
+                    self._database.failed(exc)
+                log.log(
+                    logging.DEBUG if unreachable else logging.WARNING,
                     "update %d could not be handled now (%s); again in %.1f s",
                     update.update_id,
                     type(exc).__name__,

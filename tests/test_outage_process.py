@@ -129,6 +129,7 @@ async def test_polling_stays_up_through_an_outage_and_applies_each_action_once(
     text = log.read_text()
     assert text.count("polling: the database is unreachable") == 1, text[-3000:]
     assert text.count("polling: the database answers again") == 1, text[-3000:]
+    assert text.count("handling updates: the database is unreachable") <= 1, text[-3000:]
     assert "Traceback" not in text and "INSERT" not in text, text[-3000:]
     assert not any(str(user.id) in text for user in citizens)
 
