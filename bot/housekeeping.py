@@ -23,12 +23,19 @@ AFTER_FAILURE = timedelta(minutes=5)
 
 
 class Housekeeping:
-    def __init__(self, inbox: Inbox, clock: Clock, *, every: timedelta = EVERY) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        clock: Clock,
+        *,
+        every: timedelta = EVERY,
+        after_failure: timedelta = AFTER_FAILURE,
+    ) -> None:
         self._inbox = inbox
         self._clock = clock
         self._every = every
         self._loop = Periodic(
-            "housekeeping", self._step, after_failure=AFTER_FAILURE.total_seconds(), min_pause=0
+            "housekeeping", self._step, after_failure=after_failure.total_seconds(), min_pause=0
         )
 
     @property

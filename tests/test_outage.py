@@ -23,6 +23,7 @@ from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy import exc as sa_exc
 
 from bot.emulator import BotApiEmulator
+from bot.periodic import Periodic
 from storage.db import Database
 from storage.inbox import Inbox, _key_parts, _lock_id
 from storage.models import InboxUpdate, Vote
@@ -124,6 +125,11 @@ async def test_a_session_ended_by_the_server_is_unreachable_and_so_is_the_rollba
             await database.run_read(
                 lambda c: c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             )  # 57P01 for that session (another pooled connection runs this)
+            alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            for _ in range(200):  # pg_terminate_backend only asks it to end
+                if not await database.run_read(lambda c: c.scalar(alive, {"pid": pid})):
+                    break
+                await asyncio.sleep(0.02)
             with pytest.raises(sa_exc.DBAPIError) as ended:
                 await connection.execute(text("SELECT 1"))
             assert is_unreachable(ended.value), repr(ended.value)
@@ -586,3 +592,40 @@ async def test_a_group_commit_that_cannot_reach_the_database_fails_every_write_a
         assert calls == [3]  # the group's first write failed; none was tried alone
     finally:
         await database.dispose()
+
+
+async def test_periodic_work_logs_an_outage_once_and_carries_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A background step (digests, housekeeping) that cannot reach the database: one line when
+    that begins and one when it ends, no traceback per try; a bug still logs its traceback."""
+    outcomes: list[BaseException | None] = [
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionRefusedError(111, "Connection refused"),
+        None,
+        ValueError("a bug"),
+        None,
+    ]
+    ran = asyncio.Event()
+
+    async def step() -> float:
+        outcome = outcomes.pop(0)
+        if not outcomes:
+            ran.set()
+        if outcome is not None:
+            raise outcome
+        return 0.0
+
+    loop = Periodic("housekeeping", step, after_failure=0.0, min_pause=0.0)
+    with caplog.at_level(logging.WARNING, logger="bot.periodic"):
+        loop.start()
+        await asyncio.wait_for(ran.wait(), 10)
+        await loop.stop()
+    lines = [(r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert [text.split(" (")[0].split(" after")[0] for text, _ in lines] == [
+        "housekeeping: the database is unreachable",
+        "housekeeping: the database answers again",
+        "housekeeping failed",
+    ], lines
+    assert [traceback for _, traceback in lines] == [False, False, True]

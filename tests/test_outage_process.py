@@ -175,6 +175,18 @@ async def test_start_up_waits_for_the_database_naming_it_without_its_password(
     assert secret not in text
 
 
+async def test_sigterm_ends_the_wait_for_the_database_at_start(
+    emulator: BotApiEmulator, proxy: DatabaseProxy, tmp_path: Path
+) -> None:
+    log = tmp_path / "bot.log"
+    config = fast_config(tmp_path, startup_wait=600, **FAST)
+    proxy.refuse()
+    async with bot_process(emulator, proxy.url, log, config) as process:
+        await logged(log, "waiting for the database")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+
+
 async def test_start_up_gives_up_after_the_configured_wait_and_says_why(
     emulator: BotApiEmulator, proxy: DatabaseProxy, tmp_path: Path
 ) -> None:
