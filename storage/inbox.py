@@ -179,6 +179,8 @@ class Inbox:
             except BaseException:
                 with contextlib.suppress(Exception):
                     await lease.invalidate()
+                with contextlib.suppress(Exception):
+                    await lease.close()
                 raise
             self._lease, self._held_before = lease, True
             if again:
@@ -335,16 +337,18 @@ class Inbox:
             return [(row.update_id, row.payload) for row in rows]
 
     async def _adopt_orphans(self) -> list[tuple[int, str]]:
+        lease = self._lease
+        if lease is None:  # dropped meanwhile: taken again, on a new connection, next time
+            return []
         try:
-            return await self._adopt_orphans_on_lease()
+            return await self._adopt_orphans_on(lease)
         except Exception as exc:
             if is_unreachable(exc):
                 await self._drop_lease()  # taken again, on a new connection, next time
             raise
 
-    async def _adopt_orphans_on_lease(self) -> list[tuple[int, str]]:
-        assert self._lease is not None
-        owners = await self._lease.scalars(
+    async def _adopt_orphans_on(self, lease: AsyncConnection) -> list[tuple[int, str]]:
+        owners = await lease.scalars(
             select(InboxUpdate.owner)
             .where(_IS_PENDING)
             .where((InboxUpdate.owner != self.owner) | InboxUpdate.owner.is_(None))
@@ -358,40 +362,29 @@ class Inbox:
         for owner in candidates:
             if owner is not None:
                 probe = text("SELECT pg_try_advisory_lock(:id)")
-                if not await self._lease.scalar(probe, {"id": _lock_id(owner)}):
+                if not await lease.scalar(probe, {"id": _lock_id(owner)}):
                     self._free_since.pop(owner, None)
                     continue  # alive: its updates are its own
                 free_since = self._free_since.setdefault(owner, now)
                 if now - free_since < self._grace:
                     # Free, but maybe only for the moment of an outage: wait and see.
                     unlock = text("SELECT pg_advisory_unlock(:id)")
-                    await self._lease.execute(unlock, {"id": _lock_id(owner)})
+                    await lease.execute(unlock, {"id": _lock_id(owner)})
                     continue
                 del self._free_since[owner]
             try:
-                taken = await self._lease.scalars(
+                taken = await lease.scalars(
                     update(InboxUpdate)
                     .where(_IS_PENDING, _owned_by(owner))
                     .values(owner=self.owner)
                     .returning(InboxUpdate.update_id)
                 )
-                adopted += await self._payloads(list(taken))
+                adopted += await _payloads(lease, list(taken))
             finally:
                 if owner is not None:
                     unlock = text("SELECT pg_advisory_unlock(:id)")
-                    await self._lease.execute(unlock, {"id": _lock_id(owner)})
+                    await lease.execute(unlock, {"id": _lock_id(owner)})
         return sorted(adopted)
-
-    async def _payloads(self, update_ids: list[int]) -> list[tuple[int, str]]:
-        if not update_ids:
-            return []
-        assert self._lease is not None
-        rows = await self._lease.execute(
-            select(InboxPayload.update_id, InboxPayload.payload).where(
-                InboxPayload.update_id.in_(update_ids)
-            )
-        )
-        return [(row.update_id, row.payload) for row in rows]
 
     async def forget_older_than(
         self, age: timedelta, *, now: datetime | None = None, batch: int = FORGET_BATCH
@@ -418,3 +411,14 @@ class Inbox:
             if count < batch:
                 return forgotten
             await asyncio.sleep(0)  # let the updates waiting for the writer in
+
+
+async def _payloads(lease: AsyncConnection, update_ids: list[int]) -> list[tuple[int, str]]:
+    if not update_ids:
+        return []
+    rows = await lease.execute(
+        select(InboxPayload.update_id, InboxPayload.payload).where(
+            InboxPayload.update_id.in_(update_ids)
+        )
+    )
+    return [(row.update_id, row.payload) for row in rows]
