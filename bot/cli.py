@@ -260,12 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _reason(exc: Exception) -> tuple[object, bool]:
     """What to log about a failure, and whether its traceback may be logged: a decoding or
     validation error's text carries what it failed to read (messages, names)."""
-    from aiogram.exceptions import ClientDecodeError
-    from pydantic import ValidationError
+    from bot.lenient import carries_content, describe
 
-    from bot.lenient import describe
-
-    if isinstance(exc, ClientDecodeError | ValidationError):
+    if carries_content(exc):
         return f"{type(exc).__name__}: {describe(exc)}", False
     return exc, True
 

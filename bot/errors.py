@@ -1,23 +1,40 @@
 """The dispatcher's last resort: a handler that failed still leaves the person an answer.
 
-Whatever went wrong (a database error, a Telegram error the retries could not fix, a bug) is
+Whatever went wrong for good (a bug, a Telegram refusal that another try would not change) is
 logged with its traceback, and the person gets the catalog's "something went wrong" in their
 language instead of silence. The service call that failed rolled its transaction back, so
 nothing is half-written and trying again is safe.
+
+A failure that passes (the Bot API or the database away for a while) is declined here
+(`FinalFailure`): it reaches bot.pipeline, which runs the step again later, with no apology for
+a fault that the next try cures.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.filters import Filter
 from aiogram.types import ErrorEvent, Update
 
+from bot.lenient import carries_content, describe
 from handlers.views import something_went_wrong
 
 log = logging.getLogger(__name__)
+
+
+class FinalFailure(Filter):
+    """Errors that will not be tried again; the pipeline re-runs the others (`passing`)."""
+
+    def __init__(self, passing: Callable[[BaseException], bool]) -> None:
+        self._passing = passing
+
+    async def __call__(self, event: ErrorEvent) -> bool:
+        return not self._passing(event.exception)
 
 
 async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
@@ -26,7 +43,17 @@ async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
         # They blocked the bot (bot.resilience marked them unreachable): nobody to answer.
         log.info("update %d: %s", update.update_id, event.exception)
         return
-    log.error("update %d failed: %s", update.update_id, event.exception, exc_info=event.exception)
+    if carries_content(event.exception):  # never its text: it holds what it failed to read
+        log.error(
+            "update %d failed: %s (%s)",
+            update.update_id,
+            type(event.exception).__name__,
+            describe(event.exception),
+        )
+    else:
+        log.error(
+            "update %d failed: %s", update.update_id, event.exception, exc_info=event.exception
+        )
     if update.callback_query is not None:
         with contextlib.suppress(TelegramAPIError):  # it may have been answered already
             await update.callback_query.answer()

@@ -80,6 +80,11 @@ def problems_of(error: ValidationError) -> tuple[Problem, ...]:
     )
 
 
+def carries_content(error: BaseException) -> bool:
+    """Whether `str(error)` (and so its traceback) would show what failed to read."""
+    return isinstance(error, ClientDecodeError | ValidationError)
+
+
 def describe(error: BaseException) -> str:
     """A log line's worth about a failed validation or decoding, without the content both
     carry (`str()` of either includes the input: texts, names, the whole batch)."""
