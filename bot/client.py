@@ -125,8 +125,16 @@ def read_sent_result(method: TelegramMethod[Any], error: ClientDecodeError, bot:
     raw = error.data["result"]
     returning = getattr(method, "__returning__", None)
     if isinstance(returning, type) and issubclass(returning, BaseModel) and isinstance(raw, dict):
-        # Unvalidated: a field that does not read may be absent; nobody reads it then.
-        return returning.model_construct(**{k: raw[k] for k in raw if k in returning.model_fields})
+        # Unvalidated, as it came; a required field it lacks is None (a handler that keeps a
+        # sent message's id keeps None then, and carries on).
+        values: dict[str, Any] = {}
+        for name, info in returning.model_fields.items():
+            key = info.alias or name
+            if key in raw:
+                values[name] = raw[key]
+            elif info.is_required():
+                values[name] = None
+        return returning.model_construct(**values)
     return raw
 
 

@@ -1326,7 +1326,12 @@ class BotApiEmulator:
 
     def deliver_raw(self, kind: str, payload: JSON) -> int:
         """Enqueue an update of any ``kind`` with ``payload`` as it is (no checks); returns
-        its update id."""
+        its update id. A button press's ``id`` can be answered (answerCallbackQuery) as the
+        press of the user ``payload["from"]`` names, if it names one."""
+        sender = payload.get("from")
+        if kind == "callback_query" and isinstance(payload.get("id"), str):
+            user_id = sender.get("id") if isinstance(sender, dict) else None
+            self._queries[payload["id"]] = _Query(user_id if isinstance(user_id, int) else 0)
         return self._enqueue(kind, payload)
 
     def _method_key(self, method: str) -> str:

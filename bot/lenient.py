@@ -56,7 +56,7 @@ class Problem:
 @dataclass(frozen=True)
 class Reading(Generic[T]):
     """The value read (None: unreadable), what was repaired to read it, and, when unreadable,
-    why."""
+    why: the errors of the value as it came."""
 
     value: T | None
     repaired: tuple[Problem, ...] = ()
@@ -101,21 +101,21 @@ def read_leniently(validate: Callable[[Any], T], raw: Any, *, keep: int) -> Read
     try:
         return Reading(validate(raw))
     except ValidationError as first:
-        error = first
+        error = original = first
     data = copy.deepcopy(raw)
     repaired: list[Problem] = []
     replaced: set[Path] = set()
     for _ in range(MAX_REPAIRS):
         details = error.errors(include_input=False, include_url=False, include_context=False)
         target = _existing(data, details[0]["loc"]) if details else ()
-        if len(target) <= keep - 1 or not _repair(data, target, replaced):
-            return Reading(None, tuple(repaired), problems_of(error))
+        if len(target) < keep or not _repair(data, target, replaced):
+            return Reading(None, tuple(repaired), problems_of(original))
         repaired.append(Problem(location(target), details[0]["type"]))
         try:
             return Reading(validate(data), tuple(repaired))
         except ValidationError as again:
             error = again
-    return Reading(None, tuple(repaired), problems_of(error))
+    return Reading(None, tuple(repaired), problems_of(original))
 
 
 def read_update(raw: Any, *, context: dict[str, Any] | None = None) -> Reading[Update]:
