@@ -36,7 +36,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import ClientDecodeError
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from pydantic import BaseModel, ValidationError
 
@@ -150,7 +150,8 @@ class ReadWhatWasSent(BaseRequestMiddleware):
         try:
             return await make_request(bot, method)
         except ClientDecodeError as exc:
-            if not succeeded_unreadably(exc):
+            # getUpdates changes nothing: bot.polling simply asks again.
+            if isinstance(method, GetUpdates) or not succeeded_unreadably(exc):
                 raise
             # The session's chain passes the bare result on (aiogram's annotation says Response).
             return cast(Response[TelegramType], read_sent_result(method, exc, bot))

@@ -385,3 +385,19 @@ async def test_set_aside_records_are_kept_their_days_and_shown_by_the_inbox_comm
     assert "message" in out and "callback_query" in out
     assert "update 3 (callback_query): callback_query.from: missing" in out
     assert f"{now - timedelta(days=days - 1):%Y-%m-%d}" in out  # when
+
+
+async def test_a_get_updates_answer_that_does_not_read_is_fetched_again(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not even a list of updates (a proxy's page, say): polling goes on, and the updates of
+    that call come with the next one; the answer's content is not logged."""
+    caplog.set_level(logging.INFO)
+    fritz = harness.citizen(7308)
+    harness.emulator.answer_with("getUpdates", f'{{"ok": true, "result": "{NAME}"}}')
+    harness.emulator.answer_with("getUpdates", f"<html>{NAME}</html>", status=200)
+    await fritz.send("/start")
+    assert "Datenschutz" in fritz.last_text
+    assert [c.fault for c in harness.emulator.calls_to("getUpdates")].count("raw answer") == 2
+    assert "getUpdates answer unreadable" in caplog.text
+    assert NAME not in caplog.text
