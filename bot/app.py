@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -22,7 +23,12 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.i18n import I18n
 from sqlalchemy.engine import make_url
 
-from bot.client import CommitBeforeSending, KeepResponseModels, loads_answer
+from bot.client import (
+    CommitBeforeSending,
+    KeepResponseModels,
+    ReadWhatWasSent,
+    loads_answer,
+)
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.digest.wiring import build_digests
@@ -57,6 +63,7 @@ from storage.inbox import Inbox
 from storage.migrate import upgrade
 from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.reachability import ReplyAddresses
+from storage.set_aside import SetAside
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +159,8 @@ class Application:
             prefetch=(DEFAULT_DESTINY, LOCALE_DESTINY),
         )
         bot.session.middleware(CommitBeforeSending(storage.flush_current))
+        # Innermost: an answer that says "done" but does not fully read is still "done".
+        bot.session.middleware(ReadWhatWasSent())
         services = Services.build(settings, database)
         ratings = RatingsFeature.build(settings, database, clock=clock)
         services.moderation.attach_similarity(ratings.similar_ids)
@@ -185,6 +194,7 @@ class Application:
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
         run_sync_filters_inline(dispatcher)
+        set_aside = SetAside(database)
         pipeline = UpdatePipeline(
             dispatcher,
             bot,
@@ -192,9 +202,15 @@ class Application:
             scopes=storage.update_scope,
             retry_when=passing_failure,
             retry_backoff=rerun_backoff or database_backoff(settings),
+            set_aside=set_aside,
         )
         scheduler = DigestScheduler(digests, clock)
-        housekeeping = Housekeeping(Inbox(database), clock)
+        housekeeping = Housekeeping(
+            Inbox(database),
+            clock,
+            set_aside=set_aside,
+            keep_set_aside=timedelta(days=settings.privacy.set_aside_days),
+        )
         return cls(
             settings, database, bot, dispatcher, pipeline, i18n, scheduler, housekeeping, clock
         )

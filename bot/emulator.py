@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import inspect
 import itertools
 import json
@@ -928,6 +929,8 @@ def _bot_id_from_token(token: str) -> int:
 
 
 _Handler = Callable[[_Params], Awaitable[Any]]
+# A raw answer to a call (BotApiEmulator.answer_with): a body, or a function of the real one.
+RawAnswer = str | JSON | Callable[[JSON], "str | JSON"]
 
 
 # --------------------------------------------------------------------------- users
@@ -1047,6 +1050,11 @@ class EmulatedUser:
         origin = {"type": "user", "date": _now() - 3600, "sender_user": origin_user}
         return self._send({"text": text, "forward_origin": origin})
 
+    def send_raw(self, content: JSON) -> int:
+        """A message in the private chat with any content, as raw JSON: also what a newer Bot
+        API, or a Telegram that breaks its documentation, would send."""
+        return self._send(content)
+
     def send_text_in_group(self, group_id: int, text: str) -> int:
         chat = self._emu._chats.get(group_id)
         if chat is None or chat.type not in ("group", "supergroup"):
@@ -1156,6 +1164,8 @@ class BotApiEmulator:
         self._answers: dict[int, list[CallbackAnswer]] = {}
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        # answer_with: per method, the raw answers that replace the next calls' real ones.
+        self._raw_answers: dict[str, deque[tuple[int, RawAnswer]]] = {}
         self._files: dict[str, UploadedFile] = {}
         self._counter = itertools.count(1)
         self._webhook: _Webhook | None = None
@@ -1303,6 +1313,26 @@ class BotApiEmulator:
         """Close the connection without answering the next ``times`` calls of ``method``."""
         faults = self._faults.setdefault(self._method_key(method), deque())
         faults.extend(_Fault(0, disconnect=True) for _ in range(times))
+
+    def answer_with(
+        self, method: str, body: RawAnswer, *, status: int = 200, times: int = 1
+    ) -> None:
+        """Execute the next ``times`` calls of ``method``, then answer each with ``body`` and
+        ``status`` instead of the real answer: a string is sent as it is, a dict as JSON, a
+        function gets the real answer (a dict) and returns the body. The call's effect stays
+        (a resend is visible); its recorded status is ``status``, its fault "raw answer"."""
+        answers = self._raw_answers.setdefault(self._method_key(method), deque())
+        answers.extend((status, body) for _ in range(times))
+
+    def deliver_raw(self, kind: str, payload: JSON) -> int:
+        """Enqueue an update of any ``kind`` with ``payload`` as it is (no checks); returns
+        its update id. A button press's ``id`` can be answered (answerCallbackQuery) as the
+        press of the user ``payload["from"]`` names, if it names one."""
+        sender = payload.get("from")
+        if kind == "callback_query" and isinstance(payload.get("id"), str):
+            user_id = sender.get("id") if isinstance(sender, dict) else None
+            self._queries[payload["id"]] = _Query(user_id if isinstance(user_id, int) else 0)
+        return self._enqueue(kind, payload)
 
     def _method_key(self, method: str) -> str:
         if method.lower() not in self._handlers:
@@ -1523,8 +1553,24 @@ class BotApiEmulator:
         if fault is not None and fault.disconnect:
             self._record(key, values, files, time.monotonic(), 0, "disconnect")
             return self._drop_connection(request)
+        raw_answers = self._raw_answers.get(key)
+        raw_answer = raw_answers.popleft() if raw_answers and fault is None else None
         status, body = await self._invoke(key, values, files, fault=fault)
+        if raw_answer is not None:
+            return self._raw_response(status, body, *raw_answer)
         return _json_response(status, body)
+
+    def _raw_response(
+        self, status: int, body: JSON, raw_status: int, raw: RawAnswer
+    ) -> web.Response:
+        """The call was executed and recorded (no await since): answer it with ``raw``."""
+        call = self.api_calls[-1]
+        call.status, call.fault = raw_status, "raw answer"
+        if callable(raw):
+            raw = raw(copy.deepcopy(body))
+        if isinstance(raw, str):
+            return web.Response(status=raw_status, text=raw, content_type="application/json")
+        return _json_response(raw_status, raw)
 
     def _drop_connection(self, request: web.Request) -> web.StreamResponse:
         if request.transport is not None:

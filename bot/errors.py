@@ -21,6 +21,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.filters import Filter
 from aiogram.types import ErrorEvent, Update
 
+from bot.lenient import carries_content, describe
 from handlers.views import something_went_wrong
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,17 @@ async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
         # They blocked the bot (bot.resilience marked them unreachable): nobody to answer.
         log.info("update %d: %s", update.update_id, event.exception)
         return
-    log.error("update %d failed: %s", update.update_id, event.exception, exc_info=event.exception)
+    if carries_content(event.exception):  # never its text: it holds what it failed to read
+        log.error(
+            "update %d failed: %s (%s)",
+            update.update_id,
+            type(event.exception).__name__,
+            describe(event.exception),
+        )
+    else:
+        log.error(
+            "update %d failed: %s", update.update_id, event.exception, exc_info=event.exception
+        )
     if update.callback_query is not None:
         with contextlib.suppress(TelegramAPIError):  # it may have been answered already
             await update.callback_query.answer()
