@@ -24,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 
 from bot.emulator import BotApiEmulator
 from bot.periodic import Periodic
+from bot.pipeline import UpdatePipeline
 from storage.db import Database
 from storage.inbox import Inbox, _key_parts, _lock_id
 from storage.models import InboxUpdate, Vote
@@ -629,3 +630,27 @@ async def test_periodic_work_logs_an_outage_once_and_carries_on(
         "housekeeping failed",
     ], lines
     assert [traceback for _, traceback in lines] == [False, False, True]
+
+
+async def test_the_pipeline_leaves_an_update_that_another_instance_took_over_meanwhile() -> None:
+    """After its lock was taken again, an instance does not handle what it scheduled before
+    the outage if another instance has taken it over since (storage/inbox.py `still_mine`)."""
+    from tests.test_pipeline import Recorder, SharedInbox, message
+
+    class LostOne(SharedInbox):
+        def __init__(self) -> None:
+            super().__init__()
+            self.held = 0
+
+        async def hold_lock(self) -> None:
+            self.held += 1
+
+        def still_mine(self, update_id: int, generation: int) -> bool:
+            return update_id != 2
+
+    inbox, dispatcher = LostOne(), Recorder()
+    pipeline = UpdatePipeline(dispatcher, None, inbox)  # type: ignore[arg-type]
+    await pipeline.accept([message(1, 501), message(2, 502), message(3, 501)])
+    await pipeline.wait_idle()
+    assert dispatcher.handled == [1, 3]
+    assert inbox.held == 3  # the lock checked before each of them
