@@ -654,3 +654,26 @@ async def test_the_pipeline_leaves_an_update_that_another_instance_took_over_mea
     await pipeline.wait_idle()
     assert dispatcher.handled == [1, 3]
     assert inbox.held == 3  # the lock checked before each of them
+
+
+async def test_stopping_during_an_outage_leaves_the_step_pending_for_the_next_start(
+    cut_off: tuple[Harness, Blackout], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot is stopped while a step waits for the database: the stop does not wait for the
+    outage to end, the step stays pending in the inbox, and the next start finishes it once."""
+    harness, down = cut_off
+    c = harness.citizen(7306)
+    await to_review(c)
+    down.at("INSERT INTO votes")
+    with caplog.at_level(logging.DEBUG, logger="bot.pipeline"):
+        c.user.press("Absenden")
+        await retried(caplog, harness, 1)
+        await asyncio.wait_for(harness.bot.stop(), 30)  # still unreachable
+    assert any("left pending for the next start" in r.getMessage() for r in caplog.records)
+    await down.end()
+    await harness.bot.start()
+    await harness.emulator.wait_for(lambda: "Danke!" in c.last_text, 20)
+    await harness.settle()
+    assert sum("Danke!" in m.text for m in c.user.messages) == 1
+    assert not any(SORRY in m.text for m in c.user.messages)
+    assert await counted(harness, select(func.count()).select_from(Vote)) == 1
