@@ -103,7 +103,7 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     database = Database(
         settings.database_url,
         connect_timeout=settings.database.connect_timeout,
-        command_timeout=settings.database.command_timeout,
+        command_timeout=None,  # a migration may take longer than any one dialog statement
     )
     try:
         await upgrade(database)

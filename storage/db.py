@@ -92,8 +92,9 @@ class Database:
         url: str,
         *,
         connect_timeout: float = CONNECT_TIMEOUT,
-        command_timeout: float = COMMAND_TIMEOUT,
+        command_timeout: float | None = COMMAND_TIMEOUT,
     ) -> None:
+        """`command_timeout` None: statements may take as long as they take (migrations)."""
         self.url = url
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
