@@ -22,7 +22,8 @@ Several instances on one PostgreSQL database (webhooks behind a load balancer) s
   Updates this instance recorded while its lock was gone are handled only if they are still
   its own (`still_mine`). A record whose COMMIT went through but whose answer was lost leaves
   this instance's rows behind that the retry's insert does not return: they count as new all
-  the same (`record`).
+  the same (`record`), or, if Telegram sent them to another instance instead, this one picks
+  them up on its next look for unfinished updates (`pending`).
 
 SQLite has one instance by construction (one writer process): there the checks are skipped.
 """
@@ -273,6 +274,25 @@ class Inbox:
             inserted |= await self._own_pending(unsure)
         return [i for i in unique if i in inserted]
 
+    async def _reclaim_unsure(self) -> list[tuple[int, str]]:
+        """This instance's rows of records that failed but committed: Telegram, told they were
+        not recorded, may have sent them again to another instance, which found them there
+        already and left them to this one (shared inbox)."""
+        if not self._unsure:
+            return []
+        ids, self._unsure = sorted(self._unsure), set()
+        query = (
+            select(InboxUpdate.update_id, InboxPayload.payload)
+            .join(InboxPayload, InboxPayload.update_id == InboxUpdate.update_id)
+            .where(InboxUpdate.update_id.in_(ids), _IS_PENDING, _owned_by(self.owner))
+        )
+        try:
+            rows = await self._db.run_read(lambda c: list(c.execute(query)))
+        except BaseException:
+            self._unsure.update(ids)
+            raise
+        return [(row.update_id, row.payload) for row in rows]
+
     async def _own_pending(self, update_ids: list[int]) -> set[int]:
         """Those of `update_ids` this instance recorded and nobody handled yet: the COMMIT of
         a record whose answer was lost (they were never scheduled)."""
@@ -326,7 +346,8 @@ class Inbox:
         """
         if self.shared:
             await self.hold_lock()
-            return await self._adopt_orphans()
+            adopted = await self._adopt_orphans()
+            return sorted(adopted + await self._reclaim_unsure())
         async with self._db.reading() as session:
             rows = await session.execute(
                 select(InboxUpdate.update_id, InboxPayload.payload)

@@ -677,3 +677,36 @@ async def test_stopping_during_an_outage_leaves_the_step_pending_for_the_next_st
     assert sum("Danke!" in m.text for m in c.user.messages) == 1
     assert not any(SORRY in m.text for m in c.user.messages)
     assert await counted(harness, select(func.count()).select_from(Vote)) == 1
+
+
+async def test_a_lost_commit_answer_is_not_left_pending_when_telegram_sends_it_elsewhere(
+    proxy: DatabaseProxy, database_url: str
+) -> None:
+    """Webhook, several instances: A's record commits but its answer is lost, so Telegram gets
+    a 503 and sends the update again, to B. B finds it recorded already (not new); A, whose
+    lock is alive, picks it up itself on its next look for unfinished updates."""
+    a_db = Database(proxy.url, connect_timeout=1, command_timeout=1)
+    b_db = Database(database_url)
+    a, b = Inbox(a_db), Inbox(b_db)
+    try:
+        await a.open()
+        await b.open()
+
+        def lose_the_answer(_conn: Any) -> None:
+            proxy.lose_answers()
+
+        event.listen(a_db.write_engine.sync_engine, "commit", lose_the_answer, once=True)
+        with pytest.raises(Exception) as lost:
+            await a.record([(5, '{"update_id": 5}')], {5: 55})
+        assert is_unreachable(lost.value), repr(lost.value)
+        await proxy.restore()
+        assert await b.record([(5, '{"update_id": 5}')], {5: 55}) == []  # there already
+        assert await b.pending() == []  # A is alive: not B's
+        assert [update_id for update_id, _ in await a.pending()] == [5]
+        assert await a.pending() == []  # once
+    finally:
+        for inbox in (a, b):
+            with contextlib.suppress(Exception):
+                await inbox.close()
+        await a_db.dispose()
+        await b_db.dispose()
