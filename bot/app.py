@@ -65,6 +65,7 @@ def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
             BotCommand(command="start", description=_("Mitmachen oder Ihre Wahl ansehen")),
             BotCommand(command="meinvotum", description=_("Ihre Wahl ansehen und ändern")),
             BotCommand(command="stoebern", description=_("Ideen anderer bewerten")),
+            BotCommand(command="ergebnis", description=_("Die Ergebnisse ansehen")),
             BotCommand(command="hilfe", description=_("Hilfe und Datenschutz")),
             BotCommand(command="sprache", description=_("Sprache wählen · Language · Dil")),
             BotCommand(command="meinedaten", description=_("Ihre gespeicherten Daten als Datei")),

@@ -279,9 +279,53 @@ def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
 
 def consultation_closed() -> str:
     return _(
-        "Die Beteiligung ist abgeschlossen. Sie können Ihre Wahl und die Ergebnisse ansehen, "
-        "aber nichts mehr ändern."
+        "Die Beteiligung ist abgeschlossen. Sie können Ihre Wahl (/meinvotum) und die "
+        "Ergebnisse (/ergebnis) ansehen, aber nichts mehr ändern."
     )
+
+
+def closed_welcome(consultation: Consultation, standings: Standings) -> str:
+    """The welcome once the consultation is closed: what came of it, no consent to give."""
+    text = consultation_text(consultation)
+    parts = [
+        f"<b>{escape(text.title)}</b>",
+        "<b>" + escape(text.question) + "</b>",
+        _(
+            "Die Beteiligung ist abgeschlossen. Danke an alle, die mitgemacht haben! "
+            "Mitmachen geht nicht mehr."
+        ),
+        results(consultation, standings, is_open=False),
+        language_hint(),
+    ]
+    return "\n\n".join(parts)
+
+
+def results(consultation: Consultation, standings: Standings, *, is_open: bool) -> str:
+    """All topics that anyone chose, ranked (ties share a rank), with their share."""
+    heading = _("<b>Die Ergebnisse bisher</b>") if is_open else _("<b>Das Ergebnis</b>")
+    lines = [
+        heading,
+        _("Teilnehmende: {participants}").format(participants=standings.participants),
+    ]
+    chosen = [standing for standing in standings.topics if standing.votes > 0]
+    if not chosen:
+        lines.append(_("Bisher hat noch niemand ein Thema gewählt."))
+        return "\n".join(lines)
+    lines += [
+        _("{rank}. {topic}: {percent} %").format(
+            rank=standing.rank,
+            topic=escape(topic_title(consultation, standing.topic_id)),
+            percent=percent(standing.share),
+        )
+        for standing in chosen
+    ]
+    lines.append(
+        _(
+            "Der Prozentwert ist der Anteil der Teilnehmenden, die das Thema gewählt haben. "
+            "Weil jede Person bis zu {limit} Themen wählt, ergeben alle zusammen mehr als 100 %."
+        ).format(limit=consultation.max_topics)
+    )
+    return "\n".join(lines)
 
 
 def local_date(settings: Settings, moment: datetime) -> str:
@@ -301,6 +345,8 @@ def help_text(settings: Settings) -> str:
             _(
                 "/start – mitmachen oder Ihre Wahl ansehen\n"
                 "/meinvotum – Ihre Wahl ansehen und ändern\n"
+                "/ergebnis – die Ergebnisse ansehen\n"
+                "/stoebern – Ideen anderer bewerten\n"
                 "/meinedaten – alles, was über Sie gespeichert ist, als Datei\n"
                 "/loeschen – Ihre Daten löschen\n"
                 "/sprache – Sprache wählen\n"

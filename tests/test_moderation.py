@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.clock import system_clock
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
+from storage.models import Rating
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
@@ -184,28 +186,93 @@ async def test_blocking_removes_votes_and_unblocking_restores_them(mod: Harness)
 async def test_closed_phase_refuses_changes(mod: Harness) -> None:
     citizen = mod.citizen(5006)
     await citizen.take_part(["Grüne Infrastruktur"])
+    midway = mod.citizen(5008)  # consented before the close, has chosen a topic
+    await midway.send("/start")
+    await midway.press("Mitmachen")
+    await midway.press("Sport & Events")
     moderator = mod.citizen(MOD_A)
     await moderator.send("/phase close")
     assert "geschlossen" in moderator.last_text
 
     await citizen.send("/meinvotum")
-    assert "abgeschlossen" in citizen.last_text
-    assert citizen.buttons() == []
+    assert "abgeschlossen" in citizen.user.messages[-2].text
+    assert citizen.user.messages[-2].button_texts == []
+    assert (
+        "Das Ergebnis" in citizen.last_text and "1. Grüne Infrastruktur: 100 %" in citizen.last_text
+    )
+
+    # Someone arriving now learns it at once: no consent, the results instead.
     newcomer = mod.citizen(5007)
-    await newcomer.send("/start")
-    await newcomer.press("Mitmachen")
-    await newcomer.press("Sport & Events")
-    await newcomer.press("Weiter")
-    await newcomer.press("Überspringen")
-    await newcomer.press("Absenden")
-    assert "abgeschlossen" in newcomer.user.callback_answers[-1].text
-    assert (await export(mod))["participants"] == 1
+    await newcomer.send("/start qr_hbf_bochum")
+    welcome = newcomer.last_text
+    assert "abgeschlossen" in welcome and "zwei Minuten" not in welcome
+    assert "1. Grüne Infrastruktur: 100 %" in welcome and "Teilnehmende: 1" in welcome
+    assert newcomer.buttons() == []
+    await newcomer.send("/meinvotum")
+    assert "Das Ergebnis" in newcomer.last_text and "/start" not in newcomer.last_text
+
+    # Someone mid-dialog is stopped at the next tap, not at "Absenden"; the draft is kept.
+    await midway.press("Weiter")
+    assert "abgeschlossen" in midway.user.callback_answers[-1].text
+    assert "/ergebnis" in midway.user.callback_answers[-1].text
+    assert "Gewählt: 1 von 3" in midway.last_text
+    await midway.send("/ergebnis")
+    assert "1. Grüne Infrastruktur: 100 %" in midway.last_text
+    assert (await export(mod))["participants"] == 1  # nothing was submitted meanwhile
 
     await moderator.send("/phase open")
-    await newcomer.press("Absenden")
-    assert "Danke!" in newcomer.last_text
+    await midway.press("Weiter")
+    await midway.press("Überspringen")
+    await midway.press("Absenden")
+    assert "Danke!" in midway.last_text
     await moderator.send("/phase vielleicht")
     assert "/phase open" in moderator.last_text
+
+
+async def test_results_at_any_time_in_every_language(mod: Harness) -> None:
+    for n, topics in enumerate([["Sport & Events", "Mobilität & ÖPNV"], ["Sport & Events"]]):
+        await mod.citizen(5100 + n).take_part(topics)
+    reader = mod.citizen(5110)  # never took part
+    await reader.send("/ergebnis")
+    results = reader.last_text
+    assert "Die Ergebnisse bisher" in results and "Teilnehmende: 2" in results
+    assert "1. Sport & Events: 100 %" in results and "2. Mobilität & ÖPNV: 50 %" in results
+    for n, (command, locale, heading) in enumerate(
+        [
+            ("/results", "en", "results so far"),
+            ("/sonuclar", "tr", "Şu ana kadarki sonuçlar"),
+            ("/ergebnis", "de_LS", "Das Ergebnis bis jetzt"),
+        ]
+    ):
+        person = mod.citizen(5120 + n, language_code=locale[:2])
+        if locale == "de_LS":
+            await person.send("/sprache")
+            await person.press("Leichte Sprache")
+        await person.send(command)
+        assert heading in person.last_text, (command, person.last_text)
+
+    await mod.citizen(MOD_A).send("/phase close")
+    await reader.send("/ergebnis")
+    assert "Das Ergebnis" in reader.last_text and "1. Sport & Events: 100 %" in reader.last_text
+
+
+async def test_ratings_are_refused_while_closed(mod: Harness) -> None:
+    author = mod.citizen(5130)
+    await author.take_part(["Sport & Events"], impulse="Mehr Bolzplätze in allen Stadtteilen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    rater = mod.citizen(5131)
+    await rater.take_part(["Sport & Events"])
+    await rater.send("/stoebern")
+    assert "Idee #1" in rater.last_text
+    await moderator.send("/phase close")
+    await rater.press("Stimme zu")
+    assert "abgeschlossen" in rater.user.callback_answers[-1].text
+    await rater.send("/stoebern")
+    assert "abgeschlossen" in rater.last_text
+    assert mod.bot.app is not None
+    async with mod.bot.app.database.reading() as session:
+        assert list(await session.scalars(select(Rating))) == []
 
 
 async def test_announcement_is_previewed_escaped_and_posted_once(mod: Harness) -> None:
