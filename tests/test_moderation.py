@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.clock import system_clock
+from bot.clock import Clock, system_clock
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
 from storage.models import Rating
+from tests.digest_support import FakeClock
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
@@ -29,14 +31,16 @@ MODERATOR_COMMANDS = [
 ]
 
 
-async def start_harness(emulator: BotApiEmulator, database_url: str, **overrides: Any) -> Harness:
+async def start_harness(
+    emulator: BotApiEmulator, database_url: str, clock: Clock = system_clock, **overrides: Any
+) -> Harness:
     emulator.add_channel("@ruhr_dialog")
     for moderator in (MOD_A, MOD_B):  # moderators have opened the bot once
         emulator.user(moderator, first_name="Moderation")
     settings = make_settings(
         emulator.base_url, database_url, moderators=frozenset({MOD_A, MOD_B}), **overrides
     )
-    bot = RunningBot(settings)
+    bot = RunningBot(settings, clock=clock)
     await bot.start()
     return Harness(emulator, bot)
 
@@ -145,7 +149,12 @@ async def test_rejection_with_reason_and_official_answer(mod: Harness) -> None:
 
     await moderator.press("Antworten", message_id=card.message_id)
     await moderator.press("An das Themenforum weitergeleitet")
+    told = len(author.user.messages)
     await moderator.send("Wir haben das Anliegen ohne Namen an das Forum Heimat.Ruhr gegeben.")
+    assert "Vorschau" in moderator.last_text and "ohne Namen" in moderator.last_text
+    assert moderator.buttons() == ["📨 Senden", "✏️ Ändern", "Abbrechen"]
+    assert len(author.user.messages) == told  # nothing sent before "Senden"
+    await moderator.press("Senden")
     assert "an die Person geschickt" in moderator.last_text
     answer = author.last_text
     assert "Antwort auf Ihre Idee (#1)" in answer
@@ -156,6 +165,83 @@ async def test_rejection_with_reason_and_official_answer(mod: Harness) -> None:
     await moderator.send("/audit")
     log = moderator.last_text
     assert "reject" in log and "answer" in log and "impulse:1" in log
+
+
+async def approved_card(h: Harness, author_id: int, idea: str) -> tuple[Citizen, Citizen, int]:
+    author = h.citizen(author_id)
+    await author.take_part(["Sport & Events"], impulse=idea)
+    moderator = h.citizen(MOD_A)
+    card = card_for(moderator, 1)
+    await moderator.press("Freigeben", message_id=card.message_id)
+    return author, moderator, card.message_id
+
+
+async def test_an_answer_is_previewed_and_any_command_leaves_the_answer_mode(mod: Harness) -> None:
+    author, moderator, card = await approved_card(mod, 5201, "Freibäder im Sommer länger öffnen")
+    told = len(author.user.messages)
+
+    # "Ändern" writes it again; only the text after that is sent.
+    await moderator.press("Antworten", message_id=card)
+    await moderator.press("In Bearbeitung")
+    assert "Jeder Befehl bricht ab" in moderator.last_text
+    await moderator.send("Entwurf mit Tippfeler")
+    await moderator.press("Ändern")
+    assert "Schreiben Sie jetzt die Antwort" in moderator.last_text
+    await moderator.send("Das Forum Sport prüft die Öffnungszeiten.")
+    await moderator.press("Senden")
+    assert len(author.user.messages) == told + 1
+    assert "prüft die Öffnungszeiten" in author.last_text and "Tippfeler" not in author.last_text
+
+    # A command in the middle leaves the mode (and runs); the next note stays with the moderator.
+    await moderator.press("Antworten", message_id=card)
+    await moderator.press("Umgesetzt")
+    await moderator.send("/stats")
+    assert "nichts an die Person gesendet" in moderator.user.messages[-2].text
+    assert "Statistik" in moderator.last_text
+    await moderator.send("Notiz ans Team: morgen Karte #1 nochmal ansehen")
+    assert len(author.user.messages) == told + 1
+    assert "Vorschau" not in moderator.last_text
+
+    # "Abbrechen" sends nothing, and the old preview's buttons are spent.
+    await moderator.press("Antworten", message_id=card)
+    await moderator.press("Eingegangen")
+    await moderator.send("Noch ein Entwurf")
+    preview = moderator.user.last_message
+    send = next(b.callback_data for b in preview.buttons if b.text == "📨 Senden")
+    await moderator.press("Abbrechen")
+    assert "Nicht gesendet" in moderator.last_text
+    await moderator.do(lambda: moderator.user.press_data(preview.message_id, send))  # a late tap
+    assert "nicht mehr aktuell" in moderator.user.callback_answers[-1].text
+    assert len(author.user.messages) == told + 1
+
+
+async def test_the_answer_mode_expires(emulator: BotApiEmulator, database_url: str) -> None:
+    clock = FakeClock(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))
+    mod = await start_harness(emulator, database_url, clock=clock, answer_minutes=10)
+    try:
+        author, moderator, card = await approved_card(mod, 5202, "Mehr Trinkbrunnen in Parks")
+        told = len(author.user.messages)
+        await moderator.press("Antworten", message_id=card)
+        await moderator.press("Eingegangen")
+        assert "nach 10 Minuten" in moderator.last_text
+        clock.set(clock.now + timedelta(minutes=10))
+        await moderator.send("Kaffee ist fertig!")
+        assert "abgelaufen" in moderator.last_text
+        assert len(author.user.messages) == told
+        await moderator.send("Noch ein Gedanke")  # the mode is gone: no preview, nothing sent
+        assert "Vorschau" not in moderator.last_text and len(author.user.messages) == told
+
+        # A preview that waited too long is not sent either.
+        await moderator.press("Antworten", message_id=card)
+        await moderator.press("Eingegangen")
+        clock.set(clock.now + timedelta(minutes=9))
+        await moderator.send("Wir haben Ihre Idee erhalten.")
+        clock.set(clock.now + timedelta(minutes=10))
+        await moderator.press("Senden")
+        assert "abgelaufen" in moderator.user.callback_answers[-1].text
+        assert len(author.user.messages) == told
+    finally:
+        await mod.bot.stop()
 
 
 async def test_blocking_removes_votes_and_unblocking_restores_them(mod: Harness) -> None:

@@ -16,8 +16,10 @@ from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
     AnswerCallback,
+    AnswerDraftCallback,
     CardAction,
     CardCallback,
+    DraftAction,
     MergeCallback,
     RejectCallback,
 )
@@ -74,6 +76,17 @@ def answer_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
             callback_data=AnswerCallback(impulse=impulse_id, status=status),
         )
     builder.adjust(1)
+    return builder.as_markup()
+
+
+def answer_draft_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("📨 Senden"), callback_data=AnswerDraftCallback(action=DraftAction.SEND))
+    builder.button(text=_("✏️ Ändern"), callback_data=AnswerDraftCallback(action=DraftAction.EDIT))
+    builder.button(
+        text=_("Abbrechen"), callback_data=AnswerDraftCallback(action=DraftAction.CANCEL)
+    )
+    builder.adjust(3)
     return builder.as_markup()
 
 

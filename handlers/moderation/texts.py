@@ -72,11 +72,48 @@ def choose_answer_status(impulse_id: int) -> str:
     return _("Antwort auf Impuls #{id}: Welcher Stand?").format(id=impulse_id)
 
 
-def write_answer(impulse_id: int, status: AnswerStatus) -> str:
+def write_answer(impulse_id: int, status: AnswerStatus, minutes: int) -> str:
     return _(
         "Impuls #{id}, Stand „{status}“. Schreiben Sie jetzt die Antwort für die Person "
-        "(höchstens 1000 Zeichen), oder /ohne für eine Antwort nur mit dem Stand."
-    ).format(id=impulse_id, status=answer_label(status))
+        "(höchstens 1000 Zeichen), oder /ohne für eine Antwort nur mit dem Stand. Sie sehen "
+        "sie vor dem Senden noch einmal. Jeder Befehl bricht ab; nach {minutes} Minuten "
+        "endet das Warten auf die Antwort von selbst."
+    ).format(id=impulse_id, status=answer_label(status), minutes=minutes)
+
+
+def answer_preview(impulse_id: int, status: AnswerStatus, answer: str) -> str:
+    lines = [
+        _("<b>Vorschau: Antwort auf Impuls #{id}</b> (noch nicht gesendet)").format(id=impulse_id),
+        _("Stand: {status}").format(status=answer_label(status)),
+    ]
+    if answer:
+        lines.append(f"<blockquote>{escape(answer)}</blockquote>")
+    else:
+        lines.append(_("Ohne Text, nur der Stand."))
+    return "\n".join(lines)
+
+
+def answer_again() -> str:
+    return _("Wird neu geschrieben.")
+
+
+def answer_cancelled() -> str:
+    return _("Nicht gesendet.")
+
+
+def answer_left() -> str:
+    return _("Die Antwort ist verworfen; es wurde nichts an die Person gesendet.")
+
+
+def answer_expired() -> str:
+    return _(
+        "Die Zeit für diese Antwort ist abgelaufen; es wurde nichts an die Person gesendet. "
+        "Tippen Sie auf der Karte noch einmal auf „Antworten“."
+    )
+
+
+def answer_preview_gone() -> str:
+    return _("Diese Vorschau ist nicht mehr aktuell; es wurde nichts gesendet.")
 
 
 def answer_too_long() -> str:
