@@ -32,6 +32,7 @@ from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
+from bot.moderator_language import ModeratorLanguages
 from bot.pipeline import DEFAULT_RETRY_BACKOFF, UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
@@ -155,6 +156,7 @@ class Application:
             database=database,
             digests=digests,
             rate_limiter=limiter,
+            moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
             **ratings.workflow_data(),
         )
         # First of all, before anything reads the database: a flood is dropped here.

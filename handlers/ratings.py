@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
+from bot.moderator_language import ModeratorLanguages
 from handlers import rating_views as rv
 from handlers.moderation.cards import post_review_cards
 
@@ -108,6 +109,7 @@ async def report(
     participation: ParticipationService,
     ratings: RatingService,
     moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
     citizen: Citizen,
     clock: Clock,
 ) -> None:
@@ -120,7 +122,9 @@ async def report(
     await callback.answer(rv.report_thanks() if outcome.recorded else rv.rating_gone())
     await show_next(callback, settings, ratings, citizen)
     if outcome.held:
-        await post_review_cards(bot, settings, moderation, callback_data.impulse)
+        await post_review_cards(
+            bot, settings, moderation, moderator_languages, callback_data.impulse
+        )
 
 
 def router() -> Router:

@@ -17,6 +17,7 @@ from bot.export import snapshot
 from storage.models import Rating
 from tests.digest_support import FakeClock
 from tests.harness import Citizen, Harness, RunningBot, make_settings
+from tests.test_languages import walk
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
 MODERATOR_COMMANDS = [
@@ -441,5 +442,58 @@ async def test_review_cards_go_to_the_moderators_group_when_configured(
         emulator.user(MOD_A).send_text_in_group(group, "Guten Morgen")
         await mod.settle()
         assert not emulator.calls_to("leaveChat")
+    finally:
+        await mod.bot.stop()
+
+
+async def test_cards_come_in_each_moderators_language_not_the_authors(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    emulator.user(MOD_A, first_name="Moderation", language_code="tr")  # no moderators' language
+    emulator.user(MOD_B, first_name="Moderation", language_code="en")
+    mod = await start_harness(emulator, database_url)
+    try:
+        moderator_a, moderator_b = mod.citizen(MOD_A), mod.citizen(MOD_B)
+        for moderator in (moderator_a, moderator_b):  # the bot learns their language
+            await moderator.send("/queue")
+        assert "Warteschlange" in moderator_a.last_text
+        assert "queue" in moderator_b.last_text.lower()
+
+        author = mod.citizen(5301, language_code="en")
+        await walk(author, "en", ["mobilitaet"], impulse="A single ticket for the whole region")
+        card_a, card_b = card_for(moderator_a, 1), moderator_b.user.last_message
+        assert "Impuls #1" in card_a.text and "wartet auf Prüfung" in card_a.text
+        assert "Thema: Mobilität & ÖPNV" in card_a.text
+        assert card_a.button_texts[:2] == ["✅ Freigeben", "❌ Ablehnen"]
+        assert "Idea #1" in card_b.text and "Topic: Mobility" in card_b.text
+        assert card_b.button_texts[:2] == ["✅ Approve", "❌ Reject"]
+
+        # Also what the Turkish-speaking moderator's own taps bring is German, though the
+        # reasons exist in Turkish for citizens.
+        await moderator_a.press("Ablehnen", message_id=card_a.message_id)
+        assert "enthält persönliche Daten" in card_for(moderator_a, 1).button_texts
+        await moderator_a.press("Zurück", message_id=card_a.message_id)
+
+        # A decision by the English moderator updates the German copy in German.
+        await moderator_b.press("Approve", message_id=card_b.message_id)
+        assert "veröffentlicht" in card_for(moderator_a, 1).text
+        assert "published" in moderator_b.user.messages[-1].text
+        assert "published" in author.last_text  # the author still reads their own language
+    finally:
+        await mod.bot.stop()
+
+
+async def test_cards_in_the_moderators_group_come_in_the_configured_language(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    group = emulator.add_group("Moderation Ruhr-Dialog")
+    mod = await start_harness(
+        emulator, database_url, moderators_chat=group, moderation_language="en"
+    )
+    try:
+        author = mod.citizen(5302, language_code="tr")
+        await walk(author, "tr", ["sport"], impulse="Yüzme havuzları yazın daha uzun açık olsun")
+        [card] = emulator.chat_messages(group)
+        assert "Idea #1" in card.text and "✅ Approve" in card.button_texts
     finally:
         await mod.bot.stop()

@@ -21,6 +21,7 @@ from aiogram.utils.i18n import I18n
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ModerationService, answer_mode_expired
+from bot.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import (
@@ -110,6 +111,7 @@ async def send(
     i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
     moderator_id: int,
     clock: Clock,
 ) -> None:
@@ -134,7 +136,7 @@ async def send(
         lambda: notices.author_answer(impulse_id, impulse.text, status, answer),
     )
     await _close_preview(callback, texts.answer_sent(delivered))
-    await cards.refresh_cards(bot, settings, moderation, impulse)
+    await cards.refresh_cards(bot, settings, moderation, moderator_languages, impulse)
 
 
 async def edit(

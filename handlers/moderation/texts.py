@@ -13,6 +13,7 @@ from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
 from handlers.notices import answer_label, reason_label
+from handlers.views import topic_title
 
 
 def status_label(status: str) -> str:
@@ -32,7 +33,9 @@ def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None)
         _("📝 <b>Impuls #{id}</b> · {status}").format(
             id=impulse.id, status=status_label(impulse.status)
         ),
-        _("Thema: {topic}").format(topic=escape(settings.consultation.title_of(impulse.topic_id))),
+        _("Thema: {topic}").format(
+            topic=escape(topic_title(settings.consultation, impulse.topic_id))
+        ),
         _("Quelle: {source} · {time}").format(
             source=escape(impulse.source or "–"), time=created.strftime("%d.%m.%Y, %H:%M")
         ),
