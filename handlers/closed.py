@@ -26,6 +26,9 @@ DIALOG_STEPS = {
     Step.SUBMIT,
     Step.EDIT_TOPICS,
     Step.EDIT_IMPULSE,
+    Step.KEEP_IMPULSE,
+    Step.REMOVE_IMPULSE,
+    Step.OTHER_TOPIC,
 }
 
 

@@ -19,3 +19,4 @@ IMPULSE_TEXT = "impulse_text"
 IMPULSE_TOPIC = "impulse_topic"
 DRAFT_KEY = "draft_key"
 PROMPT = "prompt_message"  # the question that carries the "skip" button
+EARLIER_IDEAS = "earlier_ideas"  # changing a stored vote: the ideas sent before, which stay

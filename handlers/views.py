@@ -103,17 +103,37 @@ def chosen_topics(consultation: Consultation, selected: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def impulse_prompt(consultation: Consultation) -> str:
+def impulse_prompt(consultation: Consultation, earlier: Sequence[str] = ()) -> str:
+    parts = [
+        _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
+        escape(consultation_text(consultation).question),
+        _(
+            "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
+            "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
+        ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
+    ]
+    if earlier:
+        parts.append(earlier_ideas_kept(earlier))
+    return "\n\n".join(parts)
+
+
+def impulse_prompt_with_draft(consultation: Consultation, current: str) -> str:
+    """Changing the idea: the one in the draft stays unless the person removes it."""
     return "\n\n".join(
         [
             _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
-            escape(consultation_text(consultation).question),
+            _("Ihre Idee bisher:") + f"\n<blockquote>{escape(current)}</blockquote>",
             _(
-                "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
-                "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
+                "Schreiben Sie eine neue Fassung ({min} bis {max} Zeichen), oder tippen Sie "
+                "auf „Idee behalten“ oder „Idee entfernen“."
             ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
         ]
     )
+
+
+def earlier_ideas_kept(earlier: Sequence[str]) -> str:
+    quotes = "".join(f"\n<blockquote>{escape(text)}</blockquote>" for text in earlier)
+    return _("Ihre früher geschickte Idee bleibt gespeichert:") + quotes
 
 
 def impulse_problem(consultation: Consultation, problem: ImpulseProblem, text: str) -> str:
@@ -178,6 +198,7 @@ def review(
     selected: Sequence[str],
     impulse_text: str | None,
     impulse_topic: str | None,
+    earlier: Sequence[str] = (),
 ) -> str:
     parts = [_("<b>Schritt 3 von 3: Bitte prüfen</b>"), chosen_topics(consultation, selected)]
     if impulse_text and impulse_topic:
@@ -187,8 +208,12 @@ def review(
             )
             + f"\n<blockquote>{escape(impulse_text)}</blockquote>"
         )
+    elif earlier:
+        parts.append(_("Keine neue Idee."))
     else:
         parts.append(_("Ohne eigene Idee."))
+    if earlier:
+        parts.append(earlier_ideas_kept(earlier))
     parts.append(_("Stimmt alles? Dann tippen Sie auf „Absenden“."))
     return "\n\n".join(parts)
 
