@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Consultation, ConsultationText, Settings
 from bot.domain.impulse import ImpulseProblem, meaningful_length
+from bot.domain.moderation import Status
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
 
@@ -273,12 +274,15 @@ def standings_for(consultation: Consultation, selected: Sequence[str], standings
 
 
 def impulse_status(status: str) -> str:
+    """Every status an idea can have, in words (never the stored code)."""
     labels = {
-        "pending": _("wird geprüft"),
-        "approved": _("veröffentlicht"),
-        "rejected": _("nicht veröffentlicht"),
+        Status.PENDING: _("wird geprüft"),
+        Status.APPROVED: _("veröffentlicht"),
+        Status.REJECTED: _("nicht veröffentlicht"),
+        Status.REMOVED: _("von der Moderation zurückgezogen"),
+        Status.MERGED: _("mit einer gleichen Idee zusammengelegt"),
     }
-    return labels.get(status, status)
+    return labels[Status(status)]
 
 
 def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:

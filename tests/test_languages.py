@@ -268,3 +268,29 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
     assert "[1] ✅ Katılıyorum" in result.stdout
     assert "Adım 1/3: Öncelikleriniz" in result.stdout
     assert "▫️ Ulaşım ve toplu taşıma" in result.stdout
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
+    """/meinvotum shows an idea's status: each of the five, never its stored code."""
+    from bot.domain.moderation import Status
+    from handlers.views import impulse_status
+
+    labels = {}
+    with rendering_in(i18n(), locale):
+        for status in Status:
+            labels[status] = impulse_status(status.value)
+    assert all(label and label != status.value for status, label in labels.items()), labels
+    assert len(set(labels.values())) == len(Status), labels  # no two statuses read alike
+    if locale not in ("de", PLAIN_GERMAN):
+        assert not any(word in label for label in labels.values() for word in GERMAN_WORDS)
+        assert all(t(locale, msgid) != msgid for msgid in _status_msgids())
+
+
+def _status_msgids() -> list[str]:
+    """The German labels, so a missing translation (falling back to German) is caught."""
+    from bot.domain.moderation import Status
+    from handlers.views import impulse_status
+
+    with rendering_in(i18n(), "de"):
+        return [impulse_status(status.value) for status in Status]

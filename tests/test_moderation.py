@@ -497,3 +497,28 @@ async def test_cards_in_the_moderators_group_come_in_the_configured_language(
         assert "Idea #1" in card.text and "✅ Approve" in card.button_texts
     finally:
         await mod.bot.stop()
+
+
+async def test_my_vote_names_every_status_in_words(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    mod = await start_harness(emulator, database_url, moderation_mode="post")
+    try:
+        kept, duplicate, withdrawn = (mod.citizen(5400 + n) for n in range(3))
+        await kept.take_part(["Sport & Events"], impulse="Freibäder im Sommer bis 22 Uhr öffnen")
+        await duplicate.take_part(
+            ["Sport & Events"], impulse="Schwimmhallen im Juli rund um die Uhr betreiben"
+        )
+        await withdrawn.take_part(["Sport & Events"], impulse="Eine Eisbahn auf jedem Marktplatz")
+        moderator = mod.citizen(MOD_A)
+        await moderator.send("/merge 2 1")
+        await moderator.press("Zurückziehen", message_id=card_for(moderator, 3).message_id)
+        for citizen, words, code in [
+            (kept, "veröffentlicht", "approved"),
+            (duplicate, "mit einer gleichen Idee zusammengelegt", "merged"),
+            (withdrawn, "von der Moderation zurückgezogen", "removed"),
+        ]:
+            await citizen.send("/meinvotum")
+            assert words in citizen.last_text and code not in citizen.last_text
+    finally:
+        await mod.bot.stop()
