@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import json
 from typing import Any
 
@@ -428,3 +429,22 @@ async def test_changing_the_vote_says_the_earlier_idea_stays(harness: Harness) -
     await c.press("Absenden")
     [impulse] = (await export(harness))["impulses"]
     assert impulse["text"] == IDEA
+
+
+async def test_the_welcome_names_no_number_of_forums_other_than_it_offers(
+    harness: Harness,
+) -> None:
+    c = harness.citizen(1106)
+    await c.send("/start")
+    welcome = c.last_text
+    await c.press("Mitmachen")
+    offered = len(c.buttons()) - 1  # without "Weiter"
+    claimed = [int(n) for n in re.findall(r"(\d+) (?:Themenforen|Foren|Gruppen)", welcome)]
+    assert all(n == offered for n in claimed), (claimed, offered)
+
+
+async def test_help_lists_every_citizen_command(harness: Harness) -> None:
+    c = harness.citizen(1107)
+    await c.send("/hilfe")
+    for command in ("/start", "/meinvotum", "/ergebnis", "/stoebern", "/sprache", "/loeschen"):
+        assert command in c.last_text, command
