@@ -522,3 +522,20 @@ async def test_my_vote_names_every_status_in_words(
             assert words in citizen.last_text and code not in citizen.last_text
     finally:
         await mod.bot.stop()
+
+
+async def test_counts_use_plural_forms(emulator: BotApiEmulator, database_url: str) -> None:
+    emulator.user(MOD_B, first_name="Moderation", language_code="en")
+    mod = await start_harness(emulator, database_url)
+    try:
+        await mod.citizen(5501).take_part(["Sport & Events"], impulse="Mehr Bolzplätze bauen")
+        moderator_a, moderator_b = mod.citizen(MOD_A), mod.citizen(MOD_B)
+        await moderator_a.send("/queue")
+        assert "1 Impuls wartet auf Prüfung" in moderator_a.user.messages[-2].text
+        await moderator_b.send("/queue")
+        assert "1 idea awaiting review" in moderator_b.user.messages[-2].text
+        await mod.citizen(5502).take_part(["Sport & Events"], impulse="Skateparks in Herne")
+        await moderator_b.send("/queue")
+        assert "2 ideas awaiting review" in moderator_b.user.messages[-2].text
+    finally:
+        await mod.bot.stop()

@@ -10,6 +10,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -25,8 +26,10 @@ def merged_text(duplicate: int, kept: int, outcome: MergeOutcome) -> str:
         return _("#{duplicate} kann nicht mit #{kept} zusammengeführt werden.").format(
             duplicate=duplicate, kept=kept
         )
-    return _(
-        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmungen übernommen."
+    return ngettext(
+        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmung übernommen.",
+        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmungen übernommen.",
+        outcome.carried,
     ).format(duplicate=duplicate, kept=kept, count=outcome.carried)
 
 

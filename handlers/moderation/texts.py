@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
@@ -132,7 +133,11 @@ def answer_sent(delivered: bool) -> str:
 def queue(length: int) -> str:
     if length == 0:
         return _("Die Warteschlange ist leer. 🎉")
-    return _("Warteschlange: {count} Impulse warten auf Prüfung. Der älteste:").format(count=length)
+    return ngettext(
+        "Warteschlange: {count} Impuls wartet auf Prüfung:",
+        "Warteschlange: {count} Impulse warten auf Prüfung. Der älteste:",
+        length,
+    ).format(count=length)
 
 
 def usage(command: str) -> str:
