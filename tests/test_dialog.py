@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import json
+import re
 from typing import Any
 
 from sqlalchemy import func, select
