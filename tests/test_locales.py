@@ -74,8 +74,8 @@ def forms(message: Message) -> Iterator[tuple[str, str]]:
         yield message.id, message.string
         return
     singular, plural = message.id
-    for index, string in enumerate(message.string):
-        yield (singular if index == 0 else plural), string
+    for index, text in enumerate(message.string):
+        yield (singular if index == 0 else plural), text
 
 
 def fields(text: str) -> set[str] | None:
@@ -109,10 +109,10 @@ def test_every_text_is_translated(locale: str) -> None:
 @pytest.mark.parametrize("locale", SHIPPED)
 def test_placeholders_are_the_same(locale: str) -> None:
     wrong = [
-        f"{source[:60]!r}: {fields(source)} != {fields(string)}"
+        f"{source[:60]!r}: {fields(source)} != {fields(text)}"
         for m in translated(locale)
-        for source, string in forms(m)
-        if fields(source) is not None and fields(source) != fields(string)
+        for source, text in forms(m)
+        if fields(source) is not None and fields(source) != fields(text)
     ]
     assert not wrong, "\n".join(wrong)
 
@@ -122,10 +122,10 @@ def test_markup_and_commands_are_kept(locale: str) -> None:
     """Telegram rejects broken HTML; commands such as /loeschen are never translated."""
     wrong = []
     for m in translated(locale):
-        for source, string in forms(m):
-            if Counter(TAG.findall(source)) != Counter(TAG.findall(string)):
+        for source, text in forms(m):
+            if Counter(TAG.findall(source)) != Counter(TAG.findall(text)):
                 wrong.append(f"tags differ: {source[:60]!r}")
-            if set(COMMAND.findall(source)) != set(COMMAND.findall(string)):
+            if set(COMMAND.findall(source)) != set(COMMAND.findall(text)):
                 wrong.append(f"commands differ: {source[:60]!r}")
     assert not wrong, "\n".join(wrong)
 
@@ -170,7 +170,7 @@ def plain_language_problems(text: str) -> list[str]:
 
 
 def test_leichte_sprache_keeps_its_rules() -> None:
-    texts = [string for m in translated(PLAIN_GERMAN) for _source, string in forms(m)]
+    texts = [text for m in translated(PLAIN_GERMAN) for _source, text in forms(m)]
     consultation = load_settings(ROOT / "config.example.toml", env={}).consultation
     plain = consultation.text_for(PLAIN_GERMAN)
     texts += [plain.title, plain.question, plain.purpose]
