@@ -20,6 +20,7 @@ from handlers.states import (
     IMPULSE_TOPIC,
     PROMPT,
     SELECTED,
+    TOPICS_MESSAGE,
     Dialog,
 )
 
@@ -40,12 +41,14 @@ async def start_topics(
     """Choose topics; a draft keeps its key (and impulse) until it is submitted."""
     await state.set_state(Dialog.topics)
     data = await state.get_data()
+    await retire_keyboard(message, data.get(TOPICS_MESSAGE))  # e.g. in the old language
     await state.update_data({SELECTED: selected, DRAFT_KEY: data.get(DRAFT_KEY) or new_draft_key()})
     consultation = settings.consultation
-    await message.answer(
+    sent = await message.answer(
         views.topics_prompt(consultation, len(selected)),
         reply_markup=keyboards.topics(consultation, selected),
     )
+    await state.update_data({TOPICS_MESSAGE: sent.message_id})
 
 
 async def ask_impulse(message: Message, state: FSMContext, settings: Settings) -> None:
@@ -70,9 +73,16 @@ async def retire_prompt(message: Message, state: FSMContext) -> None:
     if not isinstance(prompt, int) or message.bot is None:
         return
     await state.update_data({PROMPT: None})
+    await retire_keyboard(message, prompt)
+
+
+async def retire_keyboard(message: Message, message_id: object) -> None:
+    """Take the buttons off an earlier message of this chat: only one keyboard per step."""
+    if not isinstance(message_id, int) or message.bot is None:
+        return
     with contextlib.suppress(TelegramBadRequest):  # already gone or too old to edit
         await message.bot.edit_message_reply_markup(
-            chat_id=message.chat.id, message_id=prompt, reply_markup=None
+            chat_id=message.chat.id, message_id=message_id, reply_markup=None
         )
 
 

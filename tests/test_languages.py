@@ -118,11 +118,15 @@ async def test_switching_language_mid_dialog_keeps_the_draft(harness: Harness) -
     await c.press("Mitmachen")
     await c.press("Mobilität & ÖPNV")
     await c.press("Sport & Events")
+    old_keyboard = c.user.last_message.message_id
     await c.send("/sprache")
     assert c.buttons() == ["✅ Deutsch", "Leichte Sprache", "English", "Türkçe"]
     await c.press("Türkçe")
     assert "Dil: Türkçe" in c.user.messages[-2].text
     assert "Seçilen: 2/3" in c.last_text
+    # One live topic keyboard: the German one above lost its buttons (and its counter).
+    [old] = [m for m in c.user.messages if m.message_id == old_keyboard]
+    assert old.button_texts == []
     assert "✅ Ulaşım ve toplu taşıma" in c.buttons()
     assert "✅ Spor ve etkinlikler" in c.buttons()
 
