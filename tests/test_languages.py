@@ -298,3 +298,15 @@ def _status_msgids() -> list[str]:
 
     with rendering_in(i18n(), "de"):
         return [impulse_status(status.value) for status in Status]
+
+
+async def test_erasure_answers_in_the_old_language_then_telegrams(harness: Harness) -> None:
+    c = harness.citizen(2101, language_code="de")
+    await choose_language(c, PLAIN_GERMAN)
+    await walk(c, PLAIN_GERMAN, ["mobilitaet"])
+    await c.send("/loeschen")
+    await c.press(t(PLAIN_GERMAN, "Ja, alles löschen"))
+    erased = "Erledigt: Ihre Daten sind gelöscht. Mit /start können Sie neu beginnen."
+    assert c.last_text == t(PLAIN_GERMAN, erased) != erased
+    await c.send("/hilfe")  # the choice is forgotten: Telegram's language again
+    assert "/stoebern – Ideen anderer bewerten" in c.last_text
