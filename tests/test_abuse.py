@@ -13,6 +13,7 @@ from bot.clock import system_clock
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
 from bot.throttling import RateLimiter, Verdict
+from storage.models import Base
 from tests.harness import Harness, RunningBot, make_settings
 
 
@@ -66,10 +67,14 @@ async def test_a_flood_gets_one_notice_and_never_reaches_the_database(
     await strict.settle()
     statements: list[str] = []
 
+    inbox: list[str] = []
+
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # Recording and finishing updates is the inbox's job; BEGIN belongs to those too.
         if "inbox" not in statement and not statement.startswith("BEGIN"):
             statements.append(statement)
+        elif "inbox" in statement:
+            inbox.append(statement)
 
     engines = {strict.bot.app.database.write_engine, strict.bot.app.database.read_engine}
     for engine in engines:
@@ -82,11 +87,26 @@ async def test_a_flood_gets_one_notice_and_never_reaches_the_database(
         for engine in engines:
             event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert statements == [], statements[:5]
+    # What the dropped updates did reach: the inbox, which records each update before the
+    # throttling runs (and on PostgreSQL checks its order) and marks it done after; its
+    # statements name no other table.
+    others = [t for t in Base.metadata.tables if not t.startswith("inbox")]
+    assert inbox and not [s for s in inbox for t in others if f" {t}" in s], inbox[:3]
     notices = [m for m in flooder.user.messages if "langsamer" in m.text]
     assert len(notices) == 1
-    # Somebody else meanwhile is served as usual.
-    await other.send("/hilfe")
-    assert "Hilfe" in other.last_text
+    answered = len(flooder.user.messages)
+
+    # Somebody else, in the middle of the same flood (one getUpdates batch), is served.
+    for _ in range(5):
+        flooder.user.send_text("Hallo????")
+    other.user.send_text("/hilfe")
+    for _ in range(5):
+        flooder.user.send_text("Hallo?????")
+    await strict.settle()
+    assert "Hilfe" in other.last_text and not [
+        m for m in other.user.messages if "langsamer" in m.text
+    ]
+    assert len(flooder.user.messages) == answered  # the flood still gets nothing
     await strict.bot.stop()
 
 
