@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.clock import system_clock
+from bot.domain.impulse import contact_data
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
 from bot.throttling import RateLimiter, Verdict
@@ -156,6 +157,53 @@ async def test_contact_data_is_held_for_review_even_in_post_moderation(
         assert h.bot.app is not None
         data = await snapshot(h.settings, h.bot.app.database, system_clock())
         assert [i["status"] for i in data["impulses"]] == ["pending", "approved"]
+    finally:
+        await h.bot.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("Bitte anrufen: 0201 1234567", {"phone"}),
+        ("Mobil +49 176 12345678 erreichbar", {"phone"}),
+        ("0049 (0201) 123-45-67", {"phone"}),
+        ("Tel. 0176/12345678", {"phone"}),
+        ("Infos auf www.mein-verein-shop.de", {"link"}),
+        ("Schreiben Sie an sport@example.org", {"email"}),
+        # Numbers that are not phone numbers: years, amounts, dates, lines, times.
+        ("Im Jahr 2026 für 12.000 Menschen, 4.000.000 Euro", set()),
+        ("Linie 107 alle 10 Minuten, am 18.05.2026 um 18:00", set()),
+    ],
+)
+def test_contact_data_finds_each_kind_on_its_own(text: str, kinds: set[str]) -> None:
+    assert contact_data(text) == kinds
+
+
+async def test_a_phone_number_alone_is_refused_or_held(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    idea = "Mehr Sportplätze im Stadtteil, Rückfragen gern unter 0201 1234567"
+    h = await start(emulator, database_url, links="refuse")
+    try:
+        c = h.citizen(7010)
+        await c.send("/start")
+        await c.press("Mitmachen")
+        await c.press("Sport & Events")
+        await c.press("Weiter")
+        await c.send(idea)
+        assert "Links, E-Mail-Adressen und Telefonnummern" in c.user.messages[-2].text
+        assert "Schritt 2 von 3" in c.last_text
+    finally:
+        await h.bot.stop()
+    h.bot.settings = h.settings.with_overrides(
+        abuse=replace(h.settings.abuse, links="hold"), moderation_mode="post"
+    )
+    await h.bot.start()
+    try:
+        await h.citizen(7011).take_part(["Sport & Events"], impulse=idea)
+        assert h.bot.app is not None
+        data = await snapshot(h.settings, h.bot.app.database, system_clock())
+        assert [i["status"] for i in data["impulses"]] == ["pending"]
     finally:
         await h.bot.stop()
 
