@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.clock import system_clock
+from bot.domain.pseudonym import keyed_hash, pseudonym_for
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
+from storage.models import Base
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
@@ -290,3 +293,56 @@ async def test_review_cards_go_to_the_moderators_group_when_configured(
         assert not emulator.calls_to("leaveChat")
     finally:
         await mod.bot.stop()
+
+
+async def test_erasing_an_author_keeps_the_published_idea_and_no_link_to_them(
+    mod: Harness,
+) -> None:
+    author, rater = mod.citizen(7_311_957_846), mod.citizen(5012)
+    await author.take_part(["Sport & Events"], impulse=IDEA, source="flyer_essen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    await rater.take_part(["Sport & Events"])
+    await author.send("/meinvotum")  # and is in the middle of changing the vote
+    await author.press("Wahl ändern")
+    assert mod.bot.app is not None
+    database, secret = mod.bot.app.database, mod.settings.secret
+    pseudonym = pseudonym_for(author.user.id, secret)
+    states = [  # the author's conversation-state keys (storage/fsm.py)
+        keyed_hash(f"4242:{author.user.id}:{author.user.id}:None:{destiny}", secret)
+        for destiny in ("default", "locale")
+    ]
+
+    async def rows() -> dict[str, list[dict[str, Any]]]:
+        async with database.reading() as session:
+            return {
+                name: [dict(r._mapping) for r in await session.execute(select(table))]
+                for name, table in Base.metadata.tables.items()
+            }
+
+    before = await rows()
+    [participant] = [p for p in before["participants"] if p["pseudonym"] == pseudonym]
+    [idea] = before["impulses"]
+    assert idea["participant_id"] == participant["id"] and idea["source"] == "flyer_essen"
+    assert any(r["key"] in states for r in before["conversation_states"])
+
+    await author.send("/loeschen")
+    await author.press("Ja, alles löschen")
+    assert "gelöscht" in author.last_text
+
+    after = await rows()
+    [kept] = after["impulses"]  # the published idea stays, as it was published
+    assert (kept["id"], kept["text"], kept["status"]) == (idea["id"], IDEA, "approved")
+    assert kept["participant_id"] is None and kept["source"] is None
+    assert [i["text"] for i in (await export(mod))["impulses"]] == [IDEA]
+    # Nothing anywhere still points to the author: not the participant row's id, not the
+    # pseudonym, not the Telegram id, not a conversation state.
+    for name, table_rows in after.items():
+        for row in table_rows:
+            assert row.get("participant_id") != participant["id"], (name, row)
+            for value in row.values():
+                assert pseudonym not in str(value), (name, row)
+                assert value != author.user.id, (name, row)
+                assert str(author.user.id) not in str(value), (name, row)
+            assert row.get("key") not in states, (name, row)
+    assert len(after["participants"]) == len(before["participants"]) - 1
