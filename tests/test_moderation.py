@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -246,12 +248,26 @@ async def test_announcement_is_previewed_escaped_and_posted_once(mod: Harness) -
     assert "veröffentlicht" in moderator.last_text
 
 
+CITIZENS = [7_500_000_101, 7_500_000_102, 7_500_000_103]  # Telegram ids, found by no accident
+
+
+def holds_a_citizen_id(value: Any) -> bool:
+    """A citizen's Telegram id anywhere in a parsed value: as a number or inside a text."""
+    if isinstance(value, dict):
+        return any(holds_a_citizen_id(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_a_citizen_id(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return False
+    return value in CITIZENS or any(str(c) in str(value) for c in CITIZENS)
+
+
 async def test_stats_queue_and_export(mod: Harness) -> None:
-    for i, source in enumerate(["flyer_essen", "flyer_essen", None]):
-        c = mod.citizen(6000 + i)
+    for user_id, source in zip(CITIZENS, ["flyer_essen", "flyer_essen", None], strict=True):
+        c = mod.citizen(user_id)
         await c.take_part(
             ["Mobilität & ÖPNV", "Lehrkräfte gewinnen"],
-            impulse=f"Idee Nummer {i} mit Text",
+            impulse=f"Idee Nummer {user_id % 10} mit Text",
             source=source,
         )
     moderator = mod.citizen(MOD_A)
@@ -265,6 +281,11 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
     await moderator.send("/queue")
     assert "3 Impulse warten" in moderator.user.messages[-2].text
     assert "Impuls #1" in moderator.last_text
+    # Decisions about citizens, so that the audit log has entries about them.
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    await moderator.send("/block 2")
+    await moderator.send("/audit")
+    assert "block · impulse:2" in moderator.last_text
 
     await moderator.send("/export")
     documents = [m for m in moderator.user.messages if m.document is not None]
@@ -275,11 +296,24 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
         "themen",
     }
     full = json.loads(next(d for d in documents if d.filename.endswith(".json")).document)
-    assert len(full["votes"]) == 6 and full["participants"] == 3
-    assert [entry["action"] for entry in full["audit"]] == ["export"]
-    raw = b"".join(d.document for d in documents).decode()
-    for telegram_id in ("6000", "6001", "6002"):
-        assert f'"{telegram_id}"' not in raw and f",{telegram_id}," not in raw
+    assert len(full["votes"]) == 6 and full["participants"] == 2  # one author is blocked
+    assert [entry["action"] for entry in full["audit"]] == ["export", "block", "approve"]
+    # No citizen's Telegram id in the exports: not as a JSON number or string, not in any CSV
+    # column; nor in anything the moderators were shown (cards, /stats, /queue, /audit).
+    assert not holds_a_citizen_id(full), full
+    tables = [d for d in documents if d.filename.endswith(".csv")]
+    assert len(tables) == 3
+    for table in tables:
+        rows = list(csv.reader(io.StringIO(table.document.decode())))
+        assert len(rows) > 1 and all(len(row) == len(rows[0]) for row in rows), rows
+        assert not holds_a_citizen_id(rows), (table.filename, rows)
+    for someone in (moderator, mod.citizen(MOD_B)):
+        shown = [(m.text, m.raw_text, m.button_texts) for m in someone.user.messages]
+        assert len(shown) >= 3 and not holds_a_citizen_id(shown), shown
+    # Nor in what the citizens themselves were answered.
+    for user_id in CITIZENS:
+        told = [(m.text, m.raw_text) for m in mod.citizen(user_id).user.messages]
+        assert told and not holds_a_citizen_id(told), told
 
 
 async def test_post_moderation_publishes_at_once_and_can_take_down(
