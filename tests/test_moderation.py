@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -9,27 +11,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from aiogram.filters import Command
+from sqlalchemy import func, select
 
 from bot.clock import Clock, system_clock
+from bot.config import Settings
+from bot.domain.pseudonym import keyed_hash, pseudonym_for
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
-from storage.models import Rating
+from handlers.moderation import moderator_router
+from storage.models import AuditEntry, Base, Rating
 from tests.digest_support import FakeClock
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 from tests.test_languages import walk
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
-MODERATOR_COMMANDS = [
-    "/queue",
-    "/stats",
-    "/export",
-    "/phase close",
-    "/announce Hallo",
-    "/block 1",
-    "/unblock 1",
-    "/audit",
-]
 
 
 async def start_harness(
@@ -73,20 +69,51 @@ def card_for(moderator: Citizen, impulse_id: int) -> Any:
 IDEA = "Ein Sozialticket für 9 Euro im ganzen Verkehrsverbund <Rhein-Ruhr> & darüber hinaus"
 
 
+def moderator_router_commands(settings: Settings) -> set[str]:
+    """Every command a handler of the moderators' router (and its sub-routers) listens to."""
+    found: set[str] = set()
+    for router in moderator_router(settings).chain_tail:
+        for handler in router.message.handlers:
+            for condition in handler.filters or []:
+                if isinstance(condition.callback, Command):
+                    found.update(str(c) for c in condition.callback.commands)
+    return found
+
+
 async def test_a_citizen_never_reaches_a_moderator_command(
     mod: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    citizen = mod.citizen(1234)
+    commands = sorted(moderator_router_commands(mod.settings))
+    assert {"queue", "merge", "digest", "ohne"} <= set(commands)  # the walk finds them
+    author, citizen = mod.citizen(1233), mod.citizen(1234)
+    await author.take_part(["Sport & Events"], impulse="Mehr Sportplätze in Herne öffnen")
+    card = card_for(mod.citizen(MOD_A), 1)
     await citizen.send("/hilfe")
     help_text = citizen.last_text
     with caplog.at_level(logging.WARNING, logger="bot.middlewares"):
-        for command in MODERATOR_COMMANDS:
-            await citizen.send(command)
-            assert citizen.last_text == help_text, command
-    refused = [r for r in caplog.records if "moderator-only" in r.getMessage()]
-    assert len(refused) == len(MODERATOR_COMMANDS)
-    assert all("1234" not in r.getMessage() for r in refused)  # logged by pseudonym only
+        for command in commands:
+            for text in (f"/{command}", f"/{command} 1", f"/{command} close"):
+                await citizen.send(text)
+                assert citizen.last_text == help_text, text
+        # A pending card's own buttons, pressed by a citizen (the data is all a client sends).
+        for button in card.buttons:
+            assert button.callback_data is not None
+            citizen.user.press_data(citizen.user.last_message.message_id, button.callback_data)
+            await mod.settle()
+    refused = [r.getMessage() for r in caplog.records if "moderator-only" in r.getMessage()]
+    assert len(refused) == 3 * len(commands) + len(card.buttons), refused
+    assert all(str(citizen.user.id) not in line for line in refused)
+    # Nothing happened: the idea still waits, no moderator action was recorded, no post.
+    data = await export(mod)
+    assert [i["status"] for i in data["impulses"]] == ["pending"]
+    assert mod.bot.app is not None
+    async with mod.bot.app.database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 0
     assert mod.emulator.chat_messages("@ruhr_dialog") == []
+    assert card_for(mod.citizen(MOD_A), 1).text == card.text
+    # The phase is still open: the citizen can still take part.
+    await citizen.take_part(["Sport & Events"])
+    assert "Danke!" in citizen.last_text
 
 
 async def test_review_card_approval_and_the_author_is_told(mod: Harness) -> None:
@@ -373,12 +400,26 @@ async def test_announcement_is_previewed_escaped_and_posted_once(mod: Harness) -
     assert "veröffentlicht" in moderator.last_text
 
 
+CITIZENS = [7_500_000_101, 7_500_000_102, 7_500_000_103]  # Telegram ids, found by no accident
+
+
+def holds_a_citizen_id(value: Any) -> bool:
+    """A citizen's Telegram id anywhere in a parsed value: as a number or inside a text."""
+    if isinstance(value, dict):
+        return any(holds_a_citizen_id(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_a_citizen_id(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return False
+    return value in CITIZENS or any(str(c) in str(value) for c in CITIZENS)
+
+
 async def test_stats_queue_and_export(mod: Harness) -> None:
-    for i, source in enumerate(["flyer_essen", "flyer_essen", None]):
-        c = mod.citizen(6000 + i)
+    for user_id, source in zip(CITIZENS, ["flyer_essen", "flyer_essen", None], strict=True):
+        c = mod.citizen(user_id)
         await c.take_part(
             ["Mobilität & ÖPNV", "Lehrkräfte gewinnen"],
-            impulse=f"Idee Nummer {i} mit Text",
+            impulse=f"Idee Nummer {user_id % 10} mit Text",
             source=source,
         )
     moderator = mod.citizen(MOD_A)
@@ -392,6 +433,11 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
     await moderator.send("/queue")
     assert "3 Impulse warten" in moderator.user.messages[-2].text
     assert "Impuls #1" in moderator.last_text
+    # Decisions about citizens, so that the audit log has entries about them.
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    await moderator.send("/block 2")
+    await moderator.send("/audit")
+    assert "block · impulse:2" in moderator.last_text
 
     await moderator.send("/export")
     documents = [m for m in moderator.user.messages if m.document is not None]
@@ -402,11 +448,24 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
         "themen",
     }
     full = json.loads(next(d for d in documents if d.filename.endswith(".json")).document)
-    assert len(full["votes"]) == 6 and full["participants"] == 3
-    assert [entry["action"] for entry in full["audit"]] == ["export"]
-    raw = b"".join(d.document for d in documents).decode()
-    for telegram_id in ("6000", "6001", "6002"):
-        assert f'"{telegram_id}"' not in raw and f",{telegram_id}," not in raw
+    assert len(full["votes"]) == 6 and full["participants"] == 2  # one author is blocked
+    assert [entry["action"] for entry in full["audit"]] == ["export", "block", "approve"]
+    # No citizen's Telegram id in the exports: not as a JSON number or string, not in any CSV
+    # column; nor in anything the moderators were shown (cards, /stats, /queue, /audit).
+    assert not holds_a_citizen_id(full), full
+    tables = [d for d in documents if d.filename.endswith(".csv")]
+    assert len(tables) == 3
+    for table in tables:
+        rows = list(csv.reader(io.StringIO(table.document.decode())))
+        assert len(rows) > 1 and all(len(row) == len(rows[0]) for row in rows), rows
+        assert not holds_a_citizen_id(rows), (table.filename, rows)
+    for someone in (moderator, mod.citizen(MOD_B)):
+        shown = [(m.text, m.raw_text, m.button_texts) for m in someone.user.messages]
+        assert len(shown) >= 3 and not holds_a_citizen_id(shown), shown
+    # Nor in what the citizens themselves were answered.
+    for user_id in CITIZENS:
+        told = [(m.text, m.raw_text) for m in mod.citizen(user_id).user.messages]
+        assert told and not holds_a_citizen_id(told), told
 
 
 async def test_post_moderation_publishes_at_once_and_can_take_down(
@@ -539,3 +598,56 @@ async def test_counts_use_plural_forms(emulator: BotApiEmulator, database_url: s
         assert "2 ideas awaiting review" in moderator_b.user.messages[-2].text
     finally:
         await mod.bot.stop()
+
+
+async def test_erasing_an_author_keeps_the_published_idea_and_no_link_to_them(
+    mod: Harness,
+) -> None:
+    author, rater = mod.citizen(7_311_957_846), mod.citizen(5012)
+    await author.take_part(["Sport & Events"], impulse=IDEA, source="flyer_essen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    await rater.take_part(["Sport & Events"])
+    await author.send("/meinvotum")  # and is in the middle of changing the vote
+    await author.press("Wahl ändern")
+    assert mod.bot.app is not None
+    database, secret = mod.bot.app.database, mod.settings.secret
+    pseudonym = pseudonym_for(author.user.id, secret)
+    states = [  # the author's conversation-state keys (storage/fsm.py)
+        keyed_hash(f"4242:{author.user.id}:{author.user.id}:None:{destiny}", secret)
+        for destiny in ("default", "locale")
+    ]
+
+    async def rows() -> dict[str, list[dict[str, Any]]]:
+        async with database.reading() as session:
+            return {
+                name: [dict(r._mapping) for r in await session.execute(select(table))]
+                for name, table in Base.metadata.tables.items()
+            }
+
+    before = await rows()
+    [participant] = [p for p in before["participants"] if p["pseudonym"] == pseudonym]
+    [idea] = before["impulses"]
+    assert idea["participant_id"] == participant["id"] and idea["source"] == "flyer_essen"
+    assert any(r["key"] in states for r in before["conversation_states"])
+
+    await author.send("/loeschen")
+    await author.press("Ja, alles löschen")
+    assert "gelöscht" in author.last_text
+
+    after = await rows()
+    [kept] = after["impulses"]  # the published idea stays, as it was published
+    assert (kept["id"], kept["text"], kept["status"]) == (idea["id"], IDEA, "approved")
+    assert kept["participant_id"] is None and kept["source"] is None
+    assert [i["text"] for i in (await export(mod))["impulses"]] == [IDEA]
+    # Nothing anywhere still points to the author: not the participant row's id, not the
+    # pseudonym, not the Telegram id, not a conversation state.
+    for name, table_rows in after.items():
+        for row in table_rows:
+            assert row.get("participant_id") != participant["id"], (name, row)
+            for value in row.values():
+                assert pseudonym not in str(value), (name, row)
+                assert value != author.user.id, (name, row)
+                assert str(author.user.id) not in str(value), (name, row)
+            assert row.get("key") not in states, (name, row)
+    assert len(after["participants"]) == len(before["participants"]) - 1
