@@ -32,6 +32,10 @@ WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 REDIS_URL_PATTERN = re.compile(r"^(redis|rediss|unix)://")
 
 
+# The languages moderators' texts are written in; German is the source.
+MODERATOR_LOCALES = ("de", "en")
+
+
 class ConfigError(Exception):
     """A missing or malformed setting; the message names the key."""
 
@@ -164,6 +168,11 @@ class Settings:
     webhook_secret: str | None = None
     # Several instances: the rate limits' shared store (bot/throttling.py); None: in memory.
     redis_url: str | None = None
+    # What moderators read where their own language is not a moderator language, and in the
+    # moderators' group chat (de or en).
+    moderation_language: str = "de"
+    # After "Antworten", how long the bot takes the next text as the answer (then it expires).
+    answer_minutes: int = 15
     database: DatabasePolicy = field(default_factory=DatabasePolicy)
 
     def require_token(self) -> str:
@@ -238,6 +247,10 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         ratings=_ratings(_table(raw, "ratings")),
         webhook_secret=_webhook_secret(env, bot),
         redis_url=_redis_url(env, _table(raw, "scaling")),
+        moderation_language=_choice(
+            moderation, "moderation.language", MODERATOR_LOCALES, MODERATOR_LOCALES[0]
+        ),
+        answer_minutes=_int(moderation, "moderation.answer_minutes", 15, minimum=1),
         database=_database_policy(database),
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from aiogram.types import Update
 from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy import exc as sa_exc
 
@@ -635,18 +636,47 @@ async def test_periodic_work_logs_an_outage_once_and_carries_on(
 async def test_the_pipeline_leaves_an_update_that_another_instance_took_over_meanwhile() -> None:
     """After its lock was taken again, an instance does not handle what it scheduled before
     the outage if another instance has taken it over since (storage/inbox.py `still_mine`)."""
-    from tests.test_pipeline import Recorder, SharedInbox, message
 
-    class LostOne(SharedInbox):
+    class LostOne:
+        """An inbox shared with other instances, one of which has taken update 2 over."""
+
+        shared = True
+        generation = 0
+
         def __init__(self) -> None:
-            super().__init__()
             self.held = 0
+
+        async def record(self, payloads: Any, keys: Any) -> list[int]:
+            return [update_id for update_id, _ in payloads]
+
+        async def wait_turn(self, key: int, update_id: int, stop: Any = None) -> bool:
+            return True
 
         async def hold_lock(self) -> None:
             self.held += 1
 
         def still_mine(self, update_id: int, generation: int) -> bool:
             return update_id != 2
+
+        async def finish(self, update_id: int, *, failed: bool, also: Any = None) -> None:
+            pass
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.handled: list[int] = []
+
+        async def feed_update(self, bot: Any, update: Update, **context: Any) -> None:
+            self.handled.append(update.update_id)
+
+    def message(update_id: int, user_id: int) -> Update:
+        chat = {"id": user_id, "type": "private"}
+        sender = {"id": user_id, "is_bot": False, "first_name": "A"}
+        return Update.model_validate(
+            {
+                "update_id": update_id,
+                "message": {"message_id": 1, "date": 0, "chat": chat, "from": sender, "text": "x"},
+            }
+        )
 
     inbox, dispatcher = LostOne(), Recorder()
     pipeline = UpdatePipeline(dispatcher, None, inbox)  # type: ignore[arg-type]
