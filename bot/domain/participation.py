@@ -6,6 +6,7 @@ writes it in one transaction. The reply is sent by the handler after that return
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.domain.impulse import ImpulseProblem, check_impulse, contact_data, near_identical
+from bot.domain.impulse import ImpulseProblem, check_impulse, contact_data, is_duplicate
 from bot.domain.selection import clean_selection
 from bot.domain.standings import Standings, rank_standings
 
@@ -148,7 +149,10 @@ class ParticipationService:
         if problem is not None:
             return problem
         earlier = await self._repo.impulse_texts(pseudonym)
-        if any(near_identical(text, other) for other in earlier):
+        # Linear in all the person's texts together, but a person may have many: in a worker
+        # thread, so the event loop answers everybody else meanwhile.
+        duplicate = bool(earlier) and await asyncio.to_thread(is_duplicate, text, earlier)
+        if duplicate:
             return ImpulseProblem.DUPLICATE
         return None
 
