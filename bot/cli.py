@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bot import event_loop
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_launch_secret, load_settings
 from bot.lean_aiogram import import_aiogram
-from bot.logs import configure_logging
+from bot.logs import RedactTokens, configure_logging
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 
@@ -28,6 +28,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import Application
     from bot.lifecycle import run_until_signalled
 
+    check_launch_secret(settings.secret)
     serve = None
     if args.webhook:
         # Only in webhook mode: aiohttp's server side is 1.6 MB a polling bot does not need.
@@ -196,19 +197,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import_aiogram()  # before anything else imports it: about 100 MB less (bot/lean_aiogram.py)
     configure_logging(verbose=args.verbose)
+    redact = RedactTokens().redact
     try:
         settings = load_settings(args.config)
+        redact = RedactTokens((settings.token or "", settings.secret)).redact
         # Mask the configured token and secret themselves, not only what looks like a token.
         configure_logging(verbose=args.verbose, secrets=(settings.token or "", settings.secret))
         return int(event_loop.run(args.handler(settings, args)))
     except (ConfigError, CliError) as exc:
-        print(f"dialogbot: {exc}", file=sys.stderr)
+        print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
         logging.getLogger("dialogbot").debug("failed", exc_info=True)
-        print(f"dialogbot: {exc.strerror or exc}", file=sys.stderr)
+        print(f"dialogbot: {redact(str(exc.strerror or exc))}", file=sys.stderr)
         return 1
     except Exception as exc:
         # Through the masking log handler, never as a raw traceback: aiohttp's messages can

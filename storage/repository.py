@@ -195,8 +195,9 @@ class SqlParticipationRepository:
                     ImpulseReport.impulse_id, ImpulseReport.reason, ImpulseReport.reported_at
                 ).where(ImpulseReport.participant_id == participant.id)
             )
+            # Not the pseudonym: with the person's own id next to it, it would allow an offline
+            # search for the secret that keys every pseudonym.
             return {
-                "pseudonym": participant.pseudonym,
                 "source": participant.source,
                 "language": participant.locale,
                 "consented_at": participant.consented_at.isoformat(),

@@ -194,7 +194,7 @@ async def instances(
             "DIALOGBOT_TOKEN": TOKEN,
             "DIALOGBOT_API_BASE": emulator.base_url,
             "DIALOGBOT_DATABASE_URL": database_url,
-            "DIALOGBOT_SECRET": "process-test-secret",
+            "DIALOGBOT_SECRET": "process-test-secret-with-256-bits-0123456789ab",
             "DIALOGBOT_WEBHOOK_SECRET": SECRET,
             **(env or {}),
         }
