@@ -51,7 +51,7 @@ def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngi
     else:
         # Long reads (digests, exports, statistics) on threads; not closed and reopened.
         options.update(pool_size=4, max_overflow=0, pool_timeout=60)
-    engine = create_async_engine(url, **options)
+    engine = create_async_engine(url, hide_parameters=True, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -86,7 +86,9 @@ class Database:
             self.read_engine = _sqlite_engine(url, writer=False)
             self.lookup_engine = _sqlite_engine(url, writer=False, inline=True)
         else:
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=10)
+            self.write_engine = create_async_engine(
+                url, pool_size=10, max_overflow=10, hide_parameters=True
+            )
             self.read_engine = self.lookup_engine = self.write_engine
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
