@@ -124,6 +124,8 @@ class Impulse(Base):
         Index("ix_impulses_participant", "participant_id"),
         # Digests quote impulses approved within their period.
         Index("ix_impulses_status_decided", "status", "decided_at"),
+        # The next rating card: the published impulse with the fewest ratings (storage/ratings.py).
+        Index("ix_impulses_status_ratings", "status", "rating_count", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -147,6 +149,9 @@ class Impulse(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A duplicate a moderator merged (status "merged") points to the impulse that was kept.
     merged_into: Mapped[int | None] = mapped_column(Integer)
+    # Ratings of the impulse by active participants, kept by storage/ratings.py with every
+    # rating, block, unblock, erasure and merge, so a rating card never counts all ratings.
+    rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ConversationState(Base):

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Update,
     bindparam,
     delete,
     func,
@@ -242,10 +243,23 @@ class SqlParticipationRepository:
                 .where(Impulse.participant_id == participant_id)
                 .values(participant_id=None, source=None)
             )
+            status = await session.scalar(
+                select(Participant.status).where(Participant.id == participant_id)
+            )
+            if status == ACTIVE:  # their ratings stop counting for the rating cards
+                await session.execute(shift_rating_counts(participant_id, -1))
             for table in (Vote, ReplyAddress, Rating, ImpulseReport):
                 await session.execute(delete(table).where(table.participant_id == participant_id))
             await session.execute(delete(Participant).where(Participant.id == participant_id))
             return True
+
+
+def shift_rating_counts(participant_id: int, by: int) -> Update:
+    """Every impulse this person rated counts `by` more (+1 unblocked, -1 blocked or erased)."""
+    rated = select(Rating.impulse_id).where(Rating.participant_id == participant_id)
+    return (
+        update(Impulse).where(Impulse.id.in_(rated)).values(rating_count=Impulse.rating_count + by)
+    )
 
 
 # Participants who are not active (blocked) are few and have a partial index of their own.

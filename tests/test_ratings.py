@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.emulator import BotApiEmulator
 from handlers.rating_views import RateCallback
-from storage.models import Impulse, ImpulseReport, Rating
+from storage.models import Impulse, ImpulseReport, Participant, Rating
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD = 900_001
@@ -75,7 +75,9 @@ async def rate_all(citizen: Citizen, button: str = "Stimme zu") -> list[int]:
 async def rows(h: Harness, model: Any) -> list[Any]:
     assert h.bot.app is not None
     async with h.bot.app.database.reading() as session:
-        return list(await session.scalars(select(model)))
+        # In key order: a table without ORDER BY comes back in whatever order the rows lie.
+        key = [column for column in model.__table__.primary_key.columns]
+        return list(await session.scalars(select(model).order_by(*key)))
 
 
 async def test_cards_come_one_at_a_time_never_twice_never_ones_own(h: Harness) -> None:
@@ -246,7 +248,55 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     ratings = {(r.participant_id, r.impulse_id): r.value for r in await rows(h, Rating)}
     on_first = sorted(v for (_p, i), v in ratings.items() if i == 1)
     assert on_first == [-1, 1]  # the fan's agreement carried over, the critic's "no" stays
+    assert (await counted(h))[1] == (2, 2)  # the kept count follows the carried ratings
     await moderator.send("/merge 2 1")
     assert "kann nicht" in moderator.last_text  # already merged
     await moderator.send("/audit")
     assert "merge" in moderator.last_text
+
+
+async def counted(h: Harness) -> dict[int, tuple[int, int]]:
+    """Per impulse: the kept rating count and a fresh count of ratings by active people."""
+    assert h.bot.app is not None
+    async with h.bot.app.database.reading() as session:
+        fresh = dict(
+            (
+                await session.execute(
+                    select(Rating.impulse_id, func.count())
+                    .join(Participant, Participant.id == Rating.participant_id)
+                    .where(Participant.status == "active")
+                    .group_by(Rating.impulse_id)
+                )
+            ).all()
+        )
+        kept = (await session.execute(select(Impulse.id, Impulse.rating_count))).all()
+    return {i: (n, int(fresh.get(i, 0))) for i, n in kept}
+
+
+async def test_rating_counts_are_kept_through_rating_blocking_erasure_and_merge(
+    h: Harness,
+) -> None:
+    people = await authors(h)  # #1, #2, #3; each author rates the other two
+    for person in people:
+        await person.send("/stoebern")
+        assert len(await rate_all(person)) == 2
+    assert all(kept == fresh == 2 for kept, fresh in (await counted(h)).values())
+    # A changed rating is no new one.
+    reader = h.citizen(7900)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    card, first = reader.user.last_message.message_id, shown_id(reader)
+    await reader.press("Stimme zu")
+    reader.user.press_data(card, RateCallback(impulse=first or 0, opinion="d").pack())
+    await h.settle()
+    moderator = h.citizen(MOD)
+    await moderator.send("/block 1")  # the author of #1: their two ratings stop counting
+    after_block = await counted(h)
+    assert all(kept == fresh for kept, fresh in after_block.values()), after_block
+    assert sum(kept for kept, _ in after_block.values()) == 4 + 1
+    await moderator.send("/unblock 1")
+    await people[1].send("/loeschen")
+    await people[1].press("Ja, alles löschen")  # their ratings go with them
+    final = await counted(h)
+    assert all(kept == fresh for kept, fresh in final.values()), final
+    assert sum(kept for kept, _ in final.values()) == 6 + 1 - 2  # #2 was published: it stays
