@@ -9,11 +9,14 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
+from bot.config import Settings
+from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.language import LanguageChoice
 from bot.throttling import RateLimiter
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, on_step
+from handlers.moderation.cards import erase_cards
 
 
 async def my_data(
@@ -51,13 +54,17 @@ async def erase(
     citizen: Citizen,
     language: LanguageChoice,
     rate_limiter: RateLimiter,
+    settings: Settings,
+    moderation: ModerationService,
 ) -> None:
-    await participation.erase(citizen.pseudonym)
+    erasure = await participation.erase(citizen.pseudonym)
     await state.clear()
     await language.forget()
     rate_limiter.forget(callback.from_user.id)
     await callback.answer()
     await flow.edit_or_send(callback, views.erased())
+    if erasure is not None and callback.bot is not None:
+        await erase_cards(callback.bot, settings, moderation, erasure)
 
 
 async def keep(callback: CallbackQuery) -> None:

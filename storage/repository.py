@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.participation import (
     Citizen,
+    Erasure,
     ImpulseStatus,
     StoredImpulse,
     Submission,
@@ -36,11 +37,13 @@ from bot.domain.participation import (
 )
 from storage.db import Database
 from storage.models import (
+    AuditEntry,
     Impulse,
     ImpulseReport,
     Participant,
     Rating,
     ReplyAddress,
+    ReviewCard,
     Vote,
     VoteTally,
 )
@@ -205,6 +208,7 @@ class SqlParticipationRepository:
                 "voted_at": participant.voted_at.isoformat() if participant.voted_at else None,
                 "status": participant.status,
                 "telegram_chat_id_for_replies": address.chat_id if address else None,
+                "reachable_for_replies": address.reachable if address else None,
                 "topics": list(topics),
                 "impulses": [
                     {
@@ -213,6 +217,13 @@ class SqlParticipationRepository:
                         "text": i.text,
                         "status": i.status,
                         "created_at": i.created_at.isoformat(),
+                        "source": i.source,
+                        "decided_at": _iso(i.decided_at),
+                        "reject_reason": i.reject_reason,
+                        "merged_into": i.merged_into,
+                        "answer_status": i.answer_status,
+                        "answer_text": i.answer_text,
+                        "answered_at": _iso(i.answered_at),
                     }
                     for i in impulses
                 ],
@@ -226,22 +237,41 @@ class SqlParticipationRepository:
                 ],
             }
 
-    async def erase(self, pseudonym: str) -> bool:
-        """Delete the person; published impulses stay, detached from anyone (anonymised)."""
+    async def erase(self, pseudonym: str) -> Erasure | None:
+        """Delete the person; published impulses stay, detached from anyone (anonymised): no
+        author, no source, no answer text (an answer may name the person), and the answer texts
+        go from the audit log too."""
         async with self._db.transaction() as session:
             participant_id = await _participant_id(session, pseudonym)
             if participant_id is None:
-                return False
-            await session.execute(
-                delete(Impulse).where(
-                    Impulse.participant_id == participant_id,
-                    Impulse.status != ImpulseStatus.APPROVED.value,
+                return None
+            mine = Impulse.participant_id == participant_id
+            published = Impulse.status == ImpulseStatus.APPROVED.value
+            impulse_ids = list(await session.scalars(select(Impulse.id).where(mine)))
+            kept = list(await session.scalars(select(Impulse.id).where(mine, published)))
+            removed = [i for i in impulse_ids if i not in kept]
+            cards = (
+                await session.execute(
+                    select(ReviewCard.chat_id, ReviewCard.message_id, ReviewCard.impulse_id).where(
+                        ReviewCard.impulse_id.in_(removed)
+                    )
                 )
-            )
+            ).all()
+            if impulse_ids:
+                await session.execute(
+                    update(AuditEntry)
+                    .where(
+                        AuditEntry.action == "answer",
+                        AuditEntry.target.in_([f"impulse:{i}" for i in impulse_ids]),
+                    )
+                    .values(detail=None)
+                )
+            await session.execute(delete(ReviewCard).where(ReviewCard.impulse_id.in_(removed)))
+            await session.execute(delete(Impulse).where(mine, ~published))
             await session.execute(
                 update(Impulse)
-                .where(Impulse.participant_id == participant_id)
-                .values(participant_id=None, source=None)
+                .where(mine)
+                .values(participant_id=None, source=None, answer_text=None)
             )
             status = await session.scalar(
                 select(Participant.status).where(Participant.id == participant_id)
@@ -251,7 +281,14 @@ class SqlParticipationRepository:
             for table in (Vote, ReplyAddress, Rating, ImpulseReport):
                 await session.execute(delete(table).where(table.participant_id == participant_id))
             await session.execute(delete(Participant).where(Participant.id == participant_id))
-            return True
+            return Erasure(
+                removed_cards=tuple((c.chat_id, c.message_id, c.impulse_id) for c in cards),
+                kept_impulses=tuple(kept),
+            )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def shift_rating_counts(participant_id: int, by: int) -> Update:

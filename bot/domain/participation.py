@@ -93,7 +93,18 @@ class ParticipationRepository(Protocol):
 
     async def personal_data(self, pseudonym: str) -> dict[str, Any] | None: ...
 
-    async def erase(self, pseudonym: str) -> bool: ...
+    async def erase(self, pseudonym: str) -> Erasure | None: ...
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure left for the bot to change outside the database: the review-card copies
+    in moderators' chats of the ideas that were deleted (chat id, message id, impulse id), and
+    the published ideas that stay without author, source or answer text (their cards are shown
+    again without them)."""
+
+    removed_cards: tuple[tuple[int, int, int], ...] = ()
+    kept_impulses: tuple[int, ...] = ()
 
 
 class PhaseSource(Protocol):
@@ -203,5 +214,6 @@ class ParticipationService:
     async def personal_data(self, pseudonym: str) -> dict[str, Any] | None:
         return await self._repo.personal_data(pseudonym)
 
-    async def erase(self, pseudonym: str) -> bool:
+    async def erase(self, pseudonym: str) -> Erasure | None:
+        """None when nothing was stored about the person."""
         return await self._repo.erase(pseudonym)

@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from bot.domain.participation import Erasure
 from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
@@ -123,3 +124,25 @@ async def refresh_cards(
         except TelegramBadRequest as exc:
             if "not modified" not in str(exc):
                 log.info("card %d in a moderator chat not updated: %s", impulse.id, exc)
+
+
+async def erase_cards(
+    bot: Bot, settings: Settings, moderation: ModerationService, erasure: Erasure
+) -> None:
+    """After /loeschen: every copy of a deleted idea's card loses its text (or, where Telegram
+    no longer lets it be edited, the message goes), and the cards of published ideas that
+    stay are shown again without source and answer text."""
+    for chat_id, message_id, impulse_id in erasure.removed_cards:
+        try:
+            await bot.edit_message_text(
+                text=texts.erased_card(impulse_id), chat_id=chat_id, message_id=message_id
+            )
+        except TelegramAPIError:
+            try:
+                await bot.delete_message(chat_id=chat_id, message_id=message_id)
+            except TelegramAPIError as exc:
+                log.warning("card %d of an erased idea not removed: %s", impulse_id, exc)
+    for impulse_id in erasure.kept_impulses:
+        impulse = await moderation.card(impulse_id)
+        if impulse is not None:
+            await refresh_cards(bot, settings, moderation, impulse)
