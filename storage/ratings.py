@@ -49,8 +49,7 @@ class SqlRatingRepository:
     async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool:
         async with self._db.transaction() as session:
             me = await _participant_id(session, pseudonym)
-            status = await session.scalar(select(Impulse.status).where(Impulse.id == impulse_id))
-            if me is None or status != APPROVED:
+            if me is None or not await _rateable_by(session, impulse_id, me):
                 return False
             added = await session.execute(
                 upsert_into(self._db, Rating)
@@ -76,8 +75,7 @@ class SqlRatingRepository:
     ) -> ReportOutcome:
         async with self._db.transaction() as session:
             me = await _participant_id(session, pseudonym)
-            status = await session.scalar(select(Impulse.status).where(Impulse.id == impulse_id))
-            if me is None or status != APPROVED:
+            if me is None or not await _rateable_by(session, impulse_id, me):
                 return ReportOutcome(recorded=False, held=False)
             await session.execute(
                 upsert_into(self._db, ImpulseReport)
@@ -270,6 +268,16 @@ def recount(impulse_id: int) -> Update:
         .scalar_subquery()
     )
     return update(Impulse).where(Impulse.id == impulse_id).values(rating_count=active)
+
+
+async def _rateable_by(session: Any, impulse_id: int, me: int) -> bool:
+    """Published, and not the person's own: a forged button cannot rate or report one's own."""
+    row = (
+        await session.execute(
+            select(Impulse.status, Impulse.participant_id).where(Impulse.id == impulse_id)
+        )
+    ).one_or_none()
+    return row is not None and row.status == APPROVED and row.participant_id != me
 
 
 async def _participant_id(session: Any, pseudonym: str) -> int | None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.emulator import BotApiEmulator
-from handlers.rating_views import RateCallback
+from handlers.rating_views import RateCallback, ReportCallback
 from storage.models import Impulse, ImpulseReport, Participant, Rating
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
@@ -300,3 +300,17 @@ async def test_rating_counts_are_kept_through_rating_blocking_erasure_and_merge(
     final = await counted(h)
     assert all(kept == fresh for kept, fresh in final.values()), final
     assert sum(kept for kept, _ in final.values()) == 6 + 1 - 2  # #2 was published: it stays
+
+
+async def test_an_author_cannot_rate_or_report_their_own_idea_with_forged_buttons(
+    h: Harness,
+) -> None:
+    (author,) = await authors(h, IDEAS[:1])
+    message = author.user.last_message.message_id
+    for data in (
+        RateCallback(impulse=1, opinion="a").pack(),
+        ReportCallback(impulse=1, reason="spam").pack(),
+    ):
+        await author.do(lambda d=data: author.user.press_data(message, d))
+    assert await rows(h, Rating) == [] and await rows(h, ImpulseReport) == []
+    assert (await counted(h))[1] == (0, 0)
