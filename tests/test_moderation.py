@@ -326,3 +326,20 @@ async def test_export_cells_never_start_a_formula_and_name_no_moderator_id(mod: 
     full = json.loads(documents["dialogbot"])
     assert full["audit"] and all(e["moderator"].startswith("mod-") for e in full["audit"])
     assert str(MOD_A) not in documents["dialogbot"].decode()
+
+
+async def test_blocked_people_can_still_see_and_erase_their_data(mod: Harness) -> None:
+    author = mod.citizen(5040)
+    await author.take_part(["Kunst & Kreativität"], impulse="Ateliers in leeren Ladenlokalen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/block 1")
+    await author.send("/meinvotum")
+    assert "gesperrt" in author.last_text  # the block holds for everything else
+    await author.send("/meinedaten")
+    document = author.user.last_message.document
+    assert document is not None and b"Ateliers" in document
+    await author.send("/loeschen")
+    await author.press("Ja, alles löschen")
+    assert "gelöscht" in author.last_text
+    data = await export(mod)
+    assert data["participants"] == 0 and data["impulses"] == []
