@@ -343,3 +343,22 @@ async def test_blocked_people_can_still_see_and_erase_their_data(mod: Harness) -
     assert "gelöscht" in author.last_text
     data = await export(mod)
     assert data["participants"] == 0 and data["impulses"] == []
+
+
+async def test_stats_export_and_audit_answer_only_in_private(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    group = emulator.add_group("Moderation Ruhr-Dialog")
+    mod = await start_harness(emulator, database_url, moderators_chat=group)
+    try:
+        await mod.citizen(5041).take_part(["Sport & Events"], impulse="Freibäder länger öffnen")
+        before = len(emulator.chat_messages(group))
+        for command in ("/stats", "/export", "/audit"):
+            emulator.user(MOD_A).send_text_in_group(group, command)
+        await mod.settle()
+        assert len(emulator.chat_messages(group)) == before  # nothing in the group
+        moderator = mod.citizen(MOD_A)
+        await moderator.send("/stats")
+        assert "Teilnehmende: 1" in moderator.last_text  # privately, as before
+    finally:
+        await mod.bot.stop()
