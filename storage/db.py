@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import greenlet_spawn
 
 from storage.group_commit import GroupCommit
-from storage.sqlite_writer import inline_connector
+from storage.sqlite_writer import create_private_file, inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 SQLITE_READER_CACHE_KIB = 512
@@ -82,6 +82,7 @@ class Database:
         self.url = url
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
+            create_private_file(make_url(url).database)
             self.write_engine = _sqlite_engine(url, writer=True)
             self.read_engine = _sqlite_engine(url, writer=False)
             self.lookup_engine = _sqlite_engine(url, writer=False, inline=True)
