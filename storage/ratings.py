@@ -25,7 +25,7 @@ from sqlalchemy.engine import CursorResult
 
 from bot.domain.consensus import MIN_PARTICIPANTS, MIN_RATINGS, RatingMatrix
 from bot.domain.moderation import Status
-from bot.domain.ratings import MERGED, RatingCard, ReportOutcome
+from bot.domain.ratings import MERGED, REPORT_MIN_AGE, RatingCard, ReportOutcome
 from bot.domain.similarity import IndexedImpulse
 from storage.db import Database
 from storage.models import Impulse, ImpulseReport, Participant, Rating
@@ -91,6 +91,9 @@ class SqlRatingRepository:
                         ImpulseReport.impulse_id == impulse_id,
                         ImpulseReport.cleared.is_(False),
                         Participant.status == ACTIVE,
+                        # Accounts are cheap to make: a report counts only from someone who
+                        # took part at least REPORT_MIN_AGE before (bot/domain/ratings.py).
+                        Participant.consented_at <= now - REPORT_MIN_AGE,
                     )
                 )
                 or 0

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.emulator import BotApiEmulator
 from handlers.rating_views import RateCallback, ReportCallback
@@ -140,6 +141,7 @@ async def test_reports_hold_an_impulse_for_the_moderators(h: Harness) -> None:
     for n in range(3):
         reader = h.citizen(7400 + n)
         await reader.take_part(["Sport & Events"])
+        await age(h, days=2)  # reports count from people who took part a day before or more
         await reader.send("/stoebern")
         assert shown_id(reader) == 1
         await reader.press("Melden")
@@ -253,6 +255,32 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     assert "kann nicht" in moderator.last_text  # already merged
     await moderator.send("/audit")
     assert "merge" in moderator.last_text
+
+
+async def age(h: Harness, *, days: int) -> None:
+    """Everyone took part `days` earlier than they did."""
+    assert h.bot.app is not None
+    async with h.bot.app.database.transaction() as session:
+        people = (await session.execute(select(Participant.id, Participant.consented_at))).all()
+        for pid, consented in people:
+            await session.execute(
+                update(Participant)
+                .where(Participant.id == pid)
+                .values(consented_at=consented - timedelta(days=days))
+            )
+
+
+async def test_reports_of_fresh_accounts_do_not_hold_an_idea(h: Harness) -> None:
+    await authors(h, IDEAS[:1])
+    for n in range(3):
+        fresh = h.citizen(7420 + n)
+        await fresh.take_part(["Sport & Events"])
+        await fresh.send("/stoebern")
+        await fresh.press("Melden")
+        await fresh.press("Werbung oder Spam")
+        assert "Danke für Ihre Meldung" in (fresh.user.callback_answers[-1].text or "")
+    assert [i.status for i in await rows(h, Impulse)] == ["approved"]  # three new accounts
+    assert len(await rows(h, ImpulseReport)) == 3  # recorded all the same
 
 
 async def counted(h: Harness) -> dict[int, tuple[int, int]]:
