@@ -24,10 +24,12 @@ DEFAULT_API_BASE = "https://api.telegram.org"
 EXAMPLE_SECRET = "change-me-before-launch"  # noqa: S105 (the public example, refused)
 # What `python -c "import secrets; print(secrets.token_urlsafe(32))"` prints: 256 random bits.
 LAUNCH_SECRET_LENGTH = 43
-# A host name or an IPv4/IPv6 address, with an optional port: nothing else may follow "://".
+# A host name (dot-separated labels; "_" allowed, as in container names) or an IPv4/IPv6
+# address, with an optional port: no user info, no token, nothing else before the path.
 _API_HOST = re.compile(
-    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
+    r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?$"
 )
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dialogbot.sqlite3"
 # Telegram's limit is 64 bytes of callback data; our ids travel inside it, so keep them short.

@@ -136,6 +136,14 @@ def test_an_api_base_without_a_host_is_refused_without_echoing_it(base: str) -> 
     assert token not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "base",
+    ["http://localhost:8081", "http://127.0.0.1:9/", "http://[::1]:8081", "http://bot_api:8081"],
+)
+def test_local_api_servers_are_accepted(base: str) -> None:
+    assert load_settings(EXAMPLE, env={"DIALOGBOT_API_BASE": base}).api_base == base.rstrip("/")
+
+
 def test_a_cli_error_line_never_shows_the_token(tmp_path: Path) -> None:
     token = "123456789:" + "B" * 35
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOGBOT_")}
