@@ -11,7 +11,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.config import Settings
 from bot.domain.moderation import ModerationService
-from bot.domain.participation import Citizen, ParticipationService
+from bot.domain.participation import Citizen, Erasure, ParticipationService
 from bot.language import LanguageChoice
 from bot.throttling import RateLimiter
 from handlers import flow, keyboards, views
@@ -57,14 +57,31 @@ async def erase(
     settings: Settings,
     moderation: ModerationService,
 ) -> None:
+    # The copies in moderators' chats first: their records go with the erasure.
+    plan = await participation.erasure_plan(citizen.pseudonym)
+    if plan is not None and callback.bot is not None:
+        await erase_cards(callback.bot, settings, moderation, plan)
     erasure = await participation.erase(citizen.pseudonym)
     await state.clear()
     await language.forget()
     rate_limiter.forget(callback.from_user.id)
     await callback.answer()
     await flow.edit_or_send(callback, views.erased())
-    if erasure is not None and callback.bot is not None:
-        await erase_cards(callback.bot, settings, moderation, erasure)
+    if erasure is not None and plan is not None and callback.bot is not None:
+        # A moderator decided in between: whatever changed since the plan.
+        await erase_cards(
+            callback.bot,
+            settings,
+            moderation,
+            Erasure(
+                removed_cards=tuple(
+                    c for c in erasure.removed_cards if c not in plan.removed_cards
+                ),
+                kept_impulses=tuple(
+                    i for i in erasure.kept_impulses if i not in plan.kept_impulses
+                ),
+            ),
+        )
 
 
 async def keep(callback: CallbackQuery) -> None:

@@ -237,6 +237,14 @@ class SqlParticipationRepository:
                 ],
             }
 
+    async def erasure_plan(self, pseudonym: str) -> Erasure | None:
+        """What `erase` will leave for the bot to change outside the database (read only)."""
+        async with self._db.reading() as session:
+            participant_id = await _participant_id(session, pseudonym)
+            if participant_id is None:
+                return None
+            return await _erasure_of(session, participant_id)
+
     async def erase(self, pseudonym: str) -> Erasure | None:
         """Delete the person; published impulses stay, detached from anyone (anonymised): no
         author, no source, no answer text (an answer may name the person), and the answer texts
@@ -245,18 +253,10 @@ class SqlParticipationRepository:
             participant_id = await _participant_id(session, pseudonym)
             if participant_id is None:
                 return None
+            erasure = await _erasure_of(session, participant_id)
             mine = Impulse.participant_id == participant_id
             published = Impulse.status == ImpulseStatus.APPROVED.value
             impulse_ids = list(await session.scalars(select(Impulse.id).where(mine)))
-            kept = list(await session.scalars(select(Impulse.id).where(mine, published)))
-            removed = [i for i in impulse_ids if i not in kept]
-            cards = (
-                await session.execute(
-                    select(ReviewCard.chat_id, ReviewCard.message_id, ReviewCard.impulse_id).where(
-                        ReviewCard.impulse_id.in_(removed)
-                    )
-                )
-            ).all()
             if impulse_ids:
                 await session.execute(
                     update(AuditEntry)
@@ -266,6 +266,7 @@ class SqlParticipationRepository:
                     )
                     .values(detail=None)
                 )
+            removed = [i for i in impulse_ids if i not in erasure.kept_impulses]
             await session.execute(delete(ReviewCard).where(ReviewCard.impulse_id.in_(removed)))
             await session.execute(delete(Impulse).where(mine, ~published))
             await session.execute(
@@ -281,10 +282,25 @@ class SqlParticipationRepository:
             for table in (Vote, ReplyAddress, Rating, ImpulseReport):
                 await session.execute(delete(table).where(table.participant_id == participant_id))
             await session.execute(delete(Participant).where(Participant.id == participant_id))
-            return Erasure(
-                removed_cards=tuple((c.chat_id, c.message_id, c.impulse_id) for c in cards),
-                kept_impulses=tuple(kept),
-            )
+            return erasure
+
+
+async def _erasure_of(session: AsyncSession, participant_id: int) -> Erasure:
+    """The review-card copies of the person's unpublished impulses, and their published ones."""
+    mine = Impulse.participant_id == participant_id
+    published = Impulse.status == ImpulseStatus.APPROVED.value
+    kept = list(await session.scalars(select(Impulse.id).where(mine, published)))
+    cards = (
+        await session.execute(
+            select(ReviewCard.chat_id, ReviewCard.message_id, ReviewCard.impulse_id)
+            .join(Impulse, Impulse.id == ReviewCard.impulse_id)
+            .where(mine, ~published)
+        )
+    ).all()
+    return Erasure(
+        removed_cards=tuple((c.chat_id, c.message_id, c.impulse_id) for c in cards),
+        kept_impulses=tuple(kept),
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -208,3 +208,30 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         assert b"Kuckelkorn" not in exported and SOURCE.encode() not in exported
     finally:
         await harness.bot.stop()
+
+
+async def test_the_card_copies_change_before_the_erasure_so_a_failure_in_between_is_retried(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    emulator.user(MODERATOR, first_name="Moderation")
+    settings = make_settings(emulator.base_url, database_url, moderators=frozenset({MODERATOR}))
+    harness = Harness(emulator, RunningBot(settings))
+    await harness.bot.start()
+    try:
+        assert harness.bot.app is not None
+        moderator = harness.citizen(MODERATOR)
+        person = harness.citizen(PERSON)
+        await person.take_part(["Grüne Infrastruktur"], impulse=REJECTED)  # pending
+        assert "Kuckelkorn" in card_for(moderator, 1).text
+        failures = fail_next(harness.bot.app.database, "DELETE FROM participants")
+        await person.send("/loeschen")
+        await person.press("Ja, alles löschen")
+        assert failures and "gelöscht" not in person.last_text  # the erasure failed ...
+        assert "Kuckelkorn" not in card_for(moderator, 1).text  # ... the card changed first
+        assert len((await all_rows(harness))["impulses"]) == 1  # still there: nothing is lost
+        await person.send("/loeschen")
+        await person.press("Ja, alles löschen")  # the person tries again
+        assert "gelöscht" in person.last_text
+        assert (await all_rows(harness))["impulses"] == []
+    finally:
+        await harness.bot.stop()

@@ -93,6 +93,8 @@ class ParticipationRepository(Protocol):
 
     async def personal_data(self, pseudonym: str) -> dict[str, Any] | None: ...
 
+    async def erasure_plan(self, pseudonym: str) -> Erasure | None: ...
+
     async def erase(self, pseudonym: str) -> Erasure | None: ...
 
 
@@ -213,6 +215,13 @@ class ParticipationService:
 
     async def personal_data(self, pseudonym: str) -> dict[str, Any] | None:
         return await self._repo.personal_data(pseudonym)
+
+    async def erasure_plan(self, pseudonym: str) -> Erasure | None:
+        """What an erasure will change outside the database, read before it (None: nothing is
+        stored), so those copies can be changed first: a crash in between then leaves the
+        person's data to a repeated erasure, never a card with their words and no record of
+        it."""
+        return await self._repo.erasure_plan(pseudonym)
 
     async def erase(self, pseudonym: str) -> Erasure | None:
         """None when nothing was stored about the person."""

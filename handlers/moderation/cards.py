@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -129,9 +130,9 @@ async def refresh_cards(
 async def erase_cards(
     bot: Bot, settings: Settings, moderation: ModerationService, erasure: Erasure
 ) -> None:
-    """After /loeschen: every copy of a deleted idea's card loses its text (or, where Telegram
+    """For /loeschen: every copy of a deleted idea's card loses its text (or, where Telegram
     no longer lets it be edited, the message goes), and the cards of published ideas that
-    stay are shown again without source and answer text."""
+    stay are shown without source and answer text."""
     for chat_id, message_id, impulse_id in erasure.removed_cards:
         try:
             await bot.edit_message_text(
@@ -145,4 +146,8 @@ async def erase_cards(
     for impulse_id in erasure.kept_impulses:
         impulse = await moderation.card(impulse_id)
         if impulse is not None:
-            await refresh_cards(bot, settings, moderation, impulse)
+            # As it reads once the erasure is through: no author, no source, no answer text.
+            anonymised = replace(
+                impulse, source=None, answer_text=None, has_author=False, author_blocked=False
+            )
+            await refresh_cards(bot, settings, moderation, anonymised)
