@@ -121,6 +121,8 @@ class PrivacyPolicy:
     # The consultation's last day; None: not decided yet, so nothing is purged without --force.
     ends: date | None = None
     retention_days: int = 90
+    # The version of the privacy notice people agree to; a new value asks everyone again.
+    notice_version: str = "1"
 
     @property
     def purge_from(self) -> date | None:
@@ -461,6 +463,7 @@ def _privacy(table: Mapping[str, Any]) -> PrivacyPolicy:
     return PrivacyPolicy(
         ends=_optional_date(table, "privacy.ends"),
         retention_days=_int(table, "privacy.retention_days", 90, minimum=0),
+        notice_version=_str(table, "privacy.notice_version", "1") or "1",
     )
 
 

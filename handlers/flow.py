@@ -13,7 +13,15 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import keyboards, views
-from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, PROMPT, SELECTED, Dialog
+from handlers.states import (
+    DRAFT_KEY,
+    IMPULSE_TEXT,
+    IMPULSE_TOPIC,
+    PROMPT,
+    SELECTED,
+    SOURCE,
+    Dialog,
+)
 
 
 async def edit_or_send(
@@ -59,6 +67,24 @@ async def retire_prompt(message: Message, state: FSMContext) -> None:
         await message.bot.edit_message_reply_markup(
             chat_id=message.chat.id, message_id=prompt, reply_markup=None
         )
+
+
+async def ask_consent_again(
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> bool:
+    """The privacy notice changed since the person agreed: the welcome and consent screen again
+    before their next step (True), with a line saying why."""
+    if not await participation.must_agree_again(citizen.pseudonym):
+        return False
+    await state.set_state(Dialog.consent)
+    await state.set_data({SOURCE: None})
+    await message.answer(views.notice_changed())
+    await show_welcome(message, settings)
+    return True
 
 
 async def show_welcome(message: Message, settings: Settings) -> None:

@@ -15,10 +15,13 @@ from handlers.callbacks import Step, on_step
 
 async def my_vote(
     message: Message,
+    state: FSMContext,
     settings: Settings,
     participation: ParticipationService,
     citizen: Citizen,
 ) -> None:
+    if await flow.ask_consent_again(message, state, settings, participation, citizen):
+        return
     if not await flow.show_my_vote(message, settings, participation, citizen):
         await message.answer(views.no_vote_yet())
 

@@ -7,6 +7,7 @@ import contextlib
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
@@ -14,12 +15,14 @@ from bot.config import Settings
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
+from handlers import flow
 from handlers import rating_views as rv
 from handlers.moderation.cards import post_review_cards
 
 
 async def browse(
     message: Message,
+    state: FSMContext,
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
@@ -27,6 +30,8 @@ async def browse(
 ) -> None:
     if not await participation.is_registered(citizen.pseudonym):
         await message.answer(rv.register_first())
+        return
+    if await flow.ask_consent_again(message, state, settings, participation, citizen):
         return
     card = await ratings.next_card(citizen.pseudonym)
     if card is None:
@@ -39,6 +44,7 @@ async def browse(
 
 async def browse_offer(
     callback: CallbackQuery,
+    state: FSMContext,
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
@@ -49,7 +55,7 @@ async def browse_offer(
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_reply_markup(reply_markup=None)
-        await browse(callback.message, settings, participation, ratings, citizen)
+        await browse(callback.message, state, settings, participation, ratings, citizen)
 
 
 async def show_next(

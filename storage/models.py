@@ -69,6 +69,9 @@ class Participant(Base):
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Time of the latest submitted vote set; NULL while the person has not voted yet.
     voted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The version of the privacy notice agreed to ([privacy] notice_version); NULL: agreed
+    # before versions were recorded.
+    notice_version: Mapped[str | None] = mapped_column(String(32))
     # Blocked participants' votes stop counting (moderation); "active" otherwise.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 

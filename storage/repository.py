@@ -63,8 +63,13 @@ def dialect_insert(sqlite: bool, table: Any) -> Any:
 
 
 # Built once; their parameters are bound by name when they run.
-_PARTICIPANT = select(Participant.id, Participant.source, Participant.voted_at).where(
-    Participant.pseudonym == bindparam("pseudonym")
+_PARTICIPANT = select(
+    Participant.id, Participant.source, Participant.voted_at, Participant.notice_version
+).where(Participant.pseudonym == bindparam("pseudonym"))
+_AGREED_TO = (
+    update(Participant)
+    .where(Participant.pseudonym == bindparam("who"))
+    .values(notice_version=bindparam("version"))
 )
 _TOPICS_OF = select(Vote.topic_id).where(Vote.participant_id == bindparam("participant"))
 _IMPULSES_OF = (
@@ -114,11 +119,20 @@ class SqlParticipationRepository:
     async def is_registered(self, pseudonym: str) -> bool:
         return await self._db.run_read(lambda c: _participant(c, pseudonym) is not None)
 
-    async def register(self, citizen: Citizen, *, source: str | None, now: datetime) -> None:
+    async def notice_version(self, pseudonym: str) -> tuple[bool, str | None]:
+        row = await self._db.run_read(lambda c: _participant(c, pseudonym))
+        return (False, None) if row is None else (True, row.notice_version)
+
+    async def register(
+        self, citizen: Citizen, *, source: str | None, now: datetime, notice_version: str
+    ) -> None:
         sqlite = self._db.is_sqlite
-        await self._db.run_write_grouped(
-            lambda c: _ensure_participant(sqlite, c, citizen, source=source, now=now)
-        )
+
+        def register(connection: Connection) -> None:
+            _ensure_participant(sqlite, connection, citizen, source=source, now=now)
+            connection.execute(_AGREED_TO, {"who": citizen.pseudonym, "version": notice_version})
+
+        await self._db.run_write_grouped(register)
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None:
         return await self._db.run_read(lambda c: _vote_set(c, pseudonym))
@@ -205,6 +219,7 @@ class SqlParticipationRepository:
                 "source": participant.source,
                 "language": participant.locale,
                 "consented_at": participant.consented_at.isoformat(),
+                "privacy_notice_version": participant.notice_version,
                 "voted_at": participant.voted_at.isoformat() if participant.voted_at else None,
                 "status": participant.status,
                 "telegram_chat_id_for_replies": address.chat_id if address else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -235,3 +236,32 @@ async def test_the_card_copies_change_before_the_erasure_so_a_failure_in_between
         assert (await all_rows(harness))["impulses"] == []
     finally:
         await harness.bot.stop()
+
+
+async def test_a_changed_privacy_notice_is_put_to_everyone_again(harness: Harness) -> None:
+    person = harness.citizen(PERSON)
+    await person.take_part(["Grüne Infrastruktur"])
+    version = harness.settings.privacy.notice_version
+
+    async def agreed_to() -> list[str | None]:
+        return [row["notice_version"] for row in (await all_rows(harness))["participants"]]
+
+    assert await agreed_to() == [version]
+    await person.send("/meinvotum")
+    assert "Ihr Votum" in person.last_text  # the same notice: nothing to ask
+    harness.bot.settings = harness.settings.with_overrides(
+        privacy=replace(harness.settings.privacy, notice_version="2027-01-15")
+    )
+    await harness.bot.restart()
+    for command in ("/meinvotum", "/stoebern", "/start"):
+        await person.send(command)
+        assert "haben sich geändert" in person.user.messages[-2].text, command
+        assert "Mitmachen" in " ".join(person.buttons())
+    assert await agreed_to() == [version]  # not yet agreed
+    await person.press("Mitmachen")
+    assert await agreed_to() == ["2027-01-15"]
+    await person.send("/meinvotum")
+    assert "Ihr Votum" in person.last_text  # on as before
+    await person.send("/meinedaten")
+    mine = json.loads(person.user.last_message.document or b"{}")["participant"]
+    assert mine["privacy_notice_version"] == "2027-01-15"

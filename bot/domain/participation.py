@@ -77,7 +77,13 @@ class InvalidSubmission(Exception):
 class ParticipationRepository(Protocol):
     async def is_registered(self, pseudonym: str) -> bool: ...
 
-    async def register(self, citizen: Citizen, *, source: str | None, now: datetime) -> None: ...
+    async def notice_version(self, pseudonym: str) -> tuple[bool, str | None]:
+        """Whether the person consented, and to which version of the privacy notice."""
+        ...
+
+    async def register(
+        self, citizen: Citizen, *, source: str | None, now: datetime, notice_version: str
+    ) -> None: ...
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None: ...
 
@@ -125,6 +131,8 @@ class Rules:
     publish_immediately: bool = False
     # Links and phone numbers in impulses: "allow", "hold" (for a moderator) or "refuse".
     link_policy: str = "hold"
+    # The privacy notice in force ([privacy] notice_version): consent records it.
+    notice_version: str = "1"
 
 
 class ParticipationService:
@@ -178,9 +186,19 @@ class ParticipationService:
     async def is_registered(self, pseudonym: str) -> bool:
         return await self._repo.is_registered(pseudonym)
 
+    async def must_agree_again(self, pseudonym: str) -> bool:
+        """Registered, but to another version of the privacy notice than the one in force."""
+        registered, version = await self._repo.notice_version(pseudonym)
+        return registered and version != self._rules.notice_version
+
     async def consent(self, citizen: Citizen, *, source: str | None, now: datetime) -> None:
         """Consent given: only now is anything about the person stored."""
-        await self._repo.register(citizen, source=self.clean_source(source), now=now)
+        await self._repo.register(
+            citizen,
+            source=self.clean_source(source),
+            now=now,
+            notice_version=self._rules.notice_version,
+        )
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None:
         return await self._repo.vote_set(pseudonym)
