@@ -124,13 +124,21 @@ class SqlParticipationRepository:
         return (False, None) if row is None else (True, row.notice_version)
 
     async def register(
-        self, citizen: Citizen, *, source: str | None, now: datetime, notice_version: str
+        self,
+        citizen: Citizen,
+        *,
+        source: str | None,
+        now: datetime,
+        notice_version: str | None = None,
     ) -> None:
         sqlite = self._db.is_sqlite
 
         def register(connection: Connection) -> None:
             _ensure_participant(sqlite, connection, citizen, source=source, now=now)
-            connection.execute(_AGREED_TO, {"who": citizen.pseudonym, "version": notice_version})
+            if notice_version is not None:
+                connection.execute(
+                    _AGREED_TO, {"who": citizen.pseudonym, "version": notice_version}
+                )
 
         await self._db.run_write_grouped(register)
 

@@ -82,7 +82,12 @@ class ParticipationRepository(Protocol):
         ...
 
     async def register(
-        self, citizen: Citizen, *, source: str | None, now: datetime, notice_version: str
+        self,
+        citizen: Citizen,
+        *,
+        source: str | None,
+        now: datetime,
+        notice_version: str | None = None,
     ) -> None: ...
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None: ...
