@@ -44,11 +44,15 @@ test: lint typecheck unit
 
 # Load (echo floor, saturation, open loop, memory; SQLite and PostgreSQL), then the standings
 # and digest queries on a million participants, then how long a dead instance's updates wait
-# for another instance (PostgreSQL): about 6 minutes. Figures: benchmarks/README.md.
+# for another instance (PostgreSQL), the checks on user text with the worst inputs
+# (benchmarks/user_text.py) and the rating-card press at 2,000,000 ratings
+# (benchmarks/rating_card.py): about 10 minutes. Figures: benchmarks/README.md.
 bench: setup
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/queries.py
 	$(BIN)/python benchmarks/takeover.py
+	$(BIN)/python benchmarks/user_text.py
+	$(BIN)/python benchmarks/rating_card.py
 
 # Similar-idea lookups at 100,000 impulses and opinion groups for 100,000 citizens (docs/ratings.md):
 # about 4 minutes more, so not part of `make bench`.

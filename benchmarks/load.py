@@ -52,7 +52,7 @@ from storage.db import Database  # noqa: E402
 from storage.models import Impulse, Participant, Vote  # noqa: E402
 
 TOKEN = "5555:benchmark-token-0123456789abcdef"
-SECRET = "benchmark-secret-0123456789"
+SECRET = "benchmark-secret-with-256-bits-0123456789abcdef"
 CONFIG = ROOT / "config.example.toml"
 STEP_TIMEOUT = 30.0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from storage.db import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
+from storage.sqlite_writer import create_private_file
 
 
 class BackupError(Exception):
@@ -34,6 +35,7 @@ def backup(database_url: str, target: Path) -> int:
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
+        create_private_file(str(partial))  # it holds reply addresses: for the owner only
         _copy(source, partial)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bot import event_loop
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_launch_secret, load_settings
 from bot.lean_aiogram import import_aiogram
-from bot.logs import configure_logging
+from bot.logs import RedactTokens, configure_logging
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 
@@ -29,6 +29,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import Application
     from bot.lifecycle import run_until_signalled
 
+    check_launch_secret(settings.secret)
     serve = None
     if args.webhook:
         # Only in webhook mode: aiohttp's server side is 1.6 MB a polling bot does not need.
@@ -243,13 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from storage.outage import DatabaseUnreachable
 
     configure_logging(verbose=args.verbose)
+    redact = RedactTokens().redact
     try:
         settings = load_settings(args.config)
+        redact = RedactTokens((settings.token or "", settings.secret)).redact
         # Mask the configured token and secret themselves, not only what looks like a token.
         configure_logging(verbose=args.verbose, secrets=(settings.token or "", settings.secret))
         return int(event_loop.run(args.handler(settings, args)))
     except (ConfigError, CliError) as exc:
-        print(f"dialogbot: {exc}", file=sys.stderr)
+        print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)
         return 2
     except DatabaseUnreachable as exc:
         print(f"dialogbot: {exc}", file=sys.stderr)
@@ -258,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as exc:
         logging.getLogger("dialogbot").debug("failed", exc_info=True)
-        print(f"dialogbot: {exc.strerror or exc}", file=sys.stderr)
+        print(f"dialogbot: {redact(str(exc.strerror or exc))}", file=sys.stderr)
         return 1
     except Exception as exc:
         # Through the masking log handler, never as a raw traceback: aiohttp's messages can

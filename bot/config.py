@@ -20,6 +20,17 @@ from babel import Locale, UnknownLocaleError
 from bot.digest.schedule import DEFAULT_CRON, DEFAULT_TIMEZONE, DigestSchedule
 
 DEFAULT_API_BASE = "https://api.telegram.org"
+# The secret shipped in config.example.toml: public, so never good enough for a real launch.
+EXAMPLE_SECRET = "change-me-before-launch"  # noqa: S105 (the public example, refused)
+# What `python -c "import secrets; print(secrets.token_urlsafe(32))"` prints: 256 random bits.
+LAUNCH_SECRET_LENGTH = 43
+# A host name (dot-separated labels; "_" allowed, as in container names) or an IPv4/IPv6
+# address, with an optional port: no user info, no token, nothing else before the path.
+_API_HOST = re.compile(
+    r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?$"
+)
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dialogbot.sqlite3"
 # Telegram's limit is 64 bytes of callback data; our ids travel inside it, so keep them short.
 TOPIC_ID_PATTERN = re.compile(r"^[a-z0-9_]{1,24}$")
@@ -117,6 +128,8 @@ class PrivacyPolicy:
     # How long the records of updates set aside as unreadable are kept (ids, kinds, error
     # locations; no content): `dialogbot inbox` shows them.
     set_aside_days: int = 30
+    # The version of the privacy notice people agree to; a new value asks everyone again.
+    notice_version: str = "1"
 
     @property
     def purge_from(self) -> date | None:
@@ -221,8 +234,14 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
     if len(secret) < 8:
         raise ConfigError("bot.secret / DIALOGBOT_SECRET must be at least 8 characters")
     api_base = env.get("DIALOGBOT_API_BASE") or _str(bot, "bot.api_base", DEFAULT_API_BASE)
-    if not re.match(r"^https?://", api_base):
-        raise ConfigError(f"DIALOGBOT_API_BASE / bot.api_base must be an http(s) URL: {api_base!r}")
+    scheme, _, rest = api_base.partition("://")
+    host = rest.split("/", 1)[0]
+    if scheme not in ("http", "https") or not _API_HOST.match(host):
+        # Not the value itself: a token pasted into the wrong variable must not be printed.
+        raise ConfigError(
+            "DIALOGBOT_API_BASE / bot.api_base must be an http(s) URL with a host name, "
+            "such as https://api.telegram.org"
+        )
     channel_chat = env.get("DIALOGBOT_CHANNEL", _str(channel, "channel.chat", ""))
     return Settings(
         token=env.get("DIALOGBOT_TOKEN") or None,
@@ -273,6 +292,21 @@ def _seconds(table: Mapping[str, Any], key: str, default: float, *, minimum: flo
     if not isinstance(value, int | float) or isinstance(value, bool) or value < minimum:
         raise ConfigError(f"{key} must be a number of seconds >= {minimum:g}")
     return float(value)
+
+
+def check_launch_secret(secret: str) -> None:
+    """`dialogbot run` refuses the example secret and anything shorter than a 32-byte random
+    one: with a weak secret anybody can compute the pseudonym of a known Telegram id."""
+    if secret == EXAMPLE_SECRET:
+        raise ConfigError(
+            "bot.secret / DIALOGBOT_SECRET is the example value from config.example.toml; "
+            'set your own: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    if len(secret) < LAUNCH_SECRET_LENGTH:
+        raise ConfigError(
+            f"bot.secret / DIALOGBOT_SECRET must be at least {LAUNCH_SECRET_LENGTH} characters "
+            'for run: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
 
 
 def _webhook_secret(env: Mapping[str, str], bot: Mapping[str, Any]) -> str | None:
@@ -484,6 +518,7 @@ def _privacy(table: Mapping[str, Any]) -> PrivacyPolicy:
         ends=_optional_date(table, "privacy.ends"),
         retention_days=_int(table, "privacy.retention_days", 90, minimum=0),
         set_aside_days=_int(table, "privacy.set_aside_days", 30, minimum=1),
+        notice_version=_str(table, "privacy.notice_version", "1") or "1",
     )
 
 

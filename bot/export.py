@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
+from bot.domain.pseudonym import keyed_hash
 from bot.domain.standings import Standings
 from bot.services import Services
 from storage.db import Database
@@ -55,6 +56,28 @@ def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+# (`=HYPERLINK(...)`, `=cmd|' /C calc'!A0`, `@SUM(...)`); full-width forms count in some.
+_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
+def cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: a leading apostrophe before anything that
+    would start a formula (also after leading spaces). Numbers stay numbers."""
+    if isinstance(value, str) and value and value.lstrip(" ")[:1] in _FORMULA_START:
+        return "'" + value
+    return value
+
+
+def _cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{key: cell(value) for key, value in row.items()} for row in rows]
+
+
+def moderator_alias(moderator_id: int, secret: str) -> str:
+    """How an export names a moderator: stable across exports, but no Telegram id."""
+    return "mod-" + keyed_hash(f"moderator:{moderator_id}", secret)[:8]
+
+
 def to_csv(data: dict[str, Any], table: str) -> str:
     rows: list[dict[str, Any]] = data["topics"] if table == "topics" else data["impulses"]
     out = io.StringIO()
@@ -65,7 +88,7 @@ def to_csv(data: dict[str, Any], table: str) -> str:
     )
     writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(_cells(rows))
     return out.getvalue()
 
 
@@ -84,7 +107,13 @@ async def full_export(
         }
         for v in await votes(database)
     ]
-    data["audit"] = audit
+    data["audit"] = [
+        {
+            **{key: value for key, value in entry.items() if key != "moderator_id"},
+            "moderator": moderator_alias(entry["moderator_id"], settings.secret),
+        }
+        for entry in audit
+    ]
     return data
 
 
@@ -93,5 +122,5 @@ def votes_csv(data: dict[str, Any]) -> str:
     fields = ["pseudonym", "topic", "voted_at", "counted"]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(data["votes"])
+    writer.writerows(_cells(data["votes"]))
     return out.getvalue()

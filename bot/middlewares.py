@@ -17,6 +17,7 @@ from bot.domain.participation import Citizen
 from bot.domain.pseudonym import pseudonym_for
 from bot.moderator_language import ModeratorLanguages
 from bot.services import Services
+from handlers.callbacks import Step, StepCallback
 from storage.settings import BlockList
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,22 @@ class ModeratorGate(BaseMiddleware):
         return None
 
 
+# Seeing and erasing one's own data are rights a block does not take away (GDPR Art. 15, 17).
+_DATA_RIGHTS_COMMANDS = frozenset({"/meinedaten", "/loeschen"})
+_DATA_RIGHTS_BUTTONS = frozenset(
+    {StepCallback(step=Step.ERASE).pack(), StepCallback(step=Step.KEEP_DATA).pack()}
+)
+
+
+def _data_rights(event: TelegramObject) -> bool:
+    if isinstance(event, Message) and event.chat.type == "private" and event.text:
+        command = event.text.split(maxsplit=1)[0].split("@", 1)[0].lower()
+        return command in _DATA_RIGHTS_COMMANDS
+    if isinstance(event, CallbackQuery):
+        return event.data in _DATA_RIGHTS_BUTTONS
+    return False
+
+
 class BlockedCitizens(BaseMiddleware):
     """A blocked person gets one polite, fixed answer; nothing else happens."""
 
@@ -113,7 +130,9 @@ class BlockedCitizens(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         citizen: Citizen | None = data.get("citizen")
-        if citizen is None or not await self._blocklist.contains(citizen.pseudonym):
+        if citizen is None or _data_rights(event):
+            return await handler(event, data)
+        if not await self._blocklist.contains(citizen.pseudonym):
             return await handler(event, data)
         text = _(
             "Ihre Teilnahme ist von der Moderation gesperrt. Wenn Sie glauben, dass das ein "

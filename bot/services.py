@@ -22,6 +22,7 @@ def rules_from(settings: Settings) -> Rules:
         impulse_max_length=consultation.impulse_max_length,
         publish_immediately=settings.moderation_mode == "post",
         link_policy=settings.abuse.links,
+        notice_version=settings.privacy.notice_version,
     )
 
 

@@ -23,6 +23,8 @@ import asyncio
 import hmac
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -67,22 +69,44 @@ class WebhookOptions:
         return cls(url=url, host=host.strip("[]"), port=int(port), secret=secret)
 
 
+class ThrottledWarning:
+    """One warning line per `every` seconds at most, with how many there were: anyone who finds
+    the URL could otherwise fill the log with one line per call."""
+
+    def __init__(
+        self, what: str, *, every: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._what, self._every, self._clock = what, every, clock
+        self._last: float | None = None
+        self._since = 0
+
+    def count(self) -> None:
+        self._since += 1
+        now = self._clock()
+        if self._last is None or now - self._last >= self._every:
+            log.warning("%s: %d since the last such warning", self._what, self._since)
+            self._last, self._since = now, 0
+
+
 def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
     """The aiohttp application that receives Telegram's calls on `path`."""
     expected = secret.encode()
     database = Outage("webhook", log)
+    wrong_secret = ThrottledWarning("webhook calls without the right secret refused")
+    no_update = ThrottledWarning("webhook calls with a body that is no update refused")
 
     async def receive(request: web.Request) -> web.Response:
         supplied = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(supplied, expected):
-            log.warning("webhook call without the right secret refused")
+            wrong_secret.count()
             return web.Response(status=401)
         try:
             payload = json.loads(await request.read())
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: JSON nested a few thousand levels deep, which is no update either.
             payload = None
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-            log.warning("webhook call with a body that is no update refused")
+            no_update.count()
             return web.Response(status=400)
         # Only once it is recorded (in the inbox, or set aside) may Telegram forget it (an
         # exception here: 500, sent again; the database unreachable: 503, sent again).

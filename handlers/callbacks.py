@@ -1,9 +1,16 @@
 """Typed callback data. Prefixes are short: Telegram allows 64 bytes per button."""
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram import F
 from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
+from pydantic import Field
+
+# A row id inside callback data. A forged button may carry any number; beyond this bound no row
+# exists (ids are 32-bit integers), and a database driver would fail on a larger one, so such a
+# button does not match its filter and gets the answer for an unknown button instead.
+RowId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class Step(StrEnum):

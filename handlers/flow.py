@@ -20,6 +20,7 @@ from handlers.states import (
     IMPULSE_TOPIC,
     PROMPT,
     SELECTED,
+    SOURCE,
     TOPICS_MESSAGE,
     Dialog,
 )
@@ -84,6 +85,24 @@ async def retire_keyboard(message: Message, message_id: object) -> None:
         await message.bot.edit_message_reply_markup(
             chat_id=message.chat.id, message_id=message_id, reply_markup=None
         )
+
+
+async def ask_consent_again(
+    message: Message,
+    state: FSMContext,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> bool:
+    """The privacy notice changed since the person agreed: the welcome and consent screen again
+    before their next step (True), with a line saying why."""
+    if not await participation.must_agree_again(citizen.pseudonym):
+        return False
+    await state.set_state(Dialog.consent)
+    await state.set_data({SOURCE: None})
+    await message.answer(views.notice_changed())
+    await show_welcome(message, settings)
+    return True
 
 
 async def show_welcome(message: Message, settings: Settings) -> None:

@@ -9,11 +9,15 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.domain.participation import Citizen, ParticipationService
+from bot.config import Settings
+from bot.domain.moderation import ModerationService
+from bot.domain.participation import Citizen, Erasure, ParticipationService
 from bot.language import LanguageChoice
+from bot.moderator_language import ModeratorLanguages
 from bot.throttling import RateLimiter
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, on_step
+from handlers.moderation.cards import erase_cards
 
 
 async def my_data(
@@ -51,13 +55,36 @@ async def erase(
     citizen: Citizen,
     language: LanguageChoice,
     rate_limiter: RateLimiter,
+    settings: Settings,
+    moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
 ) -> None:
-    await participation.erase(citizen.pseudonym)
+    # The copies in moderators' chats first: their records go with the erasure.
+    plan = await participation.erasure_plan(citizen.pseudonym)
+    if plan is not None and callback.bot is not None:
+        await erase_cards(callback.bot, settings, moderation, moderator_languages, plan)
+    erasure = await participation.erase(citizen.pseudonym)
     await state.clear()
     await language.forget()
     rate_limiter.forget(callback.from_user.id)
     await callback.answer()
     await flow.edit_or_send(callback, views.erased())
+    if erasure is not None and plan is not None and callback.bot is not None:
+        # A moderator decided in between: whatever changed since the plan.
+        await erase_cards(
+            callback.bot,
+            settings,
+            moderation,
+            moderator_languages,
+            Erasure(
+                removed_cards=tuple(
+                    c for c in erasure.removed_cards if c not in plan.removed_cards
+                ),
+                kept_impulses=tuple(
+                    i for i in erasure.kept_impulses if i not in plan.kept_impulses
+                ),
+            ),
+        )
 
 
 async def keep(callback: CallbackQuery) -> None:

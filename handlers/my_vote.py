@@ -19,10 +19,13 @@ KEPT_STATUSES = frozenset({"pending", "approved"})
 
 async def my_vote(
     message: Message,
+    state: FSMContext,
     settings: Settings,
     participation: ParticipationService,
     citizen: Citizen,
 ) -> None:
+    if await flow.ask_consent_again(message, state, settings, participation, citizen):
+        return
     if not await flow.show_my_vote(message, settings, participation, citizen):
         await message.answer(views.no_vote_yet())
 

@@ -17,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.config import Consultation
 from bot.domain.ratings import Opinion, RatingCard, ReportReason
 from bot.domain.similarity import SimilarImpulse
+from handlers.callbacks import RowId
 from handlers.views import topic_title
 
 PREVIEW_CHARS = 300
@@ -36,17 +37,17 @@ OPINIONS = {
 
 
 class RateCallback(CallbackData, prefix="r"):
-    impulse: int
+    impulse: RowId
     opinion: OpinionCode
 
 
 class ReportAskCallback(CallbackData, prefix="rq"):
-    impulse: int
+    impulse: RowId
     back: bool = False
 
 
 class ReportCallback(CallbackData, prefix="rr"):
-    impulse: int
+    impulse: RowId
     reason: ReportReason
 
 
@@ -55,7 +56,7 @@ class BrowseCallback(CallbackData, prefix="rb"):
 
 
 class HintCallback(CallbackData, prefix="h"):
-    impulse: int  # 0: send my own idea anyway
+    impulse: RowId  # 0: send my own idea anyway
 
 
 # -- texts -------------------------------------------------------------------

@@ -7,6 +7,7 @@ import contextlib
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
@@ -15,12 +16,14 @@ from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
 from bot.moderator_language import ModeratorLanguages
+from handlers import flow
 from handlers import rating_views as rv
 from handlers.moderation.cards import post_review_cards
 
 
 async def browse(
     message: Message,
+    state: FSMContext,
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
@@ -30,6 +33,8 @@ async def browse(
 ) -> None:
     if not await participation.is_registered(citizen.pseudonym):
         await message.answer(rv.register_first())
+        return
+    if await flow.ask_consent_again(message, state, settings, participation, citizen):
         return
     card = await ratings.next_card(citizen.pseudonym)
     if card is None:
@@ -43,6 +48,7 @@ async def browse(
 
 async def browse_offer(
     callback: CallbackQuery,
+    state: FSMContext,
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
@@ -55,7 +61,9 @@ async def browse_offer(
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_reply_markup(reply_markup=None)
-        await browse(callback.message, settings, participation, ratings, moderation, citizen, clock)
+        await browse(
+            callback.message, state, settings, participation, ratings, moderation, citizen, clock
+        )
 
 
 async def show_next(

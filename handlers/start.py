@@ -23,6 +23,8 @@ async def start(
     participation: ParticipationService,
     citizen: Citizen,
 ) -> None:
+    if await flow.ask_consent_again(message, state, settings, participation, citizen):
+        return
     if await flow.show_my_vote(message, settings, participation, citizen):
         await state.clear()
         return

@@ -408,6 +408,13 @@ def erase_question() -> str:
     )
 
 
+def notice_changed() -> str:
+    return _(
+        "Unsere Datenschutzhinweise haben sich geändert. Bitte lesen Sie sie und stimmen Sie "
+        "noch einmal zu, bevor es weitergeht."
+    )
+
+
 def erased() -> str:
     return _("Erledigt: Ihre Daten sind gelöscht. Mit /start können Sie neu beginnen.")
 

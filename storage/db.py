@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import greenlet_spawn
 
 from storage.group_commit import GroupCommit
-from storage.sqlite_writer import inline_connector
+from storage.sqlite_writer import create_private_file, inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # PostgreSQL: how long to wait for a new connection (asyncpg `timeout`, and for a pooled one)
@@ -60,7 +60,7 @@ def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngi
     else:
         # Long reads (digests, exports, statistics) on threads; not closed and reopened.
         options.update(pool_size=4, max_overflow=0, pool_timeout=60)
-    engine = create_async_engine(url, **options)
+    engine = create_async_engine(url, hide_parameters=True, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -98,6 +98,7 @@ class Database:
         self.url = url
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
+            create_private_file(make_url(url).database)
             self.write_engine = _sqlite_engine(url, writer=True)
             self.read_engine = _sqlite_engine(url, writer=False)
             self.lookup_engine = _sqlite_engine(url, writer=False, inline=True)

@@ -20,6 +20,7 @@ from bot.digest.figures import DigestContent, DigestFigures, QuotedImpulse
 from bot.digest.schedule import Period
 from bot.domain.digests import COMPLETED, OPEN, DigestRecord, DigestStatus, PostOutcome
 from bot.domain.participation import ImpulseStatus
+from bot.logs import MASK, TOKEN_PATTERN
 from storage.db import Database
 from storage.models import AuditEntry, Digest, Impulse, Participant, Vote
 from storage.repository import upsert_into
@@ -152,6 +153,8 @@ class SqlDigestOutbox:
     async def release(
         self, digest_id: int, owner: str, *, not_before: datetime, error: str
     ) -> None:
+        # An aiohttp error can carry the request URL, bot token included: never stored.
+        error = TOKEN_PATTERN.sub(MASK, error)[:200]
         values = {"owner": None, "lease_until": not_before, "inflight": None, "last_error": error}
         await self._update_owned(digest_id, owner, values)
 

@@ -69,6 +69,9 @@ class Participant(Base):
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Time of the latest submitted vote set; NULL while the person has not voted yet.
     voted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The version of the privacy notice agreed to ([privacy] notice_version); NULL: agreed
+    # before versions were recorded.
+    notice_version: Mapped[str | None] = mapped_column(String(32))
     # Blocked participants' votes stop counting (moderation); "active" otherwise.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
@@ -124,6 +127,8 @@ class Impulse(Base):
         Index("ix_impulses_participant", "participant_id"),
         # Digests quote impulses approved within their period.
         Index("ix_impulses_status_decided", "status", "decided_at"),
+        # The next rating card: the published impulse with the fewest ratings (storage/ratings.py).
+        Index("ix_impulses_status_ratings", "status", "rating_count", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -147,6 +152,9 @@ class Impulse(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A duplicate a moderator merged (status "merged") points to the impulse that was kept.
     merged_into: Mapped[int | None] = mapped_column(Integer)
+    # Ratings of the impulse by active participants, kept by storage/ratings.py with every
+    # rating, block, unblock, erasure and merge, so a rating card never counts all ratings.
+    rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ConversationState(Base):

@@ -19,6 +19,7 @@ from bot.domain.moderation import (
 )
 from storage.db import Database
 from storage.models import AuditEntry, Impulse, Participant, ReplyAddress, ReviewCard
+from storage.repository import shift_rating_counts
 from storage.settings import BlockList, PhaseCache, SettingsStore
 
 BLOCKED, ACTIVE = "blocked", "active"
@@ -109,15 +110,25 @@ class SqlModerationRepository:
             return _rowcount(result) == 1
 
     async def set_author_blocked(self, impulse_id: int, blocked: bool) -> bool:
-        author = select(Impulse.participant_id).where(Impulse.id == impulse_id).scalar_subquery()
+        target = BLOCKED if blocked else ACTIVE
         async with self._db.transaction() as session:
-            result = await session.execute(
-                update(Participant)
-                .where(Participant.id == author)
-                .values(status=BLOCKED if blocked else ACTIVE)
-            )
+            author = (
+                await session.execute(
+                    select(Participant.id, Participant.status)
+                    .join(Impulse, Impulse.participant_id == Participant.id)
+                    .where(Impulse.id == impulse_id)
+                )
+            ).one_or_none()
+            if author is None:
+                return False
+            if author.status != target:
+                await session.execute(
+                    update(Participant).where(Participant.id == author.id).values(status=target)
+                )
+                # Their ratings stop (or start again) counting for the rating cards.
+                await session.execute(shift_rating_counts(author.id, -1 if blocked else 1))
         self._blocklist.forget()
-        return _rowcount(result) == 1
+        return True
 
     async def oldest_pending(self) -> tuple[ImpulseCard | None, int]:
         pending = Impulse.status == Status.PENDING.value

@@ -9,12 +9,23 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 
 from bot.domain.consensus import MIN_PARTICIPANTS, MIN_RATINGS, RatingMatrix
 from bot.domain.moderation import Status
-from bot.domain.ratings import MERGED, RatingCard, ReportOutcome
+from bot.domain.ratings import MERGED, REPORT_MIN_AGE, RatingCard, ReportOutcome
 from bot.domain.similarity import IndexedImpulse
 from storage.db import Database
 from storage.models import Impulse, ImpulseReport, Participant, Rating
@@ -32,46 +43,30 @@ class SqlRatingRepository:
             me = await _participant_id(session, pseudonym)
             if me is None:
                 return None
-            counts = (
-                select(Rating.impulse_id, func.count().label("n"))
-                .join(Participant, Participant.id == Rating.participant_id)
-                .where(Participant.status == ACTIVE)
-                .group_by(Rating.impulse_id)
-                .subquery()
-            )
-            seen = exists().where(Rating.participant_id == me, Rating.impulse_id == Impulse.id)
-            reported = exists().where(
-                ImpulseReport.participant_id == me, ImpulseReport.impulse_id == Impulse.id
-            )
-            row = (
-                await session.execute(
-                    select(Impulse.id, Impulse.topic_id, Impulse.text)
-                    .outerjoin(counts, counts.c.impulse_id == Impulse.id)
-                    .where(
-                        Impulse.status == APPROVED,
-                        or_(Impulse.participant_id.is_(None), Impulse.participant_id != me),
-                        ~seen,
-                        ~reported,
-                    )
-                    .order_by(func.coalesce(counts.c.n, 0), Impulse.id)
-                    .limit(1)
-                )
-            ).one_or_none()
+            row = (await session.execute(NEXT_CARD, {"me": me})).one_or_none()
         return RatingCard(row.id, row.topic_id, row.text) if row else None
 
     async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool:
         async with self._db.transaction() as session:
             me = await _participant_id(session, pseudonym)
-            status = await session.scalar(select(Impulse.status).where(Impulse.id == impulse_id))
-            if me is None or status != APPROVED:
+            if me is None or not await _rateable_by(session, impulse_id, me):
                 return False
-            await session.execute(
+            added = await session.execute(
                 upsert_into(self._db, Rating)
                 .values(participant_id=me, impulse_id=impulse_id, value=value, rated_at=now)
-                .on_conflict_do_update(
-                    index_elements=["participant_id", "impulse_id"],
-                    set_={"value": value, "rated_at": now},
+                .on_conflict_do_nothing()
+            )
+            if _rowcount(added) == 1:  # a first rating: one more for the card order
+                await session.execute(
+                    update(Impulse)
+                    .where(Impulse.id == impulse_id)
+                    .values(rating_count=Impulse.rating_count + 1)
                 )
+                return True
+            await session.execute(
+                update(Rating)
+                .where(Rating.participant_id == me, Rating.impulse_id == impulse_id)
+                .values(value=value, rated_at=now)
             )
             return True
 
@@ -80,8 +75,7 @@ class SqlRatingRepository:
     ) -> ReportOutcome:
         async with self._db.transaction() as session:
             me = await _participant_id(session, pseudonym)
-            status = await session.scalar(select(Impulse.status).where(Impulse.id == impulse_id))
-            if me is None or status != APPROVED:
+            if me is None or not await _rateable_by(session, impulse_id, me):
                 return ReportOutcome(recorded=False, held=False)
             await session.execute(
                 upsert_into(self._db, ImpulseReport)
@@ -97,6 +91,9 @@ class SqlRatingRepository:
                         ImpulseReport.impulse_id == impulse_id,
                         ImpulseReport.cleared.is_(False),
                         Participant.status == ACTIVE,
+                        # Accounts are cheap to make: a report counts only from someone who
+                        # took part at least REPORT_MIN_AGE before (bot/domain/ratings.py).
+                        Participant.consented_at <= now - REPORT_MIN_AGE,
                     )
                 )
                 or 0
@@ -151,6 +148,7 @@ class SqlRatingRepository:
                 .from_select(["participant_id", "impulse_id", "value", "rated_at"], supporters)
                 .on_conflict_do_nothing()
             )
+            await session.execute(recount(kept))
             return _rowcount(carried)
 
 
@@ -242,6 +240,47 @@ class SqlConsensusSource:
                 )
             ).all()
         return {int(r.id): (r.topic_id, r.text) for r in rows}
+
+
+# The published impulse with the fewest ratings that this person has neither rated, reported nor
+# written: one walk along ix_impulses_status_ratings, not a count of every rating.
+_SEEN = exists().where(Rating.participant_id == bindparam("me"), Rating.impulse_id == Impulse.id)
+_REPORTED = exists().where(
+    ImpulseReport.participant_id == bindparam("me"), ImpulseReport.impulse_id == Impulse.id
+)
+NEXT_CARD = (
+    select(Impulse.id, Impulse.topic_id, Impulse.text)
+    .where(
+        Impulse.status == APPROVED,
+        or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
+        ~_SEEN,
+        ~_REPORTED,
+    )
+    .order_by(Impulse.status, Impulse.rating_count, Impulse.id)
+    .limit(1)
+)
+
+
+def recount(impulse_id: int) -> Update:
+    """Count one impulse's ratings by active participants anew (index ix_ratings_impulse)."""
+    active = (
+        select(func.count())
+        .select_from(Rating)
+        .join(Participant, Participant.id == Rating.participant_id)
+        .where(Rating.impulse_id == impulse_id, Participant.status == ACTIVE)
+        .scalar_subquery()
+    )
+    return update(Impulse).where(Impulse.id == impulse_id).values(rating_count=active)
+
+
+async def _rateable_by(session: Any, impulse_id: int, me: int) -> bool:
+    """Published, and not the person's own: a forged button cannot rate or report one's own."""
+    row = (
+        await session.execute(
+            select(Impulse.status, Impulse.participant_id).where(Impulse.id == impulse_id)
+        )
+    ).one_or_none()
+    return row is not None and row.status == APPROVED and row.participant_id != me
 
 
 async def _participant_id(session: Any, pseudonym: str) -> int | None:

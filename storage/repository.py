@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Update,
     bindparam,
     delete,
     func,
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.participation import (
     Citizen,
+    Erasure,
     ImpulseStatus,
     StoredImpulse,
     Submission,
@@ -35,11 +37,13 @@ from bot.domain.participation import (
 )
 from storage.db import Database
 from storage.models import (
+    AuditEntry,
     Impulse,
     ImpulseReport,
     Participant,
     Rating,
     ReplyAddress,
+    ReviewCard,
     Vote,
     VoteTally,
 )
@@ -59,8 +63,13 @@ def dialect_insert(sqlite: bool, table: Any) -> Any:
 
 
 # Built once; their parameters are bound by name when they run.
-_PARTICIPANT = select(Participant.id, Participant.source, Participant.voted_at).where(
-    Participant.pseudonym == bindparam("pseudonym")
+_PARTICIPANT = select(
+    Participant.id, Participant.source, Participant.voted_at, Participant.notice_version
+).where(Participant.pseudonym == bindparam("pseudonym"))
+_AGREED_TO = (
+    update(Participant)
+    .where(Participant.pseudonym == bindparam("who"))
+    .values(notice_version=bindparam("version"))
 )
 _TOPICS_OF = select(Vote.topic_id).where(Vote.participant_id == bindparam("participant"))
 _IMPULSES_OF = (
@@ -110,11 +119,28 @@ class SqlParticipationRepository:
     async def is_registered(self, pseudonym: str) -> bool:
         return await self._db.run_read(lambda c: _participant(c, pseudonym) is not None)
 
-    async def register(self, citizen: Citizen, *, source: str | None, now: datetime) -> None:
+    async def notice_version(self, pseudonym: str) -> tuple[bool, str | None]:
+        row = await self._db.run_read(lambda c: _participant(c, pseudonym))
+        return (False, None) if row is None else (True, row.notice_version)
+
+    async def register(
+        self,
+        citizen: Citizen,
+        *,
+        source: str | None,
+        now: datetime,
+        notice_version: str | None = None,
+    ) -> None:
         sqlite = self._db.is_sqlite
-        await self._db.run_write_grouped(
-            lambda c: _ensure_participant(sqlite, c, citizen, source=source, now=now)
-        )
+
+        def register(connection: Connection) -> None:
+            _ensure_participant(sqlite, connection, citizen, source=source, now=now)
+            if notice_version is not None:
+                connection.execute(
+                    _AGREED_TO, {"who": citizen.pseudonym, "version": notice_version}
+                )
+
+        await self._db.run_write_grouped(register)
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None:
         return await self._db.run_read(lambda c: _vote_set(c, pseudonym))
@@ -195,14 +221,17 @@ class SqlParticipationRepository:
                     ImpulseReport.impulse_id, ImpulseReport.reason, ImpulseReport.reported_at
                 ).where(ImpulseReport.participant_id == participant.id)
             )
+            # Not the pseudonym: with the person's own id next to it, it would allow an offline
+            # search for the secret that keys every pseudonym.
             return {
-                "pseudonym": participant.pseudonym,
                 "source": participant.source,
                 "language": participant.locale,
                 "consented_at": participant.consented_at.isoformat(),
+                "privacy_notice_version": participant.notice_version,
                 "voted_at": participant.voted_at.isoformat() if participant.voted_at else None,
                 "status": participant.status,
                 "telegram_chat_id_for_replies": address.chat_id if address else None,
+                "reachable_for_replies": address.reachable if address else None,
                 "topics": list(topics),
                 "impulses": [
                     {
@@ -211,6 +240,13 @@ class SqlParticipationRepository:
                         "text": i.text,
                         "status": i.status,
                         "created_at": i.created_at.isoformat(),
+                        "source": i.source,
+                        "decided_at": _iso(i.decided_at),
+                        "reject_reason": i.reject_reason,
+                        "merged_into": i.merged_into,
+                        "answer_status": i.answer_status,
+                        "answer_text": i.answer_text,
+                        "answered_at": _iso(i.answered_at),
                     }
                     for i in impulses
                 ],
@@ -224,27 +260,82 @@ class SqlParticipationRepository:
                 ],
             }
 
-    async def erase(self, pseudonym: str) -> bool:
-        """Delete the person; published impulses stay, detached from anyone (anonymised)."""
+    async def erasure_plan(self, pseudonym: str) -> Erasure | None:
+        """What `erase` will leave for the bot to change outside the database (read only)."""
+        async with self._db.reading() as session:
+            participant_id = await _participant_id(session, pseudonym)
+            if participant_id is None:
+                return None
+            return await _erasure_of(session, participant_id)
+
+    async def erase(self, pseudonym: str) -> Erasure | None:
+        """Delete the person; published impulses stay, detached from anyone (anonymised): no
+        author, no source, no answer text (an answer may name the person), and the answer texts
+        go from the audit log too."""
         async with self._db.transaction() as session:
             participant_id = await _participant_id(session, pseudonym)
             if participant_id is None:
-                return False
-            await session.execute(
-                delete(Impulse).where(
-                    Impulse.participant_id == participant_id,
-                    Impulse.status != ImpulseStatus.APPROVED.value,
+                return None
+            erasure = await _erasure_of(session, participant_id)
+            mine = Impulse.participant_id == participant_id
+            published = Impulse.status == ImpulseStatus.APPROVED.value
+            impulse_ids = list(await session.scalars(select(Impulse.id).where(mine)))
+            if impulse_ids:
+                await session.execute(
+                    update(AuditEntry)
+                    .where(
+                        AuditEntry.action == "answer",
+                        AuditEntry.target.in_([f"impulse:{i}" for i in impulse_ids]),
+                    )
+                    .values(detail=None)
                 )
-            )
+            removed = [i for i in impulse_ids if i not in erasure.kept_impulses]
+            await session.execute(delete(ReviewCard).where(ReviewCard.impulse_id.in_(removed)))
+            await session.execute(delete(Impulse).where(mine, ~published))
             await session.execute(
                 update(Impulse)
-                .where(Impulse.participant_id == participant_id)
-                .values(participant_id=None, source=None)
+                .where(mine)
+                .values(participant_id=None, source=None, answer_text=None)
             )
+            status = await session.scalar(
+                select(Participant.status).where(Participant.id == participant_id)
+            )
+            if status == ACTIVE:  # their ratings stop counting for the rating cards
+                await session.execute(shift_rating_counts(participant_id, -1))
             for table in (Vote, ReplyAddress, Rating, ImpulseReport):
                 await session.execute(delete(table).where(table.participant_id == participant_id))
             await session.execute(delete(Participant).where(Participant.id == participant_id))
-            return True
+            return erasure
+
+
+async def _erasure_of(session: AsyncSession, participant_id: int) -> Erasure:
+    """The review-card copies of the person's unpublished impulses, and their published ones."""
+    mine = Impulse.participant_id == participant_id
+    published = Impulse.status == ImpulseStatus.APPROVED.value
+    kept = list(await session.scalars(select(Impulse.id).where(mine, published)))
+    cards = (
+        await session.execute(
+            select(ReviewCard.chat_id, ReviewCard.message_id, ReviewCard.impulse_id)
+            .join(Impulse, Impulse.id == ReviewCard.impulse_id)
+            .where(mine, ~published)
+        )
+    ).all()
+    return Erasure(
+        removed_cards=tuple((c.chat_id, c.message_id, c.impulse_id) for c in cards),
+        kept_impulses=tuple(kept),
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def shift_rating_counts(participant_id: int, by: int) -> Update:
+    """Every impulse this person rated counts `by` more (+1 unblocked, -1 blocked or erased)."""
+    rated = select(Rating.impulse_id).where(Rating.participant_id == participant_id)
+    return (
+        update(Impulse).where(Impulse.id.in_(rated)).values(rating_count=Impulse.rating_count + by)
+    )
 
 
 # Participants who are not active (blocked) are few and have a partial index of their own.

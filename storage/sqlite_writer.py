@@ -21,6 +21,7 @@ PostgreSQL for that, docs/scaling.md).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from functools import partial
@@ -58,6 +59,20 @@ class InlineConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+
+def create_private_file(path: str | None) -> None:
+    """A new SQLite file is created readable by its owner only (0600): it holds the reply
+    addresses. SQLite gives the -wal and -shm files the database file's mode. An existing file
+    keeps the mode its operator gave it."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError:
+        return  # it exists, or its folder does not: connecting reports that in its own words
+    os.close(descriptor)
+    os.chmod(path, 0o600)  # whatever the umask
 
 
 def inline_connector(path: str, timeout: float) -> Callable[[], Any]:

@@ -45,7 +45,7 @@ def make_settings(base_url: str, database_url: str, **overrides: Any) -> Setting
         "DIALOGBOT_TOKEN": TOKEN,
         "DIALOGBOT_API_BASE": base_url,
         "DIALOGBOT_DATABASE_URL": database_url,
-        "DIALOGBOT_SECRET": "test-secret-0123456789",
+        "DIALOGBOT_SECRET": "test-secret-with-256-bits-0123456789abcdefghijk",
     }
     settings = load_settings(ROOT / "config.example.toml", env=env)
     # Tests tap faster than people; the rate limit has tests of its own (test_abuse.py).

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.backup import BackupError, backup
@@ -111,3 +112,30 @@ def test_a_backup_never_overwrites_and_postgres_points_to_pg_dump(tmp_path: Path
         backup("postgresql+asyncpg://dialog@db/dialog", tmp_path / "pg.dump")
     with pytest.raises(BackupError, match="no database"):
         backup(f"sqlite+aiosqlite:///{tmp_path / 'missing.sqlite3'}", tmp_path / "x.sqlite3")
+
+
+async def test_the_database_and_its_backups_are_readable_by_their_owner_only(
+    tmp_path: Path,
+) -> None:
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    previous = os.umask(0o022)  # the usual umask: files would be 0644
+    try:
+        path = tmp_path / "private.sqlite3"
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade(database)
+            async with database.transaction() as session:
+                await session.execute(text("UPDATE settings SET value = value"))
+            files = [p for p in tmp_path.iterdir() if p.name.startswith("private.sqlite3")]
+            assert len(files) >= 2  # the database and its -wal (and -shm) while it is open
+            for file in files:
+                assert file.stat().st_mode & 0o777 == 0o600, file.name
+        finally:
+            await database.dispose()
+        copy = tmp_path / "copy.sqlite3"
+        await asyncio.to_thread(backup, f"sqlite+aiosqlite:///{path}", copy)
+        assert copy.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)

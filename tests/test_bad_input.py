@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -182,3 +183,27 @@ async def test_forged_truncated_and_old_buttons(harness: Harness) -> None:
     assert "Gewählt: 0 von 3" in c.last_text
     await c.press("Sport & Events")
     assert "Gewählt: 1 von 3" in c.last_text
+
+
+async def test_forged_oversized_numbers_in_buttons_get_an_answer_not_an_apology(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = harness.citizen(9310)
+    await c.take_part(["Sport & Events"])
+    message = c.user.last_message.message_id
+    huge = "9" * 30
+    forged = [
+        f"r:{huge}:a",
+        f"r:-{huge}:a",
+        f"rq:{huge}:0",
+        f"rr:{huge}:spam",
+        f"h:{huge}",
+        f"r:{2**63}:a",
+        f"r:{2**31}:d",
+    ]
+    with caplog.at_level(logging.ERROR):
+        for data in forged:
+            await c.do(lambda d=data: c.user.press_data(message, d))
+            answer = c.user.callback_answers[-1].text or ""
+            assert answer and "schiefgegangen" not in answer, (data, answer)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

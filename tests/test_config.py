@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, check_launch_secret, load_settings
 from tests.harness import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -108,3 +112,66 @@ def test_moderation_language_and_answer_minutes(tmp_path: Path) -> None:
     english = tmp_path / "en.toml"
     english.write_text(example.replace('\nlanguage = "de"\n# After', '\nlanguage = "en"\n# After'))
     assert load_settings(english, env={}).moderation_language == "en"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["change-me-before-launch", "x" * 42, "test-secret-0123456789"],
+)
+def test_run_refuses_the_example_secret_and_short_ones(secret: str) -> None:
+    with pytest.raises(ConfigError, match="DIALOGBOT_SECRET"):
+        check_launch_secret(secret)
+
+
+def test_run_accepts_a_generated_secret() -> None:
+    check_launch_secret(secrets.token_urlsafe(32))  # 43 characters
+
+
+def test_dialogbot_run_stops_on_the_shipped_secret_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOGBOT_")}
+    env |= {
+        "DIALOGBOT_TOKEN": "4242:emulated-token-for-tests",
+        "DIALOGBOT_API_BASE": "http://127.0.0.1:9",
+    }
+    env["DIALOGBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}"
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(EXAMPLE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "example value" in out.stderr
+    assert not (tmp_path / "x.sqlite3").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("base", ["http://", "http:///", "https://@", "http://a b/"])
+def test_an_api_base_without_a_host_is_refused_without_echoing_it(base: str) -> None:
+    token = "123456789:" + "A" * 35
+    with pytest.raises(ConfigError, match="DIALOGBOT_API_BASE") as raised:
+        load_settings(EXAMPLE, env={"DIALOGBOT_API_BASE": base + token, "DIALOGBOT_TOKEN": token})
+    assert token not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["http://localhost:8081", "http://127.0.0.1:9/", "http://[::1]:8081", "http://bot_api:8081"],
+)
+def test_local_api_servers_are_accepted(base: str) -> None:
+    assert load_settings(EXAMPLE, env={"DIALOGBOT_API_BASE": base}).api_base == base.rstrip("/")
+
+
+def test_a_cli_error_line_never_shows_the_token(tmp_path: Path) -> None:
+    token = "123456789:" + "B" * 35
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOGBOT_")}
+    env |= {"DIALOGBOT_TOKEN": token, "DIALOGBOT_API_BASE": f"http://{token}"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(EXAMPLE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and "dialogbot:" in out.stderr
+    assert token not in out.stderr and token.split(":")[1] not in out.stderr

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.clock import system_clock
+from bot.domain.pseudonym import pseudonym_for
 from bot.export import snapshot
 from storage.models import ConversationState, Impulse, Participant, ReplyAddress, Vote
 from tests.harness import Harness
@@ -328,6 +329,8 @@ async def test_my_data_and_erasure(harness: Harness) -> None:
     mine = json.loads(document.document)
     assert mine["participant"]["topics"] == ["mobilitaet"]
     assert mine["participant"]["impulses"][0]["text"].startswith("Eine Ringbahn")
+    # The pseudonym next to the person's own id would allow an offline search for the secret.
+    assert pseudonym_for(BIG_ID + 1, harness.settings.secret).encode() not in document.document
 
     await c.send("/loeschen")
     await c.press("Abbrechen")

@@ -107,7 +107,7 @@ def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DIALOGBOT_")},
         "DIALOGBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
-        "DIALOGBOT_SECRET": "test-secret-0123456789",
+        "DIALOGBOT_SECRET": "test-secret-with-256-bits-0123456789abcdefghijk",
         **env,
     }
     command = [

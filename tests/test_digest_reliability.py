@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.digest.wiring import digest_ports
-from bot.domain.digests import DigestPorts, DigestService, Publisher
+from bot.domain.digests import DigestPorts, DigestService, Publisher, PublishError
 from bot.services import Services
 from tests.digest_support import MAY_18_1800, DigestHarness, decide, dh, digest_rows
 from tests.harness import FAST_RETRY
@@ -163,3 +163,26 @@ async def test_a_refused_post_stays_pending_and_is_retried_later(dh: DigestHarne
     assert dh.posts() == []
     await dh.tick(MAY_18_1800 + 10 * MINUTE)
     assert len(dh.photos()) == 1
+
+
+class FailsWithTheTokenInItsMessage:
+    """A network error as aiohttp words some: with the request URL, bot token included."""
+
+    TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_x"
+
+    async def send_photo(self, png: bytes, caption: str) -> int:
+        raise PublishError(
+            f"TelegramNetworkError: cannot reach https://api.telegram.org/bot{self.TOKEN}/sendPhoto"
+        )
+
+    async def send_text(self, html: str) -> int:
+        return await self.send_photo(b"", html)
+
+
+async def test_a_stored_digest_error_never_holds_the_token(dh: DigestHarness) -> None:
+    await _one_participant(dh)
+    failing = DigestService(replace(_ports(dh), publisher=FailsWithTheTokenInItsMessage()), "x")
+    await failing.run_due(MAY_18_1800)
+    row = (await digest_rows(dh.database))[-1]
+    assert row.status == "sending" and "cannot reach" in (row.last_error or "")
+    assert FailsWithTheTokenInItsMessage.TOKEN.split(":")[1] not in (row.last_error or "")

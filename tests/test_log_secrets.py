@@ -72,7 +72,7 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
 
 @pytest.mark.slow
 async def test_token_and_secret_never_reach_the_logs(database_url: str, tmp_path: Path) -> None:
-    token, secret = real_looking_token(), secrets.token_urlsafe(24)
+    token, secret = real_looking_token(), secrets.token_urlsafe(32)
     async with BotApiEmulator(token=token) as emulator:
         front = BrokenFront(emulator.base_url, broken=2)
         stderr = tmp_path / "stderr.log"

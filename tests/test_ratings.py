@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from bot.emulator import BotApiEmulator
-from handlers.rating_views import RateCallback
-from storage.models import Impulse, ImpulseReport, Rating
+from handlers.rating_views import RateCallback, ReportCallback
+from storage.models import Impulse, ImpulseReport, Participant, Rating
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD = 900_001
@@ -75,7 +76,9 @@ async def rate_all(citizen: Citizen, button: str = "Stimme zu") -> list[int]:
 async def rows(h: Harness, model: Any) -> list[Any]:
     assert h.bot.app is not None
     async with h.bot.app.database.reading() as session:
-        return list(await session.scalars(select(model)))
+        # In key order: a table without ORDER BY comes back in whatever order the rows lie.
+        key = [column for column in model.__table__.primary_key.columns]
+        return list(await session.scalars(select(model).order_by(*key)))
 
 
 async def test_cards_come_one_at_a_time_never_twice_never_ones_own(h: Harness) -> None:
@@ -138,6 +141,7 @@ async def test_reports_hold_an_impulse_for_the_moderators(h: Harness) -> None:
     for n in range(3):
         reader = h.citizen(7400 + n)
         await reader.take_part(["Sport & Events"])
+        await age(h, days=2)  # reports count from people who took part a day before or more
         await reader.send("/stoebern")
         assert shown_id(reader) == 1
         await reader.press("Melden")
@@ -246,6 +250,7 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     ratings = {(r.participant_id, r.impulse_id): r.value for r in await rows(h, Rating)}
     on_first = sorted(v for (_p, i), v in ratings.items() if i == 1)
     assert on_first == [-1, 1]  # the fan's agreement carried over, the critic's "no" stays
+    assert (await counted(h))[1] == (2, 2)  # the kept count follows the carried ratings
     await moderator.send("/merge 2 1")
     assert "kann nicht" in moderator.last_text  # already merged
     await moderator.send("/audit")
@@ -273,3 +278,90 @@ async def test_browsing_with_no_published_idea_says_so(h: Harness) -> None:
     await reader.send("/stoebern")
     assert "Noch ist keine Idee veröffentlicht" in reader.last_text
     assert "alle veröffentlichten Ideen gesehen" not in reader.last_text
+
+
+async def age(h: Harness, *, days: int) -> None:
+    """Everyone took part `days` earlier than they did."""
+    assert h.bot.app is not None
+    async with h.bot.app.database.transaction() as session:
+        people = (await session.execute(select(Participant.id, Participant.consented_at))).all()
+        for pid, consented in people:
+            await session.execute(
+                update(Participant)
+                .where(Participant.id == pid)
+                .values(consented_at=consented - timedelta(days=days))
+            )
+
+
+async def test_reports_of_fresh_accounts_do_not_hold_an_idea(h: Harness) -> None:
+    await authors(h, IDEAS[:1])
+    for n in range(3):
+        fresh = h.citizen(7420 + n)
+        await fresh.take_part(["Sport & Events"])
+        await fresh.send("/stoebern")
+        await fresh.press("Melden")
+        await fresh.press("Werbung oder Spam")
+        assert "Danke für Ihre Meldung" in (fresh.user.callback_answers[-1].text or "")
+    assert [i.status for i in await rows(h, Impulse)] == ["approved"]  # three new accounts
+    assert len(await rows(h, ImpulseReport)) == 3  # recorded all the same
+
+
+async def counted(h: Harness) -> dict[int, tuple[int, int]]:
+    """Per impulse: the kept rating count and a fresh count of ratings by active people."""
+    assert h.bot.app is not None
+    async with h.bot.app.database.reading() as session:
+        fresh = dict(
+            (
+                await session.execute(
+                    select(Rating.impulse_id, func.count())
+                    .join(Participant, Participant.id == Rating.participant_id)
+                    .where(Participant.status == "active")
+                    .group_by(Rating.impulse_id)
+                )
+            ).all()
+        )
+        kept = (await session.execute(select(Impulse.id, Impulse.rating_count))).all()
+    return {i: (n, int(fresh.get(i, 0))) for i, n in kept}
+
+
+async def test_rating_counts_are_kept_through_rating_blocking_erasure_and_merge(
+    h: Harness,
+) -> None:
+    people = await authors(h)  # #1, #2, #3; each author rates the other two
+    for person in people:
+        await person.send("/stoebern")
+        assert len(await rate_all(person)) == 2
+    assert all(kept == fresh == 2 for kept, fresh in (await counted(h)).values())
+    # A changed rating is no new one.
+    reader = h.citizen(7900)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    card, first = reader.user.last_message.message_id, shown_id(reader)
+    await reader.press("Stimme zu")
+    reader.user.press_data(card, RateCallback(impulse=first or 0, opinion="d").pack())
+    await h.settle()
+    moderator = h.citizen(MOD)
+    await moderator.send("/block 1")  # the author of #1: their two ratings stop counting
+    after_block = await counted(h)
+    assert all(kept == fresh for kept, fresh in after_block.values()), after_block
+    assert sum(kept for kept, _ in after_block.values()) == 4 + 1
+    await moderator.send("/unblock 1")
+    await people[1].send("/loeschen")
+    await people[1].press("Ja, alles löschen")  # their ratings go with them
+    final = await counted(h)
+    assert all(kept == fresh for kept, fresh in final.values()), final
+    assert sum(kept for kept, _ in final.values()) == 6 + 1 - 2  # #2 was published: it stays
+
+
+async def test_an_author_cannot_rate_or_report_their_own_idea_with_forged_buttons(
+    h: Harness,
+) -> None:
+    (author,) = await authors(h, IDEAS[:1])
+    message = author.user.last_message.message_id
+    for data in (
+        RateCallback(impulse=1, opinion="a").pack(),
+        ReportCallback(impulse=1, reason="spam").pack(),
+    ):
+        await author.do(lambda d=data: author.user.press_data(message, d))
+    assert await rows(h, Rating) == [] and await rows(h, ImpulseReport) == []
+    assert (await counted(h))[1] == (0, 0)

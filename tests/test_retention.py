@@ -18,7 +18,7 @@ from storage.models import InboxPayload, InboxUpdate, Participant, ReplyAddress,
 from tests.harness import ROOT, Harness
 
 EXAMPLE = ROOT / "config.example.toml"
-ENDS = PrivacyPolicy(ends=date(2027, 3, 31), retention_days=90)
+ENDS = PrivacyPolicy(ends=date(2027, 3, 31), retention_days=90, notice_version="2026-11-01")
 
 
 def config_with(tmp_path: Path, privacy: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import sys
@@ -194,7 +195,7 @@ async def instances(
             "DIALOGBOT_TOKEN": TOKEN,
             "DIALOGBOT_API_BASE": emulator.base_url,
             "DIALOGBOT_DATABASE_URL": database_url,
-            "DIALOGBOT_SECRET": "process-test-secret",
+            "DIALOGBOT_SECRET": "process-test-secret-with-256-bits-0123456789ab",
             "DIALOGBOT_WEBHOOK_SECRET": SECRET,
             **(env or {}),
         }
@@ -407,3 +408,23 @@ async def test_three_instances_share_one_rate_limit_per_citizen(
         await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+async def test_the_webhook_survives_deep_json_and_warns_once_about_many_wrong_secrets(
+    emulator: BotApiEmulator, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with webhook_bot(emulator, database_url) as url:
+        deep = b"[" * 100_000 + b"]" * 100_000
+        with caplog.at_level(logging.WARNING, logger="bot.webhook"):
+            async with ClientSession() as http:
+                for _ in range(2):
+                    async with http.post(
+                        url, data=deep, headers={SECRET_HEADER: SECRET}
+                    ) as response:
+                        assert response.status == 400  # no update; not a 500
+                for _ in range(50):
+                    async with http.post(url, json={}, headers={SECRET_HEADER: "x"}) as response:
+                        assert response.status == 401
+        warnings = [r.getMessage() for r in caplog.records if r.name == "bot.webhook"]
+        assert len([w for w in warnings if "right secret" in w]) == 1
+        assert len([w for w in warnings if "no update" in w]) == 1

@@ -6,6 +6,7 @@ writes it in one transaction. The reply is sent by the handler after that return
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.domain.impulse import ImpulseProblem, check_impulse, contact_data, near_identical
+from bot.domain.impulse import ImpulseProblem, check_impulse, contact_data, is_duplicate
 from bot.domain.selection import clean_selection
 from bot.domain.standings import Standings, rank_standings
 
@@ -76,7 +77,18 @@ class InvalidSubmission(Exception):
 class ParticipationRepository(Protocol):
     async def is_registered(self, pseudonym: str) -> bool: ...
 
-    async def register(self, citizen: Citizen, *, source: str | None, now: datetime) -> None: ...
+    async def notice_version(self, pseudonym: str) -> tuple[bool, str | None]:
+        """Whether the person consented, and to which version of the privacy notice."""
+        ...
+
+    async def register(
+        self,
+        citizen: Citizen,
+        *,
+        source: str | None,
+        now: datetime,
+        notice_version: str | None = None,
+    ) -> None: ...
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None: ...
 
@@ -92,7 +104,20 @@ class ParticipationRepository(Protocol):
 
     async def personal_data(self, pseudonym: str) -> dict[str, Any] | None: ...
 
-    async def erase(self, pseudonym: str) -> bool: ...
+    async def erasure_plan(self, pseudonym: str) -> Erasure | None: ...
+
+    async def erase(self, pseudonym: str) -> Erasure | None: ...
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure left for the bot to change outside the database: the review-card copies
+    in moderators' chats of the ideas that were deleted (chat id, message id, impulse id), and
+    the published ideas that stay without author, source or answer text (their cards are shown
+    again without them)."""
+
+    removed_cards: tuple[tuple[int, int, int], ...] = ()
+    kept_impulses: tuple[int, ...] = ()
 
 
 class PhaseSource(Protocol):
@@ -111,6 +136,8 @@ class Rules:
     publish_immediately: bool = False
     # Links and phone numbers in impulses: "allow", "hold" (for a moderator) or "refuse".
     link_policy: str = "hold"
+    # The privacy notice in force ([privacy] notice_version): consent records it.
+    notice_version: str = "1"
 
 
 class ParticipationService:
@@ -148,7 +175,10 @@ class ParticipationService:
         if problem is not None:
             return problem
         earlier = await self._repo.impulse_texts(pseudonym)
-        if any(near_identical(text, other) for other in earlier):
+        # Linear in all the person's texts together, but a person may have many: in a worker
+        # thread, so the event loop answers everybody else meanwhile.
+        duplicate = bool(earlier) and await asyncio.to_thread(is_duplicate, text, earlier)
+        if duplicate:
             return ImpulseProblem.DUPLICATE
         return None
 
@@ -161,9 +191,19 @@ class ParticipationService:
     async def is_registered(self, pseudonym: str) -> bool:
         return await self._repo.is_registered(pseudonym)
 
+    async def must_agree_again(self, pseudonym: str) -> bool:
+        """Registered, but to another version of the privacy notice than the one in force."""
+        registered, version = await self._repo.notice_version(pseudonym)
+        return registered and version != self._rules.notice_version
+
     async def consent(self, citizen: Citizen, *, source: str | None, now: datetime) -> None:
         """Consent given: only now is anything about the person stored."""
-        await self._repo.register(citizen, source=self.clean_source(source), now=now)
+        await self._repo.register(
+            citizen,
+            source=self.clean_source(source),
+            now=now,
+            notice_version=self._rules.notice_version,
+        )
 
     async def vote_set(self, pseudonym: str) -> VoteSet | None:
         return await self._repo.vote_set(pseudonym)
@@ -201,5 +241,13 @@ class ParticipationService:
     async def personal_data(self, pseudonym: str) -> dict[str, Any] | None:
         return await self._repo.personal_data(pseudonym)
 
-    async def erase(self, pseudonym: str) -> bool:
+    async def erasure_plan(self, pseudonym: str) -> Erasure | None:
+        """What an erasure will change outside the database, read before it (None: nothing is
+        stored), so those copies can be changed first: a crash in between then leaves the
+        person's data to a repeated erasure, never a card with their words and no record of
+        it."""
+        return await self._repo.erasure_plan(pseudonym)
+
+    async def erase(self, pseudonym: str) -> Erasure | None:
+        """None when nothing was stored about the person."""
         return await self._repo.erase(pseudonym)

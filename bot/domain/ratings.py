@@ -3,15 +3,19 @@
 A rating is +1 (agree), -1 (disagree) or 0 (pass), stored under the person's pseudonym, once
 per person and impulse (the latest tap counts). A report hides nothing at once: after
 `report_threshold` open reports the impulse goes back to the moderators (status pending) and
-leaves the rotation until one of them decides.
+leaves the rotation until one of them decides. Only reports of people who took part at least
+REPORT_MIN_AGE before count towards that: the Bot API says nothing about an account's age, and
+three accounts made for the purpose must not pull any idea back into moderation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Protocol
+
+REPORT_MIN_AGE = timedelta(hours=24)
 
 
 class Opinion(IntEnum):

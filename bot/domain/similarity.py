@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # 0.3 to 0.8, different ideas 0.05 to 0.25 (benchmarks/ratings_bench.py has the examples).
 THRESHOLD = 0.28
 MAX_HINTS = 3
+# A lookup reads at most this much of a text: an impulse is at most 1000 characters.
+MAX_QUERY_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -101,5 +103,12 @@ class SimilarImpulses:
         if self._index is None:
             return []  # nothing published yet
         excluded = set(exclude)
-        found = self._index.query(text, limit=limit + len(excluded))
+        index = self._index
+        # A lookup reads a bounded part of the index (SimilarityIndex.query), in a worker thread
+        # so the event loop answers everybody else meanwhile; the lock keeps refreshes from
+        # changing the index while it is read.
+        async with self._lock:
+            found = await asyncio.to_thread(
+                index.query, text[:MAX_QUERY_CHARS], limit=limit + len(excluded)
+            )
         return [f for f in found if f.impulse_id not in excluded][:limit]

@@ -21,6 +21,9 @@ from bot.domain.similarity import MAX_HINTS, THRESHOLD, IndexedImpulse, SimilarI
 
 N_FEATURES = 2**20
 STOP_DF_SHARE, STOP_DF_MIN = 0.1, 200
+# The most index entries one lookup reads: at 100,000 impulses a typical idea reads up to about
+# 700,000 (benchmarks/user_text.py), a crafted one of 1,000 characters over 3,000,000.
+MAX_POSTINGS = 1_000_000
 _NON_WORD = re.compile(r"[\W_]+")
 
 
@@ -98,7 +101,12 @@ class SimilarityIndex:
             return []
         # Only the query's n-grams, and of those not the very common ones (in more than a tenth
         # of all impulses): they weigh little and would make the lookup read most of the index.
-        rare = self._df[q.indices] <= max(STOP_DF_MIN, STOP_DF_SHARE * self._rows)
+        # Then the rarest first, and only as many as fit into MAX_POSTINGS entries of the index:
+        # a crafted text full of moderately common n-grams reads no more than any other.
+        df = self._df[q.indices]
+        rare = np.flatnonzero(df <= max(STOP_DF_MIN, STOP_DF_SHARE * self._rows))
+        rare = rare[np.argsort(df[rare], kind="stable")]
+        rare = rare[np.cumsum(df[rare]) <= MAX_POSTINGS]
         head = self._weighted_t[q.indices[rare]]
         head_scores = np.asarray(head.T @ q.data[rare], dtype=np.float32).ravel()
         scores = np.concatenate([head_scores, _dot(self._tail, q)])

@@ -5,6 +5,7 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 
 from bot.domain.moderation import AnswerStatus, RejectReason
+from handlers.callbacks import RowId
 
 
 class CardAction(StrEnum):
@@ -18,17 +19,17 @@ class CardAction(StrEnum):
 
 
 class CardCallback(CallbackData, prefix="mc"):
-    impulse: int
+    impulse: RowId
     action: CardAction
 
 
 class RejectCallback(CallbackData, prefix="mx"):
-    impulse: int
+    impulse: RowId
     reason: RejectReason
 
 
 class AnswerCallback(CallbackData, prefix="ma"):
-    impulse: int
+    impulse: RowId
     status: AnswerStatus
 
 
@@ -45,10 +46,10 @@ class AnswerDraftCallback(CallbackData, prefix="mw"):
 
 
 class MergeCallback(CallbackData, prefix="mg"):
-    impulse: int  # the duplicate
-    into: int  # the impulse that is kept
+    impulse: RowId  # the duplicate
+    into: RowId  # the impulse that is kept
 
 
 class AnnounceCallback(CallbackData, prefix="mn"):
-    entry: int
+    entry: RowId
     publish: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -12,6 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from bot.domain.participation import Erasure
 from bot.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import texts
@@ -156,3 +158,33 @@ async def refresh_cards(
         except TelegramBadRequest as exc:
             if "not modified" not in str(exc):
                 log.info("card %d in a moderator chat not updated: %s", impulse.id, exc)
+
+
+async def erase_cards(
+    bot: Bot,
+    settings: Settings,
+    moderation: ModerationService,
+    languages: ModeratorLanguages,
+    erasure: Erasure,
+) -> None:
+    """For /loeschen: every copy of a deleted idea's card loses its text (or, where Telegram
+    no longer lets it be edited, the message goes), and the cards of published ideas that
+    stay are shown without source and answer text."""
+    for chat_id, message_id, impulse_id in erasure.removed_cards:
+        with languages.rendering_for(await languages.of_chat(chat_id)):
+            erased = texts.erased_card(impulse_id)
+        try:
+            await bot.edit_message_text(text=erased, chat_id=chat_id, message_id=message_id)
+        except TelegramAPIError:
+            try:
+                await bot.delete_message(chat_id=chat_id, message_id=message_id)
+            except TelegramAPIError as exc:
+                log.warning("card %d of an erased idea not removed: %s", impulse_id, exc)
+    for impulse_id in erasure.kept_impulses:
+        impulse = await moderation.card(impulse_id)
+        if impulse is not None:
+            # As it reads once the erasure is through: no author, no source, no answer text.
+            anonymised = replace(
+                impulse, source=None, answer_text=None, has_author=False, author_blocked=False
+            )
+            await refresh_cards(bot, settings, moderation, languages, anonymised)

@@ -24,12 +24,13 @@ from bot.config import Settings
 from bot.digest.figures import DigestContent
 from bot.digest.publisher import CHART_FILENAME
 from bot.domain.digests import DigestService, PostOutcome
+from handlers.callbacks import RowId
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 class DigestPostCallback(CallbackData, prefix="md"):
-    digest: int
+    digest: RowId
 
 
 async def preview(

@@ -91,7 +91,7 @@ async def on_command(
     clock: Clock,
 ) -> None:
     numbers = [a.lstrip("#") for a in (command.args or "").split()]
-    if len(numbers) != 2 or not all(n.isdigit() and len(n) < 12 for n in numbers):
+    if len(numbers) != 2 or not all(n.isdigit() and len(n) < 10 for n in numbers):
         await message.answer(_("So geht es: /merge 40 12 (führt #40 mit #12 zusammen)"))
         return
     duplicate, kept = int(numbers[0]), int(numbers[1])

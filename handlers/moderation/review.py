@@ -145,7 +145,7 @@ async def show_queue(
 def impulse_reference(command: CommandObject) -> int | None:
     """`/block 42` or `/block #42`."""
     argument = (command.args or "").strip().lstrip("#")
-    return int(argument) if argument.isdigit() and len(argument) < 12 else None
+    return int(argument) if argument.isdigit() and len(argument) < 10 else None
 
 
 async def block_command(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from html import escape
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -146,10 +147,13 @@ async def show_audit(message: Message, moderation: ModerationService) -> None:
 
 def router() -> Router:
     router = Router(name="moderation_steering")
-    router.message.register(show_stats, Command("stats"))
-    router.message.register(send_export, Command("export"))
+    # Statistics, exports and the audit log only in the private chat with the moderator (as
+    # /digest): a group, even the moderators' own, may have members who are not moderators.
+    private = F.chat.type == ChatType.PRIVATE
+    router.message.register(show_stats, Command("stats"), private)
+    router.message.register(send_export, Command("export"), private)
     router.message.register(set_phase, Command("phase"))
     router.message.register(preview_announcement, Command("announce"))
     router.callback_query.register(confirm_announcement, AnnounceCallback.filter())
-    router.message.register(show_audit, Command("audit"))
+    router.message.register(show_audit, Command("audit"), private)
     return router

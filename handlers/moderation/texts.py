@@ -28,6 +28,10 @@ def status_label(status: str) -> str:
     return labels.get(status, status)
 
 
+def erased_card(impulse_id: int) -> str:
+    return _("📝 <b>Impuls #{id}</b> · auf Wunsch der Person gelöscht").format(id=impulse_id)
+
+
 def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None) -> str:
     created = impulse.created_at.astimezone(ZoneInfo(settings.digest_timezone))
     lines = [
