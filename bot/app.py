@@ -40,6 +40,8 @@ from bot.resilience import (
     ForbiddenChats,
     RetryPolicy,
     RetryRequests,
+    Revocation,
+    RevokedToken,
     SettledCalls,
 )
 from bot.scheduler import DigestScheduler
@@ -98,6 +100,8 @@ class Application:
     scheduler: DigestScheduler
     housekeeping: Housekeeping
     clock: Clock = system_clock
+    # Set when Telegram refuses the token (401): polling or the webhook then stop.
+    revocation: Revocation = field(default_factory=Revocation)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -109,12 +113,16 @@ class Application:
         bot = Bot(
             token=settings.require_token(),
             session=AiohttpSession(
-                api=TelegramAPIServer.from_base(settings.api_base), json_loads=loads_answer
+                api=TelegramAPIServer.from_base(settings.api_base),
+                json_loads=loads_answer,
+                timeout=settings.request_timeout,
             ),
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),
         )
         bot.session.middleware(KeepResponseModels())
         reachability = Reachability(ReplyAddresses(database), settings.secret)
+        revocation = Revocation()
+        bot.session.middleware(RevokedToken(revocation))
         bot.session.middleware(RetryRequests(retry))
         bot.session.middleware(ForbiddenChats(reachability.forbidden))
         # A replayed update's second answer to a button press, or an edit already shown, is done.
@@ -162,7 +170,16 @@ class Application:
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(Inbox(database), clock)
         return cls(
-            settings, database, bot, dispatcher, pipeline, i18n, scheduler, housekeeping, clock
+            settings,
+            database,
+            bot,
+            dispatcher,
+            pipeline,
+            i18n,
+            scheduler,
+            housekeeping,
+            clock,
+            revocation,
         )
 
     async def start(self) -> None:
@@ -196,7 +213,13 @@ class Application:
         log.info("polling %s", self.settings.api_base)
         self.start_background()
         try:
-            await poll(self.bot, self.pipeline, stop)
+            await poll(
+                self.bot,
+                self.pipeline,
+                stop,
+                poll_seconds=self.settings.poll_seconds,
+                request_timeout=self.settings.request_timeout,
+            )
         finally:
             # Stop taking updates, then let every update already accepted finish.
             await self.pipeline.wait_idle()

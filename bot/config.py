@@ -145,6 +145,10 @@ class Settings:
     webhook_secret: str | None = None
     # Several instances: the rate limits' shared store (bot/throttling.py); None: in memory.
     redis_url: str | None = None
+    # Seconds a Bot API call may take before it counts as failed (and is tried again), and
+    # how long one getUpdates long poll waits for news (its own timeout is both added up).
+    request_timeout: float = 60.0
+    poll_seconds: int = 25
 
     def require_token(self) -> str:
         if not self.token:
@@ -218,7 +222,23 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         ratings=_ratings(_table(raw, "ratings")),
         webhook_secret=_webhook_secret(env, bot),
         redis_url=_redis_url(env, _table(raw, "scaling")),
+        request_timeout=_seconds(bot, "bot.request_timeout", 60.0),
+        poll_seconds=_poll_seconds(bot),
     )
+
+
+def _poll_seconds(bot: Mapping[str, Any]) -> int:
+    value = _int(bot, "bot.poll_seconds", 25, minimum=0)
+    if value > 50:
+        raise ConfigError("bot.poll_seconds must be at most 50 (Telegram's longest long poll)")
+    return value
+
+
+def _seconds(table: Mapping[str, Any], key: str, default: float) -> float:
+    value = table.get(key.rsplit(".", 1)[-1], default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 600:
+        raise ConfigError(f"{key} must be a number of seconds above 0 and at most 600")
+    return float(value)
 
 
 def _webhook_secret(env: Mapping[str, str], bot: Mapping[str, Any]) -> str | None:

@@ -4,6 +4,12 @@ Whatever went wrong (a database error, a Telegram error the retries could not fi
 logged with its traceback, and the person gets the catalog's "something went wrong" in their
 language instead of silence. The service call that failed rolled its transaction back, so
 nothing is half-written and trying again is safe.
+
+What a Bot API error means comes from `bot.outcomes`: a transient one (Telegram or the way to
+it had a bad moment and the request's own retries ran out) is not apologised for but raised
+again, so the pipeline keeps the update pending and re-runs it once the Bot API answers; the
+person then gets the step's answer, once. Nobody is told about a failure when they are gone or
+when the token was revoked (there is nobody to tell, or no way to).
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import contextlib
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent, Update
 
+from bot import outcomes
+from bot.outcomes import Outcome
 from handlers.views import something_went_wrong
 
 log = logging.getLogger(__name__)
@@ -22,11 +30,21 @@ log = logging.getLogger(__name__)
 
 async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
     update = event.update
-    if isinstance(event.exception, TelegramForbiddenError):
+    outcome = outcomes.classify(event.exception)
+    if outcome is Outcome.TRANSIENT:
+        # Not a failure of the step: the pipeline re-runs the update (bot/pipeline.py).
+        raise event.exception
+    if outcome is Outcome.PERSON_GONE:
         # They blocked the bot (bot.resilience marked them unreachable): nobody to answer.
-        log.info("update %d: %s", update.update_id, event.exception)
+        log.info("update %d: %s", update.update_id, outcomes.describe(event.exception))
         return
-    log.error("update %d failed: %s", update.update_id, event.exception, exc_info=event.exception)
+    if outcome is Outcome.REVOKED:
+        return  # the process is stopping (bot.lifecycle), with one line that says why
+    # An answer that could not be decoded would print its body with the traceback: not logged.
+    trace = None if outcome is Outcome.UNREADABLE else event.exception
+    log.error(
+        "update %d failed: %s", update.update_id, outcomes.describe(event.exception), exc_info=trace
+    )
     if update.callback_query is not None:
         with contextlib.suppress(TelegramAPIError):  # it may have been answered already
             await update.callback_query.answer()
