@@ -8,12 +8,15 @@ from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message
 
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import keyboards, views
 from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, PROMPT, SELECTED, Dialog
+
+# Texts with links (the privacy policy, the channel) show no preview card under them.
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 async def edit_or_send(
@@ -66,7 +69,7 @@ async def show_welcome(message: Message, settings: Settings) -> None:
     await message.answer(
         views.welcome(settings.consultation),
         reply_markup=keyboards.consent(settings.consultation),
-        disable_web_page_preview=True,
+        link_preview_options=NO_PREVIEW,
     )
 
 
