@@ -18,6 +18,7 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.types import BotCommand, BotCommandScopeChat
+from aiogram.utils.backoff import BackoffConfig
 from aiogram.utils.i18n import I18n
 
 from bot.client import CommitBeforeSending, KeepResponseModels, loads_answer
@@ -26,12 +27,13 @@ from bot.config import Settings
 from bot.digest.wiring import build_digests
 from bot.dispatching import run_sync_filters_inline
 from bot.domain.pseudonym import keyed_hash
-from bot.errors import answer_failure
+from bot.errors import FinalFailure, answer_failure
 from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
-from bot.pipeline import UpdatePipeline
+from bot.outcomes import is_transient
+from bot.pipeline import DEFAULT_RETRY_BACKOFF, UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
 from bot.reachability import Reachability
@@ -89,6 +91,11 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
         ]
 
 
+def passing_failure(error: BaseException) -> bool:
+    """A failure that another try later cures: the step is run again, not apologised for."""
+    return is_transient(error)
+
+
 @dataclass
 class Application:
     settings: Settings
@@ -106,7 +113,12 @@ class Application:
 
     @classmethod
     def build(
-        cls, settings: Settings, *, clock: Clock = system_clock, retry: RetryPolicy = DEFAULT_RETRY
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        rerun_backoff: BackoffConfig = DEFAULT_RETRY_BACKOFF,
     ) -> Application:
         database = Database(settings.database_url)
         i18n = build_i18n(settings.default_locale)
@@ -162,11 +174,18 @@ class Application:
         on_every_observer(dispatcher, BlockedCitizens(services.blocklist))
         # Moderators first: the citizen routers end in a catch-all fallback.
         dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
-        dispatcher.errors.register(answer_failure)
+        dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
         run_sync_filters_inline(dispatcher)
-        pipeline = UpdatePipeline(dispatcher, bot, Inbox(database), scopes=storage.update_scope)
+        pipeline = UpdatePipeline(
+            dispatcher,
+            bot,
+            Inbox(database),
+            scopes=storage.update_scope,
+            retry_when=passing_failure,
+            retry_backoff=rerun_backoff,
+        )
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(Inbox(database), clock)
         return cls(
@@ -221,7 +240,9 @@ class Application:
                 request_timeout=self.settings.request_timeout,
             )
         finally:
-            # Stop taking updates, then let every update already accepted finish.
+            # Stop taking updates, then let every update already accepted finish (or stay
+            # pending for the next start, if the Bot API or the database is still away).
+            self.pipeline.stop_retrying()
             await self.pipeline.wait_idle()
             await self.stop_background()
 
@@ -236,6 +257,7 @@ class Application:
 
     async def close(self) -> None:
         await self.stop_background()
+        self.pipeline.stop_retrying()
         await self.pipeline.wait_idle()
         await self.pipeline.close()
         await self.dispatcher.emit_shutdown(bot=self.bot)

@@ -1,24 +1,27 @@
 """The dispatcher's last resort: a handler that failed still leaves the person an answer.
 
-Whatever went wrong (a database error, a Telegram error the retries could not fix, a bug) is
+Whatever went wrong for good (a bug, a Telegram refusal that another try would not change) is
 logged with its traceback, and the person gets the catalog's "something went wrong" in their
 language instead of silence. The service call that failed rolled its transaction back, so
 nothing is half-written and trying again is safe.
 
-What a Bot API error means comes from `bot.outcomes`: a transient one (Telegram or the way to
-it had a bad moment and the request's own retries ran out) is not apologised for but raised
-again, so the pipeline keeps the update pending and re-runs it once the Bot API answers; the
-person then gets the step's answer, once. Nobody is told about a failure when they are gone or
-when the token was revoked (there is nobody to tell, or no way to).
+A failure that passes (the Bot API or the database away for a while; for the Bot API,
+`bot.outcomes.is_transient`) is declined here (`FinalFailure`): it reaches bot.pipeline, which
+runs the step again later, with no apology for a fault that the next try cures; the person
+then gets the step's answer, once. What any other Bot API error means comes from
+`bot.outcomes` too: nobody is told about a failure when they are gone or when the token was
+revoked (there is nobody to tell, or no way to).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Filter
 from aiogram.types import ErrorEvent, Update
 
 from bot import outcomes
@@ -28,12 +31,19 @@ from handlers.views import something_went_wrong
 log = logging.getLogger(__name__)
 
 
+class FinalFailure(Filter):
+    """Errors that will not be tried again; the pipeline re-runs the others (`passing`)."""
+
+    def __init__(self, passing: Callable[[BaseException], bool]) -> None:
+        self._passing = passing
+
+    async def __call__(self, event: ErrorEvent) -> bool:
+        return not self._passing(event.exception)
+
+
 async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
     update = event.update
     outcome = outcomes.classify(event.exception)
-    if outcome is Outcome.TRANSIENT:
-        # Not a failure of the step: the pipeline re-runs the update (bot/pipeline.py).
-        raise event.exception
     if outcome is Outcome.PERSON_GONE:
         # They blocked the bot (bot.resilience marked them unreachable): nobody to answer.
         log.info("update %d: %s", update.update_id, outcomes.describe(event.exception))

@@ -108,5 +108,6 @@ async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio
         # Stop taking calls (Telegram retries them elsewhere or later), then finish the rest.
         # The webhook stays registered: other instances may still be serving it.
         await runner.cleanup()
+        app.pipeline.stop_retrying()
         await app.pipeline.wait_idle()
         await app.stop_background()

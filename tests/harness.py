@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from aiogram.utils.backoff import BackoffConfig
+
 from bot.app import Application
 from bot.clock import Clock, system_clock
 from bot.config import Settings, load_settings
@@ -18,6 +20,8 @@ TOKEN = "4242:emulated-token-for-tests"
 ROOT = Path(__file__).resolve().parent.parent
 # The production policy's shape with waits in milliseconds: injected faults cost no time.
 FAST_RETRY = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
+# Likewise for running a step again after the retries ran out (bot.pipeline).
+FAST_RERUN = BackoffConfig(min_delay=0.01, max_delay=0.1, factor=2.0, jitter=0.005)
 
 
 def make_settings(base_url: str, database_url: str, **overrides: Any) -> Settings:
@@ -41,12 +45,15 @@ class RunningBot:
     clock: Clock = system_clock
     app: Application | None = None
     retry: RetryPolicy = FAST_RETRY
+    rerun: BackoffConfig = FAST_RERUN
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
-        self.app = Application.build(self.settings, clock=self.clock, retry=self.retry)
+        self.app = Application.build(
+            self.settings, clock=self.clock, retry=self.retry, rerun_backoff=self.rerun
+        )
         await self.app.start()
         self._task = asyncio.create_task(self._poll())
 
