@@ -35,7 +35,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, TypeVar
 
 from aiohttp import (
@@ -784,15 +784,15 @@ class Fault:
 
     @classmethod
     def edit_gone(cls) -> Fault:
-        return cls.error(400, "Bad Request: message to edit not found")
+        return replace(cls.error(400, "Bad Request: message to edit not found"), label="edit gone")
 
     @classmethod
     def cannot_edit(cls) -> Fault:
-        return cls.error(400, "Bad Request: message can't be edited")
+        return replace(cls.error(400, "Bad Request: message can't be edited"), label="cannot edit")
 
     @classmethod
     def query_too_old(cls) -> Fault:
-        return cls.error(400, f"Bad Request: {_QUERY_INVALID}")
+        return replace(cls.error(400, f"Bad Request: {_QUERY_INVALID}"), label="query too old")
 
     @classmethod
     def blocked(cls) -> Fault:
