@@ -24,7 +24,7 @@ from aiogram.utils.i18n import I18n
 from bot.client import CommitBeforeSending, KeepResponseModels, loads_answer
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.digest.wiring import build_digests
+from bot.digest.wiring import build_digests, moderator_alert
 from bot.dispatching import run_sync_filters_inline
 from bot.domain.pseudonym import keyed_hash
 from bot.errors import FinalFailure, answer_failure
@@ -149,7 +149,13 @@ class Application:
         ratings = RatingsFeature.build(settings, database, clock=clock)
         services.moderation.attach_similarity(ratings.similar_ids)
         digests = build_digests(
-            settings, database, i18n, services.participation, bot, consensus=ratings.consensus
+            settings,
+            database,
+            i18n,
+            services.participation,
+            bot,
+            consensus=ratings.consensus,
+            alert=moderator_alert(bot, settings, i18n),
         )
         limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
         dispatcher = Dispatcher(

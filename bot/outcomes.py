@@ -133,6 +133,18 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
+def operator_problem(exc: BaseException) -> str | None:
+    """For an error only the operator can fix: "no_rights" (the bot is no administrator of the
+    channel, or may not post there) or "chat_missing" (no such channel, or the bot is not in
+    it); None for every other outcome."""
+    if classify(exc) is not Outcome.OPERATOR or not isinstance(exc, TelegramAPIError):
+        return None
+    description = exc.message.lower()
+    if _has(description, CHAT_NOT_FOUND) or "is not a member" in description:
+        return "chat_missing"
+    return "no_rights"
+
+
 def method_name(exc: BaseException) -> str:
     method = getattr(exc, "method", None)
     return str(getattr(method, "__api_method__", "?"))

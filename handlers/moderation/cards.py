@@ -10,8 +10,10 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import outcomes
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from bot.outcomes import Outcome
 from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
@@ -91,8 +93,18 @@ async def send_card(
             chat_id, texts.card(settings, impulse), reply_markup=card_keyboard(impulse)
         )
     except TelegramAPIError as exc:
-        # A moderator who never opened the bot cannot be written to; /queue still shows it.
-        log.warning("review card for impulse %d not delivered to a moderator: %s", impulse.id, exc)
+        # A moderator who never opened the bot cannot be written to, the moderators' group may
+        # have removed the bot, or the Bot API stayed away through every retry: /queue still
+        # shows the impulse, and the submission is not held up for a card.
+        outcome = outcomes.classify(exc)
+        level = logging.ERROR if outcome is Outcome.OPERATOR else logging.WARNING
+        log.log(
+            level,
+            "review card for impulse %d not delivered (%s: %s)",
+            impulse.id,
+            outcome,
+            outcomes.describe(exc),
+        )
         return
     await moderation.remember_card(impulse.id, chat_id, message.message_id)
 
