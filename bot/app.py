@@ -32,7 +32,7 @@ from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
-from bot.outcomes import is_transient
+from bot.outcomes import is_revoked, is_transient
 from bot.pipeline import DEFAULT_RETRY_BACKOFF, UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
@@ -92,8 +92,10 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
 
 
 def passing_failure(error: BaseException) -> bool:
-    """A failure that another try later cures: the step is run again, not apologised for."""
-    return is_transient(error)
+    """A failure that another try later cures: the step is run again, not apologised for. A
+    revoked token too: the process is stopping, and the step stays pending for the next start
+    (with a valid token) instead of being lost."""
+    return is_transient(error) or is_revoked(error)
 
 
 @dataclass
