@@ -15,7 +15,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.backoff import BackoffConfig
@@ -32,7 +32,7 @@ from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
-from bot.outcomes import is_revoked, is_transient
+from bot.outcomes import describe, is_revoked, is_transient
 from bot.pipeline import DEFAULT_RETRY_BACKOFF, UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
@@ -219,11 +219,21 @@ class Application:
         await self.pipeline.resume_pending()
 
     async def _register_citizen_menus(self) -> None:
-        """The default menu in the default language, and one per client language we ship."""
+        """The default menu in the default language, and one per client language we ship.
+
+        A menu that the Bot API cannot take now (a transient error through all retries) is
+        left as it was, with one line: the bot starts anyway, the next start sets it.
+        """
         default = self.settings.default_locale
-        await self.bot.set_my_commands(citizen_commands(self.i18n, default))
-        for code in menu_language_codes(self.i18n.available_locales, default):
-            await self.bot.set_my_commands(citizen_commands(self.i18n, code), language_code=code)
+        try:
+            await self.bot.set_my_commands(citizen_commands(self.i18n, default))
+            for code in menu_language_codes(self.i18n.available_locales, default):
+                menu = citizen_commands(self.i18n, code)
+                await self.bot.set_my_commands(menu, language_code=code)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("command menus not set now (%s); the next start sets them", describe(exc))
 
     async def _register_moderator_menus(self) -> None:
         """Moderators see their commands in their own chat's menu; nobody else does."""
@@ -232,8 +242,10 @@ class Application:
         for moderator in sorted(self.settings.moderators):
             try:
                 await self.bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id=moderator))
-            except TelegramAPIError as exc:
-                log.info("no command menu for a moderator who has not opened the bot: %s", exc)
+            except (TelegramAPIError, ClientDecodeError) as exc:
+                if is_revoked(exc):
+                    raise
+                log.info("no command menu for a moderator now: %s", describe(exc))
 
     async def run_polling(self, stop: asyncio.Event) -> None:
         await self.start()
