@@ -10,15 +10,30 @@ pending and tells the moderators once; a revoked token ends `dialogbot run` with
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import EditMessageText, SendMessage
+from aiogram.types import Message
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from bot.emulator import BotApiEmulator, Fault
+from bot.outcomes import Outcome, classify, describe, is_transient
 from storage.db import Database
 from storage.models import InboxUpdate, Participant
 from tests.digest_support import MAY_18_1800, DigestHarness, digest_harness, digest_rows
@@ -45,6 +60,80 @@ async def quick(emulator: BotApiEmulator, database_url: str) -> AsyncIterator[Ha
         yield Harness(emulator, bot)
     finally:
         await bot.stop()
+
+
+def _validation_error() -> ValidationError:
+    try:
+        Message.model_validate({"message_id": "not a number"})
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("validated")
+
+
+TO_PERSON = SendMessage(chat_id=5, text="x")
+TO_CHANNEL = SendMessage(chat_id="@ruhr_dialog", text="x")
+EDIT = EditMessageText(chat_id=5, message_id=1, text="x")
+HTML = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+CASES = [
+    (TelegramNetworkError(TO_PERSON, "Request timeout error"), Outcome.TRANSIENT),
+    (TelegramNetworkError(TO_PERSON, "ServerDisconnectedError"), Outcome.TRANSIENT),
+    (TelegramServerError(TO_PERSON, "Bad Gateway"), Outcome.TRANSIENT),
+    (TelegramRetryAfter(TO_PERSON, "Too Many Requests", retry_after=3), Outcome.TRANSIENT),
+    (
+        ClientDecodeError("Failed to decode object", json.JSONDecodeError("x", HTML, 0), HTML),
+        Outcome.TRANSIENT,
+    ),
+    (
+        ClientDecodeError("Failed to deserialize object", _validation_error(), {"error": "gw"}),
+        Outcome.TRANSIENT,
+    ),
+    (
+        ClientDecodeError(
+            "Failed to deserialize object",
+            _validation_error(),
+            {"ok": True, "result": {"message_id": "x"}},
+        ),
+        Outcome.UNREADABLE,
+    ),
+    (TelegramEntityTooLarge(TO_PERSON, "Request Entity Too Large"), Outcome.BUG),
+    (TelegramBadRequest(EDIT, "Bad Request: message is not modified: ..."), Outcome.HARMLESS),
+    (TelegramBadRequest(EDIT, "Bad Request: message to edit not found"), Outcome.RECOVERABLE),
+    (TelegramBadRequest(EDIT, "Bad Request: message can't be edited"), Outcome.RECOVERABLE),
+    (
+        TelegramBadRequest(
+            TO_PERSON,
+            "Bad Request: query is too old and response timeout expired or query ID is invalid",
+        ),
+        Outcome.RECOVERABLE,
+    ),
+    (
+        TelegramForbiddenError(TO_PERSON, "Forbidden: bot was blocked by the user"),
+        Outcome.PERSON_GONE,
+    ),
+    (TelegramForbiddenError(TO_PERSON, "Forbidden: user is deactivated"), Outcome.PERSON_GONE),
+    (TelegramBadRequest(TO_PERSON, "Bad Request: chat not found"), Outcome.PERSON_GONE),
+    (TelegramBadRequest(TO_CHANNEL, "Bad Request: chat not found"), Outcome.OPERATOR),
+    (
+        TelegramBadRequest(
+            TO_CHANNEL, "Bad Request: need administrator rights in the channel chat"
+        ),
+        Outcome.OPERATOR,
+    ),
+    (
+        TelegramForbiddenError(TO_CHANNEL, "Forbidden: bot is not a member of the channel chat"),
+        Outcome.OPERATOR,
+    ),
+    (TelegramUnauthorizedError(TO_PERSON, "Unauthorized"), Outcome.REVOKED),
+    (TelegramBadRequest(TO_PERSON, "Bad Request: can't parse entities"), Outcome.BUG),
+    (RuntimeError("a bug"), Outcome.BUG),
+]
+
+
+@pytest.mark.parametrize(("error", "outcome"), CASES, ids=lambda v: getattr(v, "value", ""))
+def test_every_bot_api_outcome_has_its_class(error: BaseException, outcome: Outcome) -> None:
+    assert classify(error) is outcome
+    assert is_transient(error) is (outcome is Outcome.TRANSIENT)
+    assert HTML not in describe(error) and "nginx" not in describe(error)
 
 
 # --------------------------------------------------------------------------- transient
