@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -21,7 +22,12 @@ from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.backoff import BackoffConfig
 from aiogram.utils.i18n import I18n
 
-from bot.client import CommitBeforeSending, KeepResponseModels, loads_answer
+from bot.client import (
+    CommitBeforeSending,
+    KeepResponseModels,
+    ReadWhatWasSent,
+    loads_answer,
+)
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.digest.wiring import build_digests, moderator_alert
@@ -56,6 +62,7 @@ from storage.fsm import SqlStorage
 from storage.inbox import Inbox
 from storage.migrate import upgrade
 from storage.reachability import ReplyAddresses
+from storage.set_aside import SetAside
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +154,8 @@ class Application:
             prefetch=(DEFAULT_DESTINY, LOCALE_DESTINY),
         )
         bot.session.middleware(CommitBeforeSending(storage.flush_current))
+        # Innermost: an answer that says "done" but does not fully read is still "done".
+        bot.session.middleware(ReadWhatWasSent())
         services = Services.build(settings, database)
         ratings = RatingsFeature.build(settings, database, clock=clock)
         services.moderation.attach_similarity(ratings.similar_ids)
@@ -186,6 +195,7 @@ class Application:
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
         run_sync_filters_inline(dispatcher)
+        set_aside = SetAside(database)
         pipeline = UpdatePipeline(
             dispatcher,
             bot,
@@ -193,9 +203,15 @@ class Application:
             scopes=storage.update_scope,
             retry_when=passing_failure,
             retry_backoff=rerun_backoff,
+            set_aside=set_aside,
         )
         scheduler = DigestScheduler(digests, clock)
-        housekeeping = Housekeeping(Inbox(database), clock)
+        housekeeping = Housekeeping(
+            Inbox(database),
+            clock,
+            set_aside=set_aside,
+            keep_set_aside=timedelta(days=settings.privacy.set_aside_days),
+        )
         return cls(
             settings,
             database,

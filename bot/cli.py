@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import event_loop
 from bot.config import ConfigError, Settings, load_settings
@@ -132,6 +133,40 @@ async def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_inbox(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from storage.set_aside import SetAside
+
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+        store = SetAside(database)
+        kinds = await store.by_kind()
+        latest = await store.latest(args.latest)
+    finally:
+        await database.dispose()
+    print(inbox_report(kinds, latest, settings.privacy.set_aside_days))
+    return 0
+
+
+def inbox_report(kinds: Sequence[Any], latest: Sequence[Any], days: int) -> str:
+    """`dialogbot inbox`: the updates set aside as unreadable, by kind, and the latest ones."""
+    total = sum(k.count for k in kinds)
+    lines = [f"updates set aside as unreadable (kept {days} days): {total}"]
+    stamp = "%Y-%m-%d %H:%M UTC"
+    for k in kinds:
+        lines.append(
+            f"  {k.kind:<16} {k.count:>6}   first {k.first:{stamp}}   last {k.last:{stamp}}"
+        )
+    if latest:
+        lines.append("latest:")
+        for row in latest:
+            at = row.set_aside_at
+            lines.append(f"  {at:{stamp}}  update {row.update_id} ({row.kind}): {row.problems}")
+    return "\n".join(lines)
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -188,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("path", help="the new file to write")
     purge = add("purge", cmd_purge, "Delete the Telegram ids kept for replies ([privacy]).")
     purge.add_argument("--force", action="store_true", help="also before privacy.ends + days")
+    inbox = add("inbox", cmd_inbox, "Show the updates set aside because they could not be read.")
+    inbox.add_argument("--latest", type=int, default=20, help="how many of the latest to list")
     db = commands.add_parser("db", help="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     upgrade = db_commands.add_parser("upgrade", help="Apply all migrations.")
@@ -217,8 +254,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # Through the masking log handler, never as a raw traceback: aiohttp's messages can
         # carry the request URL, token included.
-        logging.getLogger("dialogbot").error("stopped: %s", exc, exc_info=args.verbose)
+        reason, content_free = _reason(exc)
+        logging.getLogger("dialogbot").error(
+            "stopped: %s", reason, exc_info=args.verbose and content_free
+        )
         return 1
+
+
+def _reason(exc: Exception) -> tuple[object, bool]:
+    """What to log about a failure, and whether its traceback may be logged: a decoding or
+    validation error's text carries what it failed to read (messages, names)."""
+    from bot.lenient import carries_content, describe
+
+    if carries_content(exc):
+        return f"{type(exc).__name__}: {describe(exc)}", False
+    return exc, True
 
 
 if __name__ == "__main__":

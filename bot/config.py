@@ -110,6 +110,9 @@ class PrivacyPolicy:
     # The consultation's last day; None: not decided yet, so nothing is purged without --force.
     ends: date | None = None
     retention_days: int = 90
+    # How long the records of updates set aside as unreadable are kept (ids, kinds, error
+    # locations; no content): `dialogbot inbox` shows them.
+    set_aside_days: int = 30
 
     @property
     def purge_from(self) -> date | None:
@@ -449,6 +452,7 @@ def _privacy(table: Mapping[str, Any]) -> PrivacyPolicy:
     return PrivacyPolicy(
         ends=_optional_date(table, "privacy.ends"),
         retention_days=_int(table, "privacy.retention_days", 90, minimum=0),
+        set_aside_days=_int(table, "privacy.set_aside_days", 30, minimum=1),
     )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import functools
 import importlib
 import inspect
@@ -713,7 +714,8 @@ _REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-Body = str | bytes | Callable[[int, JSON], str | bytes]
+# A raw body: text or bytes as they are, a dict as JSON, or made from the real status and answer.
+Body = str | bytes | JSON | Callable[[int, JSON], "str | bytes | JSON"]
 
 
 @dataclass(frozen=True)
@@ -724,8 +726,9 @@ class Fault:
     are handed out), then answer as below; otherwise the method is not run at all.
     ``status``, ``description``, ``retry_after``: the answer's HTTP status and, unless ``body``
     is given, Telegram's error JSON for them (status 200 with ``execute``: the real answer).
-    ``body``: the raw body to answer instead: text, bytes, or a function of the real status and
-    JSON answer (with ``execute``; else Telegram's error JSON) that returns one.
+    ``body``: the raw body to answer instead: text or bytes as they are, a dict as JSON, or a
+    function of the real status and JSON answer (with ``execute``; else Telegram's error JSON)
+    that returns one of those.
     ``content_type``: of that body. ``delay``: seconds to wait before answering (more than the
     client's timeout: a slow answer). ``drop``: close the connection instead of answering.
     ``label``: what ``ApiCall.fault`` says for the call.
@@ -1143,6 +1146,8 @@ def _bot_id_from_token(token: str) -> int:
 
 
 _Handler = Callable[[_Params], Awaitable[Any]]
+# A raw answer to a call (BotApiEmulator.answer_with): a body, or a function of the real one.
+RawAnswer = str | JSON | Callable[[JSON], "str | JSON"]
 
 
 # --------------------------------------------------------------------------- users
@@ -1261,6 +1266,11 @@ class EmulatedUser:
         origin_user = {"id": 4242, "is_bot": False, "first_name": "Weitergeleitet"}
         origin = {"type": "user", "date": _now() - 3600, "sender_user": origin_user}
         return self._send({"text": text, "forward_origin": origin})
+
+    def send_raw(self, content: JSON) -> int:
+        """A message in the private chat with any content, as raw JSON: also what a newer Bot
+        API, or a Telegram that breaks its documentation, would send."""
+        return self._send(content)
 
     def send_text_in_group(self, group_id: int, text: str) -> int:
         chat = self._emu._chats.get(group_id)
@@ -1519,6 +1529,34 @@ class BotApiEmulator:
         """Close the connection without answering the next ``times`` calls of ``method``."""
         self.faults.schedule(method, *[Fault.dropped(execute=False)] * times)
 
+    def answer_with(
+        self, method: str, body: RawAnswer, *, status: int = 200, times: int = 1
+    ) -> None:
+        """Execute the next ``times`` calls of ``method``, then answer each with ``body`` and
+        ``status`` instead of the real answer: a string is sent as it is, a dict as JSON, a
+        function gets the real answer (a dict) and returns the body. The call's effect stays
+        (a resend is visible); its recorded status is ``status``, its fault "raw answer"."""
+        if callable(body):
+            made = body
+
+            def raw(_status: int, real: JSON) -> str | bytes | JSON:
+                return made(real)
+
+        else:
+            raw = body  # type: ignore[assignment]
+        fault = Fault(status, execute=True, body=raw, label="raw answer")
+        self.faults.schedule(method, *[fault] * times)
+
+    def deliver_raw(self, kind: str, payload: JSON) -> int:
+        """Enqueue an update of any ``kind`` with ``payload`` as it is (no checks); returns
+        its update id. A button press's ``id`` can be answered (answerCallbackQuery) as the
+        press of the user ``payload["from"]`` names, if it names one."""
+        sender = payload.get("from")
+        if kind == "callback_query" and isinstance(payload.get("id"), str):
+            user_id = sender.get("id") if isinstance(sender, dict) else None
+            self._queries[payload["id"]] = _Query(user_id if isinstance(user_id, int) else 0)
+        return self._enqueue(kind, payload)
+
     def _method_key(self, method: str) -> str:
         if method.lower() not in self._handlers:
             known = sorted(name for name, _ in self._handlers.values())
@@ -1752,12 +1790,16 @@ class BotApiEmulator:
         self.faults.injected.append((self._handlers[key][0], fault.label))
         answered = 0 if fault.drop else fault.status
         if fault.execute:
-            status, body = await self._invoke(key, values, files, fault=fault.label)
-            if fault.status != 200:
-                status, body = fault.status, fault.error_payload()
-            self.api_calls[-1].status = answered if fault.drop or fault.status != 200 else status
+            # The real answer, for a body made from it; the status the bot sees is the fault's
+            # (200: the real one).
+            real_status, real = await self._invoke(key, values, files, fault=fault.label)
+            call = self.api_calls[-1]  # recorded with no await since
+            status = real_status if fault.status == 200 and not fault.drop else fault.status
+            call.status = 0 if fault.drop else status
+            body = real if status == real_status else fault.error_payload()
         else:
             status, body = fault.status, fault.error_payload()
+            real = body
             self._record(key, values, files, time.monotonic(), answered, fault.label)
         if fault.delay:
             await asyncio.sleep(fault.delay)  # a client that gave up has gone by now
@@ -1765,7 +1807,9 @@ class BotApiEmulator:
             return self._drop_connection(request)
         if fault.body is None:
             return _json_response(status, body)
-        raw = fault.body(status, body) if callable(fault.body) else fault.body
+        raw = fault.body(status, copy.deepcopy(real)) if callable(fault.body) else fault.body
+        if isinstance(raw, dict):
+            return _json_response(status, raw)
         return web.Response(
             status=status,
             body=raw.encode() if isinstance(raw, str) else raw,

@@ -25,6 +25,7 @@ from aiogram.filters import Filter
 from aiogram.types import ErrorEvent, Update
 
 from bot import outcomes
+from bot.lenient import carries_content, describe
 from bot.outcomes import Outcome
 from handlers.views import something_went_wrong
 
@@ -50,11 +51,20 @@ async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
         return
     if outcome is Outcome.REVOKED:
         return  # the process is stopping (bot.lifecycle), with one line that says why
-    # An answer that could not be decoded would print its body with the traceback: not logged.
-    trace = None if outcome is Outcome.UNREADABLE else event.exception
-    log.error(
-        "update %d failed: %s", update.update_id, outcomes.describe(event.exception), exc_info=trace
-    )
+    if carries_content(event.exception):  # never its text: it holds what it failed to read
+        log.error(
+            "update %d failed: %s (%s)",
+            update.update_id,
+            type(event.exception).__name__,
+            describe(event.exception),
+        )
+    else:
+        log.error(
+            "update %d failed: %s",
+            update.update_id,
+            outcomes.describe(event.exception),
+            exc_info=event.exception,
+        )
     if update.callback_query is not None:
         with contextlib.suppress(TelegramAPIError):  # it may have been answered already
             await update.callback_query.answer()

@@ -1,9 +1,11 @@
 """Housekeeping while the bot runs: what is kept only for a while is dropped on time.
 
-Today that is the inbox's finished updates. Their ids guard against Telegram delivering an
-update twice, which it does only within a day; a bot that runs for weeks would otherwise keep
-one row per update it ever handled. Done at start and then every hour, by every instance (the
-deletes are idempotent; concurrent ones skip each other's rows).
+Today that is the inbox's finished updates, and the records of updates set aside because they
+could not be read. The finished updates' ids guard against Telegram delivering an update twice,
+which it does only within a day; a bot that runs for weeks would otherwise keep one row per
+update it ever handled. The set-aside records are for operators (`dialogbot inbox`) and are kept
+`privacy.set_aside_days` (30 by default). Done at start and then every hour, by every instance
+(the deletes are idempotent; concurrent ones skip each other's rows).
 """
 
 from __future__ import annotations
@@ -14,17 +16,29 @@ from datetime import timedelta
 from bot.clock import Clock
 from bot.periodic import Periodic
 from storage.inbox import Inbox
+from storage.set_aside import SetAside
 
 log = logging.getLogger(__name__)
 
 KEEP_HANDLED_UPDATES = timedelta(days=1)
+KEEP_SET_ASIDE = timedelta(days=30)
 EVERY = timedelta(hours=1)
 AFTER_FAILURE = timedelta(minutes=5)
 
 
 class Housekeeping:
-    def __init__(self, inbox: Inbox, clock: Clock, *, every: timedelta = EVERY) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        clock: Clock,
+        *,
+        every: timedelta = EVERY,
+        set_aside: SetAside | None = None,
+        keep_set_aside: timedelta = KEEP_SET_ASIDE,
+    ) -> None:
         self._inbox = inbox
+        self._set_aside = set_aside
+        self._keep_set_aside = keep_set_aside
         self._clock = clock
         self._every = every
         self._loop = Periodic(
@@ -36,10 +50,16 @@ class Housekeeping:
         return self._loop.running
 
     async def run_once(self) -> int:
-        """Forget the finished updates older than a day; returns how many."""
-        forgotten = await self._inbox.forget_older_than(KEEP_HANDLED_UPDATES, now=self._clock())
+        """Forget the finished updates older than a day, and the set-aside records older than
+        their time; returns how many finished updates."""
+        now = self._clock()
+        forgotten = await self._inbox.forget_older_than(KEEP_HANDLED_UPDATES, now=now)
         if forgotten:
             log.info("forgot %d handled updates older than a day", forgotten)
+        if self._set_aside is not None:
+            dropped = await self._set_aside.forget_older_than(self._keep_set_aside, now=now)
+            if dropped:
+                log.info("forgot %d records of set-aside updates", dropped)
         return forgotten
 
     def start(self) -> None:

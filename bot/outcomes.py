@@ -18,7 +18,9 @@ from exception classes or message texts of its own:
   the chat does not exist): only an operator can fix it. The process stays up.
 * REVOKED: the token is no longer valid (401): the process ends with one line.
 * UNREADABLE: Telegram answered `ok: true` but its result does not validate (a newer Bot API
-  than our aiogram, or a bug). Not transient: the same answer would come again.
+  than our aiogram, or a bug). Not transient: the same answer would come again. The call did
+  succeed: bot.client.ReadWhatWasSent reads such an answer leniently and carries on as sent,
+  so only getUpdates (asked again by bot.polling) ever meets this class.
 * BUG: anything else, e.g. a 400 for a malformed request: a mistake to log, not to retry.
 
 Only the exception is looked at (its type, Telegram's description, the method it failed on and,
@@ -45,6 +47,8 @@ from aiogram.exceptions import (
 )
 from aiohttp import ClientError
 from pydantic import ValidationError
+
+from bot import lenient
 
 
 class Outcome(StrEnum):
@@ -120,10 +124,10 @@ def describe(exc: BaseException) -> str:
     """One short line for a log: what failed, never the body of an answer (an HTML page, or a
     result with people's messages in it)."""
     if isinstance(exc, ClientDecodeError):
-        original = type(exc.original).__name__
         if isinstance(exc.original, ValidationError):
-            return f"an answer that is no Bot API answer ({original})"
-        return f"an answer that is not JSON or is cut off ({original})"
+            # Where the answer failed to validate, and how (bot.lenient): never its content.
+            return f"an answer that does not read ({lenient.describe(exc)})"
+        return f"an answer that is not JSON or is cut off ({type(exc.original).__name__})"
     if isinstance(exc, TelegramRetryAfter):
         return f"429 Too Many Requests, retry after {exc.retry_after} s"
     if isinstance(exc, TelegramAPIError):
@@ -166,9 +170,8 @@ def _undecodable(exc: ClientDecodeError) -> Outcome:
         # front of the Bot API, or a body cut off on the way. A later try gets a whole answer.
         return Outcome.TRANSIENT
     if _is_ok_answer(exc.data):
-        # Telegram accepted the call and answered with a result we cannot read: not transient.
-        # (An answer that is read without its result, where the call's effect is all that
-        # matters, belongs here: the hook for handling such answers.)
+        # Telegram accepted the call and answered with a result we cannot read: not transient
+        # (bot.client.ReadWhatWasSent takes such an answer as sent).
         return Outcome.UNREADABLE
     # JSON, but no Bot API answer at all ({"error": ...} from a gateway): like an HTML page.
     return Outcome.TRANSIENT

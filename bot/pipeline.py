@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from bot.lenient import Problem, Reading, read_update, update_kind
 from storage.inbox import Inbox
+from storage.set_aside import SetAside, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +71,14 @@ class UpdatePipeline:
         scopes: Callable[[], AbstractContextManager[PendingWrites]] | None = None,
         retry_when: Callable[[BaseException], bool] = never,
         retry_backoff: BackoffConfig = DEFAULT_RETRY_BACKOFF,
+        set_aside: SetAside | None = None,
     ) -> None:
         self._dp = dispatcher
         self._bot = bot
         self._inbox = inbox
+        # Where updates that cannot be read are recorded (None: only logged; tests without a
+        # database).
+        self._set_aside = set_aside
         # Opened around each update: storage.fsm.SqlStorage.update_scope.
         self._scopes = scopes
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -88,7 +96,39 @@ class UpdatePipeline:
 
     async def accept(self, updates: Iterable[Update]) -> int:
         """Record then schedule; returns how many were new. Safe to confirm afterwards."""
-        batch = list(updates)
+        return len(await self._accept(list(updates)))
+
+    async def accept_raw(self, raw_updates: Sequence[Any]) -> int:
+        """Updates as Telegram sent them (JSON objects), each read on its own.
+
+        What the models reject in part is read leniently (bot/lenient.py); what still cannot be
+        read is set aside (recorded without its content) and, a button press, answered so the
+        button stops spinning. The rest is accepted in order. Once this returns, everything
+        given is recorded one way or the other: safe to confirm. Returns how many were new.
+        """
+        readable: list[Update] = []
+        repaired: dict[int, Reading[Update]] = {}
+        unreadable: list[tuple[Any, tuple[Problem, ...]]] = []
+        for raw in raw_updates:
+            reading = read_update(raw, context={"bot": self._bot})
+            if reading.value is None:
+                unreadable.append((raw, reading.problems))
+                continue
+            readable.append(reading.value)
+            if reading.repaired:
+                repaired[reading.value.update_id] = reading
+        new = await self._put_aside(unreadable) if unreadable else 0
+        fresh = await self._accept(readable)
+        for update_id in fresh:
+            if update_id in repaired:
+                log.warning(
+                    "update %d read leniently, without: %s",
+                    update_id,
+                    "; ".join(str(p) for p in repaired[update_id].repaired),
+                )
+        return new + len(fresh)
+
+    async def _accept(self, batch: list[Update]) -> list[int]:
         payloads = [(u.update_id, u.model_dump_json(exclude_unset=True)) for u in batch]
         fresh = await self._inbox.record(payloads, {u.update_id: ordering_key(u) for u in batch})
         unscheduled = set(fresh)
@@ -96,7 +136,50 @@ class UpdatePipeline:
             if update.update_id in unscheduled:
                 unscheduled.discard(update.update_id)  # twice in one batch: still once
                 self._schedule(update)
+        return fresh
+
+    async def _put_aside(self, unreadable: list[tuple[Any, tuple[Problem, ...]]]) -> int:
+        """Record the updates that cannot be read; log each once; answer set-aside presses."""
+        records: list[Unreadable] = []
+        raws: dict[int, Any] = {}
+        for raw, problems in unreadable:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if not isinstance(update_id, int):
+                log.error("an update without an id ignored: %s", "; ".join(map(str, problems)))
+                continue
+            summary = "; ".join(str(p) for p in problems)
+            records.append(Unreadable(update_id, update_kind(raw), summary))
+            raws[update_id] = raw
+        if self._set_aside is not None:
+            fresh = await self._set_aside.record(records)
+        else:
+            fresh = [r.update_id for r in records]
+        for record in records:
+            if record.update_id in fresh:
+                log.warning(
+                    "update %d (%s) set aside, it cannot be read: %s",
+                    record.update_id,
+                    record.kind,
+                    record.problems,
+                )
+                self._answer_press(raws[record.update_id])
         return len(fresh)
+
+    def _answer_press(self, raw: Any) -> None:
+        """A set-aside button press is still answered (from its raw id): the spinner stops."""
+        query = raw.get("callback_query")
+        query_id = query.get("id") if isinstance(query, dict) else None
+        if not isinstance(query_id, str):
+            return
+
+        async def answer() -> bool:
+            with contextlib.suppress(TelegramAPIError):  # too old by now: nothing to stop
+                await self._bot.answer_callback_query(query_id)
+            return True
+
+        task = asyncio.create_task(answer())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def resume_pending(self, *, sweep_every: float = 1.0) -> int:
         """Finish what an earlier run recorded but did not complete.
@@ -124,12 +207,38 @@ class UpdatePipeline:
 
     async def _resume(self) -> int:
         pending = await self._inbox.pending()
-        for _, payload in pending:
-            update = Update.model_validate_json(payload, context={"bot": self._bot})
-            self._schedule(update, replayed=True)
+        for update_id, payload in pending:
+            update = await self._read_stored(update_id, payload)
+            if update is not None:
+                self._schedule(update, replayed=True)
         if pending:
             log.info("resuming %d unfinished updates from the inbox", len(pending))
         return len(pending)
+
+    async def _read_stored(self, update_id: int, payload: str) -> Update | None:
+        """A pending update's stored payload, read as leniently as a new one; one that no longer
+        reads (another aiogram since it was stored) is set aside and marked finished, so that
+        neither start-up nor the sweeper stops at it."""
+        try:
+            raw = json.loads(payload)
+        except ValueError:
+            reading: Reading[Update] = Reading(None, problems=(Problem("(top)", "json_invalid"),))
+            raw = {"update_id": update_id}
+        else:
+            reading = read_update(raw, context={"bot": self._bot})
+        if reading.value is not None:
+            if reading.repaired:
+                log.warning(
+                    "stored update %d read leniently, without: %s",
+                    update_id,
+                    "; ".join(str(p) for p in reading.repaired),
+                )
+            return reading.value
+        if not isinstance(raw, dict) or raw.get("update_id") != update_id:
+            raw = {"update_id": update_id}
+        await self._put_aside([(raw, reading.problems)])
+        await self._inbox.finish(update_id, failed=True)
+        return None
 
     async def _sweep(self, every: float) -> None:
         while True:

@@ -1,7 +1,12 @@
 """Long polling that confirms an update to Telegram only after the inbox recorded it.
 
 aiogram's own polling confirms updates before their handlers ran; here the offset moves past an
-update only once `UpdatePipeline.accept` has committed it, so a crash loses nothing.
+update only once `UpdatePipeline.accept_raw` has committed it, so a crash loses nothing.
+
+The batch is fetched as raw JSON and each update read on its own (`RawGetUpdates`): one update
+the models reject must not make the whole batch unreadable, which would stop polling or fetch
+the same batch forever. The offset comes from the raw batch, so it moves past an update that
+was set aside as well.
 """
 
 from __future__ import annotations
@@ -9,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.methods import GetUpdates
-from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot import outcomes
@@ -25,6 +30,12 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 DEFAULT_POLL_SECONDS = 25
 DEFAULT_REQUEST_TIMEOUT = 60.0
+
+
+class RawGetUpdates(GetUpdates):
+    """getUpdates whose answer is validated only as a list of JSON objects."""
+
+    __returning__ = list[dict[str, Any]]
 
 
 async def poll(
@@ -61,21 +72,33 @@ async def poll(
             delay = asked if asked is not None else min(max(next(backoff), 0.0), max_backoff)
             # Never the answer's body (an HTML page, or updates with people's messages); the
             # token some network errors name is masked by bot.logs.
-            level = logging.WARNING if outcome is Outcome.TRANSIENT else logging.ERROR
-            log.log(level, "polling failed (%s); retrying in %.1f s", outcomes.describe(exc), delay)
+            what = outcomes.describe(exc)
+            if outcome is Outcome.UNREADABLE:
+                # `ok: true`, but not a list of objects: nothing was confirmed, so the same
+                # updates come with the next call.
+                log.warning("getUpdates answer unreadable (%s); retrying in %.1f s", what, delay)
+            else:
+                level = logging.WARNING if outcome is Outcome.TRANSIENT else logging.ERROR
+                log.log(level, "polling failed (%s); retrying in %.1f s", what, delay)
             await pause(stop, min(delay, max_backoff))
             continue
         backoff.reset()
         if updates:
-            await pipeline.accept(updates)
-            offset = updates[-1].update_id + 1
+            await pipeline.accept_raw(updates)
+            offset = _next_offset(updates, offset)
+
+
+def _next_offset(updates: list[dict[str, Any]], offset: int | None) -> int | None:
+    """Past the raw batch's last update, also when that one could not be read at all."""
+    ids = [u["update_id"] for u in updates if isinstance(u.get("update_id"), int)]
+    return max(ids) + 1 if ids else offset
 
 
 async def _fetch(
     bot: Bot, offset: int | None, poll_seconds: int, request_timeout: float, stop: asyncio.Event
-) -> list[Update]:
+) -> list[dict[str, Any]]:
     """One getUpdates call that a stop request interrupts (the updates stay unconfirmed)."""
-    request = GetUpdates(offset=offset, timeout=poll_seconds, allowed_updates=ALLOWED_UPDATES)
+    request = RawGetUpdates(offset=offset, timeout=poll_seconds, allowed_updates=ALLOWED_UPDATES)
     # aiogram annotates the timeout as int; aiohttp takes any number of seconds.
     timeout: int = poll_seconds + request_timeout  # type: ignore[assignment]
     fetch = asyncio.ensure_future(bot(request, request_timeout=timeout))
@@ -89,4 +112,5 @@ async def _fetch(
         with contextlib.suppress(asyncio.CancelledError):
             await fetch
         return []
-    return fetch.result()
+    # Typed as GetUpdates' list[Update]; RawGetUpdates validates a list of objects only.
+    return cast(list[dict[str, Any]], fetch.result())

@@ -6,7 +6,9 @@ setWebhook (with the secret from DIALOGBOT_WEBHOOK_SECRET / bot.webhook_secret) 
 (compared in constant time): otherwise 401 and nothing is processed. An update is answered
 200 only after `UpdatePipeline.accept` has recorded it in the inbox, so an update Telegram was
 told about is never lost; if recording fails, Telegram gets a 500 and sends it again (the inbox
-recognises a repeat by its id).
+recognises a repeat by its id). An update the models reject is read leniently, or set aside
+(`UpdatePipeline.accept_raw`): it too is answered 200 once it is recorded, so Telegram does not
+send it again for hours. A body that is no JSON object with an update id is answered 400.
 
 Several instances may serve the same URL behind a load balancer, on one PostgreSQL database:
 the inbox keeps one person's updates in order across them (storage/inbox.py).
@@ -21,10 +23,8 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
-from pydantic import ValidationError
 
 from bot import outcomes
 from bot.app import Application
@@ -77,12 +77,14 @@ def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
             return web.Response(status=401)
         try:
             payload = json.loads(await request.read())
-            update = Update.model_validate(payload, context={"bot": app.bot})
-        except (ValueError, ValidationError):
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             log.warning("webhook call with a body that is no update refused")
             return web.Response(status=400)
-        # Only once the inbox holds it may Telegram forget it (an exception here: 500, resent).
-        await app.pipeline.accept([update])
+        # Only once it is recorded (in the inbox, or set aside) may Telegram forget it (an
+        # exception here: 500, sent again).
+        await app.pipeline.accept_raw([payload])
         return web.Response(status=200)
 
     server = web.Application(client_max_size=4 * 1024 * 1024)

@@ -198,6 +198,22 @@ class InboxPayload(Base):
     payload: Mapped[str] = mapped_column(Text)
 
 
+class SetAsideUpdate(Base):
+    """An update that could not be read even leniently (bot/lenient.py), set aside so that the
+    bot goes on: which one, of what kind, where and why it failed, and when. No payload, no
+    text, no names. Kept `privacy.set_aside_days` (bot/housekeeping.py); `dialogbot inbox`
+    shows them."""
+
+    __tablename__ = "set_aside_updates"
+    __table_args__ = (Index("ix_set_aside_updates_at", "set_aside_at"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    # "location: error type" per validation error, "; "-separated (pydantic's locations).
+    problems: Mapped[str] = mapped_column(Text)
+    set_aside_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ReviewCard(Base):
     """A review card sent to a moderator (or the moderators' group), so that every copy can be
     updated when one moderator decides."""
