@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -65,13 +66,16 @@ class RetryPolicy:
     budget: float = 60.0  # at most this long waiting between the tries of one call
 
     def backoff(self) -> Backoff:
-        """The waits after each failed try: base, 2 x base, 4 x base, ... each jittered."""
+        """The waits after each failed try: base, 2 x base, 4 x base, ... each jittered (the
+        first one too: clients that failed together do not all come back together)."""
+        spread = self.jitter * self.base_delay
+        first = max(random.normalvariate(self.base_delay, spread), self.base_delay / 2)
         return Backoff(
             BackoffConfig(
-                min_delay=self.base_delay,
-                max_delay=self.max_delay,
+                min_delay=first,
+                max_delay=max(self.max_delay, first * 2),
                 factor=2.0,
-                jitter=self.jitter * self.base_delay,
+                jitter=spread,
             )
         )
 
