@@ -43,10 +43,12 @@ unit: setup
 test: lint typecheck unit
 
 # Load (echo floor, saturation, open loop, memory; SQLite and PostgreSQL), then the standings
-# and digest queries on a million participants: about 6 minutes. Figures: benchmarks/README.md.
+# and digest queries on a million participants, then how long a dead instance's updates wait
+# for another instance (PostgreSQL): about 6 minutes. Figures: benchmarks/README.md.
 bench: setup
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/queries.py
+	$(BIN)/python benchmarks/takeover.py
 
 # Similar-idea lookups at 100,000 impulses and opinion groups for 100,000 citizens (docs/ratings.md):
 # about 4 minutes more, so not part of `make bench`.

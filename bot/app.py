@@ -38,6 +38,7 @@ from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
+from bot.moderator_language import ModeratorLanguages
 from bot.outcomes import describe, is_revoked, is_transient
 from bot.pipeline import DEFAULT_RETRY_BACKOFF, UpdatePipeline
 from bot.polling import poll
@@ -74,6 +75,7 @@ def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
             BotCommand(command="start", description=_("Mitmachen oder Ihre Wahl ansehen")),
             BotCommand(command="meinvotum", description=_("Ihre Wahl ansehen und ändern")),
             BotCommand(command="stoebern", description=_("Ideen anderer bewerten")),
+            BotCommand(command="ergebnis", description=_("Die Ergebnisse ansehen")),
             BotCommand(command="hilfe", description=_("Hilfe und Datenschutz")),
             BotCommand(command="sprache", description=_("Sprache wählen · Language · Dil")),
             BotCommand(command="meinedaten", description=_("Ihre gespeicherten Daten als Datei")),
@@ -179,6 +181,7 @@ class Application:
             database=database,
             digests=digests,
             rate_limiter=limiter,
+            moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
             **ratings.workflow_data(),
         )
         # First of all, before anything reads the database: a flood is dropped here.

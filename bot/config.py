@@ -32,6 +32,10 @@ WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 REDIS_URL_PATTERN = re.compile(r"^(redis|rediss|unix)://")
 
 
+# The languages moderators' texts are written in; German is the source.
+MODERATOR_LOCALES = ("de", "en")
+
+
 class ConfigError(Exception):
     """A missing or malformed setting; the message names the key."""
 
@@ -152,6 +156,11 @@ class Settings:
     # how long one getUpdates long poll waits for news (its own timeout is both added up).
     request_timeout: float = 60.0
     poll_seconds: int = 25
+    # What moderators read where their own language is not a moderator language, and in the
+    # moderators' group chat (de or en).
+    moderation_language: str = "de"
+    # After "Antworten", how long the bot takes the next text as the answer (then it expires).
+    answer_minutes: int = 15
 
     def require_token(self) -> str:
         if not self.token:
@@ -227,6 +236,10 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         redis_url=_redis_url(env, _table(raw, "scaling")),
         request_timeout=_seconds(bot, "bot.request_timeout", 60.0),
         poll_seconds=_poll_seconds(bot),
+        moderation_language=_choice(
+            moderation, "moderation.language", MODERATOR_LOCALES, MODERATOR_LOCALES[0]
+        ),
+        answer_minutes=_int(moderation, "moderation.answer_minutes", 15, minimum=1),
     )
 
 

@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.domain.participation import Citizen
 from bot.domain.pseudonym import pseudonym_for
+from bot.moderator_language import ModeratorLanguages
 from bot.services import Services
 from storage.settings import BlockList
 
@@ -73,7 +74,17 @@ class ModeratorGate(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is not None and user.id in self._moderators:
             data["moderator_id"] = user.id
-            return await handler(event, data)
+            languages: ModeratorLanguages | None = data.get("moderator_languages")
+            if languages is None:
+                return await handler(event, data)
+            # What moderators read is in their language (de, en), or the group chat's.
+            chat: Chat | None = data.get("event_chat")
+            if chat is not None and chat.id == languages.group_chat:
+                locale = languages.group_language
+            else:
+                locale = await languages.remember(user.id, languages.i18n.current_locale)
+            with languages.rendering_for(locale):
+                return await handler(event, data)
         attempt = self._moderator_input(event)
         if user is not None and attempt:
             log.warning(

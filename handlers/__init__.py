@@ -4,6 +4,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 
 from handlers import (
+    closed,
     fallback,
     help,
     impulse,
@@ -11,6 +12,7 @@ from handlers import (
     my_data,
     my_vote,
     ratings,
+    results,
     review,
     similar_hint,
     start,
@@ -24,10 +26,12 @@ def citizen_router() -> Router:
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
     router.include_routers(
+        closed.router(),  # only while the consultation is closed
         start.router(),
         help.router(),
         language.router(),
         my_vote.router(),
+        results.router(),
         my_data.router(),
         ratings.router(),
         topics.router(),

@@ -15,6 +15,9 @@ class Step(StrEnum):
     EDIT_TOPICS = "et"
     EDIT_IMPULSE = "ei"
     CHANGE_VOTE = "cv"
+    KEEP_IMPULSE = "ki"
+    REMOVE_IMPULSE = "ri"
+    OTHER_TOPIC = "ot"  # the idea's topic: show every topic, not only the chosen ones
     ERASE = "er"
     KEEP_DATA = "kd"
 

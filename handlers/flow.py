@@ -13,7 +13,16 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOption
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import keyboards, views
-from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, PROMPT, SELECTED, Dialog
+from handlers.states import (
+    DRAFT_KEY,
+    EARLIER_IDEAS,
+    IMPULSE_TEXT,
+    IMPULSE_TOPIC,
+    PROMPT,
+    SELECTED,
+    TOPICS_MESSAGE,
+    Dialog,
+)
 
 # Texts with links (the privacy policy, the channel) show no preview card under them.
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -35,20 +44,29 @@ async def start_topics(
     """Choose topics; a draft keeps its key (and impulse) until it is submitted."""
     await state.set_state(Dialog.topics)
     data = await state.get_data()
+    await retire_keyboard(message, data.get(TOPICS_MESSAGE))  # e.g. in the old language
     await state.update_data({SELECTED: selected, DRAFT_KEY: data.get(DRAFT_KEY) or new_draft_key()})
     consultation = settings.consultation
-    await message.answer(
+    sent = await message.answer(
         views.topics_prompt(consultation, len(selected)),
         reply_markup=keyboards.topics(consultation, selected),
     )
+    await state.update_data({TOPICS_MESSAGE: sent.message_id})
 
 
 async def ask_impulse(message: Message, state: FSMContext, settings: Settings) -> None:
+    """The idea step; with an idea in the draft, it is shown and kept unless removed."""
     await state.set_state(Dialog.impulse_text)
     await retire_prompt(message, state)
-    prompt = await message.answer(
-        views.impulse_prompt(settings.consultation), reply_markup=keyboards.skip_impulse()
-    )
+    data = await state.get_data()
+    current = data.get(IMPULSE_TEXT)
+    if isinstance(current, str) and current:
+        text = views.impulse_prompt_with_draft(settings.consultation, current)
+        markup = keyboards.keep_or_remove_impulse()
+    else:
+        text = views.impulse_prompt(settings.consultation, earlier_ideas(data))
+        markup = keyboards.skip_impulse()
+    prompt = await message.answer(text, reply_markup=markup)
     await state.update_data({PROMPT: prompt.message_id})
 
 
@@ -58,9 +76,16 @@ async def retire_prompt(message: Message, state: FSMContext) -> None:
     if not isinstance(prompt, int) or message.bot is None:
         return
     await state.update_data({PROMPT: None})
+    await retire_keyboard(message, prompt)
+
+
+async def retire_keyboard(message: Message, message_id: object) -> None:
+    """Take the buttons off an earlier message of this chat: only one keyboard per step."""
+    if not isinstance(message_id, int) or message.bot is None:
+        return
     with contextlib.suppress(TelegramBadRequest):  # already gone or too old to edit
         await message.bot.edit_message_reply_markup(
-            chat_id=message.chat.id, message_id=prompt, reply_markup=None
+            chat_id=message.chat.id, message_id=message_id, reply_markup=None
         )
 
 
@@ -71,6 +96,21 @@ async def show_welcome(message: Message, settings: Settings) -> None:
         reply_markup=keyboards.consent(settings.consultation),
         link_preview_options=NO_PREVIEW,
     )
+
+
+async def after_topics(message: Message, state: FSMContext, settings: Settings) -> None:
+    """Once the topics are chosen: an idea in the draft is kept (under any topic)."""
+    data = await state.get_data()
+    selected = draft(data)
+    if not data.get(IMPULSE_TEXT):
+        await ask_impulse(message, state, settings)
+    elif data.get(IMPULSE_TOPIC) in settings.consultation.topic_ids:
+        await show_review(message, state, settings)
+    elif len(selected) == 1:
+        await state.update_data({IMPULSE_TOPIC: selected[0]})
+        await show_review(message, state, settings)
+    else:
+        await ask_impulse_topic(message, state, settings, selected)
 
 
 async def ask_impulse_topic(
@@ -111,6 +151,7 @@ async def show_review(message: Message, state: FSMContext, settings: Settings) -
             data.get(SELECTED, []),
             data.get(IMPULSE_TEXT),
             data.get(IMPULSE_TOPIC),
+            earlier_ideas(data),
         ),
         reply_markup=keyboards.review(),
     )
@@ -138,8 +179,10 @@ def new_draft_key() -> str:
     return uuid.uuid4().hex
 
 
-def has_impulse_for(data: dict[str, Any], selected: list[str]) -> bool:
-    return bool(data.get(IMPULSE_TEXT)) and data.get(IMPULSE_TOPIC) in selected
+def earlier_ideas(data: dict[str, Any]) -> list[str]:
+    """Ideas stored with an earlier vote (changing it keeps them): their texts."""
+    earlier = data.get(EARLIER_IDEAS)
+    return [text for text in earlier if isinstance(text, str)] if isinstance(earlier, list) else []
 
 
 def draft(data: dict[str, Any]) -> list[str]:

@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.similarity import SimilarImpulses
-from handlers import flow, similar_hint, views
+from handlers import flow, keyboards, similar_hint, views
 from handlers.callbacks import ImpulseTopicCallback, Step, on_step
 from handlers.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
 
@@ -52,11 +52,31 @@ async def not_text(message: Message, state: FSMContext, settings: Settings) -> N
 
 
 async def skip(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    """ "Überspringen", or "Idee entfernen" for an idea in the draft: on without one."""
     await state.update_data({IMPULSE_TEXT: None, IMPULSE_TOPIC: None})
     await callback.answer()
     if isinstance(callback.message, Message):
         await flow.retire_prompt(callback.message, state)  # the pressed question itself
         await flow.show_review(callback.message, state, settings)
+
+
+async def keep(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    """ "Idee behalten": the draft's idea, unchanged, and on to its topic or the review."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await flow.retire_prompt(callback.message, state)
+        await flow.after_topics(callback.message, state, settings)
+
+
+async def other_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    """An idea may belong to any topic, not only to one of the person's priorities."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_reply_markup(
+            reply_markup=keyboards.impulse_topics(
+                settings.consultation, flow.draft(await state.get_data()), every_topic=True
+            )
+        )
 
 
 async def assign_topic(
@@ -65,7 +85,7 @@ async def assign_topic(
     state: FSMContext,
     settings: Settings,
 ) -> None:
-    if callback_data.topic not in flow.draft(await state.get_data()):
+    if callback_data.topic not in settings.consultation.topic_ids:
         await callback.answer(views.stale_button(), show_alert=True)
         return
     await state.update_data({IMPULSE_TOPIC: callback_data.topic})
@@ -83,6 +103,9 @@ def router() -> Router:
     router.message.register(impulse_text, Dialog.impulse_text, F.text, ~F.text.startswith("/"))
     router.message.register(not_text, Dialog.impulse_text, ~F.text)
     router.callback_query.register(skip, Dialog.impulse_text, on_step(Step.SKIP_IMPULSE))
+    router.callback_query.register(skip, Dialog.impulse_text, on_step(Step.REMOVE_IMPULSE))
+    router.callback_query.register(keep, Dialog.impulse_text, on_step(Step.KEEP_IMPULSE))
+    router.callback_query.register(other_topics, Dialog.impulse_topic, on_step(Step.OTHER_TOPIC))
     router.callback_query.register(
         assign_topic, Dialog.impulse_topic, ImpulseTopicCallback.filter()
     )

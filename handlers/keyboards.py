@@ -54,13 +54,28 @@ def skip_impulse() -> InlineKeyboardMarkup:
     return _single(_("Überspringen ➡️"), Step.SKIP_IMPULSE)
 
 
-def impulse_topics(consultation: Consultation, selected: Sequence[str]) -> InlineKeyboardMarkup:
+def keep_or_remove_impulse() -> InlineKeyboardMarkup:
+    """Instead of "skip" when the draft already has an idea: nothing is dropped unasked."""
     builder = InlineKeyboardBuilder()
-    for topic_id in selected:
+    builder.button(text=_("Idee behalten"), callback_data=StepCallback(step=Step.KEEP_IMPULSE))
+    builder.button(text=_("Idee entfernen"), callback_data=StepCallback(step=Step.REMOVE_IMPULSE))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def impulse_topics(
+    consultation: Consultation, selected: Sequence[str], *, every_topic: bool = False
+) -> InlineKeyboardMarkup:
+    """The chosen topics and "another topic"; after that tap, every topic."""
+    builder = InlineKeyboardBuilder()
+    shown = consultation.topic_ids if every_topic else selected
+    for topic_id in shown:
         builder.button(
             text=topic_title(consultation, topic_id),
             callback_data=ImpulseTopicCallback(topic=topic_id),
         )
+    if not every_topic:
+        builder.button(text=_("Anderes Thema …"), callback_data=StepCallback(step=Step.OTHER_TOPIC))
     builder.adjust(1)
     return builder.as_markup()
 

@@ -11,6 +11,10 @@ from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import flow, views
 from handlers.callbacks import Step, on_step
+from handlers.states import EARLIER_IDEAS
+
+# Ideas still on their way or published; rejected, withdrawn and merged ones are not "kept".
+KEPT_STATUSES = frozenset({"pending", "approved"})
 
 
 async def my_vote(
@@ -41,6 +45,9 @@ async def change_vote(
     if isinstance(callback.message, Message):
         await callback.message.edit_reply_markup(reply_markup=None)
         await state.clear()
+        # The ideas sent with the vote stay stored; the new review says so.
+        kept = [i.text for i in vote.impulses if i.status in KEPT_STATUSES]
+        await state.set_data({EARLIER_IDEAS: kept} if kept else {})
         selected = list(participation.clean_selection(vote.topics))
         await flow.start_topics(callback.message, state, settings, selected)
 

@@ -68,8 +68,26 @@ def card(consultation: Consultation, impulse: RatingCard) -> str:
                 id=impulse.impulse_id, topic=escape(topic_title(consultation, impulse.topic_id))
             ),
             f"<blockquote>{escape(impulse.text)}</blockquote>",
-            _("Was meinen Sie zu dieser Idee?"),
+            card_question(),
         ]
+    )
+
+
+def card_question() -> str:
+    return _("Was meinen Sie zu dieser Idee?")
+
+
+def with_question(card_html: str, question: str) -> str:
+    """The card as shown, its last paragraph (the question) replaced: the buttons below
+    answer the question above them."""
+    body = card_html.rsplit("\n\n", 1)[0]
+    return f"{body}\n\n{question}"
+
+
+def none_published() -> str:
+    return _(
+        "Noch ist keine Idee veröffentlicht. Schauen Sie später wieder vorbei: "
+        "Mit /stoebern sehen Sie neue Ideen."
     )
 
 

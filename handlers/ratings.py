@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
+from bot.moderator_language import ModeratorLanguages
 from handlers import rating_views as rv
 from handlers.moderation.cards import post_review_cards
 
@@ -23,14 +24,17 @@ async def browse(
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
+    moderation: ModerationService,
     citizen: Citizen,
+    clock: Clock,
 ) -> None:
     if not await participation.is_registered(citizen.pseudonym):
         await message.answer(rv.register_first())
         return
     card = await ratings.next_card(citizen.pseudonym)
     if card is None:
-        await message.answer(rv.all_seen())
+        published = (await moderation.stats(clock())).impulses_by_status.get("approved", 0)
+        await message.answer(rv.all_seen() if published else rv.none_published())
         return
     await message.answer(
         rv.card(settings.consultation, card), reply_markup=rv.card_keyboard(card.impulse_id)
@@ -42,14 +46,16 @@ async def browse_offer(
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
+    moderation: ModerationService,
     citizen: Citizen,
+    clock: Clock,
 ) -> None:
     """The button on the thanks screen: the thanks stay, the first card follows."""
     await callback.answer()
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_reply_markup(reply_markup=None)
-        await browse(callback.message, settings, participation, ratings, citizen)
+        await browse(callback.message, settings, participation, ratings, moderation, citizen, clock)
 
 
 async def show_next(
@@ -91,13 +97,13 @@ async def ask_report(callback: CallbackQuery, callback_data: rv.ReportAskCallbac
     await callback.answer()
     if not isinstance(callback.message, Message):
         return
-    markup = (
-        rv.card_keyboard(callback_data.impulse)
-        if callback_data.back
-        else rv.report_keyboard(callback_data.impulse)
-    )
+    if callback_data.back:
+        question, markup = rv.card_question(), rv.card_keyboard(callback_data.impulse)
+    else:
+        question, markup = rv.report_question(), rv.report_keyboard(callback_data.impulse)
+    text = rv.with_question(callback.message.html_text, question)
     with contextlib.suppress(TelegramBadRequest):
-        await callback.message.edit_reply_markup(reply_markup=markup)
+        await callback.message.edit_text(text, reply_markup=markup)
 
 
 async def report(
@@ -108,6 +114,7 @@ async def report(
     participation: ParticipationService,
     ratings: RatingService,
     moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
     citizen: Citizen,
     clock: Clock,
 ) -> None:
@@ -120,7 +127,9 @@ async def report(
     await callback.answer(rv.report_thanks() if outcome.recorded else rv.rating_gone())
     await show_next(callback, settings, ratings, citizen)
     if outcome.held:
-        await post_review_cards(bot, settings, moderation, callback_data.impulse)
+        await post_review_cards(
+            bot, settings, moderation, moderator_languages, callback_data.impulse
+        )
 
 
 def router() -> Router:

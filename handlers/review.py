@@ -17,6 +17,7 @@ from bot.domain.participation import (
     ParticipationService,
     Submission,
 )
+from bot.moderator_language import ModeratorLanguages
 from handlers import flow, rating_views, views
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import post_review_cards
@@ -32,6 +33,7 @@ async def submit(
     clock: Clock,
     bot: Bot,
     moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
 ) -> None:
     data = await state.get_data()
     selected = flow.draft(data)
@@ -56,7 +58,7 @@ async def submit(
         rating_views.browse_offer(),
     )
     if new_impulse is not None:
-        await post_review_cards(bot, settings, moderation, new_impulse)
+        await post_review_cards(bot, settings, moderation, moderator_languages, new_impulse)
     # Cleared last, so it is written with the update's "done" mark (storage/fsm.py). Cleared
     # first, it was committed before the thanks went out, and a press handled again after a
     # crash in between found no step and thanked nobody. Now it finds the review step and

@@ -19,3 +19,5 @@ IMPULSE_TEXT = "impulse_text"
 IMPULSE_TOPIC = "impulse_topic"
 DRAFT_KEY = "draft_key"
 PROMPT = "prompt_message"  # the question that carries the "skip" button
+TOPICS_MESSAGE = "topics_message"  # the live topic keyboard (one at a time)
+EARLIER_IDEAS = "earlier_ideas"  # changing a stored vote: the ideas sent before, which stay

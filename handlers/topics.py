@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.domain.selection import Toggle, toggle_topic
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, TopicCallback, on_step
-from handlers.states import SELECTED, Dialog
+from handlers.states import SELECTED, TOPICS_MESSAGE, Dialog
 
 
 async def toggle(
@@ -54,12 +54,9 @@ async def done(callback: CallbackQuery, state: FSMContext, settings: Settings) -
     await callback.answer()
     # The list becomes a plain summary: an old keyboard left in the chat invites wrong taps.
     await flow.edit_or_send(callback, views.chosen_topics(settings.consultation, selected))
-    if not isinstance(callback.message, Message):
-        return
-    if flow.has_impulse_for(data, selected):
-        await flow.show_review(callback.message, state, settings)
-    else:
-        await flow.ask_impulse(callback.message, state, settings)
+    await state.update_data({TOPICS_MESSAGE: None})  # nothing left to retire
+    if isinstance(callback.message, Message):
+        await flow.after_topics(callback.message, state, settings)
 
 
 def router() -> Router:

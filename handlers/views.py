@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Consultation, ConsultationText, Settings
 from bot.domain.impulse import ImpulseProblem, meaningful_length
+from bot.domain.moderation import Status
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
 
@@ -103,17 +104,37 @@ def chosen_topics(consultation: Consultation, selected: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def impulse_prompt(consultation: Consultation) -> str:
+def impulse_prompt(consultation: Consultation, earlier: Sequence[str] = ()) -> str:
+    parts = [
+        _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
+        escape(consultation_text(consultation).question),
+        _(
+            "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
+            "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
+        ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
+    ]
+    if earlier:
+        parts.append(earlier_ideas_kept(earlier))
+    return "\n\n".join(parts)
+
+
+def impulse_prompt_with_draft(consultation: Consultation, current: str) -> str:
+    """Changing the idea: the one in the draft stays unless the person removes it."""
     return "\n\n".join(
         [
             _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
-            escape(consultation_text(consultation).question),
+            _("Ihre Idee bisher:") + f"\n<blockquote>{escape(current)}</blockquote>",
             _(
-                "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
-                "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
+                "Schreiben Sie eine neue Fassung ({min} bis {max} Zeichen), oder tippen Sie "
+                "auf „Idee behalten“ oder „Idee entfernen“."
             ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
         ]
     )
+
+
+def earlier_ideas_kept(earlier: Sequence[str]) -> str:
+    quotes = "".join(f"\n<blockquote>{escape(text)}</blockquote>" for text in earlier)
+    return _("Ihre früher geschickte Idee bleibt gespeichert:") + quotes
 
 
 def impulse_problem(consultation: Consultation, problem: ImpulseProblem, text: str) -> str:
@@ -178,6 +199,7 @@ def review(
     selected: Sequence[str],
     impulse_text: str | None,
     impulse_topic: str | None,
+    earlier: Sequence[str] = (),
 ) -> str:
     parts = [_("<b>Schritt 3 von 3: Bitte prüfen</b>"), chosen_topics(consultation, selected)]
     if impulse_text and impulse_topic:
@@ -187,8 +209,12 @@ def review(
             )
             + f"\n<blockquote>{escape(impulse_text)}</blockquote>"
         )
+    elif earlier:
+        parts.append(_("Keine neue Idee."))
     else:
         parts.append(_("Ohne eigene Idee."))
+    if earlier:
+        parts.append(earlier_ideas_kept(earlier))
     parts.append(_("Stimmt alles? Dann tippen Sie auf „Absenden“."))
     return "\n\n".join(parts)
 
@@ -248,12 +274,15 @@ def standings_for(consultation: Consultation, selected: Sequence[str], standings
 
 
 def impulse_status(status: str) -> str:
+    """Every status an idea can have, in words (never the stored code)."""
     labels = {
-        "pending": _("wird geprüft"),
-        "approved": _("veröffentlicht"),
-        "rejected": _("nicht veröffentlicht"),
+        Status.PENDING: _("wird geprüft"),
+        Status.APPROVED: _("veröffentlicht"),
+        Status.REJECTED: _("nicht veröffentlicht"),
+        Status.REMOVED: _("von der Moderation zurückgezogen"),
+        Status.MERGED: _("mit einer gleichen Idee zusammengelegt"),
     }
-    return labels.get(status, status)
+    return labels[Status(status)]
 
 
 def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
@@ -279,9 +308,53 @@ def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
 
 def consultation_closed() -> str:
     return _(
-        "Die Beteiligung ist abgeschlossen. Sie können Ihre Wahl und die Ergebnisse ansehen, "
-        "aber nichts mehr ändern."
+        "Die Beteiligung ist abgeschlossen. Sie können Ihre Wahl (/meinvotum) und die "
+        "Ergebnisse (/ergebnis) ansehen, aber nichts mehr ändern."
     )
+
+
+def closed_welcome(consultation: Consultation, standings: Standings) -> str:
+    """The welcome once the consultation is closed: what came of it, no consent to give."""
+    text = consultation_text(consultation)
+    parts = [
+        f"<b>{escape(text.title)}</b>",
+        "<b>" + escape(text.question) + "</b>",
+        _(
+            "Die Beteiligung ist abgeschlossen. Danke an alle, die mitgemacht haben! "
+            "Mitmachen geht nicht mehr."
+        ),
+        results(consultation, standings, is_open=False),
+        language_hint(),
+    ]
+    return "\n\n".join(parts)
+
+
+def results(consultation: Consultation, standings: Standings, *, is_open: bool) -> str:
+    """All topics that anyone chose, ranked (ties share a rank), with their share."""
+    heading = _("<b>Die Ergebnisse bisher</b>") if is_open else _("<b>Das Ergebnis</b>")
+    lines = [
+        heading,
+        _("Teilnehmende: {participants}").format(participants=standings.participants),
+    ]
+    chosen = [standing for standing in standings.topics if standing.votes > 0]
+    if not chosen:
+        lines.append(_("Bisher hat noch niemand ein Thema gewählt."))
+        return "\n".join(lines)
+    lines += [
+        _("{rank}. {topic}: {percent} %").format(
+            rank=standing.rank,
+            topic=escape(topic_title(consultation, standing.topic_id)),
+            percent=percent(standing.share),
+        )
+        for standing in chosen
+    ]
+    lines.append(
+        _(
+            "Der Prozentwert ist der Anteil der Teilnehmenden, die das Thema gewählt haben. "
+            "Weil jede Person bis zu {limit} Themen wählt, ergeben alle zusammen mehr als 100 %."
+        ).format(limit=consultation.max_topics)
+    )
+    return "\n".join(lines)
 
 
 def local_date(settings: Settings, moment: datetime) -> str:
@@ -301,6 +374,8 @@ def help_text(settings: Settings) -> str:
             _(
                 "/start – mitmachen oder Ihre Wahl ansehen\n"
                 "/meinvotum – Ihre Wahl ansehen und ändern\n"
+                "/ergebnis – die Ergebnisse ansehen\n"
+                "/stoebern – Ideen anderer bewerten\n"
                 "/meinedaten – alles, was über Sie gespeichert ist, als Datei\n"
                 "/loeschen – Ihre Daten löschen\n"
                 "/sprache – Sprache wählen\n"

@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import event
 
 from bot.clock import system_clock
+from bot.domain.impulse import contact_data
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
 from bot.throttling import RateLimiter, Verdict
+from storage.models import Base
 from tests.harness import Harness, RunningBot, make_settings
 
 
@@ -66,10 +68,14 @@ async def test_a_flood_gets_one_notice_and_never_reaches_the_database(
     await strict.settle()
     statements: list[str] = []
 
+    inbox: list[str] = []
+
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # Recording and finishing updates is the inbox's job; BEGIN belongs to those too.
         if "inbox" not in statement and not statement.startswith("BEGIN"):
             statements.append(statement)
+        elif "inbox" in statement:
+            inbox.append(statement)
 
     engines = {strict.bot.app.database.write_engine, strict.bot.app.database.read_engine}
     for engine in engines:
@@ -82,11 +88,26 @@ async def test_a_flood_gets_one_notice_and_never_reaches_the_database(
         for engine in engines:
             event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert statements == [], statements[:5]
+    # What the dropped updates did reach: the inbox, which records each update before the
+    # throttling runs (and on PostgreSQL checks its order) and marks it done after; its
+    # statements name no other table.
+    others = [t for t in Base.metadata.tables if not t.startswith("inbox")]
+    assert inbox and not [s for s in inbox for t in others if f" {t}" in s], inbox[:3]
     notices = [m for m in flooder.user.messages if "langsamer" in m.text]
     assert len(notices) == 1
-    # Somebody else meanwhile is served as usual.
-    await other.send("/hilfe")
-    assert "Hilfe" in other.last_text
+    answered = len(flooder.user.messages)
+
+    # Somebody else, in the middle of the same flood (one getUpdates batch), is served.
+    for _ in range(5):
+        flooder.user.send_text("Hallo????")
+    other.user.send_text("/hilfe")
+    for _ in range(5):
+        flooder.user.send_text("Hallo?????")
+    await strict.settle()
+    assert "Hilfe" in other.last_text and not [
+        m for m in other.user.messages if "langsamer" in m.text
+    ]
+    assert len(flooder.user.messages) == answered  # the flood still gets nothing
     await strict.bot.stop()
 
 
@@ -136,6 +157,53 @@ async def test_contact_data_is_held_for_review_even_in_post_moderation(
         assert h.bot.app is not None
         data = await snapshot(h.settings, h.bot.app.database, system_clock())
         assert [i["status"] for i in data["impulses"]] == ["pending", "approved"]
+    finally:
+        await h.bot.stop()
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("Bitte anrufen: 0201 1234567", {"phone"}),
+        ("Mobil +49 176 12345678 erreichbar", {"phone"}),
+        ("0049 (0201) 123-45-67", {"phone"}),
+        ("Tel. 0176/12345678", {"phone"}),
+        ("Infos auf www.mein-verein-shop.de", {"link"}),
+        ("Schreiben Sie an sport@example.org", {"email"}),
+        # Numbers that are not phone numbers: years, amounts, dates, lines, times.
+        ("Im Jahr 2026 für 12.000 Menschen, 4.000.000 Euro", set()),
+        ("Linie 107 alle 10 Minuten, am 18.05.2026 um 18:00", set()),
+    ],
+)
+def test_contact_data_finds_each_kind_on_its_own(text: str, kinds: set[str]) -> None:
+    assert contact_data(text) == kinds
+
+
+async def test_a_phone_number_alone_is_refused_or_held(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    idea = "Mehr Sportplätze im Stadtteil, Rückfragen gern unter 0201 1234567"
+    h = await start(emulator, database_url, links="refuse")
+    try:
+        c = h.citizen(7010)
+        await c.send("/start")
+        await c.press("Mitmachen")
+        await c.press("Sport & Events")
+        await c.press("Weiter")
+        await c.send(idea)
+        assert "Links, E-Mail-Adressen und Telefonnummern" in c.user.messages[-2].text
+        assert "Schritt 2 von 3" in c.last_text
+    finally:
+        await h.bot.stop()
+    h.bot.settings = h.settings.with_overrides(
+        abuse=replace(h.settings.abuse, links="hold"), moderation_mode="post"
+    )
+    await h.bot.start()
+    try:
+        await h.citizen(7011).take_part(["Sport & Events"], impulse=idea)
+        assert h.bot.app is not None
+        data = await snapshot(h.settings, h.bot.app.database, system_clock())
+        assert [i["status"] for i in data["impulses"]] == ["pending"]
     finally:
         await h.bot.stop()
 

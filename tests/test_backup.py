@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import sqlite3
 import sys
@@ -16,7 +17,7 @@ from bot.backup import BackupError, backup
 from tests.dialog_steps import take_part
 from tests.harness import ROOT, Harness
 
-BEFORE, DURING = 6, 12
+BEFORE = 6
 
 
 async def run_backup(harness: Harness, target: Path) -> tuple[int, str]:
@@ -47,31 +48,53 @@ def query(path: Path, sql: str) -> list[tuple[object, ...]]:
 async def test_a_backup_while_citizens_write_is_complete_and_consistent(
     harness: Harness, tmp_path: Path
 ) -> None:
+    """Citizens keep submitting, four at a time, from before the backup starts until after it
+    ended: submissions commit both before and after the copy's snapshot, while it runs."""
     emulator = harness.emulator
-    users = [emulator.user(7600 + n) for n in range(BEFORE + DURING)]
-    await asyncio.gather(*(take_part(emulator, u, n) for n, u in enumerate(users[:BEFORE])))
-    writing = asyncio.gather(
-        *(take_part(emulator, u, n) for n, u in enumerate(users[BEFORE:], start=BEFORE))
-    )
+    source = Path(str(make_url(harness.settings.database_url).database))
+    voted_sql = "SELECT count(*) FROM participants WHERE voted_at IS NOT NULL"
+
+    def voted(path: Path) -> int:
+        return int(str(query(path, voted_sql)[0][0]))
+
+    users = [emulator.user(7600 + n) for n in range(BEFORE)]
+    await asyncio.gather(*(take_part(emulator, u, n) for n, u in enumerate(users)))
+    backed_up = asyncio.Event()
+    numbers = itertools.count(BEFORE)
+
+    async def keep_writing() -> None:
+        while not backed_up.is_set():
+            n = next(numbers)
+            await take_part(emulator, emulator.user(7600 + n), n)
+        n = next(numbers)  # and one more after the backup ended
+        await take_part(emulator, emulator.user(7600 + n), n)
+
+    writers = [asyncio.create_task(keep_writing()) for _ in range(4)]
+    await emulator.wait_for(lambda: voted(source) > BEFORE, 30)  # the stream is flowing
     target = tmp_path / "copy.sqlite3"
+    at_start = voted(source)
     code, output = await run_backup(harness, target)
-    await writing
+    at_end = voted(source)
+    backed_up.set()
+    await asyncio.gather(*writers)
     assert code == 0, output
     assert "backup written" in output
 
     assert query(target, "PRAGMA integrity_check") == [("ok",)]
     assert query(target, "PRAGMA foreign_key_check") == []
-    source = Path(str(make_url(harness.settings.database_url).database))
     schema = "SELECT name, sql FROM sqlite_master ORDER BY name"
     assert query(target, schema) == query(source, schema)
     assert query(target, "SELECT version_num FROM alembic_version") == query(
         source, "SELECT version_num FROM alembic_version"
     )
-    # Everything committed before the backup is in it; a submission is never in it by halves.
-    voted = query(target, "SELECT count(*) FROM participants WHERE voted_at IS NOT NULL")[0][0]
-    assert BEFORE <= int(str(voted)) <= BEFORE + DURING
-    assert query(target, "SELECT count(*) FROM votes")[0][0] == voted
-    assert query(target, "SELECT count(*) FROM impulses")[0][0] == voted
+    # Everything committed before the backup started is in it, and the writes went on while
+    # it ran: the copy is a snapshot from within the run, with later submissions not in it.
+    in_copy = voted(target)
+    assert at_start < in_copy < at_end, (at_start, in_copy, at_end)
+    assert in_copy < voted(source)
+    # A submission is never in it by halves.
+    assert query(target, "SELECT count(*) FROM votes")[0][0] == in_copy
+    assert query(target, "SELECT count(*) FROM impulses")[0][0] == in_copy
     assert not target.with_name("copy.sqlite3-wal").exists()
 
 

@@ -130,3 +130,21 @@ def test_a_wrong_timeout_names_its_key(tmp_path: Path, line: str, key: str) -> N
     config.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=key):
         load_settings(config, env={})
+
+
+def test_moderation_language_and_answer_minutes(tmp_path: Path) -> None:
+    settings = load_settings(EXAMPLE, env={})
+    assert (settings.moderation_language, settings.answer_minutes) == ("de", 15)
+    example = EXAMPLE.read_text(encoding="utf-8")
+    for old, new, key in [
+        ('\nlanguage = "de"\n# After', '\nlanguage = "tr"\n# After', "language"),
+        ("answer_minutes = 15", "answer_minutes = 0", "answer_minutes"),
+    ]:
+        assert old in example
+        config = tmp_path / f"{key}.toml"
+        config.write_text(example.replace(old, new), encoding="utf-8")
+        with pytest.raises(ConfigError, match=rf"moderation\.{key}"):
+            load_settings(config, env={})
+    english = tmp_path / "en.toml"
+    english.write_text(example.replace('\nlanguage = "de"\n# After', '\nlanguage = "en"\n# After'))
+    assert load_settings(english, env={}).moderation_language == "en"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -83,6 +84,7 @@ async def test_commands_are_registered_for_the_menu(harness: Harness) -> None:
         "start",
         "meinvotum",
         "stoebern",
+        "ergebnis",
         "hilfe",
         "sprache",
         "meinedaten",
@@ -348,3 +350,101 @@ async def test_help_explains_the_commands(harness: Harness) -> None:
     help_text = c.last_text
     await c.send("/gibtsnicht")
     assert c.last_text == help_text
+
+
+IDEA = "Ein gemeinsamer Nahverkehrstarif für das ganze Revier, ohne Tarifgrenzen."
+
+
+async def at_review_with_idea(c: Any) -> None:
+    await c.send("/start")
+    await c.press("Mitmachen")
+    await c.press("Mobilität & ÖPNV")
+    await c.press("Weiter")
+    await c.send(IDEA)
+    assert "Schritt 3 von 3" in c.last_text and "zum Thema „Mobilität & ÖPNV“" in c.last_text
+
+
+async def test_changing_the_topics_keeps_the_idea_under_its_topic(harness: Harness) -> None:
+    c = harness.citizen(1101)
+    await at_review_with_idea(c)
+    await c.press("Themen ändern")
+    await c.press("Mobilität & ÖPNV")  # the idea's topic is no priority any more
+    await c.press("Sport & Events")
+    await c.press("Weiter")
+    review = c.last_text
+    assert "Schritt 3 von 3" in review and "Nahverkehrstarif" in review
+    assert "zum Thema „Mobilität & ÖPNV“" in review and "1. Sport & Events" in review
+    await c.press("Absenden")
+    [impulse] = (await export(harness))["impulses"]
+    assert (impulse["topic"], impulse["text"]) == ("mobilitaet", IDEA)
+    assert votes_of(await export(harness), "sport") == 1
+
+
+async def test_changing_the_idea_keeps_it_unless_it_is_removed(harness: Harness) -> None:
+    c = harness.citizen(1102)
+    await at_review_with_idea(c)
+    await c.press("Idee ändern")
+    assert "Ihre Idee bisher" in c.last_text and "Nahverkehrstarif" in c.last_text
+    assert c.buttons() == ["Idee behalten", "Idee entfernen"]
+    await c.press("Idee behalten")
+    assert "Schritt 3 von 3" in c.last_text and "Nahverkehrstarif" in c.last_text
+
+    await c.press("Idee ändern")
+    await c.press("Idee entfernen")
+    assert "Ohne eigene Idee." in c.last_text
+    await c.press("Absenden")
+    assert (await export(harness))["impulses"] == []
+
+
+async def test_an_idea_may_go_under_a_topic_that_was_not_chosen(harness: Harness) -> None:
+    c = harness.citizen(1103)
+    await c.send("/start")
+    await c.press("Mitmachen")
+    await c.press("Mobilität & ÖPNV")
+    await c.press("Lehrkräfte gewinnen")
+    await c.press("Weiter")
+    await c.send("Mehr Sportvereine an offene Ganztagsschulen holen, mit Bus-Shuttle.")
+    assert c.buttons()[-1] == "Anderes Thema …"
+    await c.press("Anderes Thema")
+    assert "Sport & Events" in c.buttons() and len(c.buttons()) == 19
+    await c.press("Sport & Events")
+    assert "zum Thema „Sport & Events“" in c.last_text
+    await c.press("Absenden")
+    [impulse] = (await export(harness))["impulses"]
+    assert impulse["topic"] == "sport"
+
+
+async def test_changing_the_vote_says_the_earlier_idea_stays(harness: Harness) -> None:
+    c = harness.citizen(1104)
+    await c.take_part(["Mobilität & ÖPNV"], impulse=IDEA)
+    await c.send("/meinvotum")
+    await c.press("Wahl ändern")
+    await c.press("Sport & Events")
+    await c.press("Weiter")
+    assert "früher geschickte Idee bleibt gespeichert" in c.last_text
+    await c.press("Überspringen")
+    review = c.last_text
+    assert "Ohne eigene Idee." not in review and "Keine neue Idee." in review
+    assert "bleibt gespeichert" in review and "Nahverkehrstarif" in review
+    await c.press("Absenden")
+    [impulse] = (await export(harness))["impulses"]
+    assert impulse["text"] == IDEA
+
+
+async def test_the_welcome_names_no_number_of_forums_other_than_it_offers(
+    harness: Harness,
+) -> None:
+    c = harness.citizen(1106)
+    await c.send("/start")
+    welcome = c.last_text
+    await c.press("Mitmachen")
+    offered = len(c.buttons()) - 1  # without "Weiter"
+    claimed = [int(n) for n in re.findall(r"(\d+) (?:Themenforen|Foren|Gruppen)", welcome)]
+    assert all(n == offered for n in claimed), (claimed, offered)
+
+
+async def test_help_lists_every_citizen_command(harness: Harness) -> None:
+    c = harness.citizen(1107)
+    await c.send("/hilfe")
+    for command in ("/start", "/meinvotum", "/ergebnis", "/stoebern", "/sprache", "/loeschen"):
+        assert command in c.last_text, command

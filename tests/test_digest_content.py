@@ -188,3 +188,14 @@ async def test_the_channel_language_is_configurable(
         assert "Dialogue on the Ruhr Conference" in caption
         assert "Mobility & public transport" in caption
         assert "18 May 2026" in caption or "May 18, 2026" in caption
+
+
+async def test_tied_topics_share_a_rank_as_in_stats(dh: DigestHarness) -> None:
+    await _first_period_skipped(dh)
+    for topics in (["mobilitaet", "bildung"], ["mobilitaet", "sport"], ["mobilitaet", "gruen"]):
+        await dh.seed(topics, at=MAY_18_1800 - 60 * MINUTE)
+    await dh.tick(MAY_18_1800)
+    caption = dh.photos()[0].caption or ""
+    assert "1. Mobilität & ÖPNV: 100 %" in caption
+    ranks = [line.split(".")[0] for line in caption.splitlines() if "33 %" in line]
+    assert ranks == ["2", "2", "2"], caption

@@ -78,10 +78,29 @@ async def test_a_preview_overtaken_by_the_schedule_is_not_posted(mh: DigestHarne
 
 
 async def test_citizens_cannot_use_digest(mh: DigestHarness) -> None:
+    """A citizen's /digest gets the ordinary help, as any unknown command does; a moderator's
+    /digest on the same data gets the preview, whose button does nothing for the citizen."""
+    await mh.seed(["mobilitaet"], at=MAY_18_1800 + 30 * MINUTE)
     citizen = mh.citizen(4711)
+    await citizen.send("/hilfe")
+    help_text = citizen.last_text
+    assert "/start" in help_text
     await citizen.send("/digest")
-    assert "Vorschau" not in citizen.last_text
+    assert citizen.last_text == help_text
     assert await digest_rows(mh.database) == []
+
+    moderator = mh.citizen(MOD)
+    await moderator.send("/digest")
+    preview = moderator.user.messages[-1]
+    assert preview.button_texts == ["📣 Jetzt im Kanal veröffentlichen"]
+    button = preview.buttons[0].callback_data
+    assert button is not None
+    message_id = citizen.user.last_message.message_id
+    await citizen.do(lambda: citizen.user.press_data(message_id, button))
+    assert mh.posts() == []
+    assert all(row.status != "sent" for row in await digest_rows(mh.database))
+    await moderator.press("Jetzt im Kanal veröffentlichen")  # the same button, a moderator's
+    assert len(mh.posts()) == 1
 
 
 def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -118,11 +118,15 @@ async def test_switching_language_mid_dialog_keeps_the_draft(harness: Harness) -
     await c.press("Mitmachen")
     await c.press("Mobilität & ÖPNV")
     await c.press("Sport & Events")
+    old_keyboard = c.user.last_message.message_id
     await c.send("/sprache")
     assert c.buttons() == ["✅ Deutsch", "Leichte Sprache", "English", "Türkçe"]
     await c.press("Türkçe")
     assert "Dil: Türkçe" in c.user.messages[-2].text
     assert "Seçilen: 2/3" in c.last_text
+    # One live topic keyboard: the German one above lost its buttons (and its counter).
+    [old] = [m for m in c.user.messages if m.message_id == old_keyboard]
+    assert old.button_texts == []
     assert "✅ Ulaşım ve toplu taşıma" in c.buttons()
     assert "✅ Spor ve etkinlikler" in c.buttons()
 
@@ -268,3 +272,41 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
     assert "[1] ✅ Katılıyorum" in result.stdout
     assert "Adım 1/3: Öncelikleriniz" in result.stdout
     assert "▫️ Ulaşım ve toplu taşıma" in result.stdout
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
+    """/meinvotum shows an idea's status: each of the five, never its stored code."""
+    from bot.domain.moderation import Status
+    from handlers.views import impulse_status
+
+    labels = {}
+    with rendering_in(i18n(), locale):
+        for status in Status:
+            labels[status] = impulse_status(status.value)
+    assert all(label and label != status.value for status, label in labels.items()), labels
+    assert len(set(labels.values())) == len(Status), labels  # no two statuses read alike
+    if locale not in ("de", PLAIN_GERMAN):
+        assert not any(word in label for label in labels.values() for word in GERMAN_WORDS)
+        assert all(t(locale, msgid) != msgid for msgid in _status_msgids())
+
+
+def _status_msgids() -> list[str]:
+    """The German labels, so a missing translation (falling back to German) is caught."""
+    from bot.domain.moderation import Status
+    from handlers.views import impulse_status
+
+    with rendering_in(i18n(), "de"):
+        return [impulse_status(status.value) for status in Status]
+
+
+async def test_erasure_answers_in_the_old_language_then_telegrams(harness: Harness) -> None:
+    c = harness.citizen(2101, language_code="de")
+    await choose_language(c, PLAIN_GERMAN)
+    await walk(c, PLAIN_GERMAN, ["mobilitaet"])
+    await c.send("/loeschen")
+    await c.press(t(PLAIN_GERMAN, "Ja, alles löschen"))
+    erased = "Erledigt: Ihre Daten sind gelöscht. Mit /start können Sie neu beginnen."
+    assert c.last_text == t(PLAIN_GERMAN, erased) != erased
+    await c.send("/hilfe")  # the choice is forgotten: Telegram's language again
+    assert "/stoebern – Ideen anderer bewerten" in c.last_text

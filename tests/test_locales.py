@@ -55,10 +55,27 @@ def catalog(locale: str) -> Catalog:
         return read_po(po)
 
 
+def is_translated(message: Message) -> bool:
+    """Every form translated: a plural message has one string per plural form."""
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return bool(strings) and all(strings) and not message.fuzzy
+
+
 def translated(locale: str) -> Iterator[Message]:
     for message in catalog(locale):
-        if message.id and message.string and not message.fuzzy:
+        if message.id and is_translated(message):
             yield message
+
+
+def forms(message: Message) -> Iterator[tuple[str, str]]:
+    """(source, translation) pairs; each plural form is checked against the plural source."""
+    if isinstance(message.id, str):
+        assert isinstance(message.string, str)
+        yield message.id, message.string
+        return
+    singular, plural = message.id
+    for index, text in enumerate(message.string):
+        yield (singular if index == 0 else plural), text
 
 
 def fields(text: str) -> set[str] | None:
@@ -81,7 +98,7 @@ def test_every_text_is_translated(locale: str) -> None:
         if locale not in required_locales(paths, SHIPPED):
             continue
         message = catalog(locale).get(msgid)
-        if message is None or not message.string or message.fuzzy:
+        if message is None or not is_translated(message):
             missing.append(f"{sorted(paths)[0]}: {msgid[:70]!r}")
     assert not missing, (
         f"{len(missing)} texts lack a {locale} translation (run `make extract-messages`, "
@@ -92,9 +109,10 @@ def test_every_text_is_translated(locale: str) -> None:
 @pytest.mark.parametrize("locale", SHIPPED)
 def test_placeholders_are_the_same(locale: str) -> None:
     wrong = [
-        f"{m.id[:60]!r}: {fields(m.id)} != {fields(m.string)}"
+        f"{source[:60]!r}: {fields(source)} != {fields(text)}"
         for m in translated(locale)
-        if isinstance(m.id, str) and fields(m.id) is not None and fields(m.id) != fields(m.string)
+        for source, text in forms(m)
+        if fields(source) is not None and fields(source) != fields(text)
     ]
     assert not wrong, "\n".join(wrong)
 
@@ -104,11 +122,11 @@ def test_markup_and_commands_are_kept(locale: str) -> None:
     """Telegram rejects broken HTML; commands such as /loeschen are never translated."""
     wrong = []
     for m in translated(locale):
-        assert isinstance(m.id, str) and isinstance(m.string, str)
-        if Counter(TAG.findall(m.id)) != Counter(TAG.findall(m.string)):
-            wrong.append(f"tags differ: {m.id[:60]!r}")
-        if set(COMMAND.findall(m.id)) != set(COMMAND.findall(m.string)):
-            wrong.append(f"commands differ: {m.id[:60]!r}")
+        for source, text in forms(m):
+            if Counter(TAG.findall(source)) != Counter(TAG.findall(text)):
+                wrong.append(f"tags differ: {source[:60]!r}")
+            if set(COMMAND.findall(source)) != set(COMMAND.findall(text)):
+                wrong.append(f"commands differ: {source[:60]!r}")
     assert not wrong, "\n".join(wrong)
 
 
@@ -152,7 +170,7 @@ def plain_language_problems(text: str) -> list[str]:
 
 
 def test_leichte_sprache_keeps_its_rules() -> None:
-    texts = [m.string for m in translated(PLAIN_GERMAN) if isinstance(m.string, str)]
+    texts = [text for m in translated(PLAIN_GERMAN) for _source, text in forms(m)]
     consultation = load_settings(ROOT / "config.example.toml", env={}).consultation
     plain = consultation.text_for(PLAIN_GERMAN)
     texts += [plain.title, plain.question, plain.purpose]

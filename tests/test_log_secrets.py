@@ -1,10 +1,12 @@
 """The real `dialogbot run` process, with a token shaped like a real one, against a network that
 fails in the ways that put the token into error messages: neither the token nor the secret
-ever reaches its log output, the mask does."""
+ever reaches its log output, the mask does. No code path logs the secret: that a line or a
+traceback carrying it would be masked is shown on the logging set up as `dialogbot` sets it up."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import signal
@@ -15,10 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import BotApiEmulator
-from bot.logs import MASK
+from bot.logs import MASK, configure_logging
 from tests.harness import ROOT
-
-pytestmark = pytest.mark.slow
 
 
 def real_looking_token() -> str:
@@ -70,6 +70,7 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
         sink.close()
 
 
+@pytest.mark.slow
 async def test_token_and_secret_never_reach_the_logs(database_url: str, tmp_path: Path) -> None:
     token, secret = real_looking_token(), secrets.token_urlsafe(24)
     async with BotApiEmulator(token=token) as emulator:
@@ -120,3 +121,27 @@ async def talk_through_polling_failures(emulator: BotApiEmulator) -> None:
     await emulator.wait_for(lambda: len(failed()) == 2, timeout=30)
     user.press("Mobilität & ÖPNV")  # only a poll that resumed by itself gets this
     await emulator.wait_for(lambda: "Gewählt: 1 von 3" in user.last_text, timeout=30)
+
+
+def test_a_line_or_traceback_carrying_the_token_or_secret_is_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token, secret = real_looking_token(), secrets.token_urlsafe(24)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging(secrets=(token, secret))  # as bot/cli.py's main does
+        log = logging.getLogger("dialogbot.test")
+        log.warning("request to https://api.telegram.org/bot%s/getMe failed", token)
+        log.warning("pseudonyms keyed with %s", secret)
+        try:
+            raise ConnectionError(f"Cannot connect to host for /bot{token}/getUpdates {secret}")
+        except ConnectionError:
+            log.exception("polling failed")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    output = capsys.readouterr().err
+    assert "getMe failed" in output and "polling failed" in output and "ConnectionError" in output
+    assert token not in output and token.split(":")[1] not in output and secret not in output
+    assert output.count(MASK) == 4, output

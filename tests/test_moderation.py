@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiogram.filters import Command
+from sqlalchemy import func, select
 
-from bot.clock import system_clock
+from bot.clock import Clock, system_clock
+from bot.config import Settings
+from bot.domain.pseudonym import keyed_hash, pseudonym_for
 from bot.emulator import BotApiEmulator
 from bot.export import snapshot
+from handlers.moderation import moderator_router
+from storage.models import AuditEntry, Base, Rating
+from tests.digest_support import FakeClock
 from tests.harness import Citizen, Harness, RunningBot, make_settings
+from tests.test_languages import walk
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
-MODERATOR_COMMANDS = [
-    "/queue",
-    "/stats",
-    "/export",
-    "/phase close",
-    "/announce Hallo",
-    "/block 1",
-    "/unblock 1",
-    "/audit",
-]
 
 
-async def start_harness(emulator: BotApiEmulator, database_url: str, **overrides: Any) -> Harness:
+async def start_harness(
+    emulator: BotApiEmulator, database_url: str, clock: Clock = system_clock, **overrides: Any
+) -> Harness:
     emulator.add_channel("@ruhr_dialog")
     for moderator in (MOD_A, MOD_B):  # moderators have opened the bot once
         emulator.user(moderator, first_name="Moderation")
     settings = make_settings(
         emulator.base_url, database_url, moderators=frozenset({MOD_A, MOD_B}), **overrides
     )
-    bot = RunningBot(settings)
+    bot = RunningBot(settings, clock=clock)
     await bot.start()
     return Harness(emulator, bot)
 
@@ -66,20 +69,51 @@ def card_for(moderator: Citizen, impulse_id: int) -> Any:
 IDEA = "Ein Sozialticket für 9 Euro im ganzen Verkehrsverbund <Rhein-Ruhr> & darüber hinaus"
 
 
+def moderator_router_commands(settings: Settings) -> set[str]:
+    """Every command a handler of the moderators' router (and its sub-routers) listens to."""
+    found: set[str] = set()
+    for router in moderator_router(settings).chain_tail:
+        for handler in router.message.handlers:
+            for condition in handler.filters or []:
+                if isinstance(condition.callback, Command):
+                    found.update(str(c) for c in condition.callback.commands)
+    return found
+
+
 async def test_a_citizen_never_reaches_a_moderator_command(
     mod: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    citizen = mod.citizen(1234)
+    commands = sorted(moderator_router_commands(mod.settings))
+    assert {"queue", "merge", "digest", "ohne"} <= set(commands)  # the walk finds them
+    author, citizen = mod.citizen(1233), mod.citizen(1234)
+    await author.take_part(["Sport & Events"], impulse="Mehr Sportplätze in Herne öffnen")
+    card = card_for(mod.citizen(MOD_A), 1)
     await citizen.send("/hilfe")
     help_text = citizen.last_text
     with caplog.at_level(logging.WARNING, logger="bot.middlewares"):
-        for command in MODERATOR_COMMANDS:
-            await citizen.send(command)
-            assert citizen.last_text == help_text, command
-    refused = [r for r in caplog.records if "moderator-only" in r.getMessage()]
-    assert len(refused) == len(MODERATOR_COMMANDS)
-    assert all("1234" not in r.getMessage() for r in refused)  # logged by pseudonym only
+        for command in commands:
+            for text in (f"/{command}", f"/{command} 1", f"/{command} close"):
+                await citizen.send(text)
+                assert citizen.last_text == help_text, text
+        # A pending card's own buttons, pressed by a citizen (the data is all a client sends).
+        for button in card.buttons:
+            assert button.callback_data is not None
+            citizen.user.press_data(citizen.user.last_message.message_id, button.callback_data)
+            await mod.settle()
+    refused = [r.getMessage() for r in caplog.records if "moderator-only" in r.getMessage()]
+    assert len(refused) == 3 * len(commands) + len(card.buttons), refused
+    assert all(str(citizen.user.id) not in line for line in refused)
+    # Nothing happened: the idea still waits, no moderator action was recorded, no post.
+    data = await export(mod)
+    assert [i["status"] for i in data["impulses"]] == ["pending"]
+    assert mod.bot.app is not None
+    async with mod.bot.app.database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 0
     assert mod.emulator.chat_messages("@ruhr_dialog") == []
+    assert card_for(mod.citizen(MOD_A), 1).text == card.text
+    # The phase is still open: the citizen can still take part.
+    await citizen.take_part(["Sport & Events"])
+    assert "Danke!" in citizen.last_text
 
 
 async def test_review_card_approval_and_the_author_is_told(mod: Harness) -> None:
@@ -143,7 +177,12 @@ async def test_rejection_with_reason_and_official_answer(mod: Harness) -> None:
 
     await moderator.press("Antworten", message_id=card.message_id)
     await moderator.press("An das Themenforum weitergeleitet")
+    told = len(author.user.messages)
     await moderator.send("Wir haben das Anliegen ohne Namen an das Forum Heimat.Ruhr gegeben.")
+    assert "Vorschau" in moderator.last_text and "ohne Namen" in moderator.last_text
+    assert moderator.buttons() == ["📨 Senden", "✏️ Ändern", "Abbrechen"]
+    assert len(author.user.messages) == told  # nothing sent before "Senden"
+    await moderator.press("Senden")
     assert "an die Person geschickt" in moderator.last_text
     answer = author.last_text
     assert "Antwort auf Ihre Idee (#1)" in answer
@@ -154,6 +193,83 @@ async def test_rejection_with_reason_and_official_answer(mod: Harness) -> None:
     await moderator.send("/audit")
     log = moderator.last_text
     assert "reject" in log and "answer" in log and "impulse:1" in log
+
+
+async def approved_card(h: Harness, author_id: int, idea: str) -> tuple[Citizen, Citizen, int]:
+    author = h.citizen(author_id)
+    await author.take_part(["Sport & Events"], impulse=idea)
+    moderator = h.citizen(MOD_A)
+    card = card_for(moderator, 1)
+    await moderator.press("Freigeben", message_id=card.message_id)
+    return author, moderator, card.message_id
+
+
+async def test_an_answer_is_previewed_and_any_command_leaves_the_answer_mode(mod: Harness) -> None:
+    author, moderator, card = await approved_card(mod, 5201, "Freibäder im Sommer länger öffnen")
+    told = len(author.user.messages)
+
+    # "Ändern" writes it again; only the text after that is sent.
+    await moderator.press("Antworten", message_id=card)
+    await moderator.press("In Bearbeitung")
+    assert "Jeder Befehl bricht ab" in moderator.last_text
+    await moderator.send("Entwurf mit Tippfeler")
+    await moderator.press("Ändern")
+    assert "Schreiben Sie jetzt die Antwort" in moderator.last_text
+    await moderator.send("Das Forum Sport prüft die Öffnungszeiten.")
+    await moderator.press("Senden")
+    assert len(author.user.messages) == told + 1
+    assert "prüft die Öffnungszeiten" in author.last_text and "Tippfeler" not in author.last_text
+
+    # A command in the middle leaves the mode (and runs); the next note stays with the moderator.
+    await moderator.press("Antworten", message_id=card)
+    await moderator.press("Umgesetzt")
+    await moderator.send("/stats")
+    assert "nichts an die Person gesendet" in moderator.user.messages[-2].text
+    assert "Statistik" in moderator.last_text
+    await moderator.send("Notiz ans Team: morgen Karte #1 nochmal ansehen")
+    assert len(author.user.messages) == told + 1
+    assert "Vorschau" not in moderator.last_text
+
+    # "Abbrechen" sends nothing, and the old preview's buttons are spent.
+    await moderator.press("Antworten", message_id=card)
+    await moderator.press("Eingegangen")
+    await moderator.send("Noch ein Entwurf")
+    preview = moderator.user.last_message
+    send = next(b.callback_data for b in preview.buttons if b.text == "📨 Senden")
+    await moderator.press("Abbrechen")
+    assert "Nicht gesendet" in moderator.last_text
+    await moderator.do(lambda: moderator.user.press_data(preview.message_id, send))  # a late tap
+    assert "nicht mehr aktuell" in moderator.user.callback_answers[-1].text
+    assert len(author.user.messages) == told + 1
+
+
+async def test_the_answer_mode_expires(emulator: BotApiEmulator, database_url: str) -> None:
+    clock = FakeClock(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))
+    mod = await start_harness(emulator, database_url, clock=clock, answer_minutes=10)
+    try:
+        author, moderator, card = await approved_card(mod, 5202, "Mehr Trinkbrunnen in Parks")
+        told = len(author.user.messages)
+        await moderator.press("Antworten", message_id=card)
+        await moderator.press("Eingegangen")
+        assert "nach 10 Minuten" in moderator.last_text
+        clock.set(clock.now + timedelta(minutes=10))
+        await moderator.send("Kaffee ist fertig!")
+        assert "abgelaufen" in moderator.last_text
+        assert len(author.user.messages) == told
+        await moderator.send("Noch ein Gedanke")  # the mode is gone: no preview, nothing sent
+        assert "Vorschau" not in moderator.last_text and len(author.user.messages) == told
+
+        # A preview that waited too long is not sent either.
+        await moderator.press("Antworten", message_id=card)
+        await moderator.press("Eingegangen")
+        clock.set(clock.now + timedelta(minutes=9))
+        await moderator.send("Wir haben Ihre Idee erhalten.")
+        clock.set(clock.now + timedelta(minutes=10))
+        await moderator.press("Senden")
+        assert "abgelaufen" in moderator.user.callback_answers[-1].text
+        assert len(author.user.messages) == told
+    finally:
+        await mod.bot.stop()
 
 
 async def test_blocking_removes_votes_and_unblocking_restores_them(mod: Harness) -> None:
@@ -184,28 +300,93 @@ async def test_blocking_removes_votes_and_unblocking_restores_them(mod: Harness)
 async def test_closed_phase_refuses_changes(mod: Harness) -> None:
     citizen = mod.citizen(5006)
     await citizen.take_part(["Grüne Infrastruktur"])
+    midway = mod.citizen(5008)  # consented before the close, has chosen a topic
+    await midway.send("/start")
+    await midway.press("Mitmachen")
+    await midway.press("Sport & Events")
     moderator = mod.citizen(MOD_A)
     await moderator.send("/phase close")
     assert "geschlossen" in moderator.last_text
 
     await citizen.send("/meinvotum")
-    assert "abgeschlossen" in citizen.last_text
-    assert citizen.buttons() == []
+    assert "abgeschlossen" in citizen.user.messages[-2].text
+    assert citizen.user.messages[-2].button_texts == []
+    assert (
+        "Das Ergebnis" in citizen.last_text and "1. Grüne Infrastruktur: 100 %" in citizen.last_text
+    )
+
+    # Someone arriving now learns it at once: no consent, the results instead.
     newcomer = mod.citizen(5007)
-    await newcomer.send("/start")
-    await newcomer.press("Mitmachen")
-    await newcomer.press("Sport & Events")
-    await newcomer.press("Weiter")
-    await newcomer.press("Überspringen")
-    await newcomer.press("Absenden")
-    assert "abgeschlossen" in newcomer.user.callback_answers[-1].text
-    assert (await export(mod))["participants"] == 1
+    await newcomer.send("/start qr_hbf_bochum")
+    welcome = newcomer.last_text
+    assert "abgeschlossen" in welcome and "zwei Minuten" not in welcome
+    assert "1. Grüne Infrastruktur: 100 %" in welcome and "Teilnehmende: 1" in welcome
+    assert newcomer.buttons() == []
+    await newcomer.send("/meinvotum")
+    assert "Das Ergebnis" in newcomer.last_text and "/start" not in newcomer.last_text
+
+    # Someone mid-dialog is stopped at the next tap, not at "Absenden"; the draft is kept.
+    await midway.press("Weiter")
+    assert "abgeschlossen" in midway.user.callback_answers[-1].text
+    assert "/ergebnis" in midway.user.callback_answers[-1].text
+    assert "Gewählt: 1 von 3" in midway.last_text
+    await midway.send("/ergebnis")
+    assert "1. Grüne Infrastruktur: 100 %" in midway.last_text
+    assert (await export(mod))["participants"] == 1  # nothing was submitted meanwhile
 
     await moderator.send("/phase open")
-    await newcomer.press("Absenden")
-    assert "Danke!" in newcomer.last_text
+    await midway.press("Weiter")
+    await midway.press("Überspringen")
+    await midway.press("Absenden")
+    assert "Danke!" in midway.last_text
     await moderator.send("/phase vielleicht")
     assert "/phase open" in moderator.last_text
+
+
+async def test_results_at_any_time_in_every_language(mod: Harness) -> None:
+    for n, topics in enumerate([["Sport & Events", "Mobilität & ÖPNV"], ["Sport & Events"]]):
+        await mod.citizen(5100 + n).take_part(topics)
+    reader = mod.citizen(5110)  # never took part
+    await reader.send("/ergebnis")
+    results = reader.last_text
+    assert "Die Ergebnisse bisher" in results and "Teilnehmende: 2" in results
+    assert "1. Sport & Events: 100 %" in results and "2. Mobilität & ÖPNV: 50 %" in results
+    for n, (command, locale, heading) in enumerate(
+        [
+            ("/results", "en", "results so far"),
+            ("/sonuclar", "tr", "Şu ana kadarki sonuçlar"),
+            ("/ergebnis", "de_LS", "Das Ergebnis bis jetzt"),
+        ]
+    ):
+        person = mod.citizen(5120 + n, language_code=locale[:2])
+        if locale == "de_LS":
+            await person.send("/sprache")
+            await person.press("Leichte Sprache")
+        await person.send(command)
+        assert heading in person.last_text, (command, person.last_text)
+
+    await mod.citizen(MOD_A).send("/phase close")
+    await reader.send("/ergebnis")
+    assert "Das Ergebnis" in reader.last_text and "1. Sport & Events: 100 %" in reader.last_text
+
+
+async def test_ratings_are_refused_while_closed(mod: Harness) -> None:
+    author = mod.citizen(5130)
+    await author.take_part(["Sport & Events"], impulse="Mehr Bolzplätze in allen Stadtteilen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    rater = mod.citizen(5131)
+    await rater.take_part(["Sport & Events"])
+    await rater.send("/stoebern")
+    assert "Idee #1" in rater.last_text
+    await moderator.send("/phase close")
+    await rater.press("Stimme zu")
+    assert "abgeschlossen" in rater.user.callback_answers[-1].text
+    await rater.send("/stoebern")
+    assert "abgeschlossen" in rater.last_text
+    assert mod.bot.app is not None
+    async with mod.bot.app.database.reading() as session:
+        assert list(await session.scalars(select(Rating))) == []
 
 
 async def test_announcement_is_previewed_escaped_and_posted_once(mod: Harness) -> None:
@@ -219,12 +400,26 @@ async def test_announcement_is_previewed_escaped_and_posted_once(mod: Harness) -
     assert "veröffentlicht" in moderator.last_text
 
 
+CITIZENS = [7_500_000_101, 7_500_000_102, 7_500_000_103]  # Telegram ids, found by no accident
+
+
+def holds_a_citizen_id(value: Any) -> bool:
+    """A citizen's Telegram id anywhere in a parsed value: as a number or inside a text."""
+    if isinstance(value, dict):
+        return any(holds_a_citizen_id(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_a_citizen_id(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return False
+    return value in CITIZENS or any(str(c) in str(value) for c in CITIZENS)
+
+
 async def test_stats_queue_and_export(mod: Harness) -> None:
-    for i, source in enumerate(["flyer_essen", "flyer_essen", None]):
-        c = mod.citizen(6000 + i)
+    for user_id, source in zip(CITIZENS, ["flyer_essen", "flyer_essen", None], strict=True):
+        c = mod.citizen(user_id)
         await c.take_part(
             ["Mobilität & ÖPNV", "Lehrkräfte gewinnen"],
-            impulse=f"Idee Nummer {i} mit Text",
+            impulse=f"Idee Nummer {user_id % 10} mit Text",
             source=source,
         )
     moderator = mod.citizen(MOD_A)
@@ -238,6 +433,11 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
     await moderator.send("/queue")
     assert "3 Impulse warten" in moderator.user.messages[-2].text
     assert "Impuls #1" in moderator.last_text
+    # Decisions about citizens, so that the audit log has entries about them.
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    await moderator.send("/block 2")
+    await moderator.send("/audit")
+    assert "block · impulse:2" in moderator.last_text
 
     await moderator.send("/export")
     documents = [m for m in moderator.user.messages if m.document is not None]
@@ -248,11 +448,24 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
         "themen",
     }
     full = json.loads(next(d for d in documents if d.filename.endswith(".json")).document)
-    assert len(full["votes"]) == 6 and full["participants"] == 3
-    assert [entry["action"] for entry in full["audit"]] == ["export"]
-    raw = b"".join(d.document for d in documents).decode()
-    for telegram_id in ("6000", "6001", "6002"):
-        assert f'"{telegram_id}"' not in raw and f",{telegram_id}," not in raw
+    assert len(full["votes"]) == 6 and full["participants"] == 2  # one author is blocked
+    assert [entry["action"] for entry in full["audit"]] == ["export", "block", "approve"]
+    # No citizen's Telegram id in the exports: not as a JSON number or string, not in any CSV
+    # column; nor in anything the moderators were shown (cards, /stats, /queue, /audit).
+    assert not holds_a_citizen_id(full), full
+    tables = [d for d in documents if d.filename.endswith(".csv")]
+    assert len(tables) == 3
+    for table in tables:
+        rows = list(csv.reader(io.StringIO(table.document.decode())))
+        assert len(rows) > 1 and all(len(row) == len(rows[0]) for row in rows), rows
+        assert not holds_a_citizen_id(rows), (table.filename, rows)
+    for someone in (moderator, mod.citizen(MOD_B)):
+        shown = [(m.text, m.raw_text, m.button_texts) for m in someone.user.messages]
+        assert len(shown) >= 3 and not holds_a_citizen_id(shown), shown
+    # Nor in what the citizens themselves were answered.
+    for user_id in CITIZENS:
+        told = [(m.text, m.raw_text) for m in mod.citizen(user_id).user.messages]
+        assert told and not holds_a_citizen_id(told), told
 
 
 async def test_post_moderation_publishes_at_once_and_can_take_down(
@@ -290,3 +503,151 @@ async def test_review_cards_go_to_the_moderators_group_when_configured(
         assert not emulator.calls_to("leaveChat")
     finally:
         await mod.bot.stop()
+
+
+async def test_cards_come_in_each_moderators_language_not_the_authors(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    emulator.user(MOD_A, first_name="Moderation", language_code="tr")  # no moderators' language
+    emulator.user(MOD_B, first_name="Moderation", language_code="en")
+    mod = await start_harness(emulator, database_url)
+    try:
+        moderator_a, moderator_b = mod.citizen(MOD_A), mod.citizen(MOD_B)
+        for moderator in (moderator_a, moderator_b):  # the bot learns their language
+            await moderator.send("/queue")
+        assert "Warteschlange" in moderator_a.last_text
+        assert "queue" in moderator_b.last_text.lower()
+
+        author = mod.citizen(5301, language_code="en")
+        await walk(author, "en", ["mobilitaet"], impulse="A single ticket for the whole region")
+        card_a, card_b = card_for(moderator_a, 1), moderator_b.user.last_message
+        assert "Impuls #1" in card_a.text and "wartet auf Prüfung" in card_a.text
+        assert "Thema: Mobilität & ÖPNV" in card_a.text
+        assert card_a.button_texts[:2] == ["✅ Freigeben", "❌ Ablehnen"]
+        assert "Idea #1" in card_b.text and "Topic: Mobility" in card_b.text
+        assert card_b.button_texts[:2] == ["✅ Approve", "❌ Reject"]
+
+        # Also what the Turkish-speaking moderator's own taps bring is German, though the
+        # reasons exist in Turkish for citizens.
+        await moderator_a.press("Ablehnen", message_id=card_a.message_id)
+        assert "enthält persönliche Daten" in card_for(moderator_a, 1).button_texts
+        await moderator_a.press("Zurück", message_id=card_a.message_id)
+
+        # A decision by the English moderator updates the German copy in German.
+        await moderator_b.press("Approve", message_id=card_b.message_id)
+        assert "veröffentlicht" in card_for(moderator_a, 1).text
+        assert "published" in moderator_b.user.messages[-1].text
+        assert "published" in author.last_text  # the author still reads their own language
+    finally:
+        await mod.bot.stop()
+
+
+async def test_cards_in_the_moderators_group_come_in_the_configured_language(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    group = emulator.add_group("Moderation Ruhr-Dialog")
+    mod = await start_harness(
+        emulator, database_url, moderators_chat=group, moderation_language="en"
+    )
+    try:
+        author = mod.citizen(5302, language_code="tr")
+        await walk(author, "tr", ["sport"], impulse="Yüzme havuzları yazın daha uzun açık olsun")
+        [card] = emulator.chat_messages(group)
+        assert "Idea #1" in card.text and "✅ Approve" in card.button_texts
+    finally:
+        await mod.bot.stop()
+
+
+async def test_my_vote_names_every_status_in_words(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    mod = await start_harness(emulator, database_url, moderation_mode="post")
+    try:
+        kept, duplicate, withdrawn = (mod.citizen(5400 + n) for n in range(3))
+        await kept.take_part(["Sport & Events"], impulse="Freibäder im Sommer bis 22 Uhr öffnen")
+        await duplicate.take_part(
+            ["Sport & Events"], impulse="Schwimmhallen im Juli rund um die Uhr betreiben"
+        )
+        await withdrawn.take_part(["Sport & Events"], impulse="Eine Eisbahn auf jedem Marktplatz")
+        moderator = mod.citizen(MOD_A)
+        await moderator.send("/merge 2 1")
+        await moderator.press("Zurückziehen", message_id=card_for(moderator, 3).message_id)
+        for citizen, words, code in [
+            (kept, "veröffentlicht", "approved"),
+            (duplicate, "mit einer gleichen Idee zusammengelegt", "merged"),
+            (withdrawn, "von der Moderation zurückgezogen", "removed"),
+        ]:
+            await citizen.send("/meinvotum")
+            assert words in citizen.last_text and code not in citizen.last_text
+    finally:
+        await mod.bot.stop()
+
+
+async def test_counts_use_plural_forms(emulator: BotApiEmulator, database_url: str) -> None:
+    emulator.user(MOD_B, first_name="Moderation", language_code="en")
+    mod = await start_harness(emulator, database_url)
+    try:
+        await mod.citizen(5501).take_part(["Sport & Events"], impulse="Mehr Bolzplätze bauen")
+        moderator_a, moderator_b = mod.citizen(MOD_A), mod.citizen(MOD_B)
+        await moderator_a.send("/queue")
+        assert "1 Impuls wartet auf Prüfung" in moderator_a.user.messages[-2].text
+        await moderator_b.send("/queue")
+        assert "1 idea awaiting review" in moderator_b.user.messages[-2].text
+        await mod.citizen(5502).take_part(["Sport & Events"], impulse="Skateparks in Herne")
+        await moderator_b.send("/queue")
+        assert "2 ideas awaiting review" in moderator_b.user.messages[-2].text
+    finally:
+        await mod.bot.stop()
+
+
+async def test_erasing_an_author_keeps_the_published_idea_and_no_link_to_them(
+    mod: Harness,
+) -> None:
+    author, rater = mod.citizen(7_311_957_846), mod.citizen(5012)
+    await author.take_part(["Sport & Events"], impulse=IDEA, source="flyer_essen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    await rater.take_part(["Sport & Events"])
+    await author.send("/meinvotum")  # and is in the middle of changing the vote
+    await author.press("Wahl ändern")
+    assert mod.bot.app is not None
+    database, secret = mod.bot.app.database, mod.settings.secret
+    pseudonym = pseudonym_for(author.user.id, secret)
+    states = [  # the author's conversation-state keys (storage/fsm.py)
+        keyed_hash(f"4242:{author.user.id}:{author.user.id}:None:{destiny}", secret)
+        for destiny in ("default", "locale")
+    ]
+
+    async def rows() -> dict[str, list[dict[str, Any]]]:
+        async with database.reading() as session:
+            return {
+                name: [dict(r._mapping) for r in await session.execute(select(table))]
+                for name, table in Base.metadata.tables.items()
+            }
+
+    before = await rows()
+    [participant] = [p for p in before["participants"] if p["pseudonym"] == pseudonym]
+    [idea] = before["impulses"]
+    assert idea["participant_id"] == participant["id"] and idea["source"] == "flyer_essen"
+    assert any(r["key"] in states for r in before["conversation_states"])
+
+    await author.send("/loeschen")
+    await author.press("Ja, alles löschen")
+    assert "gelöscht" in author.last_text
+
+    after = await rows()
+    [kept] = after["impulses"]  # the published idea stays, as it was published
+    assert (kept["id"], kept["text"], kept["status"]) == (idea["id"], IDEA, "approved")
+    assert kept["participant_id"] is None and kept["source"] is None
+    assert [i["text"] for i in (await export(mod))["impulses"]] == [IDEA]
+    # Nothing anywhere still points to the author: not the participant row's id, not the
+    # pseudonym, not the Telegram id, not a conversation state.
+    for name, table_rows in after.items():
+        for row in table_rows:
+            assert row.get("participant_id") != participant["id"], (name, row)
+            for value in row.values():
+                assert pseudonym not in str(value), (name, row)
+                assert value != author.user.id, (name, row)
+                assert str(author.user.id) not in str(value), (name, row)
+            assert row.get("key") not in states, (name, row)
+    assert len(after["participants"]) == len(before["participants"]) - 1

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 from matplotlib.image import imread
+from sqlalchemy import update
 
 from bot.consensus_cache import ConsensusCache
 from bot.digest import command
 from bot.domain.consensus import RatingMatrix
 from bot.domain.participation import Citizen
 from bot.emulator import BotApiEmulator
+from storage.models import Participant
 from storage.ratings import SqlConsensusSource, SqlRatingRepository
 from storage.repository import SqlParticipationRepository
 from tests.digest_support import MAY_18_1800, DigestHarness, decide, digest_harness
@@ -148,11 +150,36 @@ async def test_the_groups_are_computed_in_the_background_and_cached() -> None:
 
 
 async def test_the_matrix_query_counts_in_the_database(gh: DigestHarness) -> None:
-    await plant_two_camps(gh, MAY_18_1800 - 60 * MINUTE)
+    """Its three filters: active participants, approved ideas, at least 7 ratings of approved
+    ideas each. Each one has a participant or an idea planted that only it keeps out."""
+    at = MAY_18_1800 - 60 * MINUTE
+    await plant_two_camps(gh, at)
+    approved = list(range(1, 11))  # the camps' divisive ideas (plant_two_camps made 1 to 11)
+    withdrawn = await gh.seed(["mobilitaet"], at=at, impulse="Eine Idee, die zurückgezogen wird.")
+    assert withdrawn is not None
+    await decide(gh.database, withdrawn, "approved", at)
+    people, ratings = SqlParticipationRepository(gh.database), SqlRatingRepository(gh.database)
+    plan = {
+        "blocked": approved[:9],  # nine ratings, but blocked
+        "six": [*approved[:6], withdrawn],  # seven ratings, one of them of a withdrawn idea
+        "seven": approved[:7],  # exactly seven: counted
+    }
+    for n, (pseudonym, ideas) in enumerate(plan.items()):
+        await people.register(Citizen(pseudonym, 70_000 + n, "de"), source=None, now=at)
+        for impulse in ideas:
+            assert await ratings.rate(pseudonym, impulse, 1, at)
+    await decide(gh.database, withdrawn, "removed", at)
+    async with gh.database.transaction() as session:
+        await session.execute(
+            update(Participant).where(Participant.pseudonym == "blocked").values(status="blocked")
+        )
+
     matrix = await SqlConsensusSource(gh.database).rating_matrix()
     assert matrix is not None
-    assert len(matrix.participants) == CAMP_A + CAMP_B and len(matrix.impulses) == 11
-    assert len(matrix.values) == (CAMP_A + CAMP_B) * 10
+    camps = CAMP_A + CAMP_B
+    assert len(matrix.participants) == camps + 1  # the camps and "seven"
+    assert len(matrix.impulses) == 11 and withdrawn not in matrix.impulses
+    assert len(matrix.values) == camps * 10 + 7
     assert await SqlConsensusSource(gh.database).rating_matrix(min_ratings=11) is None
 
 

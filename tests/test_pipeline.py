@@ -1,100 +1,153 @@
-"""One person's updates in order (bot/pipeline.py), also when an older one is taken over late."""
+"""One person's updates in order (bot/pipeline.py, storage/inbox.py), everybody else alongside.
+
+Each test sends updates whose order shows in the outcome: a topic tapped on and off again
+before "Weiter" is pressed. Handled in order, the citizen moves on with exactly the topics
+tapped on; handled out of order (or at once), "Weiter" finds no topic yet and is refused, or a
+tap overwrites another.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+import json
 from typing import Any
 
+import pytest
 from aiogram.types import Update
+from aiohttp import ClientSession
 
-from bot.pipeline import UpdatePipeline
+from bot.clock import system_clock
+from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.export import snapshot
+from bot.pipeline import ordering_key
+from handlers.callbacks import TopicCallback
+from storage.db import Database
+from storage.inbox import Inbox
+from tests.harness import Harness, RunningBot, make_settings
 
-
-def message(update_id: int, user_id: int) -> Update:
-    return Update.model_validate(
-        {
-            "update_id": update_id,
-            "message": {
-                "message_id": update_id,
-                "date": 0,
-                "chat": {"id": user_id, "type": "private"},
-                "from": {"id": user_id, "is_bot": False, "first_name": "A"},
-                "text": f"update {update_id}",
-            },
-        }
-    )
+CHOOSE_ONE = "Bitte wählen Sie mindestens ein Thema."
 
 
-class SharedInbox:
-    """The shared inbox's rules in memory: an update waits until every earlier pending update
-    of the same person is done (storage/inbox.py `wait_turn`)."""
-
-    shared = True
-
-    def __init__(self) -> None:
-        self.keys: dict[int, int] = {}
-        self.done: set[int] = set()
-        self.orphans: list[tuple[int, str]] = []
-        self.changed = asyncio.Condition()
-
-    async def record(
-        self, payloads: Sequence[tuple[int, str]], keys: Mapping[int, int]
-    ) -> list[int]:
-        self.keys.update(keys)
-        return [update_id for update_id, _ in payloads]
-
-    async def pending(self) -> list[tuple[int, str]]:
-        orphans, self.orphans = self.orphans, []
-        return orphans
-
-    async def wait_turn(self, key: int, update_id: int) -> None:
-        async with self.changed:
-            await self.changed.wait_for(
-                lambda: all(
-                    u in self.done for u, k in self.keys.items() if k == key and u < update_id
-                )
-            )
-
-    async def finish(self, update_id: int, *, failed: bool, also: Any = None) -> None:
-        async with self.changed:
-            self.done.add(update_id)
-            self.changed.notify_all()
-
-    async def close(self) -> None:
-        pass
+def chosen_counts(emulator: BotApiEmulator, user: EmulatedUser) -> list[str]:
+    """The "Gewählt: N von 3" of every edit of the citizen's topic keyboard, in order."""
+    return [
+        c.params["text"].split("Gewählt: ")[1][:1]
+        for c in emulator.api_calls
+        if c.chat_id == user.id
+        and c.method == "editMessageText"
+        and "Gewählt: " in c.params.get("text", "")
+    ]
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.handled: list[int] = []
-
-    async def feed_update(self, bot: Any, update: Update, **context: Any) -> None:
-        await asyncio.sleep(0)
-        self.handled.append(update.update_id)
+async def votes(harness: Harness) -> dict[str, int]:
+    assert harness.bot.app is not None
+    data = await snapshot(harness.settings, harness.bot.app.database, system_clock())
+    return {t["id"]: t["votes"] for t in data["topics"] if t["votes"]}
 
 
-async def test_an_older_update_taken_over_from_a_dead_instance_does_not_wait_for_a_newer_one() -> (
-    None
-):
-    inbox, dispatcher = SharedInbox(), Recorder()
-    pipeline = UpdatePipeline(dispatcher, bot=None, inbox=inbox)  # type: ignore[arg-type]
-    older = message(3, user_id=42)
-    inbox.keys[3] = 42  # recorded by an instance that then died
-    await pipeline.accept([message(5, user_id=42)])  # waits in the inbox for update 3
-    inbox.orphans.append((3, older.model_dump_json(exclude_unset=True)))
-    await pipeline.resume_pending(sweep_every=0.01)
+async def test_one_persons_updates_run_in_order_and_others_alongside(harness: Harness) -> None:
+    anna, ben = harness.citizen(9101), harness.citizen(9102)
+    for citizen in (anna, ben):
+        await citizen.send("/start")
+        await citizen.press("Mitmachen")
+    keyboard = anna.user.last_message.message_id
+    before = len(harness.emulator.api_calls)
+    # All in one getUpdates batch: Anna's four, then Ben's one. Her third tap is the one the
+    # keyboard offers once Kunst is chosen: "unchoose Kunst".
+    anna.user.press("Sport & Events")  # on
+    anna.user.press("Kunst & Kreativität")  # on
+    anna.user.press_data(keyboard, TopicCallback(topic="kunst", choose=False).pack())  # off
+    anna.user.press("Weiter")
+    ben.user.press("Mobilität & ÖPNV")
+    await harness.settle()
+
+    assert chosen_counts(harness.emulator, anna.user) == ["1", "2", "1"]
+    assert "Schritt 2 von 3" in anna.last_text
+    assert not [a for a in anna.user.callback_answers if a.text == CHOOSE_ONE]
+    # Ben's tap did not queue behind Anna's four: it was answered before her last one.
+    answers = [
+        (c.chat_id, c.params.get("text", ""))
+        for c in harness.emulator.api_calls[before:]
+        if c.method in ("editMessageText", "sendMessage")
+    ]
+    bens = min(i for i, (chat, _) in enumerate(answers) if chat == ben.user.id)
+    annas_last = max(i for i, (chat, _) in enumerate(answers) if chat == anna.user.id)
+    assert bens < annas_last, answers
+
+    await anna.press("Überspringen")
+    await anna.press("Absenden")
+    assert "Danke!" in anna.last_text
+    assert await votes(harness) == {"sport": 1}
+
+
+async def get_updates(emulator: BotApiEmulator, offset: int | None = None) -> list[dict[str, Any]]:
+    """What a bot instance gets from Telegram, fetched by the test (the emulator over HTTP)."""
+    params: dict[str, Any] = {"timeout": 0} if offset is None else {"timeout": 0, "offset": offset}
+    async with (
+        ClientSession() as http,
+        http.post(f"{emulator.base_url}/bot{emulator.token}/getUpdates", json=params) as answer,
+    ):
+        body = await answer.json()
+    assert body["ok"], body
+    return list(body["result"])
+
+
+async def test_an_earlier_update_on_another_instance_is_waited_for_and_taken_over_when_it_dies(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    """Several instances on one PostgreSQL inbox. Instance A records Anna's tap on a topic and
+    dies before handling it; her "Weiter" reaches instance B. B must not handle "Weiter" while
+    the tap is pending with a live owner, must take the tap over once A is gone (A's liveness
+    lock is free), and must handle the older tap first although "Weiter" came to it first."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("several instances share a PostgreSQL inbox; one SQLite file has one")
+    settings = make_settings(emulator.base_url, database_url)
+    harness = Harness(emulator, RunningBot(settings))
+    await harness.bot.start()
+    anna = harness.citizen(9201)
+    await anna.send("/start")
+    await anna.press("Mitmachen")
+    await harness.bot.stop()
+
+    # Instance A: records the tap in the shared inbox (holding its liveness lock), then dies.
+    a_database = Database(database_url)
+    a_inbox = Inbox(a_database, owner="instance-a")
+    await a_inbox.open()
+    anna.user.press("Sport & Events")
+    [tap] = await get_updates(emulator)
+    await get_updates(emulator, offset=tap["update_id"] + 1)  # A confirmed it to Telegram
+    key = ordering_key(Update.model_validate(tap))
+    recorded = await a_inbox.record([(tap["update_id"], json.dumps(tap))], {tap["update_id"]: key})
+    assert recorded == [tap["update_id"]]
+
+    # Instance B starts and gets "Weiter", the newer update.
+    answered = len(anna.user.callback_answers)
+    anna.user.press("Weiter")
+    await harness.bot.start()
     try:
-        await asyncio.wait_for(pipeline.wait_idle(), timeout=5)
+        await emulator.wait_fetched(timeout=10)
+        with contextlib.suppress(TimeoutError):  # give B every chance to run ahead
+            await emulator.wait_for(lambda: len(anna.user.callback_answers) > answered, 1.0)
+        assert len(anna.user.callback_answers) == answered, "Weiter ran before the earlier tap"
+        assert "Gewählt: 0 von 3" in anna.last_text
+
+        await a_inbox.close()  # A dies: its lock is free, B's sweep takes the tap over
+        await a_database.dispose()
+        await emulator.wait_for(lambda: len(anna.user.callback_answers) == answered + 2, 10)
+        assert harness.bot.app is not None
+        await asyncio.wait_for(harness.bot.app.pipeline.wait_idle(), 10)
+        assert chosen_counts(emulator, anna.user) == ["1"]
+        assert "Schritt 2 von 3" in anna.last_text
+        assert not [a for a in anna.user.callback_answers if a.text == CHOOSE_ONE]
+        await anna.press("Überspringen")
+        await anna.press("Absenden")
+        assert await votes(harness) == {"sport": 1}
+    except BaseException:
+        await harness.bot.crash()  # an update stuck waiting would keep `stop` waiting too
+        raise
+    else:
+        await harness.bot.stop()
     finally:
-        await pipeline.close()
-    assert dispatcher.handled == [3, 5]
-
-
-async def test_updates_of_one_person_run_in_order_and_others_alongside() -> None:
-    inbox, dispatcher = SharedInbox(), Recorder()
-    pipeline = UpdatePipeline(dispatcher, bot=None, inbox=inbox)  # type: ignore[arg-type]
-    await pipeline.accept([message(i, user_id=1 + i % 2) for i in range(1, 11)])
-    await asyncio.wait_for(pipeline.wait_idle(), timeout=5)
-    first = [u for u in dispatcher.handled if u % 2]
-    assert first == sorted(first) and len(dispatcher.handled) == 10
+        await a_inbox.close()
+        await a_database.dispose()

@@ -250,3 +250,26 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     assert "kann nicht" in moderator.last_text  # already merged
     await moderator.send("/audit")
     assert "merge" in moderator.last_text
+
+
+async def test_the_report_question_stands_above_the_reasons(h: Harness) -> None:
+    await authors(h, IDEAS[:1])
+    reader = h.citizen(7600)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    await reader.press("Melden")
+    asked = reader.last_text
+    assert "Warum melden Sie diese Idee?" in asked and "Was meinen Sie" not in asked
+    assert "Idee #1" in asked and IDEAS[0][1] in asked  # still the same card
+    await reader.press("Zurück")
+    assert "Was meinen Sie zu dieser Idee?" in reader.last_text
+    assert "Warum melden" not in reader.last_text
+    assert "👍 Stimme zu" in reader.buttons()
+
+
+async def test_browsing_with_no_published_idea_says_so(h: Harness) -> None:
+    reader = h.citizen(7601)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    assert "Noch ist keine Idee veröffentlicht" in reader.last_text
+    assert "alle veröffentlichten Ideen gesehen" not in reader.last_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from sqlalchemy import func, select
 from bot import cli
 from bot.config import ConfigError, PrivacyPolicy, load_settings
 from bot.retention import PurgeRefused, check_due, purge
-from storage.models import InboxPayload, InboxUpdate, ReplyAddress, Vote
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import InboxPayload, InboxUpdate, Participant, ReplyAddress, Vote
 from tests.harness import ROOT, Harness
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -91,9 +94,55 @@ def test_the_command_refuses_in_one_line_and_purges_with_force(
     monkeypatch.setenv("DIALOGBOT_DATABASE_URL", database_url)
     monkeypatch.setenv("DIALOGBOT_SECRET", "retention-secret")
     config = str(config_with(tmp_path, 'ends = "2999-01-01"'))
+    populated = asyncio.run(populate(database_url))
+    assert populated == {"addresses": 2, "handled": 3, "pending": 1, "votes": 3}
     assert cli.main(["purge", "--config", config]) == 2
     refusal = capsys.readouterr().err
     assert refusal.count("\n") == 1 and "kept until 2999-04-01" in refusal and "--force" in refusal
+    assert asyncio.run(count_rows(database_url)) == populated  # refused: nothing gone
 
     assert cli.main(["purge", "--config", config, "--force"]) == 0
-    assert capsys.readouterr().out.startswith("purged 0 reply addresses")
+    assert capsys.readouterr().out.startswith("purged 2 reply addresses and 3 handled updates")
+    after = asyncio.run(count_rows(database_url))
+    assert after == {"addresses": 0, "handled": 0, "pending": 1, "votes": 3}
+
+
+async def populate(database_url: str) -> dict[str, int]:
+    """Two citizens with votes and reply addresses, three handled updates and a pending one."""
+    database = Database(database_url)
+    try:
+        await upgrade(database)
+        async with database.transaction() as session:
+            for n, topics in ((1, ["mobilitaet", "sport"]), (2, ["sport"])):
+                session.add(Participant(id=n, pseudonym=f"p{n}", locale="de", consented_at=now()))
+                await session.flush()
+                session.add(
+                    ReplyAddress(participant_id=n, chat_id=7_700_000_000 + n, updated_at=now())
+                )
+                session.add_all(Vote(participant_id=n, topic_id=t) for t in topics)
+            for update_id in (1, 2, 3):
+                session.add(InboxUpdate(update_id=update_id, status="done", received_at=now()))
+            session.add(InboxUpdate(update_id=4, status="pending", received_at=now()))
+            session.add(InboxPayload(update_id=4, payload="{}"))
+    finally:
+        await database.dispose()
+    return await count_rows(database_url)
+
+
+async def count_rows(database_url: str) -> dict[str, int]:
+    database = Database(database_url)
+    try:
+        async with database.reading() as session:
+
+            async def count(model: type, *where: object) -> int:
+                query = select(func.count()).select_from(model).where(*where)
+                return int(await session.scalar(query))
+
+            return {
+                "addresses": await count(ReplyAddress),
+                "handled": await count(InboxUpdate, InboxUpdate.status != "pending"),
+                "pending": await count(InboxUpdate, InboxUpdate.status == "pending"),
+                "votes": await count(Vote),
+            }
+    finally:
+        await database.dispose()

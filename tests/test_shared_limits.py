@@ -148,6 +148,11 @@ async def test_erasure_deletes_the_shared_bucket(redis_url: str, redis_namespace
     async with limiters(redis_url, redis_namespace) as [limiter]:
         await limiter.check(5)
         key = limiter.key(5)
+        client = Redis.from_url(redis_url)
+        try:
+            assert await client.exists(key) == 1  # the bucket is there before the erasure
+        finally:
+            await client.aclose()
         limiter.forget(5)
     client = Redis.from_url(redis_url)
     try:

@@ -107,10 +107,10 @@ class DigestComposer:
             return _("Noch hat niemand ein Thema gewählt.")
         heading = _("Die wichtigsten Themen")  # outside the f-string: pybabel must see it
         lines = [f"<b>{heading}</b>"]
-        for position, topic in enumerate(chosen, start=1):
+        for topic in chosen:  # ties share a rank, as in /stats and /ergebnis
             title = escape(self._title(topic.topic_id), quote=False)
             trend = _trend(topic.share, _previous_share(facts.previous, topic.topic_id))
-            lines.append(f"{position}. {title}: <b>{format_percent(topic.share)}</b> {trend}")
+            lines.append(f"{topic.rank}. {title}: <b>{format_percent(topic.share)}</b> {trend}")
         legend = _("Anteil der Teilnehmenden, die das Thema gewählt haben (mehrere möglich)")
         if facts.previous is not None:
             legend += _("; Veränderung in Prozentpunkten seit dem letzten Digest")

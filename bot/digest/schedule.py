@@ -57,15 +57,6 @@ class DigestSchedule:
                 return fire
         raise AssertionError("unreachable: cron iteration is endless")
 
-    def due_to_post(self, now: datetime, last_posted_key: str | None) -> Period | None:
-        """Only the most recent due period, unless already posted.
-
-        After a downtime the missed older periods are skipped on purpose: one digest with
-        its real bounds beats a burst of stale ones.
-        """
-        period = self.latest_due(now)
-        return None if period.key == last_posted_key else period
-
     def _fire_before(self, limit: datetime) -> datetime:
         """The latest fire time strictly before `limit` (UTC)."""
         local = limit.astimezone(self._tz)

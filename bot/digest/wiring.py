@@ -59,7 +59,7 @@ def moderator_alert(bot: Bot, settings: Settings, i18n: I18n) -> Alert:
     from handlers.moderation.cards import review_chats
 
     async def alert(problem: str) -> None:
-        with i18n.context(), i18n.use_locale(settings.default_locale):
+        with i18n.context(), i18n.use_locale(settings.moderation_language):
             text = texts.digest_refused(settings.channel_chat or "", problem)
         for chat_id in review_chats(settings):
             try:

@@ -28,8 +28,9 @@ broken connection) is retried instead: the digest must not be skipped, and Teleg
 idempotency key, so a timeout after Telegram in fact accepted the part can still duplicate that
 part (never the whole period).
 
-After downtime only the latest due period is posted (`DigestSchedule.due_to_post`), with its
-real period key; its window reaches back to the previous digest, so nothing is left out.
+After downtime only the latest due period is posted (`DigestSchedule.latest_due`, recorded in
+the outbox under its period key, which posts it once), with its real bounds; its window reaches
+back to the previous digest, so nothing is left out.
 """
 
 from __future__ import annotations

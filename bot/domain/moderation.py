@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -21,6 +21,11 @@ class Status(StrEnum):
     REJECTED = "rejected"
     REMOVED = "removed"  # taken down after publication (post-moderation)
     MERGED = "merged"  # a duplicate, merged into another impulse (bot.domain.ratings)
+
+
+def answer_mode_expired(started: datetime, now: datetime, limit: timedelta) -> bool:
+    """A moderator's answer mode ends after `limit`: a later text is no answer to a citizen."""
+    return now - started >= limit
 
 
 class Decision(StrEnum):

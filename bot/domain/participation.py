@@ -179,7 +179,9 @@ class ParticipationService:
             raise InvalidSubmission("topics")
         impulse = submission.impulse
         if impulse is not None and (
-            impulse.topic_id not in topics or self.check_impulse(impulse.text) is not None
+            # An idea may belong to any topic, not only to one of the person's priorities.
+            impulse.topic_id not in self._rules.topic_ids
+            or self.check_impulse(impulse.text) is not None
         ):
             raise InvalidSubmission("impulse")
         # Contact data waits for a moderator even where ideas are published at once.

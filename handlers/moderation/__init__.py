@@ -29,6 +29,7 @@ def moderator_router(settings: Settings) -> Router:
     gate = ModeratorGate(settings, MODERATOR_COMMANDS)
     router.message.outer_middleware(gate)
     router.callback_query.outer_middleware(gate)
-    router.include_routers(review.router(), answers.router(), steering.router())
+    # The answer mode first: a command leaves it before any other router handles the command.
+    router.include_routers(answers.router(), review.router(), steering.router())
     router.include_routers(digest.router(), merge.router())
     return router

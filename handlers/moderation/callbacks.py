@@ -32,6 +32,18 @@ class AnswerCallback(CallbackData, prefix="ma"):
     status: AnswerStatus
 
 
+class DraftAction(StrEnum):
+    SEND = "s"
+    EDIT = "e"
+    CANCEL = "c"
+
+
+class AnswerDraftCallback(CallbackData, prefix="mw"):
+    """The preview of an official answer: send it, write it again, or drop it."""
+
+    action: DraftAction
+
+
 class MergeCallback(CallbackData, prefix="mg"):
     impulse: int  # the duplicate
     into: int  # the impulse that is kept

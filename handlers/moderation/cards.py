@@ -13,13 +13,16 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot import outcomes
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from bot.moderator_language import ModeratorLanguages
 from bot.outcomes import Outcome
 from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
     AnswerCallback,
+    AnswerDraftCallback,
     CardAction,
     CardCallback,
+    DraftAction,
     MergeCallback,
     RejectCallback,
 )
@@ -79,19 +82,42 @@ def answer_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def answer_draft_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("📨 Senden"), callback_data=AnswerDraftCallback(action=DraftAction.SEND))
+    builder.button(text=_("✏️ Ändern"), callback_data=AnswerDraftCallback(action=DraftAction.EDIT))
+    builder.button(
+        text=_("Abbrechen"), callback_data=AnswerDraftCallback(action=DraftAction.CANCEL)
+    )
+    builder.adjust(3)
+    return builder.as_markup()
+
+
 def review_chats(settings: Settings) -> list[int]:
     if settings.moderators_chat is not None:
         return [settings.moderators_chat]
     return sorted(settings.moderators)
 
 
+def rendered_card(
+    settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    return texts.card(settings, impulse, viewer_id), card_keyboard(impulse)
+
+
 async def send_card(
-    bot: Bot, settings: Settings, moderation: ModerationService, impulse: ImpulseCard, chat_id: int
+    bot: Bot,
+    settings: Settings,
+    moderation: ModerationService,
+    languages: ModeratorLanguages,
+    impulse: ImpulseCard,
+    chat_id: int,
 ) -> None:
+    """The card in the language of the chat it goes to, whoever's update sends it."""
+    with languages.rendering_for(await languages.of_chat(chat_id)):
+        text, markup = rendered_card(settings, impulse)
     try:
-        message = await bot.send_message(
-            chat_id, texts.card(settings, impulse), reply_markup=card_keyboard(impulse)
-        )
+        message = await bot.send_message(chat_id, text, reply_markup=markup)
     except TelegramAPIError as exc:
         # A moderator who never opened the bot cannot be written to, the moderators' group may
         # have removed the bot, or the Bot API stayed away through every retry: /queue still
@@ -110,27 +136,34 @@ async def send_card(
 
 
 async def post_review_cards(
-    bot: Bot, settings: Settings, moderation: ModerationService, impulse_id: int
+    bot: Bot,
+    settings: Settings,
+    moderation: ModerationService,
+    languages: ModeratorLanguages,
+    impulse_id: int,
 ) -> None:
     chats = review_chats(settings)
     impulse = await moderation.card(impulse_id) if chats else None
     if impulse is None:
         return
     for chat_id in chats:
-        await send_card(bot, settings, moderation, impulse, chat_id)
+        await send_card(bot, settings, moderation, languages, impulse, chat_id)
 
 
 async def refresh_cards(
-    bot: Bot, settings: Settings, moderation: ModerationService, impulse: ImpulseCard
+    bot: Bot,
+    settings: Settings,
+    moderation: ModerationService,
+    languages: ModeratorLanguages,
+    impulse: ImpulseCard,
 ) -> None:
     """Bring every copy of the card up to date, so nobody decides on a stale one."""
     for chat_id, message_id in await moderation.card_copies(impulse.id):
+        with languages.rendering_for(await languages.of_chat(chat_id)):
+            text, markup = rendered_card(settings, impulse)
         try:
             await bot.edit_message_text(
-                text=texts.card(settings, impulse),
-                chat_id=chat_id,
-                message_id=message_id,
-                reply_markup=card_keyboard(impulse),
+                text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup
             )
         except TelegramBadRequest as exc:
             if "not modified" not in str(exc):

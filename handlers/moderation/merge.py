@@ -10,11 +10,13 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
+from bot.moderator_language import ModeratorLanguages
 from handlers.moderation import cards
 from handlers.moderation.callbacks import MergeCallback
 
@@ -24,8 +26,10 @@ def merged_text(duplicate: int, kept: int, outcome: MergeOutcome) -> str:
         return _("#{duplicate} kann nicht mit #{kept} zusammengeführt werden.").format(
             duplicate=duplicate, kept=kept
         )
-    return _(
-        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmungen übernommen."
+    return ngettext(
+        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmung übernommen.",
+        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmungen übernommen.",
+        outcome.carried,
     ).format(duplicate=duplicate, kept=kept, count=outcome.carried)
 
 
@@ -36,6 +40,7 @@ async def merge(
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
+    moderator_languages: ModeratorLanguages,
     moderator_id: int,
     clock: Clock,
 ) -> str:
@@ -45,7 +50,7 @@ async def merge(
         await moderation.log(moderator_id, "merge", duplicate, f"into #{kept}", now)
         card = await moderation.card(duplicate)
         if card is not None:
-            await cards.refresh_cards(bot, settings, moderation, card)
+            await cards.refresh_cards(bot, settings, moderation, moderator_languages, card)
     return merged_text(duplicate, kept, outcome)
 
 
@@ -56,6 +61,7 @@ async def on_button(
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
+    moderator_languages: ModeratorLanguages,
     moderator_id: int,
     clock: Clock,
 ) -> None:
@@ -66,6 +72,7 @@ async def on_button(
         settings,
         moderation,
         ratings,
+        moderator_languages,
         moderator_id,
         clock,
     )
@@ -79,6 +86,7 @@ async def on_command(
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
+    moderator_languages: ModeratorLanguages,
     moderator_id: int,
     clock: Clock,
 ) -> None:
@@ -87,7 +95,17 @@ async def on_command(
         await message.answer(_("So geht es: /merge 40 12 (führt #40 mit #12 zusammen)"))
         return
     duplicate, kept = int(numbers[0]), int(numbers[1])
-    text = await merge(duplicate, kept, bot, settings, moderation, ratings, moderator_id, clock)
+    text = await merge(
+        duplicate,
+        kept,
+        bot,
+        settings,
+        moderation,
+        ratings,
+        moderator_languages,
+        moderator_id,
+        clock,
+    )
     await message.answer(text)
 
 

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import I18n
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.moderation import Decision, ModerationService
+from bot.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import CardAction, CardCallback, RejectCallback
@@ -46,6 +47,7 @@ async def on_decision(
     i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
     moderator_id: int,
     clock: Clock,
 ) -> None:
@@ -65,7 +67,7 @@ async def on_decision(
         await callback.answer(texts.already_decided(outcome.card), show_alert=True)
     else:
         await callback.answer()
-    await cards.refresh_cards(bot, settings, moderation, outcome.card)
+    await cards.refresh_cards(bot, settings, moderation, moderator_languages, outcome.card)
     if outcome.applied:
         message_for = {
             Decision.APPROVE: lambda: notices.author_told_published(impulse_id),
@@ -109,6 +111,7 @@ async def on_block(
     bot: Bot,
     settings: Settings,
     moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
     moderator_id: int,
     clock: Clock,
 ) -> None:
@@ -121,16 +124,22 @@ async def on_block(
         await callback.answer(texts.no_author(callback_data.impulse), show_alert=True)
         return
     await callback.answer(texts.blocked_done(impulse.id, blocked), show_alert=True)
-    await cards.refresh_cards(bot, settings, moderation, impulse)
+    await cards.refresh_cards(bot, settings, moderation, moderator_languages, impulse)
 
 
 async def show_queue(
-    message: Message, bot: Bot, settings: Settings, moderation: ModerationService
+    message: Message,
+    bot: Bot,
+    settings: Settings,
+    moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
 ) -> None:
     impulse, length = await moderation.next_pending()
     await message.answer(texts.queue(length))
     if impulse is not None:
-        await cards.send_card(bot, settings, moderation, impulse, message.chat.id)
+        await cards.send_card(
+            bot, settings, moderation, moderator_languages, impulse, message.chat.id
+        )
 
 
 def impulse_reference(command: CommandObject) -> int | None:

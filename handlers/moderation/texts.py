@@ -7,12 +7,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
 from handlers.notices import answer_label, reason_label
+from handlers.views import topic_title
 
 
 def status_label(status: str) -> str:
@@ -32,7 +34,9 @@ def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None)
         _("📝 <b>Impuls #{id}</b> · {status}").format(
             id=impulse.id, status=status_label(impulse.status)
         ),
-        _("Thema: {topic}").format(topic=escape(settings.consultation.title_of(impulse.topic_id))),
+        _("Thema: {topic}").format(
+            topic=escape(topic_title(settings.consultation, impulse.topic_id))
+        ),
         _("Quelle: {source} · {time}").format(
             source=escape(impulse.source or "–"), time=created.strftime("%d.%m.%Y, %H:%M")
         ),
@@ -72,11 +76,48 @@ def choose_answer_status(impulse_id: int) -> str:
     return _("Antwort auf Impuls #{id}: Welcher Stand?").format(id=impulse_id)
 
 
-def write_answer(impulse_id: int, status: AnswerStatus) -> str:
+def write_answer(impulse_id: int, status: AnswerStatus, minutes: int) -> str:
     return _(
         "Impuls #{id}, Stand „{status}“. Schreiben Sie jetzt die Antwort für die Person "
-        "(höchstens 1000 Zeichen), oder /ohne für eine Antwort nur mit dem Stand."
-    ).format(id=impulse_id, status=answer_label(status))
+        "(höchstens 1000 Zeichen), oder /ohne für eine Antwort nur mit dem Stand. Sie sehen "
+        "sie vor dem Senden noch einmal. Jeder Befehl bricht ab; nach {minutes} Minuten "
+        "endet das Warten auf die Antwort von selbst."
+    ).format(id=impulse_id, status=answer_label(status), minutes=minutes)
+
+
+def answer_preview(impulse_id: int, status: AnswerStatus, answer: str) -> str:
+    lines = [
+        _("<b>Vorschau: Antwort auf Impuls #{id}</b> (noch nicht gesendet)").format(id=impulse_id),
+        _("Stand: {status}").format(status=answer_label(status)),
+    ]
+    if answer:
+        lines.append(f"<blockquote>{escape(answer)}</blockquote>")
+    else:
+        lines.append(_("Ohne Text, nur der Stand."))
+    return "\n".join(lines)
+
+
+def answer_again() -> str:
+    return _("Wird neu geschrieben.")
+
+
+def answer_cancelled() -> str:
+    return _("Nicht gesendet.")
+
+
+def answer_left() -> str:
+    return _("Die Antwort ist verworfen; es wurde nichts an die Person gesendet.")
+
+
+def answer_expired() -> str:
+    return _(
+        "Die Zeit für diese Antwort ist abgelaufen; es wurde nichts an die Person gesendet. "
+        "Tippen Sie auf der Karte noch einmal auf „Antworten“."
+    )
+
+
+def answer_preview_gone() -> str:
+    return _("Diese Vorschau ist nicht mehr aktuell; es wurde nichts gesendet.")
 
 
 def answer_too_long() -> str:
@@ -92,7 +133,11 @@ def answer_sent(delivered: bool) -> str:
 def queue(length: int) -> str:
     if length == 0:
         return _("Die Warteschlange ist leer. 🎉")
-    return _("Warteschlange: {count} Impulse warten auf Prüfung. Der älteste:").format(count=length)
+    return ngettext(
+        "Warteschlange: {count} Impuls wartet auf Prüfung:",
+        "Warteschlange: {count} Impulse warten auf Prüfung. Der älteste:",
+        length,
+    ).format(count=length)
 
 
 def usage(command: str) -> str:

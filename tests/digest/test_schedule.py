@@ -75,29 +75,31 @@ def test_next_fire() -> None:
     assert schedule.next_fire(berlin(2026, 6, 10, 18, 0, 1)) == utc(2026, 6, 11, 16)
 
 
-def test_due_to_post_only_when_not_yet_posted() -> None:
+def test_the_latest_due_period_changes_only_at_a_fire_time() -> None:
+    """What the digests post (bot/domain/digests.py records it in the outbox by its key)."""
     schedule = DigestSchedule()
     yesterday = schedule.latest_due(berlin(2026, 6, 9, 18)).key
-    assert schedule.due_to_post(berlin(2026, 6, 10, 17, 59, 59), yesterday) is None
-    due = schedule.due_to_post(berlin(2026, 6, 10, 18), yesterday)
-    assert due is not None and due.end == utc(2026, 6, 10, 16)
-    assert schedule.due_to_post(berlin(2026, 6, 10, 18, 5), due.key) is None
-    assert schedule.due_to_post(berlin(2026, 6, 10, 23), due.key) is None
+    assert schedule.latest_due(berlin(2026, 6, 10, 17, 59, 59)).key == yesterday
+    due = schedule.latest_due(berlin(2026, 6, 10, 18))
+    assert due.key != yesterday and due.end == utc(2026, 6, 10, 16)
+    assert schedule.latest_due(berlin(2026, 6, 10, 18, 5)) == due
+    assert schedule.latest_due(berlin(2026, 6, 10, 23)) == due
 
 
 def test_first_run_without_history_posts_latest_period() -> None:
-    due = DigestSchedule().due_to_post(berlin(2026, 6, 10, 9), None)
-    assert due is not None and due.end == utc(2026, 6, 9, 16)
+    due = DigestSchedule().latest_due(berlin(2026, 6, 10, 9))
+    assert due.end == utc(2026, 6, 9, 16) and due.start == utc(2026, 6, 8, 16)
 
 
-def test_catch_up_after_three_days_posts_only_latest_period_once() -> None:
+def test_catch_up_after_three_days_gives_only_the_latest_period() -> None:
     schedule = DigestSchedule()
     posted = [schedule.latest_due(berlin(2026, 6, 7, 18, 1))]
-    # Bot down from 7 June 18:01 to 10 June 20:00, then polls every 5 minutes for a day.
+    # Bot down from 7 June 18:01 to 10 June 20:00, then ticks every 5 minutes for a day; a
+    # period key not seen before is what the outbox would post.
     moment = berlin(2026, 6, 10, 20)
     while moment < berlin(2026, 6, 11, 20):
-        due = schedule.due_to_post(moment, posted[-1].key)
-        if due is not None:
+        due = schedule.latest_due(moment)
+        if due.key != posted[-1].key:
             posted.append(due)
         moment += timedelta(minutes=5)
     assert [p.end for p in posted[1:]] == [utc(2026, 6, 10, 16), utc(2026, 6, 11, 16)]

@@ -1,0 +1,79 @@
+"""The closed consultation: a welcome with the results instead of consent, and every dialog
+button, idea and rating refused at once instead of at "Absenden".
+
+Placed before the dialog's routers; every handler here runs only while the phase is closed
+(`PhaseClosed`), so the open dialog never sees this router.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+
+from bot.config import Settings
+from bot.domain.participation import Citizen, ParticipationService
+from handlers import flow, rating_views, views
+from handlers.callbacks import ImpulseTopicCallback, Step, StepCallback, TopicCallback
+from handlers.filters import PhaseClosed
+from handlers.states import Dialog
+
+# The buttons that take the dialog on; erasure, "keep my data" and declining still work.
+DIALOG_STEPS = {
+    Step.CONSENT,
+    Step.TOPICS_DONE,
+    Step.SKIP_IMPULSE,
+    Step.SUBMIT,
+    Step.EDIT_TOPICS,
+    Step.EDIT_IMPULSE,
+    Step.KEEP_IMPULSE,
+    Step.REMOVE_IMPULSE,
+    Step.OTHER_TOPIC,
+}
+
+
+async def welcome_closed(
+    message: Message,
+    settings: Settings,
+    participation: ParticipationService,
+    citizen: Citizen,
+) -> None:
+    """/start or /meinvotum: the person's stored choice if any, and the results; no consent."""
+    standings = await participation.standings()
+    if await flow.show_my_vote(message, settings, participation, citizen):
+        await message.answer(views.results(settings.consultation, standings, is_open=False))
+        return
+    await message.answer(
+        views.closed_welcome(settings.consultation, standings), disable_web_page_preview=True
+    )
+
+
+async def button_closed(callback: CallbackQuery) -> None:
+    await callback.answer(views.consultation_closed(), show_alert=True)
+
+
+async def message_closed(message: Message) -> None:
+    await message.answer(views.consultation_closed())
+
+
+def router() -> Router:
+    router = Router(name="closed")
+    closed = PhaseClosed()
+    router.message.register(welcome_closed, CommandStart(), closed)
+    router.message.register(welcome_closed, Command("meinvotum"), closed)
+    router.message.register(message_closed, Command("stoebern"), closed)
+    router.message.register(
+        message_closed, Dialog.impulse_text, F.text, ~F.text.startswith("/"), closed
+    )
+    router.callback_query.register(
+        button_closed, StepCallback.filter(F.step.in_(DIALOG_STEPS)), closed
+    )
+    for dialog_button in (
+        TopicCallback,
+        ImpulseTopicCallback,
+        rating_views.HintCallback,
+        rating_views.RateCallback,
+        rating_views.BrowseCallback,
+    ):
+        router.callback_query.register(button_closed, dialog_button.filter(), closed)
+    return router

@@ -1,0 +1,28 @@
+"""/ergebnis (/results, /sonuclar): the current standings of all topics, at any time."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.config import Settings
+from bot.domain.participation import ParticipationService
+from handlers import views
+
+# One alias per language; Telegram commands are Latin letters only (sonuç → sonuclar).
+RESULTS_COMMANDS = ("ergebnis", "ergebnisse", "results", "sonuclar")
+
+
+async def show_results(
+    message: Message, settings: Settings, participation: ParticipationService
+) -> None:
+    standings = await participation.standings()
+    is_open = await participation.is_open()
+    await message.answer(views.results(settings.consultation, standings, is_open=is_open))
+
+
+def router() -> Router:
+    router = Router(name="results")
+    router.message.register(show_results, Command(*RESULTS_COMMANDS))
+    return router
