@@ -19,9 +19,11 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.types import BotCommand, BotCommandScopeChat
-from aiogram.utils.backoff import BackoffConfig
+from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.i18n import I18n
+from sqlalchemy.engine import make_url
 
+from bot import outcomes
 from bot.client import (
     CommitBeforeSending,
     KeepResponseModels,
@@ -39,8 +41,9 @@ from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
 from bot.moderator_language import ModeratorLanguages
-from bot.outcomes import describe, is_revoked, is_transient
-from bot.pipeline import DEFAULT_RETRY_BACKOFF, UpdatePipeline
+from bot.outcomes import is_revoked, is_transient
+from bot.periodic import pause
+from bot.pipeline import UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
 from bot.reachability import Reachability
@@ -62,6 +65,7 @@ from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.inbox import Inbox
 from storage.migrate import upgrade
+from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.reachability import ReplyAddresses
 from storage.set_aside import SetAside
 
@@ -101,10 +105,18 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
 
 
 def passing_failure(error: BaseException) -> bool:
-    """A failure that another try later cures: the step is run again, not apologised for. A
+    """A failure that another try later cures: the step is run again, not apologised for.
+    The Bot API away for a while (bot/outcomes.py), or the database (storage/outage.py). A
     revoked token too: the process is stopping, and the step stays pending for the next start
     (with a valid token) instead of being lost."""
-    return is_transient(error) or is_revoked(error)
+    return is_transient(error) or is_unreachable(error) or is_revoked(error)
+
+
+def database_backoff(settings: Settings) -> BackoffConfig:
+    """Pauses between attempts while the database (or the Bot API) is away: from half a
+    second, with jitter, up to [database] retry_max_pause."""
+    longest = settings.database.retry_max_pause
+    return BackoffConfig(min_delay=min(0.5, longest / 2), max_delay=longest, factor=1.6, jitter=0.2)
 
 
 @dataclass
@@ -129,9 +141,13 @@ class Application:
         *,
         clock: Clock = system_clock,
         retry: RetryPolicy = DEFAULT_RETRY,
-        rerun_backoff: BackoffConfig = DEFAULT_RETRY_BACKOFF,
+        rerun_backoff: BackoffConfig | None = None,
     ) -> Application:
-        database = Database(settings.database_url)
+        database = Database(
+            settings.database_url,
+            connect_timeout=settings.database.connect_timeout,
+            command_timeout=settings.database.command_timeout,
+        )
         i18n = build_i18n(settings.default_locale)
         bot = Bot(
             token=settings.require_token(),
@@ -202,10 +218,10 @@ class Application:
         pipeline = UpdatePipeline(
             dispatcher,
             bot,
-            Inbox(database),
+            Inbox(database, takeover_grace=settings.database.takeover_grace),
             scopes=storage.update_scope,
             retry_when=passing_failure,
-            retry_backoff=rerun_backoff,
+            retry_backoff=rerun_backoff or database_backoff(settings),
             set_aside=set_aside,
         )
         scheduler = DigestScheduler(digests, clock)
@@ -228,14 +244,48 @@ class Application:
             revocation,
         )
 
-    async def start(self) -> None:
-        """Migrate, register the command menu, and finish updates an earlier run left."""
-        await upgrade(self.database)
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
+        """Wait for the database, migrate, register the command menu, and finish updates an
+        earlier run left. False if `stop` was set while waiting for the database."""
+        if not await self.wait_for_database(stop or asyncio.Event()):
+            return False
         await self.housekeeping.run_once()
         await self._register_citizen_menus()
         await self._register_moderator_menus()
         await self.dispatcher.emit_startup(bot=self.bot)
         await self.pipeline.resume_pending()
+        return True
+
+    async def wait_for_database(self, stop: asyncio.Event) -> bool:
+        """Migrate once the database answers: one log line naming it while it does not, up to
+        [database] startup_wait seconds, then DatabaseUnreachable. False if `stop` was set."""
+        limit = self.settings.database.startup_wait
+        name = make_url(self.settings.database_url).render_as_string(hide_password=True)
+        pauses = Backoff(database_backoff(self.settings))
+        deadline = asyncio.get_running_loop().time() + limit
+        waiting = False
+        while True:
+            try:
+                await upgrade(self.database)
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise DatabaseUnreachable(
+                        f"the database {name} did not answer within {limit:g} s ({describe(exc)})"
+                    ) from None
+                if not waiting:
+                    log.warning(
+                        "waiting for the database %s (%s), up to %g s", name, describe(exc), limit
+                    )
+                    waiting = True
+                if await pause(stop, min(next(pauses), remaining)):
+                    return False
+                continue
+            if waiting:
+                log.warning("the database %s answers", name)
+            return True
 
     async def _register_citizen_menus(self) -> None:
         """The default menu in the default language, and one per client language we ship.
@@ -252,7 +302,9 @@ class Application:
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            log.warning("command menus not set now (%s); the next start sets them", describe(exc))
+            log.warning(
+                "command menus not set now (%s); the next start sets them", outcomes.describe(exc)
+            )
 
     async def _register_moderator_menus(self) -> None:
         """Moderators see their commands in their own chat's menu; nobody else does."""
@@ -264,10 +316,11 @@ class Application:
             except (TelegramAPIError, ClientDecodeError) as exc:
                 if is_revoked(exc):
                     raise
-                log.info("no command menu for a moderator now: %s", describe(exc))
+                log.info("no command menu for a moderator now: %s", outcomes.describe(exc))
 
     async def run_polling(self, stop: asyncio.Event) -> None:
-        await self.start()
+        if not await self.start(stop):
+            return
         log.info("polling %s", self.settings.api_base)
         self.start_background()
         try:
@@ -277,6 +330,7 @@ class Application:
                 stop,
                 poll_seconds=self.settings.poll_seconds,
                 request_timeout=self.settings.request_timeout,
+                db_backoff=database_backoff(self.settings),
             )
         finally:
             # Stop taking updates, then let every update already accepted finish (or stay

@@ -71,7 +71,11 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
     from storage.migrate import upgrade
 
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        command_timeout=settings.database.command_timeout,
+    )
     try:
         await upgrade(database)
         data = await snapshot(settings, database, system_clock())
@@ -100,7 +104,11 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
     from storage.migrate import upgrade
 
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        command_timeout=None,  # a migration may take longer than any one dialog statement
+    )
     try:
         await upgrade(database)
     finally:
@@ -236,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import_aiogram()  # before anything else imports it: about 100 MB less (bot/lean_aiogram.py)
+    from storage.outage import DatabaseUnreachable
+
     configure_logging(verbose=args.verbose)
     try:
         settings = load_settings(args.config)
@@ -245,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CliError) as exc:
         print(f"dialogbot: {exc}", file=sys.stderr)
         return 2
+    except DatabaseUnreachable as exc:
+        print(f"dialogbot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -127,6 +127,22 @@ class PrivacyPolicy:
 
 
 @dataclass(frozen=True)
+class DatabasePolicy:
+    """Waiting for the database ([database] in the config, storage/outage.py), in seconds."""
+
+    # A new connection (and a free pooled one), and one statement's answer (PostgreSQL).
+    connect_timeout: float = 10.0
+    command_timeout: float = 30.0
+    # At start, how long to wait for the database to answer before giving up (exit 1).
+    startup_wait: float = 120.0
+    # The longest pause between two attempts while the database is unreachable.
+    retry_max_pause: float = 10.0
+    # Several instances: how long another instance's liveness lock must stay free before its
+    # pending updates are taken over (an outage frees every lock for a moment).
+    takeover_grace: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     token: str | None
     api_base: str
@@ -161,6 +177,7 @@ class Settings:
     moderation_language: str = "de"
     # After "Antworten", how long the bot takes the next text as the answer (then it expires).
     answer_minutes: int = 15
+    database: DatabasePolicy = field(default_factory=DatabasePolicy)
 
     def require_token(self) -> str:
         if not self.token:
@@ -240,6 +257,7 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
             moderation, "moderation.language", MODERATOR_LOCALES, MODERATOR_LOCALES[0]
         ),
         answer_minutes=_int(moderation, "moderation.answer_minutes", 15, minimum=1),
+        database=_database_policy(database),
     )
 
 
@@ -250,10 +268,23 @@ def _poll_seconds(bot: Mapping[str, Any]) -> int:
     return value
 
 
-def _seconds(table: Mapping[str, Any], key: str, default: float) -> float:
+def _database_policy(table: Mapping[str, Any]) -> DatabasePolicy:
+    default = DatabasePolicy()
+    return DatabasePolicy(
+        connect_timeout=_seconds(table, "database.connect_timeout", default.connect_timeout),
+        command_timeout=_seconds(table, "database.command_timeout", default.command_timeout),
+        startup_wait=_seconds(table, "database.startup_wait", default.startup_wait, minimum=0),
+        retry_max_pause=_seconds(table, "database.retry_max_pause", default.retry_max_pause),
+        takeover_grace=_seconds(
+            table, "database.takeover_grace", default.takeover_grace, minimum=0
+        ),
+    )
+
+
+def _seconds(table: Mapping[str, Any], key: str, default: float, *, minimum: float = 0.01) -> float:
     value = table.get(key.rsplit(".", 1)[-1], default)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 600:
-        raise ConfigError(f"{key} must be a number of seconds above 0 and at most 600")
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{key} must be a number of seconds >= {minimum:g}")
     return float(value)
 
 

@@ -33,6 +33,7 @@ class Housekeeping:
         clock: Clock,
         *,
         every: timedelta = EVERY,
+        after_failure: timedelta = AFTER_FAILURE,
         set_aside: SetAside | None = None,
         keep_set_aside: timedelta = KEEP_SET_ASIDE,
     ) -> None:
@@ -42,7 +43,7 @@ class Housekeeping:
         self._clock = clock
         self._every = every
         self._loop = Periodic(
-            "housekeeping", self._step, after_failure=AFTER_FAILURE.total_seconds(), min_pause=0
+            "housekeeping", self._step, after_failure=after_failure.total_seconds(), min_pause=0
         )
 
     @property

@@ -1,7 +1,9 @@
 """A background task next to polling or the webhook: one step, a pause, the next step.
 
 The step says how long to pause; a step that fails is logged and tried again after
-`after_failure`, so a database hiccup does not end the task for good. `stop` lets a step in
+`after_failure`, so a database hiccup does not end the task for good. While the database is
+unreachable (storage/outage.py) that is one line when the outage begins and one when it ends,
+not a traceback per try. `stop` lets a step in
 progress finish (a digest being sent, a batch of deletes).
 """
 
@@ -11,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from storage.outage import Outage, is_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ class Periodic:
         self._min_pause = min_pause
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._database = Outage(name, log)
 
     @property
     def running(self) -> bool:
@@ -52,9 +57,14 @@ class Periodic:
         while not self._stop.is_set():
             try:
                 seconds = await self._step()
-            except Exception:
-                log.exception("%s failed", self.name)
+            except Exception as exc:
+                if is_unreachable(exc):
+                    self._database.failed(exc)
+                else:
+                    log.exception("%s failed", self.name)
                 seconds = self._after_failure
+            else:
+                self._database.answered()
             if await pause(self._stop, max(seconds, self._min_pause)):
                 return
 

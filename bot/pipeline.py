@@ -28,6 +28,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.lenient import Problem, Reading, read_update, update_kind
 from storage.inbox import Inbox
+from storage.outage import Outage, is_unreachable
 from storage.set_aside import SetAside, Unreadable
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class UpdatePipeline:
         self._retry_when = retry_when
         self._retry_backoff = retry_backoff
         self._stopping = asyncio.Event()
+        self._database = Outage("handling updates", log)
 
     async def accept(self, updates: Iterable[Update]) -> int:
         """Record then schedule; returns how many were new. Safe to confirm afterwards."""
@@ -241,12 +243,23 @@ class UpdatePipeline:
         return None
 
     async def _sweep(self, every: float) -> None:
+        """Every `every` s; while the database is unreachable one log line per outage, and
+        after a failure that is a bug its traceback, then a longer pause each time."""
+        outage = Outage("looking for orphaned updates", log)
+        pause = every
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(pause)
             try:
                 await self._resume()
-            except Exception:
-                log.exception("looking for orphaned updates failed; trying again")
+            except Exception as exc:
+                if is_unreachable(exc):
+                    outage.failed(exc)
+                else:
+                    log.exception("looking for orphaned updates failed; trying again")
+                    pause = min(pause * 2, 60.0)
+                continue
+            outage.answered()
+            pause = every
 
     async def wait_idle(self) -> None:
         """Return once every scheduled update has been handled."""
@@ -264,7 +277,9 @@ class UpdatePipeline:
         # here: it must not wait for that one (which waits for it in the inbox).
         newest = tail is None or tail[1] < update.update_id
         previous = tail[0] if tail is not None and newest else None
-        task = asyncio.create_task(self._run_after(previous, key, update, replayed))
+        task = asyncio.create_task(
+            self._run_after(previous, key, update, replayed, self._inbox.generation)
+        )
         if newest:
             self._tails[key] = (task, update.update_id)
         self._tasks.add(task)
@@ -277,7 +292,12 @@ class UpdatePipeline:
             del self._tails[key]
 
     async def _run_after(
-        self, previous: asyncio.Task[bool] | None, key: int, update: Update, replayed: bool
+        self,
+        previous: asyncio.Task[bool] | None,
+        key: int,
+        update: Update,
+        replayed: bool,
+        generation: int,
     ) -> bool:
         if previous is not None:
             await asyncio.wait({previous})
@@ -285,33 +305,37 @@ class UpdatePipeline:
                 # The earlier update stays pending for the next start: so does this one, or
                 # the person's steps would run out of order.
                 return False
-        try:
-            # Another instance may hold an earlier update of this person (shared inbox).
-            await self._inbox.wait_turn(key, update.update_id)
-        except Exception:
-            log.exception("could not check the order of update %d", update.update_id)
-        return await self._handle(update, replayed)
+        return await self._handle(update, replayed, key, generation)
 
-    async def _handle(self, update: Update, replayed: bool) -> bool:
+    async def _handle(self, update: Update, replayed: bool, key: int, generation: int) -> bool:
         """Run the update until it is done; False if it was left pending at shutdown."""
         backoff = Backoff(self._retry_backoff)
         while True:
             try:
+                if not await self._wait_turn(key, update.update_id):
+                    return self._left_pending(update, "an earlier update of the person waits")
+                # Shared inbox: this instance's liveness lock first (taken again on a new
+                # connection after an outage), and only updates that are still its own.
+                await self._inbox.hold_lock()
+                if not self._inbox.still_mine(update.update_id, generation):
+                    log.info("update %d was taken over by another instance", update.update_id)
+                    return True
                 async with self._slots:
                     await self._attempt(update, replayed)
+                self._database.answered()
                 return True
             except Exception as exc:
                 if not self._retry_when(exc):
                     raise
                 if self._stopping.is_set():
-                    log.warning(
-                        "update %d left pending for the next start (%s)",
-                        update.update_id,
-                        type(exc).__name__,
-                    )
-                    return False
+                    return self._left_pending(update, type(exc).__name__)
                 delay = next(backoff)
-                log.warning(
+                unreachable = is_unreachable(exc)
+                if unreachable:
+                    # One line per outage for all updates, not one per update and attempt.
+                    self._database.failed(exc)
+                log.log(
+                    logging.DEBUG if unreachable else logging.WARNING,
                     "update %d could not be handled now (%s); again in %.1f s",
                     update.update_id,
                     type(exc).__name__,
@@ -321,6 +345,22 @@ class UpdatePipeline:
             replayed = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(delay, 0.0))
+
+    async def _wait_turn(self, key: int, update_id: int) -> bool:
+        """Another instance may hold an earlier update of this person (shared inbox). False
+        if the pipeline stopped retrying meanwhile."""
+        try:
+            return await self._inbox.wait_turn(key, update_id, self._stopping)
+        except Exception as exc:
+            if self._retry_when(exc):
+                raise
+            log.exception("could not check the order of update %d", update_id)
+            return True
+
+    @staticmethod
+    def _left_pending(update: Update, why: str) -> bool:
+        log.warning("update %d left pending for the next start (%s)", update.update_id, why)
+        return False
 
     async def _attempt(self, update: Update, replayed: bool) -> None:
         """One run of the update: its handlers, then its state changes and "done" mark in one

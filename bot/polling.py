@@ -7,6 +7,11 @@ The batch is fetched as raw JSON and each update read on its own (`RawGetUpdates
 the models reject must not make the whole batch unreadable, which would stop polling or fetch
 the same batch forever. The offset comes from the raw batch, so it moves past an update that
 was set aside as well.
+
+If the database cannot be reached (storage/outage.py), nothing is confirmed: polling pauses
+(backing off, with jitter, up to `db_backoff`'s maximum) and fetches from the same offset
+again until the batch is recorded. One log line when the outage begins, one when it ends.
+Any other failure to record is a bug, and ends polling.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ from bot import outcomes
 from bot.outcomes import Outcome, TokenRevoked
 from bot.periodic import pause
 from bot.pipeline import UpdatePipeline
+from storage.outage import Outage, is_unreachable
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 DEFAULT_POLL_SECONDS = 25
 DEFAULT_REQUEST_TIMEOUT = 60.0
+# Pauses while the database is unreachable: 0.5 s, then longer, at most 10 s, with jitter.
+DB_BACKOFF = BackoffConfig(min_delay=0.5, max_delay=10.0, factor=1.6, jitter=0.2)
 
 
 class RawGetUpdates(GetUpdates):
@@ -47,11 +55,12 @@ async def poll(
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     first_backoff: float = 0.5,
     max_backoff: float = 30.0,
+    db_backoff: BackoffConfig = DB_BACKOFF,
 ) -> None:
     """Fetch and hand over updates until `stop`. A transient error (bot.outcomes: a proxy's
     HTML page, a cut-off answer, a timeout, a 5xx, a dropped connection, 429) is one log line
     and a pause with backoff and jitter; a revoked token raises `TokenRevoked`; every other
-    error also pauses, so polling ends only when asked to."""
+    Bot API error also pauses, so polling ends only when asked to."""
     offset: int | None = None
     backoff = Backoff(
         BackoffConfig(
@@ -61,6 +70,8 @@ async def poll(
             jitter=first_backoff / 4,
         )
     )
+    database = Outage("polling", log)
+    db_pauses = Backoff(db_backoff)
     while not stop.is_set():
         try:
             updates = await _fetch(bot, offset, poll_seconds, request_timeout, stop)
@@ -84,7 +95,17 @@ async def poll(
             continue
         backoff.reset()
         if updates:
-            await pipeline.accept_raw(updates)
+            try:
+                await pipeline.accept_raw(updates)
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                # Not confirmed: the same offset fetches the same updates once it answers.
+                database.failed(exc)
+                await pause(stop, next(db_pauses))
+                continue
+            database.answered()
+            db_pauses.reset()
             offset = _next_offset(updates, offset)
 
 

@@ -31,7 +31,11 @@ def check_due(policy: PrivacyPolicy, today: date) -> None:
 async def purge(settings: Settings, *, today: date, force: bool) -> Purged:
     if not force:
         check_due(settings.privacy, today)
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        command_timeout=settings.database.command_timeout,
+    )
     try:
         await upgrade(database)
         return await purge_telegram_ids(database)

@@ -20,14 +20,19 @@ AFTER_FAILURE = timedelta(seconds=30)  # a database hiccup must not end the dige
 
 class DigestScheduler:
     def __init__(
-        self, service: DigestService, clock: Clock, *, max_sleep: timedelta = MAX_SLEEP
+        self,
+        service: DigestService,
+        clock: Clock,
+        *,
+        max_sleep: timedelta = MAX_SLEEP,
+        after_failure: timedelta = AFTER_FAILURE,
     ) -> None:
         self._service = service
         self._clock = clock
         self._max_sleep = max_sleep
         # At least a second between ticks: never a busy loop, whatever the clock says.
         self._loop = Periodic(
-            "digest-scheduler", self._step, after_failure=AFTER_FAILURE.total_seconds()
+            "digest-scheduler", self._step, after_failure=after_failure.total_seconds()
         )
 
     async def tick(self, now: datetime) -> datetime:

@@ -9,6 +9,9 @@ told about is never lost; if recording fails, Telegram gets a 500 and sends it a
 recognises a repeat by its id). An update the models reject is read leniently, or set aside
 (`UpdatePipeline.accept_raw`): it too is answered 200 once it is recorded, so Telegram does not
 send it again for hours. A body that is no JSON object with an update id is answered 400.
+While the database cannot be reached (storage/outage.py), the answer is 503, as soon as the
+connect or command timeout ([database]) ends the attempt, with one log line when the outage
+begins and one when it ends.
 
 Several instances may serve the same URL behind a load balancer, on one PostgreSQL database:
 the inbox keeps one person's updates in order across them (storage/inbox.py).
@@ -30,6 +33,7 @@ from bot import outcomes
 from bot.app import Application
 from bot.periodic import pause
 from bot.polling import ALLOWED_UPDATES
+from storage.outage import Outage, is_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,7 @@ class WebhookOptions:
 def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
     """The aiohttp application that receives Telegram's calls on `path`."""
     expected = secret.encode()
+    database = Outage("webhook", log)
 
     async def receive(request: web.Request) -> web.Response:
         supplied = request.headers.get(SECRET_HEADER, "").encode()
@@ -83,8 +88,15 @@ def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
             log.warning("webhook call with a body that is no update refused")
             return web.Response(status=400)
         # Only once it is recorded (in the inbox, or set aside) may Telegram forget it (an
-        # exception here: 500, sent again).
-        await app.pipeline.accept_raw([payload])
+        # exception here: 500, sent again; the database unreachable: 503, sent again).
+        try:
+            await app.pipeline.accept_raw([payload])
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            database.failed(exc)
+            return web.Response(status=503)
+        database.answered()
         return web.Response(status=200)
 
     server = web.Application(client_max_size=4 * 1024 * 1024)
@@ -94,7 +106,8 @@ def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
 
 async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio.Event) -> None:
     """Start, register the webhook, serve until `stop`, then finish what was accepted."""
-    await app.start()
+    if not await app.start(stop):
+        return
     runner = web.AppRunner(
         webhook_routes(app, options.path, options.secret), access_log=None, shutdown_timeout=5
     )

@@ -31,6 +31,11 @@ from storage.group_commit import GroupCommit
 from storage.sqlite_writer import inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# PostgreSQL: how long to wait for a new connection (asyncpg `timeout`, and for a pooled one)
+# and for one statement's answer (asyncpg `command_timeout`). Without them a half-open socket
+# holds a statement for minutes ([database] in the config, storage/outage.py).
+CONNECT_TIMEOUT = 10.0
+COMMAND_TIMEOUT = 30.0
 SQLITE_READER_CACHE_KIB = 512
 T = TypeVar("T")
 
@@ -40,7 +45,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngine:
-    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    options: dict[str, Any] = {
+        "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # Logged errors name the statement, never its values (Telegram ids, texts).
+        "hide_parameters": True,
+    }
     if writer or inline:
         # Run on the loop's own thread (storage/sqlite_writer.py says why). One writer; a few
         # inline readers, as an ORM session holds its connection while it closes.
@@ -78,7 +87,14 @@ def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngi
 class Database:
     """The application's one handle on the database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        command_timeout: float | None = COMMAND_TIMEOUT,
+    ) -> None:
+        """`command_timeout` None: statements may take as long as they take (migrations)."""
         self.url = url
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
@@ -86,7 +102,14 @@ class Database:
             self.read_engine = _sqlite_engine(url, writer=False)
             self.lookup_engine = _sqlite_engine(url, writer=False, inline=True)
         else:
-            self.write_engine = create_async_engine(url, pool_size=10, max_overflow=10)
+            self.write_engine = create_async_engine(
+                url,
+                pool_size=10,
+                max_overflow=10,
+                pool_timeout=connect_timeout,
+                hide_parameters=True,
+                connect_args={"timeout": connect_timeout, "command_timeout": command_timeout},
+            )
             self.read_engine = self.lookup_engine = self.write_engine
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, expire_on_commit=False)

@@ -8,7 +8,9 @@ the other inside one transaction. Every caller is answered only after that COMMI
 that waits for its write still follows the commit that holds it.
 
 If one of them fails, the whole transaction is rolled back and each write runs again in its own
-transaction, so one bad write only fails its own caller. Writes therefore must be plain
+transaction, so one bad write only fails its own caller. If the database could not be reached
+(storage/outage.py), every write of the group fails at once: trying each alone would only wait
+for one timeout after another. Writes therefore must be plain
 functions of the connection, safe to run again after a rollback (they are: a few Core
 statements each).
 """
@@ -22,6 +24,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.util import greenlet_spawn
+
+from storage.outage import is_unreachable
 
 T = TypeVar("T")
 Work = Callable[[Connection], Any]
@@ -62,8 +66,9 @@ class GroupCommit:
         try:
             results = await greenlet_spawn(_together, self._engine(), [w for w, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                _fail(batch[0][1], exc)
+            if len(batch) == 1 or is_unreachable(exc):
+                for _, future in batch:
+                    _fail(future, exc)
                 return
             log.debug("a grouped write failed; running the %d writes one by one", len(batch))
             for work, future in batch:

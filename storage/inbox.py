@@ -14,7 +14,16 @@ Several instances on one PostgreSQL database (webhooks behind a load balancer) s
 * exactly once: the instance that recorded an update handles it (RETURNING tells it);
 * no orphans: each row names its instance (`owner`), and each instance holds a session-level
   advisory lock on its name for as long as it lives. An update whose owner's lock is free
-  belongs to a dead instance, and whoever sees that first takes it over (`pending`).
+  belongs to a dead instance, and whoever sees that first takes it over (`pending`);
+* outages: a lost connection ends the session and with it the lock, for a live instance too.
+  An instance therefore takes its lock again on a new connection before it handles or adopts
+  anything (`hold_lock`), and another instance's updates are taken over only once its lock has
+  been seen free for `takeover_grace` seconds: a live one has taken its lock again by then.
+  Updates this instance recorded while its lock was gone are handled only if they are still
+  its own (`still_mine`). A record whose COMMIT went through but whose answer was lost leaves
+  this instance's rows behind that the retry's insert does not return: they count as new all
+  the same (`record`), or, if Telegram sent them to another instance instead, this one picks
+  them up on its next look for unfinished updates (`pending`).
 
 SQLite has one instance by construction (one writer process): there the checks are skipped.
 """
@@ -22,9 +31,12 @@ SQLite has one instance by construction (one writer process): there the checks a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -46,13 +58,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.models import InboxPayload, InboxUpdate
+from storage.outage import is_unreachable
 from storage.repository import dialect_insert
+
+log = logging.getLogger(__name__)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 # The partial index's own predicate, as a literal (PostgreSQL's generic plans need that).
 _IS_PENDING = InboxUpdate.status == literal_column(f"'{PENDING}'")
 TURN_POLL = (0.005, 0.1)  # first and longest pause between checks of an earlier update
 FORGET_BATCH = 2_000  # finished rows deleted per transaction
+TAKEOVER_GRACE = 30.0  # seconds another instance's lock must stay free before a takeover
 
 # Built once, as every update ends with them (storage/fsm.py's _SELECT says why).
 _FINISH = (
@@ -89,27 +105,129 @@ def _lock_id(owner: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _key_parts(lock_id: int) -> tuple[int, int]:
+    """pg_locks shows a bigint advisory key as two 32-bit halves (classid, objid)."""
+    unsigned = lock_id & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+async def _connection_lost(lease: AsyncConnection) -> bool:
+    """Without a round trip: did the driver or SQLAlchemy see this connection end?"""
+    if lease.closed or lease.invalidated:
+        return True
+    raw = await lease.get_raw_connection()
+    driver = raw.driver_connection
+    is_closed = getattr(driver, "is_closed", None)
+    return driver is None or (callable(is_closed) and bool(is_closed()))
+
+
 class Inbox:
-    def __init__(self, database: Database, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        owner: str | None = None,
+        *,
+        takeover_grace: float = TAKEOVER_GRACE,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = database
         self.owner = owner or instance_name()
         # Shared by several instances: PostgreSQL. One SQLite file has one bot process.
         self.shared = not database.is_sqlite
         self._lease: AsyncConnection | None = None
+        self._taking_lock = asyncio.Lock()
+        self._grace = takeover_grace
+        self._monotonic = monotonic
+        # Other instances' names whose lock was seen free, and since when (monotonic).
+        self._free_since: dict[str, float] = {}
+        # How often the lock was taken again after its connection was lost, and this
+        # instance's pending updates at the last time (the others were taken over meanwhile).
+        self.generation = 0
+        self._mine: set[int] = set()
+        # Ids whose record failed: the COMMIT may have gone through all the same.
+        self._unsure: set[int] = set()
+        self._held_before = False
 
     async def open(self) -> None:
         """Hold this instance's liveness lock (shared inbox only) until `close`."""
-        if not self.shared or self._lease is not None:
+        await self.hold_lock()
+
+    async def hold_lock(self) -> None:
+        """Make sure this instance holds its liveness lock, on a new connection if the old one
+        was lost (shared inbox only). Cheap while it holds: no round trip."""
+        if not self.shared:
             return
-        lease = await self._db.write_engine.connect()
-        lease = await lease.execution_options(isolation_level="AUTOCOMMIT")
-        await lease.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _lock_id(self.owner)})
-        self._lease = lease
+        if self._lease is not None and not await _connection_lost(self._lease):
+            return
+        async with self._taking_lock:
+            if self._lease is not None:
+                if not await _connection_lost(self._lease):
+                    return  # taken by another caller meanwhile
+                await self._drop_lease()
+            again = self._held_before
+            lease = await self._db.write_engine.connect()
+            try:
+                lease = await lease.execution_options(isolation_level="AUTOCOMMIT")
+                await self._take_lock(lease)
+                if again:
+                    mine = await lease.scalars(
+                        select(InboxUpdate.update_id).where(
+                            _IS_PENDING, InboxUpdate.owner == self.owner
+                        )
+                    )
+                    self._mine = set(mine)
+                    self.generation += 1
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await lease.invalidate()
+                with contextlib.suppress(Exception):
+                    await lease.close()
+                raise
+            self._lease, self._held_before = lease, True
+            if again:
+                log.warning("liveness lock taken again on a new connection")
+
+    async def _take_lock(self, lease: AsyncConnection) -> None:
+        lock_id = _lock_id(self.owner)
+        if await lease.scalar(text("SELECT pg_try_advisory_lock(:id)"), {"id": lock_id}):
+            return
+        # Still held by this instance's old session, which the server has not noticed is gone
+        # (a connection that hung rather than closed): end that session, then wait for it.
+        high, low = _key_parts(lock_id)
+        await lease.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND classid = :high AND objid = :low AND objsubid = 1"
+                " AND pid <> pg_backend_pid()"
+            ),
+            {"high": high, "low": low},
+        )
+        await lease.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+
+    async def _drop_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            with contextlib.suppress(Exception):
+                await lease.invalidate()  # the driver's connection is closed, not reused
+            with contextlib.suppress(Exception):
+                await lease.close()
+
+    def still_mine(self, update_id: int, generation: int) -> bool:
+        """Whether an update scheduled at `generation` is still this instance's: always, unless
+        the lock was lost and taken again since, and another instance took the update over."""
+        return generation == self.generation or update_id in self._mine
 
     async def close(self) -> None:
         lease, self._lease = self._lease, None
         if lease is not None:
-            await lease.close()  # the session ends, and with it the lock
+            try:
+                await lease.close()  # the session ends, and with it the lock
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                with contextlib.suppress(Exception):
+                    await lease.invalidate()
 
     async def record(
         self, updates: Sequence[tuple[int, str]], keys: Mapping[int, int] | None = None
@@ -145,8 +263,43 @@ class Inbox:
                 )
             return new
 
-        inserted = await self._db.run_write_grouped(work)
+        try:
+            inserted = await self._db.run_write_grouped(work)
+        except BaseException:
+            self._unsure.update(unique)
+            raise
+        unsure = [i for i in unique if i in self._unsure and i not in inserted]
+        self._unsure.difference_update(unique)
+        if unsure:
+            inserted |= await self._own_pending(unsure)
         return [i for i in unique if i in inserted]
+
+    async def _reclaim_unsure(self) -> list[tuple[int, str]]:
+        """This instance's rows of records that failed but committed: Telegram, told they were
+        not recorded, may have sent them again to another instance, which found them there
+        already and left them to this one (shared inbox)."""
+        if not self._unsure:
+            return []
+        ids, self._unsure = sorted(self._unsure), set()
+        query = (
+            select(InboxUpdate.update_id, InboxPayload.payload)
+            .join(InboxPayload, InboxPayload.update_id == InboxUpdate.update_id)
+            .where(InboxUpdate.update_id.in_(ids), _IS_PENDING, _owned_by(self.owner))
+        )
+        try:
+            rows = await self._db.run_read(lambda c: list(c.execute(query)))
+        except BaseException:
+            self._unsure.update(ids)
+            raise
+        return [(row.update_id, row.payload) for row in rows]
+
+    async def _own_pending(self, update_ids: list[int]) -> set[int]:
+        """Those of `update_ids` this instance recorded and nobody handled yet: the COMMIT of
+        a record whose answer was lost (they were never scheduled)."""
+        query = select(InboxUpdate.update_id).where(
+            InboxUpdate.update_id.in_(update_ids), _IS_PENDING, _owned_by(self.owner)
+        )
+        return set(await self._db.run_read(lambda c: list(c.scalars(query))))
 
     async def finish(
         self,
@@ -167,11 +320,11 @@ class Inbox:
 
         await self._db.run_write_grouped(work)
 
-    async def wait_turn(self, key: int, update_id: int) -> None:
+    async def wait_turn(self, key: int, update_id: int, stop: asyncio.Event | None = None) -> bool:
         """Return once no earlier update of the same person is pending (shared inbox only;
-        in one process the pipeline's own ordering is enough)."""
+        in one process the pipeline's own ordering is enough). False if `stop` was set first."""
         if not self.shared:
-            return
+            return True
         earlier = (
             select(InboxUpdate.update_id)
             .where(_IS_PENDING, InboxUpdate.ordering_key == key, InboxUpdate.update_id < update_id)
@@ -179,8 +332,11 @@ class Inbox:
         )
         pause = TURN_POLL[0]
         while await self._db.run_read(lambda c: c.scalar(earlier)) is not None:
+            if stop is not None and stop.is_set():
+                return False
             await asyncio.sleep(pause)
             pause = min(pause * 2, TURN_POLL[1])
+        return True
 
     async def pending(self) -> list[tuple[int, str]]:
         """Updates recorded but never finished (the process stopped or died mid-way).
@@ -189,7 +345,9 @@ class Inbox:
         they were recorded before instances had names), which this instance now takes over.
         """
         if self.shared:
-            return await self._adopt_orphans()
+            await self.hold_lock()
+            adopted = await self._adopt_orphans()
+            return sorted(adopted + await self._reclaim_unsure())
         async with self._db.reading() as session:
             rows = await session.execute(
                 select(InboxUpdate.update_id, InboxPayload.payload)
@@ -200,44 +358,54 @@ class Inbox:
             return [(row.update_id, row.payload) for row in rows]
 
     async def _adopt_orphans(self) -> list[tuple[int, str]]:
-        await self.open()
-        assert self._lease is not None
-        owners = await self._lease.scalars(
+        lease = self._lease
+        if lease is None:  # dropped meanwhile: taken again, on a new connection, next time
+            return []
+        try:
+            return await self._adopt_orphans_on(lease)
+        except Exception as exc:
+            if is_unreachable(exc):
+                await self._drop_lease()  # taken again, on a new connection, next time
+            raise
+
+    async def _adopt_orphans_on(self, lease: AsyncConnection) -> list[tuple[int, str]]:
+        owners = await lease.scalars(
             select(InboxUpdate.owner)
             .where(_IS_PENDING)
             .where((InboxUpdate.owner != self.owner) | InboxUpdate.owner.is_(None))
             .distinct()
         )
         adopted: list[tuple[int, str]] = []
-        for owner in list(owners):
+        now = self._monotonic()
+        candidates = list(owners)
+        for gone in set(self._free_since) - {o for o in candidates if o is not None}:
+            del self._free_since[gone]  # nothing of theirs is pending any more
+        for owner in candidates:
             if owner is not None:
                 probe = text("SELECT pg_try_advisory_lock(:id)")
-                if not await self._lease.scalar(probe, {"id": _lock_id(owner)}):
+                if not await lease.scalar(probe, {"id": _lock_id(owner)}):
+                    self._free_since.pop(owner, None)
                     continue  # alive: its updates are its own
+                free_since = self._free_since.setdefault(owner, now)
+                if now - free_since < self._grace:
+                    # Free, but maybe only for the moment of an outage: wait and see.
+                    unlock = text("SELECT pg_advisory_unlock(:id)")
+                    await lease.execute(unlock, {"id": _lock_id(owner)})
+                    continue
+                del self._free_since[owner]
             try:
-                taken = await self._lease.scalars(
+                taken = await lease.scalars(
                     update(InboxUpdate)
                     .where(_IS_PENDING, _owned_by(owner))
                     .values(owner=self.owner)
                     .returning(InboxUpdate.update_id)
                 )
-                adopted += await self._payloads(list(taken))
+                adopted += await _payloads(lease, list(taken))
             finally:
                 if owner is not None:
                     unlock = text("SELECT pg_advisory_unlock(:id)")
-                    await self._lease.execute(unlock, {"id": _lock_id(owner)})
+                    await lease.execute(unlock, {"id": _lock_id(owner)})
         return sorted(adopted)
-
-    async def _payloads(self, update_ids: list[int]) -> list[tuple[int, str]]:
-        if not update_ids:
-            return []
-        assert self._lease is not None
-        rows = await self._lease.execute(
-            select(InboxPayload.update_id, InboxPayload.payload).where(
-                InboxPayload.update_id.in_(update_ids)
-            )
-        )
-        return [(row.update_id, row.payload) for row in rows]
 
     async def forget_older_than(
         self, age: timedelta, *, now: datetime | None = None, batch: int = FORGET_BATCH
@@ -264,3 +432,14 @@ class Inbox:
             if count < batch:
                 return forgotten
             await asyncio.sleep(0)  # let the updates waiting for the writer in
+
+
+async def _payloads(lease: AsyncConnection, update_ids: list[int]) -> list[tuple[int, str]]:
+    if not update_ids:
+        return []
+    rows = await lease.execute(
+        select(InboxPayload.update_id, InboxPayload.payload).where(
+            InboxPayload.update_id.in_(update_ids)
+        )
+    )
+    return [(row.update_id, row.payload) for row in rows]

@@ -24,6 +24,22 @@ FAST_RETRY = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
 FAST_RERUN = BackoffConfig(min_delay=0.01, max_delay=0.1, factor=2.0, jitter=0.005)
 
 
+def fast_config(directory: Path, **database: float) -> Path:
+    """config.example.toml with other [database] values (seconds), written to `directory`:
+    for `dialogbot run` processes that must take over, time out or give up in seconds."""
+    values = {"takeover_grace": 0.0, **database}
+    lines = []
+    for line in (ROOT / "config.example.toml").read_text().splitlines():
+        key = line.split("=")[0].strip()
+        if key in values:
+            line = f"{key} = {values.pop(key)}"
+        lines.append(line)
+    assert not values, f"not in config.example.toml: {values}"
+    path = directory / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def make_settings(base_url: str, database_url: str, **overrides: Any) -> Settings:
     env = {
         "DIALOGBOT_TOKEN": TOKEN,
@@ -36,6 +52,8 @@ def make_settings(base_url: str, database_url: str, **overrides: Any) -> Setting
     settings = settings.with_overrides(abuse=replace(settings.abuse, rate_burst=10_000))
     # Long polls of a second: a stop or a fault costs no time.
     settings = settings.with_overrides(poll_seconds=1)
+    # A crashed instance's updates are taken over at once (tests/test_outage.py has the grace).
+    settings = settings.with_overrides(database=replace(settings.database, takeover_grace=0))
     return settings.with_overrides(**overrides) if overrides else settings
 
 
@@ -71,6 +89,7 @@ class RunningBot:
             request_timeout=self.settings.request_timeout,
             first_backoff=self.retry.base_delay,
             max_backoff=max(self.retry.max_delay, self.retry.base_delay * 2),
+            db_backoff=self.rerun,
         )
 
     async def stop(self) -> None:

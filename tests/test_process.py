@@ -15,14 +15,17 @@ import pytest
 from sqlalchemy import text
 
 from bot.emulator import BotApiEmulator, EmulatedUser
-from tests.harness import ROOT, TOKEN
+from tests.harness import ROOT, TOKEN, fast_config
 
 pytestmark = pytest.mark.slow
 
 
 @asynccontextmanager
 async def bot_process(
-    emulator: BotApiEmulator, database_url: str, log: Path | None = None
+    emulator: BotApiEmulator,
+    database_url: str,
+    log: Path | None = None,
+    config: Path = ROOT / "config.example.toml",
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
@@ -38,7 +41,7 @@ async def bot_process(
         "bot.cli",
         "run",
         "--config",
-        str(ROOT / "config.example.toml"),
+        str(config),
         env=env,
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
@@ -63,9 +66,12 @@ def shows(user: EmulatedUser, text: str) -> Callable[[], bool]:
     return lambda: bool(user.messages) and text in user.last_message.text
 
 
-async def test_sigterm_and_restart_mid_dialog(emulator: BotApiEmulator, database_url: str) -> None:
+async def test_sigterm_and_restart_mid_dialog(
+    emulator: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
     user = emulator.user(8_000_000_123)
-    async with bot_process(emulator, database_url) as process:
+    config = fast_config(tmp_path)  # PostgreSQL: the stopped process's updates at once
+    async with bot_process(emulator, database_url, config=config) as process:
         user.send_text("/start")
         await reply(emulator, shows(user, "Datenschutz"))
         user.press("Mitmachen")
@@ -75,7 +81,7 @@ async def test_sigterm_and_restart_mid_dialog(emulator: BotApiEmulator, database
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 20) == 0
 
-    async with bot_process(emulator, database_url):
+    async with bot_process(emulator, database_url, config=config):
         user.press("Sport & Events")  # a keyboard from before the restart
         await reply(emulator, shows(user, "Gewählt: 2 von 3"))
         user.press("Weiter")
@@ -88,9 +94,12 @@ async def test_sigterm_and_restart_mid_dialog(emulator: BotApiEmulator, database
         assert "Sport & Events: 100 %" in user.last_message.text
 
 
-async def test_sigkill_loses_no_update(emulator: BotApiEmulator, database_url: str) -> None:
+async def test_sigkill_loses_no_update(
+    emulator: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
     user = emulator.user(4711)
-    async with bot_process(emulator, database_url) as process:
+    config = fast_config(tmp_path)  # PostgreSQL: the killed process's updates at once
+    async with bot_process(emulator, database_url, config=config) as process:
         user.send_text("/start")
         await reply(emulator, shows(user, "Datenschutz"))
         user.press("Mitmachen")
@@ -101,7 +110,7 @@ async def test_sigkill_loses_no_update(emulator: BotApiEmulator, database_url: s
     user.press("Lehrkräfte gewinnen")
     user.press("Gesundheit & Pflege")
     user.press("Weiter")
-    async with bot_process(emulator, database_url):
+    async with bot_process(emulator, database_url, config=config):
         await reply(emulator, shows(user, "Schritt 2 von 3"))
         user.send_text("Mehr Studienplätze für das Lehramt an den Ruhr-Universitäten")
         await reply(emulator, shows(user, "Zu welchem"))
@@ -121,6 +130,7 @@ async def test_sigkill_at_random_points_with_many_citizens_mid_dialog(
     rng = random.Random(seed)  # printed on failure, so a failing run can be repeated
     citizens = [emulator.user(60_000 + i) for i in range(8)]
     log = tmp_path / "bot.log"
+    config = fast_config(tmp_path)  # PostgreSQL: a killed process's updates at once
 
     async def see(user: EmulatedUser, text: str) -> None:
         """Wait for the bot to show `text`, long enough to span a kill and a restart; a failure
@@ -164,7 +174,7 @@ async def test_sigkill_at_random_points_with_many_citizens_mid_dialog(
     async def killer() -> None:
         for _ in range(3):
             menus = len(emulator.calls_to("setMyCommands"))
-            async with bot_process(emulator, database_url, log) as process:
+            async with bot_process(emulator, database_url, log, config) as process:
                 # Start-up takes seconds, more on a busy machine: then a random moment while
                 # the citizens are at it.
                 await emulator.wait_for(polling(menus), timeout=60)
@@ -174,7 +184,7 @@ async def test_sigkill_at_random_points_with_many_citizens_mid_dialog(
 
     walking = asyncio.gather(*(walk(u) for u in citizens))
     await killer()
-    async with bot_process(emulator, database_url, log):
+    async with bot_process(emulator, database_url, log, config):
         try:
             await asyncio.wait_for(walking, timeout=120)
         except Exception as exc:

@@ -10,8 +10,9 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.types import Update
@@ -38,12 +39,13 @@ class Split:
     def __init__(self, pipelines: list[UpdatePipeline]) -> None:
         self._pipelines = pipelines
 
-    async def accept(self, updates: Iterable[Update]) -> int:
-        shares: list[list[Update]] = [[] for _ in self._pipelines]
-        for update in updates:
-            shares[ordering_key(update) % len(shares)].append(update)
+    async def accept_raw(self, raw_updates: Sequence[Any]) -> int:
+        shares: list[list[Any]] = [[] for _ in self._pipelines]
+        for raw in raw_updates:
+            key = ordering_key(Update.model_validate(raw))
+            shares[key % len(shares)].append(raw)
         counts = await asyncio.gather(
-            *(p.accept(s) for p, s in zip(self._pipelines, shares, strict=True))
+            *(p.accept_raw(s) for p, s in zip(self._pipelines, shares, strict=True))
         )
         return sum(counts)
 

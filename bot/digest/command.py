@@ -80,7 +80,11 @@ async def _digests(
     settings: Settings, *, with_bot: bool, consensus: bool = False
 ) -> AsyncIterator[DigestService]:
     """With `consensus`, the opinion groups are computed first (a one-off, not cached)."""
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        command_timeout=settings.database.command_timeout,
+    )
     bot = _bot(settings) if with_bot else None
     try:
         await upgrade(database)

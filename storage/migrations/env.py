@@ -24,7 +24,7 @@ def _migrate(connection: Connection) -> None:
 
 
 async def _migrate_own_engine(url: str) -> None:
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     async with engine.begin() as connection:
         await connection.run_sync(_migrate)
     await engine.dispose()
