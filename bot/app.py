@@ -16,13 +16,14 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.i18n import I18n
 from sqlalchemy.engine import make_url
 
+from bot import outcomes
 from bot.client import (
     CommitBeforeSending,
     KeepResponseModels,
@@ -31,7 +32,7 @@ from bot.client import (
 )
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.digest.wiring import build_digests
+from bot.digest.wiring import build_digests, moderator_alert
 from bot.dispatching import run_sync_filters_inline
 from bot.domain.pseudonym import keyed_hash
 from bot.errors import FinalFailure, answer_failure
@@ -40,6 +41,7 @@ from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
 from bot.moderator_language import ModeratorLanguages
+from bot.outcomes import is_revoked, is_transient
 from bot.periodic import pause
 from bot.pipeline import UpdatePipeline
 from bot.polling import poll
@@ -47,10 +49,11 @@ from bot.ratings import RatingsFeature
 from bot.reachability import Reachability
 from bot.resilience import (
     DEFAULT_RETRY,
-    TRANSIENT,
     ForbiddenChats,
     RetryPolicy,
     RetryRequests,
+    Revocation,
+    RevokedToken,
     SettledCalls,
 )
 from bot.scheduler import DigestScheduler
@@ -103,8 +106,10 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
 
 def passing_failure(error: BaseException) -> bool:
     """A failure that another try later cures: the step is run again, not apologised for.
-    The Bot API away for a while, or the database (storage/outage.py)."""
-    return isinstance(error, TRANSIENT) or is_unreachable(error)
+    The Bot API away for a while (bot/outcomes.py), or the database (storage/outage.py). A
+    revoked token too: the process is stopping, and the step stays pending for the next start
+    (with a valid token) instead of being lost."""
+    return is_transient(error) or is_unreachable(error) or is_revoked(error)
 
 
 def database_backoff(settings: Settings) -> BackoffConfig:
@@ -125,6 +130,8 @@ class Application:
     scheduler: DigestScheduler
     housekeeping: Housekeeping
     clock: Clock = system_clock
+    # Set when Telegram refuses the token (401): polling or the webhook then stop.
+    revocation: Revocation = field(default_factory=Revocation)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -145,12 +152,16 @@ class Application:
         bot = Bot(
             token=settings.require_token(),
             session=AiohttpSession(
-                api=TelegramAPIServer.from_base(settings.api_base), json_loads=loads_answer
+                api=TelegramAPIServer.from_base(settings.api_base),
+                json_loads=loads_answer,
+                timeout=settings.request_timeout,
             ),
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),
         )
         bot.session.middleware(KeepResponseModels())
         reachability = Reachability(ReplyAddresses(database), settings.secret)
+        revocation = Revocation()
+        bot.session.middleware(RevokedToken(revocation))
         bot.session.middleware(RetryRequests(retry))
         bot.session.middleware(ForbiddenChats(reachability.forbidden))
         # A replayed update's second answer to a button press, or an edit already shown, is done.
@@ -167,7 +178,13 @@ class Application:
         ratings = RatingsFeature.build(settings, database, clock=clock)
         services.moderation.attach_similarity(ratings.similar_ids)
         digests = build_digests(
-            settings, database, i18n, services.participation, bot, consensus=ratings.consensus
+            settings,
+            database,
+            i18n,
+            services.participation,
+            bot,
+            consensus=ratings.consensus,
+            alert=moderator_alert(bot, settings, i18n),
         )
         limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
         dispatcher = Dispatcher(
@@ -215,7 +232,16 @@ class Application:
             keep_set_aside=timedelta(days=settings.privacy.set_aside_days),
         )
         return cls(
-            settings, database, bot, dispatcher, pipeline, i18n, scheduler, housekeeping, clock
+            settings,
+            database,
+            bot,
+            dispatcher,
+            pipeline,
+            i18n,
+            scheduler,
+            housekeeping,
+            clock,
+            revocation,
         )
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
@@ -262,11 +288,23 @@ class Application:
             return True
 
     async def _register_citizen_menus(self) -> None:
-        """The default menu in the default language, and one per client language we ship."""
+        """The default menu in the default language, and one per client language we ship.
+
+        A menu that the Bot API cannot take now (a transient error through all retries) is
+        left as it was, with one line: the bot starts anyway, the next start sets it.
+        """
         default = self.settings.default_locale
-        await self.bot.set_my_commands(citizen_commands(self.i18n, default))
-        for code in menu_language_codes(self.i18n.available_locales, default):
-            await self.bot.set_my_commands(citizen_commands(self.i18n, code), language_code=code)
+        try:
+            await self.bot.set_my_commands(citizen_commands(self.i18n, default))
+            for code in menu_language_codes(self.i18n.available_locales, default):
+                menu = citizen_commands(self.i18n, code)
+                await self.bot.set_my_commands(menu, language_code=code)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(
+                "command menus not set now (%s); the next start sets them", outcomes.describe(exc)
+            )
 
     async def _register_moderator_menus(self) -> None:
         """Moderators see their commands in their own chat's menu; nobody else does."""
@@ -275,8 +313,10 @@ class Application:
         for moderator in sorted(self.settings.moderators):
             try:
                 await self.bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id=moderator))
-            except TelegramAPIError as exc:
-                log.info("no command menu for a moderator who has not opened the bot: %s", exc)
+            except (TelegramAPIError, ClientDecodeError) as exc:
+                if is_revoked(exc):
+                    raise
+                log.info("no command menu for a moderator now: %s", outcomes.describe(exc))
 
     async def run_polling(self, stop: asyncio.Event) -> None:
         if not await self.start(stop):
@@ -284,7 +324,14 @@ class Application:
         log.info("polling %s", self.settings.api_base)
         self.start_background()
         try:
-            await poll(self.bot, self.pipeline, stop, db_backoff=database_backoff(self.settings))
+            await poll(
+                self.bot,
+                self.pipeline,
+                stop,
+                poll_seconds=self.settings.poll_seconds,
+                request_timeout=self.settings.request_timeout,
+                db_backoff=database_backoff(self.settings),
+            )
         finally:
             # Stop taking updates, then let every update already accepted finish (or stay
             # pending for the next start, if the Bot API or the database is still away).

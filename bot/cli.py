@@ -28,6 +28,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import Application
     from bot.lifecycle import run_until_signalled
+    from bot.outcomes import TokenRevoked
 
     check_launch_secret(settings.secret)
     serve = None
@@ -46,7 +47,10 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     # (shorter pauses under load; benchmarks/README.md).
     gc.collect()
     gc.freeze()
-    await run_until_signalled(app, serve=serve)
+    try:
+        await run_until_signalled(app, serve=serve)
+    except TokenRevoked as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 

@@ -181,6 +181,10 @@ class Settings:
     webhook_secret: str | None = None
     # Several instances: the rate limits' shared store (bot/throttling.py); None: in memory.
     redis_url: str | None = None
+    # Seconds a Bot API call may take before it counts as failed (and is tried again), and
+    # how long one getUpdates long poll waits for news (its own timeout is both added up).
+    request_timeout: float = 60.0
+    poll_seconds: int = 25
     # What moderators read where their own language is not a moderator language, and in the
     # moderators' group chat (de or en).
     moderation_language: str = "de"
@@ -266,12 +270,21 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         ratings=_ratings(_table(raw, "ratings")),
         webhook_secret=_webhook_secret(env, bot),
         redis_url=_redis_url(env, _table(raw, "scaling")),
+        request_timeout=_seconds(bot, "bot.request_timeout", 60.0),
+        poll_seconds=_poll_seconds(bot),
         moderation_language=_choice(
             moderation, "moderation.language", MODERATOR_LOCALES, MODERATOR_LOCALES[0]
         ),
         answer_minutes=_int(moderation, "moderation.answer_minutes", 15, minimum=1),
         database=_database_policy(database),
     )
+
+
+def _poll_seconds(bot: Mapping[str, Any]) -> int:
+    value = _int(bot, "bot.poll_seconds", 25, minimum=0)
+    if value > 50:
+        raise ConfigError("bot.poll_seconds must be at most 50 (Telegram's longest long poll)")
+    return value
 
 
 def _database_policy(table: Mapping[str, Any]) -> DatabasePolicy:

@@ -24,16 +24,19 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import functools
+import importlib
 import inspect
 import itertools
 import json
 import logging
 import mimetypes
+import random
 import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, TypeVar
 
 from aiohttp import (
@@ -692,29 +695,243 @@ class _Update:
         return {"update_id": self.update_id, self.kind: self.payload}
 
 
-@dataclass(frozen=True)
-class _Fault:
-    status: int
-    retry_after: int | None = None
-    disconnect: bool = False
+# --------------------------------------------------------------------------- faults
 
-    def error(self) -> ApiError:
-        if self.status == 429:
+_HTML_ERROR_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+# A raw body: text or bytes as they are, a dict as JSON, or made from the real status and answer.
+Body = str | bytes | JSON | Callable[[int, JSON], "str | bytes | JSON"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How the emulator answers one Bot API call instead of its normal answer.
+
+    ``execute``: run the method first, so its effects happen (the message is sent, the updates
+    are handed out), then answer as below; otherwise the method is not run at all.
+    ``status``, ``description``, ``retry_after``: the answer's HTTP status and, unless ``body``
+    is given, Telegram's error JSON for them (status 200 with ``execute``: the real answer).
+    ``body``: the raw body to answer instead: text or bytes as they are, a dict as JSON, or a
+    function of the real status and JSON answer (with ``execute``; else Telegram's error JSON)
+    that returns one of those.
+    ``content_type``: of that body. ``delay``: seconds to wait before answering (more than the
+    client's timeout: a slow answer). ``drop``: close the connection instead of answering.
+    ``label``: what ``ApiCall.fault`` says for the call.
+    """
+
+    status: int = 200
+    execute: bool = False
+    description: str | None = None
+    retry_after: int | None = None
+    body: Body | None = None
+    content_type: str = "application/json"
+    delay: float = 0.0
+    drop: bool = False
+    label: str = "fault"
+
+    # -- the faults of a real Bot API and a real network -------------------------------
+
+    @classmethod
+    def error(
+        cls, status: int, description: str | None = None, *, retry_after: int | None = None
+    ) -> Fault:
+        """Telegram's JSON error answer; the method is not executed."""
+        return cls(
+            status, description=description, retry_after=retry_after, label=f"status {status}"
+        )
+
+    @classmethod
+    def html_page(cls, status: int = 502) -> Fault:
+        """A proxy's HTML error page (nginx while the Bot API restarts); not executed."""
+        page = _HTML_ERROR_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
+        return cls(status, body=page, content_type="text/html", label=f"html {status}")
+
+    @classmethod
+    def cut_off(cls, *, execute: bool = True) -> Fault:
+        """The real answer, cut off in the middle (by default after the method ran)."""
+        return cls(execute=execute, body=_cut_off, label="cut off")
+
+    @classmethod
+    def slow(cls, seconds: float, *, execute: bool = True) -> Fault:
+        """The answer, ``seconds`` late: longer than the client waits, it sees a timeout."""
+        return cls(execute=execute, delay=seconds, label="slow")
+
+    @classmethod
+    def dropped(cls, *, execute: bool = True) -> Fault:
+        """The connection closes without an answer (by default after the method ran: the
+        message went out, the bot sees an error)."""
+        return cls(execute=execute, drop=True, label="dropped after" if execute else "disconnect")
+
+    @classmethod
+    def not_modified(cls) -> Fault:
+        """An edit answered "message is not modified" after it was applied (as when an earlier
+        try of the same edit went through)."""
+        return cls(
+            400, execute=True, description=f"Bad Request: {_NOT_MODIFIED}", label="not modified"
+        )
+
+    @classmethod
+    def edit_gone(cls) -> Fault:
+        return replace(cls.error(400, "Bad Request: message to edit not found"), label="edit gone")
+
+    @classmethod
+    def cannot_edit(cls) -> Fault:
+        return replace(cls.error(400, "Bad Request: message can't be edited"), label="cannot edit")
+
+    @classmethod
+    def query_too_old(cls) -> Fault:
+        return replace(cls.error(400, f"Bad Request: {_QUERY_INVALID}"), label="query too old")
+
+    @classmethod
+    def blocked(cls) -> Fault:
+        return cls.error(403, "Forbidden: bot was blocked by the user")
+
+    @classmethod
+    def deactivated(cls) -> Fault:
+        return cls.error(403, "Forbidden: user is deactivated")
+
+    @classmethod
+    def chat_not_found(cls) -> Fault:
+        return cls.error(400, "Bad Request: chat not found")
+
+    @classmethod
+    def not_admin(cls) -> Fault:
+        """The bot may not post in the channel: it is no administrator there."""
+        return cls.error(400, "Bad Request: need administrator rights in the channel chat")
+
+    @classmethod
+    def not_member(cls) -> Fault:
+        return cls.error(403, "Forbidden: bot is not a member of the channel chat")
+
+    @classmethod
+    def unauthorized(cls) -> Fault:
+        """The token was revoked."""
+        return cls.error(401, "Unauthorized")
+
+    def error_payload(self) -> JSON:
+        status = self.status if self.status >= 400 else 500
+        if status == 429:
             retry = self.retry_after if self.retry_after is not None else 1
-            return ApiError(429, f"Too Many Requests: retry after {retry}", retry_after=retry)
-        descriptions = {
+            return ApiError(
+                429, f"Too Many Requests: retry after {retry}", retry_after=retry
+            ).payload()
+        described = {
             400: "Bad Request: injected fault",
-            401: "Unauthorized",
             403: "Forbidden: injected fault",
-            404: "Not Found",
             409: "Conflict: injected fault",
-            500: "Internal Server Error",
-            502: "Bad Gateway",
-            503: "Service Unavailable",
-            504: "Gateway Timeout",
+        }.get(status, _REASONS.get(status, f"Error {status}: injected fault"))
+        description = self.description or described
+        return ApiError(status, description, retry_after=self.retry_after).payload()
+
+
+def _cut_off(_status: int, answer: JSON) -> str:
+    text = json.dumps(answer, ensure_ascii=False)
+    return text[: max(len(text) // 2, 1)]
+
+
+@functools.cache
+def _deprecated_params(method: str) -> frozenset[str]:
+    """The parameters of ``method`` that aiogram's own method model marks deprecated (the Bot
+    API documentation no longer has them): the emulator records every use of one."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower()
+    try:
+        module = importlib.import_module(f"aiogram.methods.{snake}")
+        model = getattr(module, method[0].upper() + method[1:])
+        fields = model.model_fields
+    except (ImportError, AttributeError):
+        return frozenset()
+    return frozenset(
+        name
+        for name, info in fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("deprecated")
+    )
+
+
+class FaultPlan:
+    """Which calls get a fault: scheduled ones first (per method, in order), then, if switched
+    on, random ones drawn with a seed.
+
+    ``emulator.faults.schedule("sendMessage", Fault.html_page(), Fault.dropped())`` answers the
+    next two sendMessage calls so. ``emulator.faults.at_random(seed, rate=0.15, pool={...})``
+    hits each call with probability ``rate`` with a fault drawn from the pool of its method
+    (``pool[method] + pool["*"]``), and at least one in every ``at_least_every`` calls of each
+    method. ``injected`` lists every fault answered, as (method, label).
+    """
+
+    def __init__(self, known: Callable[[str], str]) -> None:
+        self._known = known  # checks a method name, returns its key
+        self._scheduled: dict[str, deque[Fault]] = {}
+        self._random: random.Random | None = None
+        self._rate = 0.0
+        self._pool: dict[str, tuple[Fault, ...]] = {}
+        self._every: int | None = None
+        self._since: dict[str, int] = {}
+        self.seed: int | None = None
+        self.injected: list[tuple[str, str]] = []
+
+    def schedule(self, method: str, *faults: Fault) -> None:
+        self._scheduled.setdefault(self._known(method), deque()).extend(faults)
+
+    def at_random(
+        self,
+        seed: int,
+        *,
+        rate: float,
+        pool: dict[str, Sequence[Fault]],
+        at_least_every: int | None = None,
+    ) -> None:
+        for method in pool:
+            if method != "*":
+                self._known(method)
+        self.seed = seed
+        self._random = random.Random(seed)  # noqa: S311 - a test schedule, repeatable by its seed
+        self._rate = rate
+        self._pool = {
+            (m if m == "*" else self._known(m)): tuple(faults) for m, faults in pool.items()
         }
-        description = descriptions.get(self.status, f"Error {self.status}: injected fault")
-        return ApiError(self.status, description, retry_after=self.retry_after)
+        self._every = at_least_every
+        self._since = {}
+
+    def calm(self) -> None:
+        """No more random faults (scheduled ones stay)."""
+        self._random = None
+
+    def clear(self) -> None:
+        self.calm()
+        self._scheduled.clear()
+
+    def take(self, key: str) -> Fault | None:
+        """The fault for this call of method ``key``, if any."""
+        queue = self._scheduled.get(key)
+        if queue:
+            return queue.popleft()
+        if self._random is None:
+            return None
+        pool = self._pool.get(key, ()) + self._pool.get("*", ())
+        if not pool:
+            return None
+        since = self._since.get(key, 0)
+        due = self._every is not None and since + 1 >= self._every
+        if not due and self._random.random() >= self._rate:
+            self._since[key] = since + 1
+            return None
+        self._since[key] = 0
+        return self._random.choice(pool)
 
 
 @dataclass
@@ -1163,9 +1380,6 @@ class BotApiEmulator:
         self._queries: dict[str, _Query] = {}
         self._answers: dict[int, list[CallbackAnswer]] = {}
         self._commands: dict[tuple[str, str], list[JSON]] = {}
-        self._faults: dict[str, deque[_Fault]] = {}
-        # answer_with: per method, the raw answers that replace the next calls' real ones.
-        self._raw_answers: dict[str, deque[tuple[int, RawAnswer]]] = {}
         self._files: dict[str, UploadedFile] = {}
         self._counter = itertools.count(1)
         self._webhook: _Webhook | None = None
@@ -1174,6 +1388,9 @@ class BotApiEmulator:
         self._base_url: str | None = None
         self._closing = False
         self._handlers = self._build_handlers()
+        self.faults = FaultPlan(self._method_key)
+        # Parameters aiogram's own method models mark deprecated, as (method, parameter).
+        self.deprecated_params: list[tuple[str, str]] = []
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -1306,13 +1523,11 @@ class BotApiEmulator:
         self, method: str, *, status: int, retry_after: int | None = None, times: int = 1
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with an error instead of executing."""
-        faults = self._faults.setdefault(self._method_key(method), deque())
-        faults.extend(_Fault(status, retry_after) for _ in range(times))
+        self.faults.schedule(method, *[Fault.error(status, retry_after=retry_after)] * times)
 
     def inject_disconnect(self, method: str, times: int = 1) -> None:
         """Close the connection without answering the next ``times`` calls of ``method``."""
-        faults = self._faults.setdefault(self._method_key(method), deque())
-        faults.extend(_Fault(0, disconnect=True) for _ in range(times))
+        self.faults.schedule(method, *[Fault.dropped(execute=False)] * times)
 
     def answer_with(
         self, method: str, body: RawAnswer, *, status: int = 200, times: int = 1
@@ -1321,8 +1536,16 @@ class BotApiEmulator:
         ``status`` instead of the real answer: a string is sent as it is, a dict as JSON, a
         function gets the real answer (a dict) and returns the body. The call's effect stays
         (a resend is visible); its recorded status is ``status``, its fault "raw answer"."""
-        answers = self._raw_answers.setdefault(self._method_key(method), deque())
-        answers.extend((status, body) for _ in range(times))
+        if callable(body):
+            made = body
+
+            def raw(_status: int, real: JSON) -> str | bytes | JSON:
+                return made(real)
+
+        else:
+            raw = body  # type: ignore[assignment]
+        fault = Fault(status, execute=True, body=raw, label="raw answer")
+        self.faults.schedule(method, *[fault] * times)
 
     def deliver_raw(self, kind: str, payload: JSON) -> int:
         """Enqueue an update of any ``kind`` with ``payload`` as it is (no checks); returns
@@ -1548,29 +1771,50 @@ class BotApiEmulator:
             values, files = await _read_request(request)
         except ApiError as exc:
             return _json_response(exc.status, exc.payload())
-        faults = self._faults.get(key)
-        fault = faults.popleft() if faults else None
-        if fault is not None and fault.disconnect:
-            self._record(key, values, files, time.monotonic(), 0, "disconnect")
-            return self._drop_connection(request)
-        raw_answers = self._raw_answers.get(key)
-        raw_answer = raw_answers.popleft() if raw_answers and fault is None else None
-        status, body = await self._invoke(key, values, files, fault=fault)
-        if raw_answer is not None:
-            return self._raw_response(status, body, *raw_answer)
+        fault = self.faults.take(key)
+        if fault is not None:
+            return await self._answer_fault(request, key, values, files, fault)
+        status, body = await self._invoke(key, values, files)
         return _json_response(status, body)
 
-    def _raw_response(
-        self, status: int, body: JSON, raw_status: int, raw: RawAnswer
-    ) -> web.Response:
-        """The call was executed and recorded (no await since): answer it with ``raw``."""
-        call = self.api_calls[-1]
-        call.status, call.fault = raw_status, "raw answer"
-        if callable(raw):
-            raw = raw(copy.deepcopy(body))
-        if isinstance(raw, str):
-            return web.Response(status=raw_status, text=raw, content_type="application/json")
-        return _json_response(raw_status, raw)
+    async def _answer_fault(
+        self,
+        request: web.Request,
+        key: str,
+        values: JSON,
+        files: dict[str, UploadedFile],
+        fault: Fault,
+    ) -> web.StreamResponse:
+        """Answer one call as ``fault`` says: after running it or without, late, with another
+        status or body, or not at all."""
+        self.faults.injected.append((self._handlers[key][0], fault.label))
+        answered = 0 if fault.drop else fault.status
+        if fault.execute:
+            # The real answer, for a body made from it; the status the bot sees is the fault's
+            # (200: the real one).
+            real_status, real = await self._invoke(key, values, files, fault=fault.label)
+            call = self.api_calls[-1]  # recorded with no await since
+            status = real_status if fault.status == 200 and not fault.drop else fault.status
+            call.status = 0 if fault.drop else status
+            body = real if status == real_status else fault.error_payload()
+        else:
+            status, body = fault.status, fault.error_payload()
+            real = body
+            self._record(key, values, files, time.monotonic(), answered, fault.label)
+        if fault.delay:
+            await asyncio.sleep(fault.delay)  # a client that gave up has gone by now
+        if fault.drop:
+            return self._drop_connection(request)
+        if fault.body is None:
+            return _json_response(status, body)
+        raw = fault.body(status, copy.deepcopy(real)) if callable(fault.body) else fault.body
+        if isinstance(raw, dict):
+            return _json_response(status, raw)
+        return web.Response(
+            status=status,
+            body=raw.encode() if isinstance(raw, str) else raw,
+            content_type=fault.content_type,
+        )
 
     def _drop_connection(self, request: web.Request) -> web.StreamResponse:
         if request.transport is not None:
@@ -1583,14 +1827,13 @@ class BotApiEmulator:
         values: JSON,
         files: dict[str, UploadedFile],
         *,
-        fault: _Fault | None = None,
+        fault: str | None = None,
         source: str = "http",
     ) -> tuple[int, JSON]:
-        """Execute one method (or its injected fault) and record the call."""
+        """Execute one method and record the call (``fault``: the label of a fault that
+        follows the execution)."""
         started = time.monotonic()
         try:
-            if fault is not None:
-                raise fault.error()
             result = await self._handlers[key][1](_Params(_normalise(values), files))
             status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
@@ -1598,8 +1841,7 @@ class BotApiEmulator:
         except Exception as exc:  # an emulator bug: answer like Telegram, keep the traceback
             _log.exception("emulator failed to execute %s", key)
             status, body = 500, ApiError(500, f"Internal Server Error: {exc!r}").payload()
-        label = None if fault is None else f"status {fault.status}"
-        self._record(key, values, files, started, status, label, source)
+        self._record(key, values, files, started, status, fault, source)
         return status, body
 
     def _record(
@@ -1614,9 +1856,12 @@ class BotApiEmulator:
     ) -> None:
         params = _normalise(values)
         chat_id = params.get("chat_id")
+        method = self._handlers[key][0]
+        deprecated = _deprecated_params(method)
+        self.deprecated_params.extend((method, name) for name in params if name in deprecated)
         call = ApiCall(
             seq=len(self.api_calls) + 1,
-            method=self._handlers[key][0],
+            method=method,
             params=params,
             files=files,
             time=started,

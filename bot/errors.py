@@ -5,9 +5,12 @@ logged with its traceback, and the person gets the catalog's "something went wro
 language instead of silence. The service call that failed rolled its transaction back, so
 nothing is half-written and trying again is safe.
 
-A failure that passes (the Bot API or the database away for a while) is declined here
-(`FinalFailure`): it reaches bot.pipeline, which runs the step again later, with no apology for
-a fault that the next try cures.
+A failure that passes (the Bot API or the database away for a while; for the Bot API,
+`bot.outcomes.is_transient`) is declined here (`FinalFailure`): it reaches bot.pipeline, which
+runs the step again later, with no apology for a fault that the next try cures; the person
+then gets the step's answer, once. What any other Bot API error means comes from
+`bot.outcomes` too: nobody is told about a failure when they are gone or when the token was
+revoked (there is nobody to tell, or no way to).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import logging
 from collections.abc import Callable
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
 from aiogram.types import ErrorEvent, Update
 
+from bot import outcomes
 from bot.lenient import carries_content, describe
+from bot.outcomes import Outcome
 from handlers.views import something_went_wrong
 
 log = logging.getLogger(__name__)
@@ -39,10 +44,13 @@ class FinalFailure(Filter):
 
 async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
     update = event.update
-    if isinstance(event.exception, TelegramForbiddenError):
+    outcome = outcomes.classify(event.exception)
+    if outcome is Outcome.PERSON_GONE:
         # They blocked the bot (bot.resilience marked them unreachable): nobody to answer.
-        log.info("update %d: %s", update.update_id, event.exception)
+        log.info("update %d: %s", update.update_id, outcomes.describe(event.exception))
         return
+    if outcome is Outcome.REVOKED:
+        return  # the process is stopping (bot.lifecycle), with one line that says why
     if carries_content(event.exception):  # never its text: it holds what it failed to read
         log.error(
             "update %d failed: %s (%s)",
@@ -52,7 +60,10 @@ async def answer_failure(event: ErrorEvent, bot: Bot) -> None:
         )
     else:
         log.error(
-            "update %d failed: %s", update.update_id, event.exception, exc_info=event.exception
+            "update %d failed: %s",
+            update.update_id,
+            outcomes.describe(event.exception),
+            exc_info=event.exception,
         )
     if update.callback_query is not None:
         with contextlib.suppress(TelegramAPIError):  # it may have been answered already

@@ -2,6 +2,8 @@
 
 A signal only sets `stop`: polling ends (updates not yet fetched stay with Telegram), every
 update already accepted runs to its reply (`Application.run_polling`), then the bot closes.
+A revoked token (Telegram's 401 on any call) stops it the same way and then raises
+`TokenRevoked`, which the CLI turns into one line and a non-zero status.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from bot.app import Application
+from bot.outcomes import TokenRevoked, is_revoked
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -25,10 +28,17 @@ async def run_until_signalled(
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    app.revocation.watch(stop)
     try:
         await (serve or app.run_polling)(stop)
+    except Exception as exc:
+        if is_revoked(exc):  # at start: the command menus are the first calls
+            raise TokenRevoked from None
+        raise
     finally:
         # Back to the default: a second signal after shutdown ends the process as usual.
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
         await app.close()
+    if app.revocation.revoked:
+        raise TokenRevoked

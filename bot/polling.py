@@ -22,16 +22,11 @@ import logging
 from typing import Any, cast
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.methods import GetUpdates
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.lenient import describe
+from bot import outcomes
+from bot.outcomes import Outcome, TokenRevoked
 from bot.periodic import pause
 from bot.pipeline import UpdatePipeline
 from storage.outage import Outage, is_unreachable
@@ -39,6 +34,8 @@ from storage.outage import Outage, is_unreachable
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+DEFAULT_POLL_SECONDS = 25
+DEFAULT_REQUEST_TIMEOUT = 60.0
 # Pauses while the database is unreachable: 0.5 s, then longer, at most 10 s, with jitter.
 DB_BACKOFF = BackoffConfig(min_delay=0.5, max_delay=10.0, factor=1.6, jitter=0.2)
 
@@ -54,37 +51,49 @@ async def poll(
     pipeline: UpdatePipeline,
     stop: asyncio.Event,
     *,
-    poll_seconds: int = 25,
+    poll_seconds: int = DEFAULT_POLL_SECONDS,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     first_backoff: float = 0.5,
     max_backoff: float = 30.0,
     db_backoff: BackoffConfig = DB_BACKOFF,
 ) -> None:
+    """Fetch and hand over updates until `stop`. A transient error (bot.outcomes: a proxy's
+    HTML page, a cut-off answer, a timeout, a 5xx, a dropped connection, 429) is one log line
+    and a pause with backoff and jitter; a revoked token raises `TokenRevoked`; every other
+    Bot API error also pauses, so polling ends only when asked to."""
     offset: int | None = None
-    backoff = first_backoff
+    backoff = Backoff(
+        BackoffConfig(
+            min_delay=first_backoff,
+            max_delay=max(max_backoff, first_backoff * 2),
+            factor=2.0,
+            jitter=first_backoff / 4,
+        )
+    )
     database = Outage("polling", log)
     db_pauses = Backoff(db_backoff)
     while not stop.is_set():
         try:
-            updates = await _fetch(bot, offset, poll_seconds, stop)
-        except TelegramRetryAfter as exc:
-            await pause(stop, min(exc.retry_after, max_backoff))
+            updates = await _fetch(bot, offset, poll_seconds, request_timeout, stop)
+        except Exception as exc:
+            outcome = outcomes.classify(exc)
+            if outcome is Outcome.REVOKED:
+                raise TokenRevoked from None
+            asked = outcomes.retry_after(exc)
+            delay = asked if asked is not None else min(max(next(backoff), 0.0), max_backoff)
+            # Never the answer's body (an HTML page, or updates with people's messages); the
+            # token some network errors name is masked by bot.logs.
+            what = outcomes.describe(exc)
+            if outcome is Outcome.UNREADABLE:
+                # `ok: true`, but not a list of objects: nothing was confirmed, so the same
+                # updates come with the next call.
+                log.warning("getUpdates answer unreadable (%s); retrying in %.1f s", what, delay)
+            else:
+                level = logging.WARNING if outcome is Outcome.TRANSIENT else logging.ERROR
+                log.log(level, "polling failed (%s); retrying in %.1f s", what, delay)
+            await pause(stop, min(delay, max_backoff))
             continue
-        except (TelegramNetworkError, TelegramServerError) as exc:
-            # The message says what failed; bot.logs masks the token some of them contain.
-            log.warning("polling failed (%s); retrying in %.1f s", exc, backoff)
-            await pause(stop, backoff)
-            backoff = min(backoff * 2, max_backoff)
-            continue
-        except ClientDecodeError as exc:
-            # Not even a list of objects (a proxy's error page, say): the batch waits at
-            # Telegram. Never str(exc): it carries the whole answer.
-            log.warning(
-                "getUpdates answer unreadable (%s); retrying in %.1f s", describe(exc), backoff
-            )
-            await pause(stop, backoff)
-            backoff = min(backoff * 2, max_backoff)
-            continue
-        backoff = first_backoff
+        backoff.reset()
         if updates:
             try:
                 await pipeline.accept_raw(updates)
@@ -107,11 +116,13 @@ def _next_offset(updates: list[dict[str, Any]], offset: int | None) -> int | Non
 
 
 async def _fetch(
-    bot: Bot, offset: int | None, poll_seconds: int, stop: asyncio.Event
+    bot: Bot, offset: int | None, poll_seconds: int, request_timeout: float, stop: asyncio.Event
 ) -> list[dict[str, Any]]:
     """One getUpdates call that a stop request interrupts (the updates stay unconfirmed)."""
     request = RawGetUpdates(offset=offset, timeout=poll_seconds, allowed_updates=ALLOWED_UPDATES)
-    fetch = asyncio.ensure_future(bot(request, request_timeout=poll_seconds + 10))
+    # aiogram annotates the timeout as int; aiohttp takes any number of seconds.
+    timeout: int = poll_seconds + request_timeout  # type: ignore[assignment]
+    fetch = asyncio.ensure_future(bot(request, request_timeout=timeout))
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)

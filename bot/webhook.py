@@ -28,9 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 
+from bot import outcomes
 from bot.app import Application
+from bot.periodic import pause
 from bot.polling import ALLOWED_UPDATES
 from storage.outage import Outage, is_unreachable
 
@@ -135,13 +138,12 @@ async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio
     await runner.setup()
     site = web.TCPSite(runner, options.host, options.port)
     await site.start()
-    # Registered only once we listen: Telegram may call at once.
-    await app.bot.set_webhook(
-        options.url, secret_token=options.secret, allowed_updates=ALLOWED_UPDATES
-    )
-    log.info("webhook %s, listening on %s:%d", options.url, options.host, options.port)
-    app.start_background()
     try:
+        # Registered only once we listen: Telegram may call at once.
+        if not await _register(app, options, stop):
+            return
+        log.info("webhook %s, listening on %s:%d", options.url, options.host, options.port)
+        app.start_background()
         await stop.wait()
     finally:
         # Stop taking calls (Telegram retries them elsewhere or later), then finish the rest.
@@ -150,3 +152,22 @@ async def serve_webhook(app: Application, options: WebhookOptions, stop: asyncio
         app.pipeline.stop_retrying()
         await app.pipeline.wait_idle()
         await app.stop_background()
+
+
+async def _register(app: Application, options: WebhookOptions, stop: asyncio.Event) -> bool:
+    """setWebhook, again and again with backoff while the Bot API is away (bot.outcomes:
+    transient); False if `stop` came first. Any other error goes up."""
+    backoff = Backoff(BackoffConfig(min_delay=1.0, max_delay=60.0, factor=2.0, jitter=0.2))
+    while not stop.is_set():
+        try:
+            await app.bot.set_webhook(
+                options.url, secret_token=options.secret, allowed_updates=ALLOWED_UPDATES
+            )
+            return True
+        except Exception as exc:
+            if not outcomes.is_transient(exc):
+                raise
+            delay = max(next(backoff), 0.0)
+            log.warning("setWebhook failed (%s); again in %.1f s", outcomes.describe(exc), delay)
+            await pause(stop, delay)
+    return False

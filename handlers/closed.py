@@ -44,7 +44,7 @@ async def welcome_closed(
         await message.answer(views.results(settings.consultation, standings, is_open=False))
         return
     await message.answer(
-        views.closed_welcome(settings.consultation, standings), disable_web_page_preview=True
+        views.closed_welcome(settings.consultation, standings), link_preview_options=flow.NO_PREVIEW
     )
 
 

@@ -27,7 +27,7 @@ async def unhandled_message(
         return  # see unhandled_button
     if (message.text or "").startswith("/"):
         # Unknown commands (moderators' ones included, for everyone else) get the plain help.
-        await message.answer(views.help_text(settings), disable_web_page_preview=True)
+        await message.answer(views.help_text(settings), link_preview_options=flow.NO_PREVIEW)
     elif current in BUTTON_STEPS or current == Dialog.review.state:
         await message.answer(views.use_the_buttons())
     else:

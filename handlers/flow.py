@@ -8,7 +8,7 @@ from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message
 
 from bot.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
@@ -24,6 +24,9 @@ from handlers.states import (
     TOPICS_MESSAGE,
     Dialog,
 )
+
+# Texts with links (the privacy policy, the channel) show no preview card under them.
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 async def edit_or_send(
@@ -110,7 +113,7 @@ async def show_welcome(message: Message, settings: Settings) -> None:
     await message.answer(
         views.welcome(settings.consultation),
         reply_markup=keyboards.consent(settings.consultation),
-        disable_web_page_preview=True,
+        link_preview_options=NO_PREVIEW,
     )
 
 

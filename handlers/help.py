@@ -7,11 +7,11 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.config import Settings
-from handlers import views
+from handlers import flow, views
 
 
 async def show_help(message: Message, settings: Settings) -> None:
-    await message.answer(views.help_text(settings), disable_web_page_preview=True)
+    await message.answer(views.help_text(settings), link_preview_options=flow.NO_PREVIEW)
 
 
 def router() -> Router:

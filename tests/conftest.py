@@ -74,6 +74,8 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
         yield emu
     finally:
         await emu.stop()
+    # The bot uses no parameter the Bot API deprecated (aiogram's models mark them).
+    assert not emu.deprecated_params, f"deprecated Bot API parameters sent: {emu.deprecated_params}"
 
 
 @pytest.fixture

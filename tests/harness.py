@@ -50,6 +50,8 @@ def make_settings(base_url: str, database_url: str, **overrides: Any) -> Setting
     settings = load_settings(ROOT / "config.example.toml", env=env)
     # Tests tap faster than people; the rate limit has tests of its own (test_abuse.py).
     settings = settings.with_overrides(abuse=replace(settings.abuse, rate_burst=10_000))
+    # Long polls of a second: a stop or a fault costs no time.
+    settings = settings.with_overrides(poll_seconds=1)
     # A crashed instance's updates are taken over at once (tests/test_outage.py has the grace).
     settings = settings.with_overrides(database=replace(settings.database, takeover_grace=0))
     return settings.with_overrides(**overrides) if overrides else settings
@@ -83,8 +85,10 @@ class RunningBot:
             self.app.bot,
             self.app.pipeline,
             self._stop,
-            poll_seconds=1,
+            poll_seconds=self.settings.poll_seconds,
+            request_timeout=self.settings.request_timeout,
             first_backoff=self.retry.base_delay,
+            max_backoff=max(self.retry.max_delay, self.retry.base_delay * 2),
             db_backoff=self.rerun,
         )
 

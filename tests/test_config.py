@@ -96,6 +96,46 @@ def test_digest_locale_must_have_standard_formats(tmp_path: Path) -> None:
         load_settings(config, env={})
 
 
+@pytest.mark.parametrize(
+    ("lines", "timeout", "poll"),
+    [("request_timeout = 1.5\npoll_seconds = 1", 1.5, 1), ("request_timeout = 2", 2.0, 25)],
+)
+def test_the_request_timeout_and_the_long_poll_are_read(
+    tmp_path: Path, lines: str, timeout: float, poll: int
+) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace("request_timeout = 60\npoll_seconds = 25\n", lines + "\n")
+    config = tmp_path / "c.toml"
+    config.write_text(text, encoding="utf-8")
+    settings = load_settings(config, env={})
+    assert (settings.request_timeout, settings.poll_seconds) == (timeout, poll)
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("request_timeout = 0", r"bot\.request_timeout"),
+        ('request_timeout = "60"', r"bot\.request_timeout"),
+        ("poll_seconds = 51", r"bot\.poll_seconds"),
+        ("poll_seconds = -1", r"bot\.poll_seconds"),
+    ],
+)
+def test_a_wrong_timeout_names_its_key(tmp_path: Path, line: str, key: str) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert "request_timeout = 60\npoll_seconds = 25\n" in text
+    name = line.split(" ")[0]
+    kept = [
+        row for row in ("request_timeout = 60", "poll_seconds = 25") if row.split(" ")[0] != name
+    ]
+    text = text.replace(
+        "request_timeout = 60\npoll_seconds = 25\n", "\n".join([*kept, line]) + "\n"
+    )
+    config = tmp_path / "c.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=key):
+        load_settings(config, env={})
+
+
 def test_moderation_language_and_answer_minutes(tmp_path: Path) -> None:
     settings = load_settings(EXAMPLE, env={})
     assert (settings.moderation_language, settings.answer_minutes) == ("de", 15)

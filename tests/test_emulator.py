@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import struct
@@ -34,11 +35,12 @@ from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     Message,
 )
-from aiohttp import ClientSession, FormData, web
+from aiohttp import ClientError, ClientSession, FormData, web
 
-from bot.emulator import BotApiEmulator, parse_html
+from bot.emulator import BotApiEmulator, Fault, parse_html
 
 TOKEN = "123456:TEST-emulator-token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -559,6 +561,98 @@ async def test_faults_surface_as_aiogram_errors_in_order(emu: BotApiEmulator, bo
     ]
     with pytest.raises(ValueError, match="unknown Bot API method"):
         emu.inject_fault("sendMesage", status=500)
+
+
+async def test_fault_answers_as_a_proxy_or_network_would(emu: BotApiEmulator) -> None:
+    """Each Fault, seen as raw HTTP: whether the method ran, the status, the body."""
+    user = emu.user(61)
+    emu.faults.schedule(
+        "sendMessage",
+        Fault.html_page(502),
+        Fault.cut_off(),
+        Fault.dropped(),
+        Fault.not_admin(),
+        Fault(200, body='{"ok": true, "result": {"no": "message"}}', label="raw"),
+    )
+    url = f"{emu.base_url}/bot{TOKEN}/sendMessage"
+    async with ClientSession() as http:
+        async with http.post(url, data={"chat_id": user.id, "text": "a"}) as resp:
+            assert resp.status == 502 and resp.content_type == "text/html"
+            assert "<title>502 Bad Gateway</title>" in await resp.text()
+        async with http.post(url, data={"chat_id": user.id, "text": "b"}) as resp:
+            body = await resp.text()
+            assert resp.status == 200 and body.startswith('{"ok": true')
+            with pytest.raises(ValueError):
+                json.loads(body)
+        with pytest.raises(ClientError):  # the connection closes, after the message went out
+            async with http.post(url, data={"chat_id": user.id, "text": "c"}) as resp:
+                await resp.read()
+        async with http.post(url, data={"chat_id": user.id, "text": "d"}) as resp:
+            assert resp.status == 400
+            assert "need administrator rights" in (await resp.json())["description"]
+        async with http.post(url, data={"chat_id": user.id, "text": "e"}) as resp:
+            assert json.loads(await resp.text()) == {"ok": True, "result": {"no": "message"}}
+    # Not executed: the HTML page, the 400 and the raw body; executed: the cut-off and the drop.
+    assert [m.text for m in user.messages] == ["b", "c"]
+    assert [(c.status, c.fault) for c in emu.calls_to("sendMessage")] == [
+        (502, "html 502"),
+        (200, "cut off"),
+        (0, "dropped after"),
+        (400, "status 400"),
+        (200, "raw"),
+    ]
+
+
+async def test_a_slow_answer_times_the_client_out_after_the_method_ran(
+    emu: BotApiEmulator,
+) -> None:
+    user = emu.user(62)
+    emu.faults.schedule("sendMessage", Fault.slow(2.0))
+    session = _QuickCloseSession(api=TelegramAPIServer.from_base(emu.base_url), timeout=0.5)
+    client = Bot(TOKEN, session=session)
+    try:
+        with pytest.raises(TelegramNetworkError, match="timeout"):
+            await client.send_message(user.id, "spät")
+        assert [m.text for m in user.messages] == ["spät"]
+        await client.send_message(user.id, "pünktlich")  # only the scheduled call was slow
+    finally:
+        await client.session.close()
+    assert [m.text for m in user.messages] == ["spät", "pünktlich"]
+
+
+async def test_random_faults_repeat_with_their_seed_and_hit_every_tenth_call_at_least(
+    emu: BotApiEmulator, bot: Bot
+) -> None:
+    user = emu.user(63)
+
+    async def run(seed: int) -> list[str | None]:
+        emu.api_calls.clear()
+        emu.faults.at_random(
+            seed, rate=0.05, pool={"*": [Fault.error(502), Fault.error(500)]}, at_least_every=10
+        )
+        for n in range(60):
+            with contextlib.suppress(TelegramServerError):
+                await bot.send_message(user.id, f"{n}")
+        emu.faults.calm()
+        return [c.fault for c in emu.calls_to("sendMessage")]
+
+    first = await run(7)
+    assert first == await run(7)  # the seed repeats the schedule
+    assert first != await run(8)
+    for start in range(0, 51):  # every window of ten calls has a fault
+        assert any(first[start : start + 10]), start
+
+
+async def test_deprecated_parameters_are_recorded_not_refused(
+    emu: BotApiEmulator, bot: Bot
+) -> None:
+    user = emu.user(64)
+    await bot.send_message(user.id, "mit Vorschau?", disable_web_page_preview=True)
+    await bot.send_message(
+        user.id, "ohne", link_preview_options=LinkPreviewOptions(is_disabled=True)
+    )
+    assert [m.text for m in user.messages] == ["mit Vorschau?", "ohne"]
+    assert emu.deprecated_params == [("sendMessage", "disable_web_page_preview")]
 
 
 async def test_blocked_user_gets_forbidden(emu: BotApiEmulator, bot: Bot) -> None:

@@ -3,7 +3,9 @@ citizen still gets exactly one answer, and nothing is half-written."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,14 +38,26 @@ async def count(harness: Harness, query: Any) -> int:
         return int(await session.scalar(query) or 0)
 
 
-def test_the_policy_waits_as_telegram_asks_and_backs_off_exponentially() -> None:
+def test_the_policy_waits_as_telegram_asks_and_backs_off_exponentially_with_jitter() -> None:
+    random.seed(20261203)  # aiogram's Backoff draws its jitter from the module's generator
     policy = RetryPolicy(attempts=5, base_delay=0.5, max_delay=30.0)
     method = SendMessage(chat_id=1, text="x")
     server = TelegramServerError(method, "Bad Gateway")
-    assert [policy.delay(n, server) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
-    assert policy.delay(9, server) == 30.0
-    assert policy.delay(1, TelegramRetryAfter(method, "slow down", retry_after=7)) == 7.0
-    assert policy.delay(1, TelegramRetryAfter(method, "slow down", retry_after=600)) == 30.0
+    runs = []
+    for _ in range(20):
+        backoff = policy.backoff()
+        runs.append([policy.delay(backoff, server) for _ in range(12)])
+    for waits in runs:
+        assert 0.25 <= waits[0] < 0.75
+        for before, after in itertools.pairwise(waits[:5]):
+            assert 1.4 * before < after < 2.6 * before  # doubling, give or take the jitter
+        assert 29.0 < waits[-1] <= 30.0  # capped (the jitter may take a little off)
+    # Jitter: two clients that failed together do not come back at the same moment.
+    assert len({round(waits[0], 6) for waits in runs}) == len(runs)
+    assert len({round(waits[1], 6) for waits in runs}) == len(runs)
+    backoff = policy.backoff()
+    assert policy.delay(backoff, TelegramRetryAfter(method, "slow down", retry_after=7)) == 7.0
+    assert policy.delay(backoff, TelegramRetryAfter(method, "slow down", retry_after=600)) == 30.0
 
 
 async def test_a_reply_survives_429_5xx_and_a_dropped_connection_and_arrives_once(

@@ -55,7 +55,7 @@ async def test_a_step_still_failing_at_shutdown_is_answered_after_the_next_start
     )
     await harness.bot.stop()  # Telegram still down: nothing may be marked done
 
-    harness.emulator._faults.clear()
+    harness.emulator.faults.clear()
     await harness.bot.start()
     await harness.settle()
     assert await inbox_statuses(harness) == ["done", "done"]

@@ -7,14 +7,10 @@ take it over.
 from __future__ import annotations
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, LinkPreviewOptions
 
+from bot import outcomes
 from bot.domain.digests import PublishError
 
 CHART_FILENAME = "digest.png"
@@ -39,7 +35,7 @@ class TelegramPublisher:
         photo = BufferedInputFile(png, filename=CHART_FILENAME)
         try:
             message = await self._bot.send_photo(self._chat, photo, caption=caption)
-        except TelegramAPIError as exc:
+        except (TelegramAPIError, ClientDecodeError) as exc:
             raise _publish_error(exc) from exc
         return message.message_id
 
@@ -48,7 +44,7 @@ class TelegramPublisher:
             message = await self._bot.send_message(
                 self._chat, html, link_preview_options=_NO_PREVIEW
             )
-        except TelegramAPIError as exc:
+        except (TelegramAPIError, ClientDecodeError) as exc:
             raise _publish_error(exc) from exc
         return message.message_id
 
@@ -57,14 +53,17 @@ async def bot_link(bot: Bot) -> str:
     """The invitation deep link; getMe is asked once (aiogram caches it)."""
     try:
         me = await bot.me()
-    except TelegramAPIError as exc:
+    except (TelegramAPIError, ClientDecodeError) as exc:
         raise _publish_error(exc) from exc
     return deep_link(me.username)
 
 
-def _publish_error(exc: TelegramAPIError) -> PublishError:
+def _publish_error(exc: TelegramAPIError | ClientDecodeError) -> PublishError:
     if isinstance(exc, TelegramRetryAfter):
         reason = f"TelegramRetryAfter: retry after {exc.retry_after} s"
         return PublishError(reason, retry_after=float(exc.retry_after))
-    transient = isinstance(exc, TelegramNetworkError | TelegramServerError)
-    return PublishError(f"{type(exc).__name__}: {exc.message}", transient=transient)
+    return PublishError(
+        outcomes.describe(exc),
+        transient=outcomes.is_transient(exc),
+        operator=outcomes.operator_problem(exc),
+    )

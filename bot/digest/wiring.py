@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -11,6 +12,7 @@ from functools import partial
 from typing import Protocol
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
@@ -19,7 +21,7 @@ from bot.digest.opinion_chart import render_opinion_chart
 from bot.digest.publisher import TelegramPublisher, bot_link, deep_link
 from bot.digest.schedule import DigestSchedule
 from bot.domain.consensus import ConsensusView
-from bot.domain.digests import DigestPolicy, DigestPorts, DigestService, StandingsSource
+from bot.domain.digests import Alert, DigestPolicy, DigestPorts, DigestService, StandingsSource
 from storage.db import Database
 from storage.digests import SqlDigestFacts, SqlDigestOutbox
 
@@ -37,6 +39,7 @@ def build_digests(
     bot: Bot | None,
     *,
     consensus: ConsensusLatest | None = None,
+    alert: Alert | None = None,
 ) -> DigestService:
     """Without a bot (a dry run without token) nothing is posted and the link is a placeholder.
     With `consensus` (the opinion groups' cache) the digest has the section "Worauf sich alle
@@ -44,7 +47,30 @@ def build_digests(
     ports = digest_ports(settings, database, i18n, standings, bot)
     if consensus is not None:
         ports = replace(ports, consensus=consensus.latest)
+    if alert is not None:
+        ports = replace(ports, alert=alert)
     return DigestService(ports, process_owner())
+
+
+def moderator_alert(bot: Bot, settings: Settings, i18n: I18n) -> Alert:
+    """Tells the moderators (their group, or each of them) what the operator must fix for the
+    channel: `DigestService` calls it once per problem."""
+    from handlers.moderation import texts
+    from handlers.moderation.cards import review_chats
+
+    async def alert(problem: str) -> None:
+        with i18n.context(), i18n.use_locale(settings.moderation_language):
+            text = texts.digest_refused(settings.channel_chat or "", problem)
+        for chat_id in review_chats(settings):
+            try:
+                await bot.send_message(chat_id, text)
+            except TelegramAPIError as exc:
+                log.warning("a moderator could not be told about the channel: %s", exc.message)
+
+    return alert
+
+
+log = logging.getLogger(__name__)
 
 
 class ConsensusLatest(Protocol):

@@ -180,14 +180,22 @@ class StandingsSource(Protocol):
 
 
 class PublishError(Exception):
-    """Telegram did not accept a part. `transient`: worth retrying soon."""
+    """Telegram did not accept a part. `transient`: worth retrying soon. `operator`: only an
+    operator can fix it (the kind of problem, e.g. "no_rights": the bot is no administrator of
+    the channel); the moderators are told once."""
 
     def __init__(
-        self, reason: str, *, transient: bool = True, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        transient: bool = True,
+        retry_after: float | None = None,
+        operator: str | None = None,
     ) -> None:
         super().__init__(reason)
-        self.transient = transient
+        self.transient = transient and operator is None
         self.retry_after = retry_after
+        self.operator = operator
 
 
 class Publisher(Protocol):
@@ -202,6 +210,7 @@ Composer = Callable[[DigestFacts], DigestContent]
 Renderer = Callable[[ChartSpec], bytes]
 OpinionRenderer = Callable[[OpinionChartSpec], bytes]
 LinkSource = Callable[[], Awaitable[str]]
+Alert = Callable[[str], Awaitable[None]]  # tells the moderators what the operator must fix
 ConsensusReading = Callable[[], ConsensusView | None]  # the latest cached result, at once
 
 
@@ -237,12 +246,16 @@ class DigestPorts:
     policy: DigestPolicy = field(default_factory=DigestPolicy)
     consensus: ConsensusReading | None = None  # None: no opinion-group section
     opinion_renderer: OpinionRenderer | None = None  # needed when a digest has opinion groups
+    alert: Alert | None = None  # None: nobody to tell (e.g. `dialogbot digest --post`)
 
 
 class DigestService:
     def __init__(self, ports: DigestPorts, owner: str) -> None:
         self._p = ports
         self._owner = owner  # this process, in the lease
+        # Problems the moderators were told about (PublishError.operator), until a digest
+        # goes out again: told once, not at every retry.
+        self._told: set[str] = set()
 
     @property
     def schedule(self) -> DigestSchedule:
@@ -402,6 +415,7 @@ class DigestService:
                 log.warning("digest %s: lease lost while sending; stopping", record.key)
                 return PostOutcome.IN_PROGRESS
         log.info("digest %s posted: %d message(s)", record.key, parts)
+        self._told.clear()
         return PostOutcome.POSTED
 
     async def _publish(self, content: DigestContent, index: int) -> int:
@@ -416,9 +430,38 @@ class DigestService:
         self, record: DigestRecord, now: datetime, error: PublishError
     ) -> PostOutcome:
         delay = self._p.policy.backoff(record.attempts, error)
-        level = logging.WARNING if error.transient else logging.ERROR
-        log.log(level, "digest %s not accepted (%s); retry in %s", record.key, error, delay)
+        if error.operator is not None:
+            await self._operator_must_act(record, error, delay)
+        else:
+            level = logging.WARNING if error.transient else logging.ERROR
+            log.log(level, "digest %s not accepted (%s); retry in %s", record.key, error, delay)
         await self._p.outbox.release(
             record.id, self._owner, not_before=now + delay, error=str(error)[:200]
         )
         return PostOutcome.RETRYING
+
+    async def _operator_must_act(
+        self, record: DigestRecord, error: PublishError, delay: timedelta
+    ) -> None:
+        """One clear line and one message to the moderators per problem; the digest stays
+        pending and is tried again after `delay`, quietly, until the operator fixed it."""
+        problem = error.operator
+        assert problem is not None
+        if problem in self._told:
+            log.debug("digest %s still refused (%s); retry in %s", record.key, error, delay)
+            return
+        self._told.add(problem)
+        log.error(
+            "digest %s cannot be posted until an operator acts (%s: %s); it stays pending and "
+            "is tried again every %s",
+            record.key,
+            problem,
+            error,
+            delay,
+        )
+        if self._p.alert is None:
+            return
+        try:
+            await self._p.alert(problem)
+        except Exception as exc:  # the digest must stay pending whatever the alert does
+            log.warning("the moderators could not be told: %s", exc)

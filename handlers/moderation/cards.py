@@ -11,10 +11,12 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import outcomes
 from bot.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
 from bot.domain.participation import Erasure
 from bot.moderator_language import ModeratorLanguages
+from bot.outcomes import Outcome
 from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
@@ -119,8 +121,18 @@ async def send_card(
     try:
         message = await bot.send_message(chat_id, text, reply_markup=markup)
     except TelegramAPIError as exc:
-        # A moderator who never opened the bot cannot be written to; /queue still shows it.
-        log.warning("review card for impulse %d not delivered to a moderator: %s", impulse.id, exc)
+        # A moderator who never opened the bot cannot be written to, the moderators' group may
+        # have removed the bot, or the Bot API stayed away through every retry: /queue still
+        # shows the impulse, and the submission is not held up for a card.
+        outcome = outcomes.classify(exc)
+        level = logging.ERROR if outcome is Outcome.OPERATOR else logging.WARNING
+        log.log(
+            level,
+            "review card for impulse %d not delivered (%s: %s)",
+            impulse.id,
+            outcome,
+            outcomes.describe(exc),
+        )
         return
     await moderation.remember_card(impulse.id, chat_id, message.message_id)
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import outcomes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.consensus_cache import ConsensusCache
@@ -22,6 +25,8 @@ from bot.export import full_export, to_csv, to_json, votes_csv
 from handlers.moderation import texts
 from handlers.moderation.callbacks import AnnounceCallback
 from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 ANNOUNCE_MAX = 3500  # leaves room below Telegram's 4096 once escaped
 
@@ -131,7 +136,15 @@ async def confirm_announcement(
     if not callback_data.publish:
         await _close_preview(callback, texts.announce_cancelled())
         return
-    await bot.send_message(settings.channel_chat, escape(entry["detail"] or ""))
+    try:
+        await bot.send_message(settings.channel_chat, escape(entry["detail"] or ""))
+    except TelegramAPIError as exc:
+        problem = outcomes.operator_problem(exc)
+        if problem is None:
+            raise  # passing: the step runs again (bot.pipeline); else the errors handler
+        log.error("announcement not posted: the operator must act (%s: %s)", problem, exc.message)
+        await _close_preview(callback, texts.channel_problem(settings.channel_chat, problem))
+        return
     await moderation.log(moderator_id, "announce", None, entry["detail"], clock())
     await _close_preview(callback, texts.announced())
 

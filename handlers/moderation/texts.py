@@ -186,6 +186,32 @@ def announce_cancelled() -> str:
     return _("Nicht veröffentlicht.")
 
 
+def channel_problem(channel: str, problem: str) -> str:
+    """What an operator must fix before the bot can post in the channel (bot.outcomes)."""
+    if problem == "chat_missing":
+        text = _(
+            "Den Kanal {channel} gibt es nicht, oder der Bot ist dort kein Mitglied. Bitte "
+            "prüfen Sie channel.chat in der Konfiguration und machen Sie den Bot im Kanal zum "
+            "Administrator."
+        )
+    else:
+        text = _(
+            "Der Bot darf im Kanal {channel} nicht posten: Er ist dort kein Administrator mit "
+            "dem Recht, Nachrichten zu senden. Bitte machen Sie ihn dort zum Administrator."
+        )
+    return text.format(channel=escape(channel))
+
+
+def digest_refused(channel: str, problem: str) -> str:
+    return "\n\n".join(
+        [
+            _("⚠️ Der Digest konnte nicht veröffentlicht werden."),
+            channel_problem(channel, problem),
+            _("Er bleibt vorgemerkt und wird regelmäßig erneut versucht."),
+        ]
+    )
+
+
 def no_channel() -> str:
     return _("Es ist kein Kanal eingerichtet (channel.chat in der Konfiguration).")
 
