@@ -60,7 +60,7 @@ def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngi
     else:
         # Long reads (digests, exports, statistics) on threads; not closed and reopened.
         options.update(pool_size=4, max_overflow=0, pool_timeout=60)
-    engine = create_async_engine(url, hide_parameters=True, **options)
+    engine = create_async_engine(url, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -125,6 +125,7 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         await moderator.press("Antworten", message_id=card.message_id)
         await moderator.press("An das Themenforum weitergeleitet")
         await moderator.send(ANSWER)
+        await moderator.press("Senden")
         await person.send("/meinvotum")
         await person.press("Wahl ändern")
         await person.press("Weiter")

@@ -135,7 +135,9 @@ async def send(
         author.locale,
         lambda: notices.author_answer(impulse_id, impulse.text, status, answer),
     )
-    await _close_preview(callback, texts.answer_sent(delivered))
+    if isinstance(callback.message, Message):
+        # The answer now stands on the card (which erasure reaches): no second copy of it here.
+        await callback.message.edit_text(texts.answer_sent(delivered))
     await cards.refresh_cards(bot, settings, moderation, moderator_languages, impulse)
 
 
