@@ -4,20 +4,19 @@ start-up and SIGTERM, with the database behind tests/db_proxy.py."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.emulator import BotApiEmulator, EmulatedUser, Fault
 from storage.db import Database
-from storage.models import InboxPayload, InboxUpdate, Participant, Vote
+from storage.models import InboxUpdate, Participant, Vote
 from tests.db_proxy import DatabaseProxy
 from tests.harness import fast_config
 from tests.test_process import bot_process
@@ -200,53 +199,44 @@ async def test_start_up_gives_up_after_the_configured_wait_and_says_why(
     assert "did not answer within 1 s" in last, last
 
 
-def left_by_a_dead_instance(update_id: int, user: EmulatedUser) -> tuple[dict[str, object], str]:
-    """A /start of `user` as an instance that died leaves it: pending, under its name."""
-    payload = {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(datetime.now(UTC).timestamp()),
-            "chat": {"id": user.id, "type": "private", "first_name": "A"},
-            "from": {"id": user.id, "is_bot": False, "first_name": "A"},
-            "text": "/start",
-        },
-    }
-    row = {
-        "update_id": update_id,
-        "status": "pending",
-        "received_at": datetime.now(UTC),
-        "ordering_key": user.id,
-        "owner": "dead-host:1:000000000000",
-    }
-    return row, json.dumps(payload)
-
-
-async def leave_orphans(database_url: str, users: list[EmulatedUser]) -> None:
+async def pending_owners(database_url: str, keys: list[int]) -> dict[int, str]:
+    """The owner of each pending update of these people, by their id (the ordering key)."""
     database = Database(database_url)
     try:
-        left = [left_by_a_dead_instance(900_000_000 + n, u) for n, u in enumerate(users)]
-        async with database.transaction() as session:
-            await session.execute(insert(InboxUpdate), [row for row, _ in left])
-            await session.execute(
-                insert(InboxPayload),
-                [{"update_id": row["update_id"], "payload": p} for row, p in left],
+        async with database.reading() as session:
+            rows = await session.execute(
+                select(InboxUpdate.ordering_key, InboxUpdate.owner).where(
+                    InboxUpdate.status == "pending", InboxUpdate.ordering_key.in_(keys)
+                )
             )
+            return {int(row.ordering_key): str(row.owner) for row in rows}
     finally:
         await database.dispose()
+
+
+def answered_at(emulator: BotApiEmulator, user: EmulatedUser) -> list[float]:
+    """When each message the bot sent the user went out (emulator time, monotonic)."""
+    return [
+        c.time
+        for c in emulator.api_calls
+        if c.chat_id == user.id and c.method == "sendMessage" and c.fault is None
+    ]
 
 
 async def test_three_webhook_instances_keep_their_locks_straight_through_an_outage(
     emulator: BotApiEmulator, proxy: DatabaseProxy, database_url: str, tmp_path: Path
 ) -> None:
     """Every connection of three instances is cut and refused for three seconds while
-    citizens tap. Afterwards no update is handled twice, every tap is applied once, and the
-    updates an instance that is really dead left behind are taken over (after the grace)."""
+    citizens tap, and each instance holds recorded updates it cannot answer yet (the Bot API
+    fails every sendMessage). Afterwards one instance is killed (SIGKILL) with its updates
+    still pending. No update is handled twice, every tap is applied once, and the updates of
+    the dead instance are taken over, but not before the grace since its death."""
+    grace = 2.0
     citizens = [emulator.user(8_300_001_000 + n) for n in range(4)]
-    orphans = [emulator.user(8_300_002_000 + n) for n in range(3)]
+    held = [emulator.user(8_300_002_000 + n) for n in range(6)]
     log = tmp_path / "instances.log"
-    config = fast_config(tmp_path, takeover_grace=2, **FAST)
-    async with instances(emulator, proxy.url, 3, log, config=config):
+    config = fast_config(tmp_path, takeover_grace=grace, **FAST)
+    async with instances(emulator, proxy.url, 3, log, config=config) as processes:
         try:
             await emulator.wait_for(lambda: len(emulator.calls_to("setWebhook")) >= 3, 60)
             for user in citizens:
@@ -254,10 +244,16 @@ async def test_three_webhook_instances_keep_their_locks_straight_through_an_outa
                 await emulator.wait_for(shows(user, "Datenschutz"), 60)
                 user.press("Mitmachen")
                 await emulator.wait_for(shows(user, "Gewählt: 0 von 3"), 60)
+            # From now on every sendMessage fails: the /starts of `held` are recorded, spread
+            # over the instances, and stay pending (each instance tries again and again).
+            emulator.faults.at_random(0, rate=1.0, pool={"sendMessage": [Fault.html_page(502)]})
+            for user in held:
+                user.send_text("/start")
+            keys = [user.id for user in held]
+            async with asyncio.timeout(60):
+                while len(await pending_owners(database_url, keys)) < len(held):
+                    await asyncio.sleep(0.1)
             proxy.refuse()
-            # Meanwhile an instance dies (on the other side of the cut) and leaves pending
-            # updates behind, under a name whose lock nobody holds.
-            await leave_orphans(database_url, orphans)
             for user in citizens:
                 keyboard = user.last_message.message_id
                 user.press("Mobilität & ÖPNV", message_id=keyboard)
@@ -265,6 +261,20 @@ async def test_three_webhook_instances_keep_their_locks_straight_through_an_outa
             await logged(log, "webhook: the database is unreachable")
             await asyncio.sleep(OUTAGE)
             await proxy.restore()
+            # Every lock was free during the cut: longer than the grace, the live instances
+            # (which took theirs again) keep their pending updates all the same.
+            await asyncio.sleep(grace + 2)
+            owners = await pending_owners(database_url, keys)
+            by_pid = {p.pid: p for p in processes}
+            victim = next(by_pid[int(o.split(":")[1])] for o in owners.values())
+            victim_name = next(o for o in owners.values() if int(o.split(":")[1]) == victim.pid)
+            orphans = [u for u in held if owners.get(u.id) == victim_name]
+            killed = time.monotonic()  # (emulator times are time.monotonic() too)
+            victim.kill()
+            await victim.wait()
+            emulator.faults.calm()
+            for user in held:
+                await emulator.wait_for(shows(user, "Datenschutz"), 60)
             for user in citizens:
                 await emulator.wait_for(showed(user, "Gewählt: 2 von 3"), 60)
                 user.press("Weiter", message_id=keyboard_with(user, "Gewählt: 2 von 3"))
@@ -273,11 +283,18 @@ async def test_three_webhook_instances_keep_their_locks_straight_through_an_outa
                 await emulator.wait_for(shows(user, "Schritt 3 von 3"), 60)
                 user.press("Absenden")
                 await emulator.wait_for(shows(user, "Danke!"), 60)
-            for user in orphans:
-                await emulator.wait_for(shows(user, "Datenschutz"), 60)
         except Exception as exc:
             raise AssertionError(f"{exc}\n--- log:\n{log.read_text()[-4000:]}") from exc
 
+    assert orphans, owners
+    for user in orphans:  # taken over, not before the grace since the instance died
+        assert min(answered_at(emulator, user)) >= killed + grace, (
+            answered_at(emulator, user),
+            killed,
+        )
+    for user in held:  # each answered exactly once, the dead instance's too
+        assert len(answered_at(emulator, user)) == 1, (user.id, answered_at(emulator, user))
+        assert len(user.messages) == 1, [m.text[:30] for m in user.messages]
     for user in citizens:
         assert edits(emulator, user) == ["1", "2"], f"{user.id}: {edits(emulator, user)}"
         sent = Counter(c.method for c in emulator.api_calls if c.chat_id == user.id)
@@ -286,8 +303,6 @@ async def test_three_webhook_instances_keep_their_locks_straight_through_an_outa
         answered = [a.query_id for a in user.callback_answers]
         assert len(answered) == len(set(answered)) == 6, f"{user.id}: {answered}"
         assert not any(SORRY in m.text for m in user.messages)
-    for user in orphans:
-        assert len(user.messages) == 1, [m.text[:30] for m in user.messages]
     assert await counts(proxy.url) == (4, 8, 0)
     text = log.read_text()
     assert "Traceback" not in text, text[-4000:]
