@@ -190,6 +190,54 @@ async def test_sigterm_during_an_outage_stops_and_the_next_start_finishes(
     assert "left pending for the next start" in text, text[-4000:]
 
 
+async def test_a_step_cut_off_mid_way_is_run_again_without_an_apology(
+    emulator: BotApiEmulator, proxy: DatabaseProxy, tmp_path: Path
+) -> None:
+    """The submission is stored, then the database goes away before the step reads the
+    standings (its answer to the button is slow, and the cut comes meanwhile): the step fails
+    on a lost connection. It gets no apology and is not marked done; SIGTERM leaves it pending,
+    and the next start runs it again, storing nothing twice."""
+    user = emulator.user(8_300_000_150)
+    log = tmp_path / "bot.log"
+    config = fast_config(tmp_path, **FAST)
+    async with bot_process(emulator, proxy.url, log, config) as process:
+        user.send_text("/start")
+        await emulator.wait_for(shows(user, "Datenschutz"), 30)
+        user.press("Mitmachen")
+        await emulator.wait_for(shows(user, "Gewählt: 0 von 3"), 30)
+        user.press("Mobilität & ÖPNV")
+        await emulator.wait_for(shows(user, "Gewählt: 1 von 3"), 30)
+        user.press("Weiter")
+        await emulator.wait_for(shows(user, "Schritt 2 von 3"), 30)
+        user.press("Überspringen")
+        await emulator.wait_for(shows(user, "Schritt 3 von 3"), 30)
+        slow = Fault(execute=True, delay=0.3, label="slow")
+        emulator.faults.schedule("answerCallbackQuery", slow)
+        answered = len(emulator.calls_to("answerCallbackQuery"))
+        await sent_again(proxy)  # (see the SIGTERM test above)
+        user.press("Absenden")
+        async with asyncio.timeout(30):
+            while len(emulator.calls_to("answerCallbackQuery")) == answered:
+                await asyncio.sleep(0.005)
+        proxy.refuse()
+        await logged(log, "handling updates: the database is unreachable")
+        await asyncio.sleep(1)  # tried again meanwhile
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    assert not any(SORRY in m.text for m in user.messages), [m.text[:40] for m in user.messages]
+    assert not any("Danke!" in m.text for m in user.messages)
+    await proxy.restore()
+    async with bot_process(emulator, proxy.url, log, config) as process:
+        await emulator.wait_for(showed(user, "Danke!"), 30)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    assert not any(SORRY in m.text for m in user.messages), [m.text[:40] for m in user.messages]
+    assert await counts(proxy.url) == (1, 1, 0)
+    text = log.read_text()
+    assert "Traceback" not in text, text[-4000:]
+    assert "(InterfaceError" in text, text[-4000:]  # the step's own connection was cut
+
+
 async def test_start_up_waits_for_the_database_naming_it_without_its_password(
     emulator: BotApiEmulator, proxy: DatabaseProxy, tmp_path: Path
 ) -> None:
