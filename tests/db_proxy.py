@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,9 @@ class DatabaseProxy:
         self._server: asyncio.Server | None = None
         self._pairs: set[_Pair] = set()
         self.accepted = 0
+        # When the bot last sent anything (time.monotonic()): its periodic look for orphaned
+        # updates shows here, so that a test can cut just after one.
+        self.sent_at = 0.0
 
     @property
     def url(self) -> str:
@@ -123,6 +127,8 @@ class DatabaseProxy:
         while data := await source.read(65536):
             if self.mode == HANGING or (self.mode == DEAF and not upstream):
                 continue  # swallowed: the other side waits for an answer that never comes
+            if upstream:
+                self.sent_at = time.monotonic()
             sink.write(data)
             await sink.drain()
         sink.transport.abort()
