@@ -14,6 +14,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.client import loads_answer
 from bot.emulator import BotApiEmulator
+from tests.harness import Harness
 
 TOKEN = "123456:TEST-client-token"
 KEYBOARD = InlineKeyboardMarkup(
@@ -76,3 +77,13 @@ async def test_a_pressed_buttons_message_keeps_its_keyboard_in_the_update(
 )
 def test_other_answers_are_decoded_as_they_are(answer: dict[str, object]) -> None:
     assert loads_answer(json.dumps(answer)) == answer
+
+
+@pytest.mark.sqlite_only
+async def test_the_running_bot_decodes_its_answers_this_way(harness: Harness) -> None:
+    """The application's own Bot (bot/app.py) uses this decoder, not only a Bot built here."""
+    assert harness.bot.app is not None
+    user = harness.emulator.user(33)
+    sent = await harness.bot.app.bot.send_message(user.id, "Welche Themen?", reply_markup=KEYBOARD)
+    assert sent.reply_markup is None and sent.text == "Welche Themen?"
+    assert len(user.last_message.reply_markup) == 20

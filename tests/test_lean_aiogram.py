@@ -117,3 +117,20 @@ def test_does_nothing_once_aiogram_is_imported() -> None:
         + "from aiogram.types import Message; print(Message.__pydantic_complete__)"
     )
     assert out.strip() == "True"
+
+
+def test_the_dialogbot_command_imports_aiogram_this_way() -> None:
+    """`dialogbot` (bot/cli.py main) takes the lean import before anything else loads aiogram."""
+    out = run(
+        textwrap.dedent(
+            """
+            import sys
+            import bot.cli
+            print("aiogram" in sys.modules)
+            bot.cli.main(["inbox", "--config", "/nonexistent/config.toml"])
+            from aiogram.types import Message
+            print(Message.__pydantic_complete__)
+            """
+        )
+    )
+    assert out.split() == ["False", "False"]

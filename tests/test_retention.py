@@ -37,6 +37,16 @@ def test_the_dates_are_read_from_the_config(tmp_path: Path) -> None:
     assert toml_date.privacy.ends == date(2027, 3, 31)
     with pytest.raises(ConfigError, match=r"privacy\.ends"):
         load_settings(config_with(tmp_path, 'ends = "31.03.2027"'), env=env)
+    for days, expected in (("30", 30), ("-1", None)):
+        path = tmp_path / f"retention-{days}.toml"
+        text = EXAMPLE.read_text().replace("retention_days = 90", f"retention_days = {days}")
+        assert text != EXAMPLE.read_text()
+        path.write_text(text)
+        if expected is None:
+            with pytest.raises(ConfigError, match=r"privacy\.retention_days"):
+                load_settings(path, env=env)
+        else:
+            assert load_settings(path, env=env).privacy.retention_days == expected
 
 
 def test_purging_is_refused_until_the_day_after_ends_plus_retention() -> None:

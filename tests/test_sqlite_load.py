@@ -117,3 +117,30 @@ async def assert_stored_once(path: Path) -> None:
             assert {status: n for status, n in rows} == {"done": 6 * CITIZENS}
     finally:
         await database.dispose()
+
+
+async def test_a_write_transaction_holds_the_write_lock_from_its_start(
+    database_url: str,
+) -> None:
+    """A write transaction that reads first never has to upgrade its read lock (which fails
+    at once with "database is locked" when another connection wrote in between): it holds the
+    write lock from its first statement, so the other connection is the one that waits."""
+    from sqlalchemy import text
+
+    from storage.migrate import upgrade
+
+    database = Database(database_url)
+    path = str(make_url(database_url).database)
+    try:
+        await upgrade(database)
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("CREATE TABLE load_test (at REAL)")
+            async with database.transaction() as session:
+                await session.execute(text("SELECT count(*) FROM settings"))  # reads first
+                other.execute("PRAGMA busy_timeout=0")
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("INSERT INTO load_test (at) VALUES (1)")
+                await session.execute(text("UPDATE settings SET value = value"))  # then writes
+            other.execute("INSERT INTO load_test (at) VALUES (2)")  # free again after COMMIT
+    finally:
+        await database.dispose()
