@@ -177,7 +177,8 @@ async def test_forged_truncated_and_old_buttons(harness: Harness) -> None:
     await c.send("/start")
     await c.press("Mitmachen")
     keyboard = c.user.last_message.message_id
-    for data in ["t:", "t", "s:zz", "s:sb", "it:sport", "mc:1:ok", "x" * 64, "t:sport:extra"]:
+    forged = ["t:", "t", "s:zz", "s:sb", "it:sport", "mc:1:ok", "x" * 64, "t:sport:extra"]
+    for data in [*forged, "t:nonexistent:1", "t:nonexistent:0"]:  # well-formed, unknown topic
         await c.do(lambda d=data: c.user.press_data(keyboard, d))
         assert c.user.callback_answers[-1].text, data
     assert "Gewählt: 0 von 3" in c.last_text
