@@ -170,19 +170,21 @@ async def test_too_short_and_too_long_impulses_are_explained_and_asked_again(
     await c.press("Mitmachen")
     await c.press("Sport & Events")
     await c.press("Weiter")
-    await c.send("Zu kurz")
-    texts = [m.text for m in c.user.messages[-2:]]
-    assert "etwas kurz" in texts[0] and "mindestens 10 Zeichen" in texts[0]
-    assert "Schritt 2 von 3" in texts[1]
+    # Seven visible characters; with the spaces and zero-width spaces around them, sixteen.
+    for short in ["Zu kurz", "  Zu kurz\u200b\u200b\u200b    "]:
+        await c.send(short)
+        texts = [m.text for m in c.user.messages[-2:]]
+        assert "etwas kurz" in texts[0] and "mindestens 10 Zeichen" in texts[0], short
+        assert "Schritt 2 von 3" in texts[1]
     await c.send("x" * 1001)
     texts = [m.text for m in c.user.messages[-2:]]
     assert "1001 Zeichen zu lang" in texts[0]
     assert "Schritt 2 von 3" in texts[1]
-    await c.send("Mehr Sportplätze in den Stadtteilen öffnen")
+    await c.send("Mehr Bänke")  # exactly the minimum of 10 characters
     assert "Schritt 3 von 3" in c.last_text  # one topic: assigned without asking
     await c.press("Absenden")
     [impulse] = (await export(harness))["impulses"]
-    assert impulse["text"] == "Mehr Sportplätze in den Stadtteilen öffnen"
+    assert impulse["text"] == "Mehr Bänke"
     assert impulse["topic"] == "sport"
 
 
