@@ -214,10 +214,24 @@ async def test_the_same_idea_twice_is_refused(harness: Harness) -> None:
     await c.send("/meinvotum")
     await c.press("Wahl ändern")
     await c.press("Weiter")
-    await c.send("ein Ticket für den ganzen VRR günstig")
-    assert "schon geschickt" in c.user.messages[-2].text
+    # Equal after case and punctuation, and nearly so (one word more).
+    for again in [
+        "ein Ticket für den ganzen VRR günstig",
+        "Ein Ticket für den ganzen VRR, bitte günstig!",
+    ]:
+        await c.send(again)
+        assert "schon geschickt" in c.user.messages[-2].text, again
+        assert "Schritt 2 von 3" in c.last_text
     await c.send("Busse im 10-Minuten-Takt auch am Abend")
     assert "Schritt 3 von 3" in c.last_text
+    # Another person's same idea is their own first one: taken.
+    other = harness.citizen(7017)
+    await other.send("/start")
+    await other.press("Mitmachen")
+    await other.press("Mobilität & ÖPNV")
+    await other.press("Weiter")
+    await other.send("Ein Ticket für den ganzen VRR, günstig!")
+    assert "Schritt 3 von 3" in other.last_text
 
 
 async def test_groups_get_silence_and_the_bot_leaves(harness: Harness) -> None:
