@@ -196,4 +196,5 @@ async def test_the_dry_run_writes_the_second_chart_next_to_the_first(
     second = paths[1]
     assert second.name.endswith("-meinungsgruppen.png") and second.parent == paths[0].parent
     assert imread(second, format="png").shape[1] == 1080
+    assert second.read_bytes() != paths[0].read_bytes()  # its own chart, not the first again
     assert "Worauf sich alle einigen" in paths[2].read_text(encoding="utf-8")
