@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.emulator import BotApiEmulator, EmulatedUser, Fault
 from tests.harness import ROOT, TOKEN, fast_config
 
 pytestmark = pytest.mark.slow
@@ -104,10 +104,22 @@ async def test_sigkill_loses_no_update(
         await reply(emulator, shows(user, "Datenschutz"))
         user.press("Mitmachen")
         await reply(emulator, shows(user, "Gewählt: 0 von 3"))
+        # In flight: the bot has fetched the tap and is inside its handler, waiting for
+        # Telegram to answer the button, when it is killed.
+        stuck = Fault(delay=120, label="stuck")
+        emulator.faults.schedule("answerCallbackQuery", stuck)
+        user.press("Lehrkräfte gewinnen")
+        await emulator.wait_for(lambda: emulator.faults.injected, 30)
+        process.kill()
+        await process.wait()
+    assert not any("Gewählt: 1 von 3" in m.text for m in user.messages)  # not answered yet
+    emulator.faults.clear()
+    async with bot_process(emulator, database_url, config=config) as process:
+        # The next start finishes the killed process's tap from its inbox.
+        await reply(emulator, shows(user, "Gewählt: 1 von 3"))
         process.kill()
         await process.wait()
     # Sent while no bot runs: Telegram keeps them until a bot fetches them.
-    user.press("Lehrkräfte gewinnen")
     user.press("Gesundheit & Pflege")
     user.press("Weiter")
     async with bot_process(emulator, database_url, config=config):
