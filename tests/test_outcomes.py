@@ -40,6 +40,7 @@ from tests.digest_support import MAY_18_1800, DigestHarness, digest_harness, dig
 from tests.harness import FAST_RETRY, Harness, RunningBot, make_settings
 from tests.test_process import bot_process
 from tests.test_reachability import author_with_idea, reachable
+from tests.test_scaling import SECRET, free_port
 
 SORRY = "etwas schiefgegangen"
 MODERATOR = 900_077
@@ -314,3 +315,34 @@ async def test_a_revoked_token_ends_the_process_with_one_line(
     finally:
         await database.dispose()
     assert statuses == (["pending"] if method == "sendMessage" else ["done"])
+
+
+@pytest.mark.slow
+async def test_a_revoked_token_ends_the_webhook_process_with_one_line(
+    emulator: BotApiEmulator, database_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "bot.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    webhook = ["--webhook", url, "--listen", f"127.0.0.1:{port}"]
+    async with bot_process(
+        emulator, database_url, log, args=webhook, env_extra={"DIALOGBOT_WEBHOOK_SECRET": SECRET}
+    ) as process:
+        await emulator.wait_for(lambda: emulator.webhook_url == url, 60)
+        await asyncio.sleep(1)  # as above: the start-up work settles
+        emulator.faults.schedule("sendMessage", *[Fault.unauthorized()] * 100)
+        emulator.user(7207).send_text("/start")  # delivered to the webhook, answered with a 401
+        assert await asyncio.wait_for(process.wait(), 60) != 0
+    assert emulator.faults.injected[0] == ("sendMessage", "status 401")
+    output = log.read_text()
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert "Traceback" not in output
+    assert lines[-1].startswith("dialogbot: Telegram refused the bot token (401"), lines
+    assert not [line for line in lines[:-1] if "ERROR" in line], lines
+    database = Database(database_url)
+    try:
+        async with database.reading() as session:
+            statuses = list(await session.scalars(select(InboxUpdate.status)))
+    finally:
+        await database.dispose()
+    assert statuses == ["pending"]  # recorded, answered 200, left for a start with a valid token

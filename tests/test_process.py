@@ -7,7 +7,7 @@ import os
 import random
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,6 +26,8 @@ async def bot_process(
     database_url: str,
     log: Path | None = None,
     config: Path = ROOT / "config.example.toml",
+    args: Sequence[str] = (),
+    env_extra: Mapping[str, str] | None = None,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
@@ -33,6 +35,7 @@ async def bot_process(
         "DIALOGBOT_API_BASE": emulator.base_url,
         "DIALOGBOT_DATABASE_URL": database_url,
         "DIALOGBOT_SECRET": "process-test-secret-with-256-bits-0123456789ab",
+        **(env_extra or {}),
     }
     log_file = log.open("ab") if log else None  # closed in the finally below
     process = await asyncio.create_subprocess_exec(
@@ -42,6 +45,7 @@ async def bot_process(
         "run",
         "--config",
         str(config),
+        *args,
         env=env,
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
