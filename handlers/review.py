@@ -43,7 +43,7 @@ async def submit(
         topics=tuple(selected), impulse=impulse, draft_key=str(data.get(DRAFT_KEY, ""))
     )
     try:
-        new_impulse = await participation.submit(citizen, submission, now=clock())
+        impulse_id = await participation.submit(citizen, submission, now=clock())
     except ConsultationClosed:
         await callback.answer(views.consultation_closed(), show_alert=True)
         return
@@ -57,8 +57,10 @@ async def submit(
         views.thanks(settings, selected, standings, with_impulse=impulse is not None),
         rating_views.browse_offer(),
     )
-    if new_impulse is not None:
-        await post_review_cards(bot, settings, moderation, moderator_languages, new_impulse)
+    if impulse_id is not None:
+        await post_review_cards(
+            bot, settings, moderation, moderator_languages, impulse_id, missing_only=True
+        )
     # Cleared last, so it is written with the update's "done" mark (storage/fsm.py). Cleared
     # first, it was committed before the thanks went out, and a press handled again after a
     # crash in between found no step and thanked nobody. Now it finds the review step and

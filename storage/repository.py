@@ -112,6 +112,12 @@ def _new_impulse(sqlite: bool) -> Any:
     return dialect_insert(sqlite, Impulse).on_conflict_do_nothing().returning(Impulse.id)
 
 
+# The impulse an earlier run of the same submission stored (its draft key, the same person).
+_STORED_IMPULSE = select(Impulse.id).where(
+    Impulse.participant_id == bindparam("participant"), Impulse.draft_key == bindparam("draft")
+)
+
+
 class SqlParticipationRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -153,7 +159,8 @@ class SqlParticipationRepository:
     async def save_submission(
         self, citizen: Citizen, submission: Submission, *, impulse_status: str, now: datetime
     ) -> int | None:
-        """Replace the person's vote set and add the impulse, all or nothing."""
+        """Replace the person's vote set and add the impulse, all or nothing. Returns the
+        impulse's id: new, or stored by an earlier run of the same submission (a replay)."""
         sqlite = self._db.is_sqlite
 
         def save(connection: Connection) -> int | None:
@@ -184,6 +191,10 @@ class SqlParticipationRepository:
                     "decided_at": now if published else None,
                 },
             )
+            if new_id is None:
+                new_id = connection.scalar(
+                    _STORED_IMPULSE, {"participant": participant, "draft": submission.draft_key}
+                )
             return new_id
 
         # With the other small writes of this turn of the loop; a failure fails it alone.

@@ -7,12 +7,14 @@ and the next start answers it.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from storage.models import InboxUpdate
-from tests.harness import FAST_RETRY, Harness
+from bot.emulator import BotApiEmulator, Fault
+from storage.models import Impulse, InboxUpdate
+from tests.harness import FAST_RETRY, Harness, RunningBot, make_settings
 
 SORRY = "etwas schiefgegangen"
+MODERATORS = (900_077, 900_078)
 
 
 async def inbox_statuses(harness: Harness) -> list[str]:
@@ -64,3 +66,39 @@ async def test_a_step_still_failing_at_shutdown_is_answered_after_the_next_start
     assert "Datenschutz" in texts[0]
     assert "/meinvotum" in texts[1]
     assert not [t for t in texts if SORRY in t]
+
+
+async def test_a_review_card_that_outlasts_the_retries_arrives_later_once(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    for moderator in MODERATORS:  # each has opened the bot
+        emulator.user(moderator, first_name="Moderation")
+    settings = make_settings(emulator.base_url, database_url, moderators=frozenset(MODERATORS))
+    harness = Harness(emulator, RunningBot(settings))
+    await harness.bot.start()
+    try:
+        carla = harness.citizen(7103)
+        await carla.send("/start")
+        await carla.press("Mitmachen")
+        await carla.press("Sport & Events")
+        await carla.press("Weiter")
+        await carla.send("Mehr Bolzplätze mit Flutlicht in jedem Stadtteil")
+        # Submitting sends a card to each moderator: the first goes out, the second fails
+        # through two full retry budgets; each moderator ends up with exactly one card.
+        passes = Fault(execute=True, body=lambda _status, answer: answer, label="passes")
+        emulator.faults.schedule(
+            "sendMessage", passes, *[Fault.error(502)] * (2 * FAST_RETRY.attempts)
+        )
+        await carla.press("Absenden")
+
+        for moderator in MODERATORS:
+            cards = [m for m in emulator.user(moderator).messages if "Impuls #1" in m.text]
+            assert len(cards) == 1, moderator
+        assert "Danke" in carla.last_text
+        assert not [m for m in carla.user.messages if SORRY in m.text]
+        assert await inbox_statuses(harness) == ["done"] * 6
+        assert harness.bot.app is not None
+        async with harness.bot.app.database.reading() as session:
+            assert await session.scalar(select(func.count()).select_from(Impulse)) == 1
+    finally:
+        await harness.bot.stop()

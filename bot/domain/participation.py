@@ -211,7 +211,8 @@ class ParticipationService:
     async def submit(
         self, citizen: Citizen, submission: Submission, *, now: datetime
     ) -> int | None:
-        """Store the vote set; returns the id of a newly added impulse, if any."""
+        """Store the vote set; returns the id of its impulse, if any (the one stored by an
+        earlier run of the same submission, when it is run again)."""
         if not await self._phase.is_open():
             raise ConsultationClosed
         topics = self.clean_selection(submission.topics)

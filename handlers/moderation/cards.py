@@ -121,9 +121,13 @@ async def send_card(
     try:
         message = await bot.send_message(chat_id, text, reply_markup=markup)
     except TelegramAPIError as exc:
-        # A moderator who never opened the bot cannot be written to, the moderators' group may
-        # have removed the bot, or the Bot API stayed away through every retry: /queue still
-        # shows the impulse, and the submission is not held up for a card.
+        if outcomes.is_transient(exc):
+            # The Bot API stayed away through every retry: the step is run again later
+            # (bot.pipeline), and sends the cards that are still missing.
+            raise
+        # A moderator who never opened the bot cannot be written to, or the moderators' group
+        # may have removed the bot: /queue still shows the impulse, and the submission is not
+        # held up for a card.
         outcome = outcomes.classify(exc)
         level = logging.ERROR if outcome is Outcome.OPERATOR else logging.WARNING
         log.log(
@@ -143,11 +147,18 @@ async def post_review_cards(
     moderation: ModerationService,
     languages: ModeratorLanguages,
     impulse_id: int,
+    *,
+    missing_only: bool = False,
 ) -> None:
+    """The card to every review chat; `missing_only`: to those that hold no copy of it yet
+    (a submission run again sends only what an earlier run did not)."""
     chats = review_chats(settings)
     impulse = await moderation.card(impulse_id) if chats else None
     if impulse is None:
         return
+    if missing_only:
+        holding = {chat for chat, _ in await moderation.card_copies(impulse_id)}
+        chats = [chat for chat in chats if chat not in holding]
     for chat_id in chats:
         await send_card(bot, settings, moderation, languages, impulse, chat_id)
 
