@@ -285,6 +285,24 @@ async def test_a_channel_that_refuses_the_bot_keeps_the_digest_and_tells_moderat
 # --------------------------------------------------------------------------- revoked token
 
 
+def assert_ended_with_one_revoked_line(log: Path) -> None:
+    """The process said why it ended in its last line, with no traceback and no error before."""
+    output = log.read_text()
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert "Traceback" not in output
+    assert lines[-1].startswith("dialogbot: Telegram refused the bot token (401"), lines
+    assert not [line for line in lines[:-1] if "ERROR" in line], lines
+
+
+async def inbox_statuses(database_url: str) -> list[str]:
+    database = Database(database_url)
+    try:
+        async with database.reading() as session:
+            return list(await session.scalars(select(InboxUpdate.status)))
+    finally:
+        await database.dispose()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["getUpdates", "sendMessage"])
 async def test_a_revoked_token_ends_the_process_with_one_line(
@@ -302,18 +320,9 @@ async def test_a_revoked_token_ends_the_process_with_one_line(
         emulator.user(7206).send_text("/start")  # ends the running long poll
         assert await asyncio.wait_for(process.wait(), 60) != 0
     assert emulator.faults.injected[0] == (method, "status 401")
-    output = log.read_text()
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert "Traceback" not in output
-    assert lines[-1].startswith("dialogbot: Telegram refused the bot token (401"), lines
-    assert not [line for line in lines[:-1] if "ERROR" in line], lines
+    assert_ended_with_one_revoked_line(log)
     # The update whose answer met the 401 waits in the inbox for a start with a valid token.
-    database = Database(database_url)
-    try:
-        async with database.reading() as session:
-            statuses = list(await session.scalars(select(InboxUpdate.status)))
-    finally:
-        await database.dispose()
+    statuses = await inbox_statuses(database_url)
     assert statuses == (["pending"] if method == "sendMessage" else ["done"])
 
 
@@ -334,15 +343,6 @@ async def test_a_revoked_token_ends_the_webhook_process_with_one_line(
         emulator.user(7207).send_text("/start")  # delivered to the webhook, answered with a 401
         assert await asyncio.wait_for(process.wait(), 60) != 0
     assert emulator.faults.injected[0] == ("sendMessage", "status 401")
-    output = log.read_text()
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert "Traceback" not in output
-    assert lines[-1].startswith("dialogbot: Telegram refused the bot token (401"), lines
-    assert not [line for line in lines[:-1] if "ERROR" in line], lines
-    database = Database(database_url)
-    try:
-        async with database.reading() as session:
-            statuses = list(await session.scalars(select(InboxUpdate.status)))
-    finally:
-        await database.dispose()
+    assert_ended_with_one_revoked_line(log)
+    statuses = await inbox_statuses(database_url)
     assert statuses == ["pending"]  # recorded, answered 200, left for a start with a valid token
