@@ -15,6 +15,7 @@ from bot.domain.impulse import ImpulseProblem, meaningful_length
 from bot.domain.moderation import Status
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
+from bot.i18n import format_moment, format_number
 
 
 def topic_title(consultation: Consultation, topic_id: str) -> str:
@@ -249,7 +250,7 @@ def thanks(
 def standings_for(consultation: Consultation, selected: Sequence[str], standings: Standings) -> str:
     lines = [
         _("<b>So steht es gerade.</b> Teilnehmende bisher: {participants}").format(
-            participants=standings.participants
+            participants=format_number(standings.participants)
         )
     ]
     for topic_id in selected:
@@ -334,7 +335,9 @@ def results(consultation: Consultation, standings: Standings, *, is_open: bool) 
     heading = _("<b>Die Ergebnisse bisher</b>") if is_open else _("<b>Das Ergebnis</b>")
     lines = [
         heading,
-        _("Teilnehmende: {participants}").format(participants=standings.participants),
+        _("Teilnehmende: {participants}").format(
+            participants=format_number(standings.participants)
+        ),
     ]
     chosen = [standing for standing in standings.topics if standing.votes > 0]
     if not chosen:
@@ -358,7 +361,7 @@ def results(consultation: Consultation, standings: Standings, *, is_open: bool) 
 
 
 def local_date(settings: Settings, moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(settings.digest_timezone)).strftime("%d.%m.%Y, %H:%M")
+    return format_moment(moment, ZoneInfo(settings.digest_timezone))
 
 
 def help_text(settings: Settings) -> str:

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
+from bot.i18n import format_moment, format_number
 from handlers.notices import answer_label, reason_label
 from handlers.views import topic_title
 
@@ -33,7 +34,7 @@ def erased_card(impulse_id: int) -> str:
 
 
 def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None) -> str:
-    created = impulse.created_at.astimezone(ZoneInfo(settings.digest_timezone))
+    created = format_moment(impulse.created_at, ZoneInfo(settings.digest_timezone))
     lines = [
         _("📝 <b>Impuls #{id}</b> · {status}").format(
             id=impulse.id, status=status_label(impulse.status)
@@ -41,9 +42,7 @@ def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None)
         _("Thema: {topic}").format(
             topic=escape(topic_title(settings.consultation, impulse.topic_id))
         ),
-        _("Quelle: {source} · {time}").format(
-            source=escape(impulse.source or "–"), time=created.strftime("%d.%m.%Y, %H:%M")
-        ),
+        _("Quelle: {source} · {time}").format(source=escape(impulse.source or "–"), time=created),
         f"<blockquote>{escape(impulse.text)}</blockquote>",
     ]
     if impulse.decided_by is not None:
@@ -270,9 +269,9 @@ def opinion_groups(settings: Settings, view: ConsensusView | None, computed: boo
     lines = [
         heading,
         _("{participants} Personen mit mindestens {min} Bewertungen · Stand {time}").format(
-            participants=view.participants,
+            participants=format_number(view.participants),
             min=MIN_RATINGS,
-            time=view.computed_at.astimezone(zone).strftime("%d.%m.%Y, %H:%M"),
+            time=format_moment(view.computed_at, zone),
         ),
         sizes,
         _("<b>Konsens</b> (jede Gruppe stimmt zu):"),
