@@ -63,3 +63,22 @@ async def test_my_vote_shows_its_date_in_the_readers_language(
     await c.send("/meinvotum")
     text = c.user.last_message.raw_text
     assert re.search(SAVED_AT[locale], text), text
+
+
+RESULT_LINE = {
+    "de": "1. {t}: 100 %",
+    "en": "1. {t}: 100%",
+    "tr": "1. {t}: %100",
+    "de_LS": "{t}: 100 Prozent",
+}
+
+
+@pytest.mark.parametrize("locale", LANGUAGES)
+async def test_results_write_percent_as_the_reader_does(harness: Harness, locale: str) -> None:
+    c = harness.citizen(2200, language_code=client_language(locale))
+    if locale == "de_LS":
+        await choose_language(c, locale)
+    await walk(c, locale, ["mobilitaet"])
+    await c.send("/ergebnis")
+    title = harness.settings.consultation.title_of("mobilitaet", locale).replace("&", "&amp;")
+    assert RESULT_LINE[locale].format(t=title) in c.user.last_message.raw_text

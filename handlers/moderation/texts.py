@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
-from bot.i18n import format_moment, format_number
+from bot.i18n import format_moment, format_number, format_share
 from handlers.notices import answer_label, reason_label
 from handlers.views import topic_title
 
@@ -218,8 +218,8 @@ def no_channel() -> str:
 def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
     consultation = settings.consultation
     rows = [
-        f"{s.rank:>2} {_cut(consultation.title_of(s.topic_id), 26):<26} {s.votes:>6} "
-        f"{percent(s.share):>4} %"
+        f"{s.rank:>2} {_cut(consultation.title_of(s.topic_id), 26):<26} "
+        f"{format_number(s.votes):>6} {format_share(percent(s.share)):>6}"
         for s in standings.topics
     ]
     topic, votes, share = _("Thema"), _("Stimmen"), _("Anteil")
@@ -238,9 +238,9 @@ def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
         [
             _("📊 <b>Statistik</b>"),
             _("Teilnehmende: {total} (heute {today}, letzte 7 Tage {week})").format(
-                total=stats.participants_total,
-                today=stats.participants_today,
-                week=stats.participants_week,
+                total=format_number(stats.participants_total),
+                today=format_number(stats.participants_today),
+                week=format_number(stats.participants_week),
             ),
             "<pre>" + escape("\n".join([header, *rows])) + "</pre>",
             _("Impulse: {by_status}").format(by_status=by_status),
@@ -293,7 +293,7 @@ def opinion_chart_caption() -> str:
 
 def _rated(settings: Settings, impulse: RatedImpulse) -> str:
     topic = escape(_cut(settings.consultation.title_of(impulse.topic_id), 26))
-    shares = " · ".join(f"{percent(s)} %" for s in impulse.agree_shares)
+    shares = " · ".join(format_share(percent(s)) for s in impulse.agree_shares)
     return f"#{impulse.impulse_id} <i>{topic}</i>: „{escape(_cut(impulse.text, 80))}“ – {shares}"
 
 
