@@ -110,7 +110,7 @@ def impulse_prompt(consultation: Consultation, earlier: Sequence[str] = ()) -> s
         _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
         escape(consultation_text(consultation).question),
         _(
-            "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
+            "Schreiben Sie Ihre Idee in einer Nachricht "
             "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
         ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
     ]
@@ -186,7 +186,7 @@ def impulse_not_forwarded() -> str:
 
 def edits_not_taken() -> str:
     return _(
-        "Geänderte Nachrichten kann ich nicht übernehmen. "
+        "Geänderte Nachrichten können wir nicht übernehmen. "
         "Bitte schicken Sie den Text noch einmal als neue Nachricht."
     )
 
@@ -288,7 +288,7 @@ def impulse_status(status: str) -> str:
 
 def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
     consultation = settings.consultation
-    parts = [_("<b>Ihr Votum</b>"), chosen_topics(consultation, vote.topics)]
+    parts = [_("<b>Ihre Wahl</b>"), chosen_topics(consultation, vote.topics)]
     for impulse in vote.impulses:
         parts.append(
             _("<b>Ihre Idee</b> (zum Thema „{topic}“, {status}):").format(
@@ -397,7 +397,7 @@ def use_the_buttons() -> str:
 
 
 def unknown_input() -> str:
-    return _("Das habe ich nicht verstanden. Mit /start geht es los, /hilfe erklärt alles.")
+    return _("Das haben wir nicht verstanden. Mit /start geht es los, /hilfe erklärt alles.")
 
 
 def stale_button() -> str:
