@@ -140,7 +140,7 @@ class ThrottlingMiddleware(BaseMiddleware):
 
     async def _refuse(self, update: Update, user: User, *, notify: bool) -> None:
         with self._i18n.context(), self._i18n.use_locale(self._locale(user)):
-            text = _("Bitte etwas langsamer: Ich komme nicht hinterher. Gleich geht es weiter.")
+            text = _("Bitte etwas langsamer: Wir kommen nicht hinterher. Gleich geht es weiter.")
         if update.callback_query is not None:
             # A button press must always be answered, or the button keeps spinning.
             await update.callback_query.answer(text if notify else None)

@@ -15,6 +15,7 @@ from bot.domain.impulse import ImpulseProblem, meaningful_length
 from bot.domain.moderation import Status
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
+from bot.i18n import format_moment, format_number
 
 
 def topic_title(consultation: Consultation, topic_id: str) -> str:
@@ -109,7 +110,7 @@ def impulse_prompt(consultation: Consultation, earlier: Sequence[str] = ()) -> s
         _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
         escape(consultation_text(consultation).question),
         _(
-            "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
+            "Schreiben Sie Ihre Idee in einer Nachricht "
             "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
         ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
     ]
@@ -185,7 +186,7 @@ def impulse_not_forwarded() -> str:
 
 def edits_not_taken() -> str:
     return _(
-        "Geänderte Nachrichten kann ich nicht übernehmen. "
+        "Geänderte Nachrichten können wir nicht übernehmen. "
         "Bitte schicken Sie den Text noch einmal als neue Nachricht."
     )
 
@@ -249,7 +250,7 @@ def thanks(
 def standings_for(consultation: Consultation, selected: Sequence[str], standings: Standings) -> str:
     lines = [
         _("<b>So steht es gerade.</b> Teilnehmende bisher: {participants}").format(
-            participants=standings.participants
+            participants=format_number(standings.participants)
         )
     ]
     for topic_id in selected:
@@ -287,7 +288,7 @@ def impulse_status(status: str) -> str:
 
 def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
     consultation = settings.consultation
-    parts = [_("<b>Ihr Votum</b>"), chosen_topics(consultation, vote.topics)]
+    parts = [_("<b>Ihre Wahl</b>"), chosen_topics(consultation, vote.topics)]
     for impulse in vote.impulses:
         parts.append(
             _("<b>Ihre Idee</b> (zum Thema „{topic}“, {status}):").format(
@@ -334,7 +335,9 @@ def results(consultation: Consultation, standings: Standings, *, is_open: bool) 
     heading = _("<b>Die Ergebnisse bisher</b>") if is_open else _("<b>Das Ergebnis</b>")
     lines = [
         heading,
-        _("Teilnehmende: {participants}").format(participants=standings.participants),
+        _("Teilnehmende: {participants}").format(
+            participants=format_number(standings.participants)
+        ),
     ]
     chosen = [standing for standing in standings.topics if standing.votes > 0]
     if not chosen:
@@ -358,7 +361,7 @@ def results(consultation: Consultation, standings: Standings, *, is_open: bool) 
 
 
 def local_date(settings: Settings, moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(settings.digest_timezone)).strftime("%d.%m.%Y, %H:%M")
+    return format_moment(moment, ZoneInfo(settings.digest_timezone))
 
 
 def help_text(settings: Settings) -> str:
@@ -394,7 +397,7 @@ def use_the_buttons() -> str:
 
 
 def unknown_input() -> str:
-    return _("Das habe ich nicht verstanden. Mit /start geht es los, /hilfe erklärt alles.")
+    return _("Das haben wir nicht verstanden. Mit /start geht es los, /hilfe erklärt alles.")
 
 
 def stale_button() -> str:

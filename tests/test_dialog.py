@@ -137,7 +137,7 @@ async def test_changing_the_vote_moves_counts_and_never_doubles(harness: Harness
     )
 
     await c.send("/meinvotum")
-    assert "Ihr Votum" in c.last_text and "Sport & Events" in c.last_text
+    assert c.last_text.startswith("Ihre Wahl\n") and "Sport & Events" in c.last_text
     await c.press("Wahl ändern")
     assert "Gewählt: 2 von 3" in c.last_text
     await c.press("Sport & Events")

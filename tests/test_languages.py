@@ -269,7 +269,7 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
         check=True,
     )
     assert "Ruhr metropol bölgesi nasıl daha başarılı olabilir?" in result.stdout
-    assert "[1] ✅ Katılıyorum" in result.stdout
+    assert "[1] ✅ Katıl\n" in result.stdout
     assert "Adım 1/3: Öncelikleriniz" in result.stdout
     assert "▫️ Ulaşım ve toplu taşıma" in result.stdout
 

@@ -249,7 +249,7 @@ async def test_a_changed_privacy_notice_is_put_to_everyone_again(harness: Harnes
 
     assert await agreed_to() == [version]
     await person.send("/meinvotum")
-    assert "Ihr Votum" in person.last_text  # the same notice: nothing to ask
+    assert person.last_text.startswith("Ihre Wahl\n")  # the same notice: nothing to ask
     harness.bot.settings = harness.settings.with_overrides(
         privacy=replace(harness.settings.privacy, notice_version="2027-01-15")
     )
@@ -262,7 +262,7 @@ async def test_a_changed_privacy_notice_is_put_to_everyone_again(harness: Harnes
     await person.press("Mitmachen")
     assert await agreed_to() == ["2027-01-15"]
     await person.send("/meinvotum")
-    assert "Ihr Votum" in person.last_text  # on as before
+    assert person.last_text.startswith("Ihre Wahl\n")  # on as before
     await person.send("/meinedaten")
     mine = json.loads(person.user.last_message.document or b"{}")["participant"]
     assert mine["privacy_notice_version"] == "2027-01-15"

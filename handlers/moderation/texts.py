@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
+from bot.i18n import format_moment, format_number, format_share
 from handlers.notices import answer_label, reason_label
 from handlers.views import topic_title
 
@@ -33,7 +34,7 @@ def erased_card(impulse_id: int) -> str:
 
 
 def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None) -> str:
-    created = impulse.created_at.astimezone(ZoneInfo(settings.digest_timezone))
+    created = format_moment(impulse.created_at, ZoneInfo(settings.digest_timezone))
     lines = [
         _("📝 <b>Impuls #{id}</b> · {status}").format(
             id=impulse.id, status=status_label(impulse.status)
@@ -41,9 +42,7 @@ def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None)
         _("Thema: {topic}").format(
             topic=escape(topic_title(settings.consultation, impulse.topic_id))
         ),
-        _("Quelle: {source} · {time}").format(
-            source=escape(impulse.source or "–"), time=created.strftime("%d.%m.%Y, %H:%M")
-        ),
+        _("Quelle: {source} · {time}").format(source=escape(impulse.source or "–"), time=created),
         f"<blockquote>{escape(impulse.text)}</blockquote>",
     ]
     if impulse.decided_by is not None:
@@ -219,8 +218,8 @@ def no_channel() -> str:
 def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
     consultation = settings.consultation
     rows = [
-        f"{s.rank:>2} {_cut(consultation.title_of(s.topic_id), 26):<26} {s.votes:>6} "
-        f"{percent(s.share):>4} %"
+        f"{s.rank:>2} {_cut(consultation.title_of(s.topic_id), 26):<26} "
+        f"{format_number(s.votes):>6} {format_share(percent(s.share)):>6}"
         for s in standings.topics
     ]
     topic, votes, share = _("Thema"), _("Stimmen"), _("Anteil")
@@ -239,9 +238,9 @@ def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
         [
             _("📊 <b>Statistik</b>"),
             _("Teilnehmende: {total} (heute {today}, letzte 7 Tage {week})").format(
-                total=stats.participants_total,
-                today=stats.participants_today,
-                week=stats.participants_week,
+                total=format_number(stats.participants_total),
+                today=format_number(stats.participants_today),
+                week=format_number(stats.participants_week),
             ),
             "<pre>" + escape("\n".join([header, *rows])) + "</pre>",
             _("Impulse: {by_status}").format(by_status=by_status),
@@ -270,9 +269,9 @@ def opinion_groups(settings: Settings, view: ConsensusView | None, computed: boo
     lines = [
         heading,
         _("{participants} Personen mit mindestens {min} Bewertungen · Stand {time}").format(
-            participants=view.participants,
+            participants=format_number(view.participants),
             min=MIN_RATINGS,
-            time=view.computed_at.astimezone(zone).strftime("%d.%m.%Y, %H:%M"),
+            time=format_moment(view.computed_at, zone),
         ),
         sizes,
         _("<b>Konsens</b> (jede Gruppe stimmt zu):"),
@@ -294,7 +293,7 @@ def opinion_chart_caption() -> str:
 
 def _rated(settings: Settings, impulse: RatedImpulse) -> str:
     topic = escape(_cut(settings.consultation.title_of(impulse.topic_id), 26))
-    shares = " · ".join(f"{percent(s)} %" for s in impulse.agree_shares)
+    shares = " · ".join(format_share(percent(s)) for s in impulse.agree_shares)
     return f"#{impulse.impulse_id} <i>{topic}</i>: „{escape(_cut(impulse.text, 80))}“ – {shares}"
 
 
