@@ -40,6 +40,11 @@ def language_name(locale: str) -> str:
     return name.capitalize() if name else locale
 
 
+def babel_locale(locale: str) -> str:
+    """The locale whose dates and numbers Babel uses: Leichte Sprache writes them as German."""
+    return "de" if locale == PLAIN_GERMAN else locale
+
+
 def ordered_locales(available: Collection[str]) -> list[str]:
     """Shipped locales, the named ones first in their fixed order."""
     named = [locale for locale in LANGUAGE_NAMES if locale in available]
