@@ -60,6 +60,7 @@ from bot.scheduler import DigestScheduler
 from bot.services import Services
 from bot.throttling import ThrottlingMiddleware, build_rate_limiter
 from handlers import citizen_router, groups
+from handlers.commands import described
 from handlers.moderation import moderator_router
 from storage.db import Database
 from storage.fsm import SqlStorage
@@ -73,17 +74,11 @@ log = logging.getLogger(__name__)
 
 
 def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
-    with i18n.use_locale(locale):
-        _ = i18n.gettext
+    """The citizens' menu, with the command names of `locale` (handlers/commands.py)."""
+    with i18n.context(), i18n.use_locale(locale):
         return [
-            BotCommand(command="start", description=_("Mitmachen oder Ihre Wahl ansehen")),
-            BotCommand(command="meinvotum", description=_("Ihre Wahl ansehen und ändern")),
-            BotCommand(command="stoebern", description=_("Ideen anderer bewerten")),
-            BotCommand(command="ergebnis", description=_("Die Ergebnisse ansehen")),
-            BotCommand(command="hilfe", description=_("Hilfe und Datenschutz")),
-            BotCommand(command="sprache", description=_("Sprache wählen · Language · Dil")),
-            BotCommand(command="meinedaten", description=_("Ihre gespeicherten Daten als Datei")),
-            BotCommand(command="loeschen", description=_("Ihre Daten löschen")),
+            BotCommand(command=command.name_for(locale), description=description)
+            for command, description in described()
         ]
 
 

@@ -4,6 +4,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 
 from handlers import (
+    after_submit,
     closed,
     fallback,
     help,
@@ -38,6 +39,7 @@ def citizen_router() -> Router:
         impulse.router(),
         similar_hint.router(),
         review.router(),
+        after_submit.router(),  # free text outside the dialog, before the last resort
         fallback.router(),
     )
     return router

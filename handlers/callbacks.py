@@ -27,6 +27,7 @@ class Step(StrEnum):
     OTHER_TOPIC = "ot"  # the idea's topic: show every topic, not only the chosen ones
     ERASE = "er"
     KEEP_DATA = "kd"
+    NEW_IDEA = "ni"  # after submitting: a free text offered as a new idea (after_submit)
 
 
 class StepCallback(CallbackData, prefix="s"):

@@ -15,7 +15,7 @@ from bot.domain.participation import Citizen, Erasure, ParticipationService
 from bot.language import LanguageChoice
 from bot.moderator_language import ModeratorLanguages
 from bot.throttling import RateLimiter
-from handlers import flow, keyboards, views
+from handlers import commands, data_views, flow, keyboards, views
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import erase_cards
 
@@ -23,6 +23,7 @@ from handlers.moderation.cards import erase_cards
 async def my_data(
     message: Message,
     state: FSMContext,
+    settings: Settings,
     participation: ParticipationService,
     citizen: Citizen,
     language: LanguageChoice,
@@ -36,11 +37,12 @@ async def my_data(
     if stored is None and not any(conversation.values()):
         await message.answer(views.nothing_stored())
         return
-    document = {"participant": stored, "conversation": conversation}
-    payload = json.dumps(document, ensure_ascii=False, indent=2).encode()
+    readable = data_views.document(settings, stored, conversation)
+    payload = json.dumps(readable, ensure_ascii=False, indent=2).encode()
+    # One message: the summary in words as the caption (a few lines, far below 1,024 characters).
     await message.answer_document(
         BufferedInputFile(payload, filename="meine-daten.json"),
-        caption=views.my_data_caption(),
+        caption=data_views.summary(settings, stored),
     )
 
 
@@ -94,8 +96,8 @@ async def keep(callback: CallbackQuery) -> None:
 
 def router() -> Router:
     router = Router(name="my_data")
-    router.message.register(my_data, Command("meinedaten"))
-    router.message.register(ask_erase, Command("loeschen"))
+    router.message.register(my_data, Command(*commands.MY_DATA.aliases))
+    router.message.register(ask_erase, Command(*commands.ERASE.aliases))
     router.callback_query.register(erase, on_step(Step.ERASE))
     router.callback_query.register(keep, on_step(Step.KEEP_DATA))
     return router

@@ -16,7 +16,7 @@ from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
 from bot.moderator_language import ModeratorLanguages
-from handlers import flow
+from handlers import commands, flow
 from handlers import rating_views as rv
 from handlers.moderation.cards import post_review_cards
 
@@ -142,7 +142,7 @@ async def report(
 
 def router() -> Router:
     router = Router(name="ratings")
-    router.message.register(browse, Command("stoebern"))
+    router.message.register(browse, Command(*commands.BROWSE.aliases))
     router.callback_query.register(browse_offer, rv.BrowseCallback.filter())
     router.callback_query.register(rate, rv.RateCallback.filter())
     router.callback_query.register(ask_report, rv.ReportAskCallback.filter())

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date
 
 from bot.config import Consultation, ConsultationText, Settings
 from bot.domain.impulse import ImpulseProblem, meaningful_length
 from bot.domain.moderation import Status
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
-from bot.i18n import format_moment, format_number
+from bot.i18n import format_moment, format_number, formatting_locale, reader_locale
+from handlers.commands import described
 
 
 def topic_title(consultation: Consultation, topic_id: str) -> str:
@@ -100,9 +102,8 @@ def choose_one_topic() -> str:
 
 
 def chosen_topics(consultation: Consultation, selected: Sequence[str]) -> str:
-    lines = [_("<b>Ihre Prioritäten:</b>")]
-    lines += [f"{n}. {escape(topic_title(consultation, t))}" for n, t in enumerate(selected, 1)]
-    return "\n".join(lines)
+    """As bullets in the consultation's order, the same at review and in /meinvotum."""
+    return _("<b>Ihre Prioritäten:</b>") + "\n" + topic_bullets(consultation, selected)
 
 
 def impulse_prompt(consultation: Consultation, earlier: Sequence[str] = ()) -> str:
@@ -286,24 +287,79 @@ def impulse_status(status: str) -> str:
     return labels[Status(status)]
 
 
+# How many of the ideas a person supports /meinvotum lists; the rest are counted.
+SUPPORTED_SHOWN = 10
+# Quotes of an idea in a list or a notice: the start of it, enough to recognise it.
+QUOTE_LENGTH = 80
+
+
+def quote(text: str, limit: int = QUOTE_LENGTH) -> str:
+    """An idea quoted in a line: „…“, shortened at a word to about `limit` characters, escaped."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+        text = cut.rstrip(" ,;:.-") + " …"
+    return "„" + escape(text) + "“"
+
+
+def topic_bullets(consultation: Consultation, topics: Sequence[str]) -> str:
+    """Chosen topics as bullets, in the consultation's order (no rank: all count the same)."""
+    order = {topic_id: n for n, topic_id in enumerate(consultation.topic_ids)}
+    ordered = sorted(topics, key=lambda t: order.get(t, len(order)))
+    return "\n".join(f"• {escape(topic_title(consultation, t))}" for t in ordered)
+
+
 def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
     consultation = settings.consultation
-    parts = [_("<b>Ihre Wahl</b>"), chosen_topics(consultation, vote.topics)]
-    for impulse in vote.impulses:
-        parts.append(
-            _("<b>Ihre Idee</b> (zum Thema „{topic}“, {status}):").format(
+    parts = [
+        _("<b>Ihre Wahl</b>"),
+        _("Ihre Themen:") + "\n" + topic_bullets(consultation, vote.topics),
+    ]
+    if vote.impulses:
+        lines = [
+            ngettext(
+                "<b>Ihre Idee ({count})</b>", "<b>Ihre Ideen ({count})</b>", len(vote.impulses)
+            ).format(count=len(vote.impulses))
+        ]
+        lines += [
+            _("• {idea} – Thema: {topic}. Stand: {status}").format(
+                idea=quote(impulse.text),
                 topic=escape(topic_title(consultation, impulse.topic_id)),
                 status=impulse_status(impulse.status),
             )
-            + f"\n<blockquote>{escape(impulse.text)}</blockquote>"
-        )
+            for impulse in vote.impulses
+        ]
+        parts.append("\n".join(lines))
+    if vote.supported:
+        count = len(vote.supported)
+        lines = [
+            ngettext(
+                "<b>Sie unterstützen {count} Idee</b>",
+                "<b>Sie unterstützen {count} Ideen</b>",
+                count,
+            ).format(count=count)
+        ]
+        lines += [f"• {quote(idea.text)}" for idea in vote.supported[:SUPPORTED_SHOWN]]
+        if count > SUPPORTED_SHOWN:
+            more = count - SUPPORTED_SHOWN
+            lines.append(
+                ngettext("… und {count} weitere", "… und {count} weitere", more).format(count=more)
+            )
+        parts.append("\n".join(lines))
     if vote.voted_at is not None:
         parts.append(_("Gespeichert am {date}.").format(date=local_date(settings, vote.voted_at)))
-    parts.append(
-        _("Sie können Ihre Wahl ändern, solange die Beteiligung läuft. Es zählt immer die neueste.")
-        if can_change
-        else consultation_closed()
-    )
+    if can_change:
+        ends = settings.privacy.ends
+        if ends is not None:
+            parts.append(_("Die Beteiligung läuft bis zum {date}.").format(date=reader_date(ends)))
+        parts.append(
+            _(
+                "Sie können Ihre Wahl ändern, solange die Beteiligung läuft. "
+                "Es zählt immer die neueste."
+            )
+        )
+    else:
+        parts.append(consultation_closed())
     return "\n\n".join(parts)
 
 
@@ -360,6 +416,11 @@ def results(consultation: Consultation, standings: Standings, *, is_open: bool) 
     return "\n".join(lines)
 
 
+def reader_date(day: date) -> str:
+    """A day in words, in the reader's language ("31. März 2027", "March 31, 2027")."""
+    return format_date(day, "long", locale=formatting_locale(reader_locale()))
+
+
 def local_date(settings: Settings, moment: datetime) -> str:
     return format_moment(moment, ZoneInfo(settings.digest_timezone))
 
@@ -374,21 +435,21 @@ def help_text(settings: Settings) -> str:
                 "Sie wählen bis zu {limit} Themen und können eine eigene Idee schicken. "
                 "Die Ergebnisse zeigen, wie viel Prozent der Teilnehmenden ein Thema gewählt haben."
             ).format(limit=consultation.max_topics),
-            _(
-                "/start – mitmachen oder Ihre Wahl ansehen\n"
-                "/meinvotum – Ihre Wahl ansehen und ändern\n"
-                "/ergebnis – die Ergebnisse ansehen\n"
-                "/stoebern – Ideen anderer bewerten\n"
-                "/meinedaten – alles, was über Sie gespeichert ist, als Datei\n"
-                "/loeschen – Ihre Daten löschen\n"
-                "/sprache – Sprache wählen\n"
-                "/hilfe – diese Hilfe"
-            ),
+            command_list(),
             _(
                 "Ihre Antworten werden unter einem Pseudonym gespeichert. "
                 "Datenschutzerklärung: {url}"
             ).format(url=escape(consultation.privacy_url)),
         ]
+    )
+
+
+def command_list() -> str:
+    """The commands with the names of the reader's language (handlers/commands.py)."""
+    locale = get_i18n().current_locale
+    return "\n".join(
+        f"/{command.name_for(locale)} – {escape(description)}"
+        for command, description in described()
     )
 
 
@@ -432,10 +493,6 @@ def nothing_stored() -> str:
 
 def kept_data() -> str:
     return _("In Ordnung, es bleibt alles, wie es ist.")
-
-
-def my_data_caption() -> str:
-    return _("Alles, was über Sie gespeichert ist (JSON-Datei).")
 
 
 def something_went_wrong() -> str:

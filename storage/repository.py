@@ -33,8 +33,10 @@ from bot.domain.participation import (
     ImpulseStatus,
     StoredImpulse,
     Submission,
+    SupportedImpulse,
     VoteSet,
 )
+from bot.domain.ratings import Opinion
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -76,6 +78,17 @@ _IMPULSES_OF = (
     select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.status, Impulse.created_at)
     .where(Impulse.participant_id == bindparam("participant"))
     .order_by(Impulse.created_at, Impulse.id)
+)
+# Published ideas the person agreed with (value +1), in the order they were rated.
+_SUPPORTED_BY = (
+    select(Impulse.id, Impulse.text)
+    .join(Rating, Rating.impulse_id == Impulse.id)
+    .where(
+        Rating.participant_id == bindparam("participant"),
+        Rating.value == Opinion.AGREE.value,
+        Impulse.status == ImpulseStatus.APPROVED.value,
+    )
+    .order_by(Rating.rated_at, Impulse.id)
 )
 _IMPULSE_TEXTS = (
     select(Impulse.text)
@@ -413,6 +426,7 @@ def _vote_set(connection: Connection, pseudonym: str) -> VoteSet | None:
         return None
     topics = connection.scalars(_TOPICS_OF, {"participant": participant.id})
     impulses = connection.execute(_IMPULSES_OF, {"participant": participant.id})
+    supported = connection.execute(_SUPPORTED_BY, {"participant": participant.id})
     return VoteSet(
         topics=tuple(topics),
         voted_at=participant.voted_at,
@@ -422,4 +436,5 @@ def _vote_set(connection: Connection, pseudonym: str) -> VoteSet | None:
             )
             for i in impulses
         ),
+        supported=tuple(SupportedImpulse(id=row.id, text=row.text) for row in supported),
     )

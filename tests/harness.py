@@ -144,8 +144,8 @@ class Citizen:
     harness: Harness
     user: EmulatedUser
 
-    async def send(self, text: str) -> None:
-        self.user.send_text(text)
+    async def send(self, text: str, *, reply_to: int | None = None) -> None:
+        self.user.send_text(text, reply_to=reply_to)
         await self.harness.settle()
 
     async def press(self, button: str, **kwargs: Any) -> None:

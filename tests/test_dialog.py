@@ -58,7 +58,7 @@ async def test_full_dialog_from_deep_link_to_thanks(harness: Harness) -> None:
     await anna.press("Mobilität & ÖPNV")
     review = anna.last_text
     assert "Schritt 3 von 3" in review
-    assert "1. Mobilität & ÖPNV" in review and "2. Talentschulen & Bildung" in review
+    assert "• Mobilität & ÖPNV" in review and "• Talentschulen & Bildung" in review
     assert "gemeinsamer Nahverkehrstarif" in review
 
     await anna.press("Absenden")
@@ -329,8 +329,8 @@ async def test_my_data_and_erasure(harness: Harness) -> None:
     document = c.user.last_message
     assert document.document is not None and document.filename == "meine-daten.json"
     mine = json.loads(document.document)
-    assert mine["participant"]["topics"] == ["mobilitaet"]
-    assert mine["participant"]["impulses"][0]["text"].startswith("Eine Ringbahn")
+    assert mine["Ihre Themen"] == ["Mobilität & ÖPNV"]
+    assert mine["Ihre Ideen"][0]["Text"].startswith("Eine Ringbahn")
     # The pseudonym next to the person's own id would allow an offline search for the secret.
     assert pseudonym_for(BIG_ID + 1, harness.settings.secret).encode() not in document.document
 
@@ -378,7 +378,7 @@ async def test_changing_the_topics_keeps_the_idea_under_its_topic(harness: Harne
     await c.press("Weiter")
     review = c.last_text
     assert "Schritt 3 von 3" in review and "Nahverkehrstarif" in review
-    assert "zum Thema „Mobilität & ÖPNV“" in review and "1. Sport & Events" in review
+    assert "zum Thema „Mobilität & ÖPNV“" in review and "• Sport & Events" in review
     await c.press("Absenden")
     [impulse] = (await export(harness))["impulses"]
     assert (impulse["topic"], impulse["text"]) == ("mobilitaet", IDEA)

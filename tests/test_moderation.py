@@ -128,7 +128,9 @@ async def test_review_card_approval_and_the_author_is_told(mod: Harness) -> None
     assert "Impuls #1" in moderator_b.user.last_message.text
 
     await moderator_a.press("Freigeben", message_id=card.message_id)
-    assert "veröffentlicht" in author.last_text and "#1" in author.last_text
+    assert (
+        "veröffentlicht" in author.last_text and "„Ein Sozialticket für 9 Euro" in author.last_text
+    )
     # The other moderator's copy now says who decided; no approve button is left on it.
     other = card_for(moderator_b, 1)
     assert f"Entschieden von: {MOD_A}" in other.text
@@ -156,7 +158,7 @@ async def test_two_moderators_deciding_at_once_the_first_wins(mod: Harness) -> N
     assert "Schon entschieden" in loser.user.callback_answers[-1].text
     assert str(winner.user.id) in loser.user.callback_answers[-1].text
     assert not (winner.user.callback_answers[-1].text or "").startswith("Schon")
-    told = [m.text for m in author.user.messages if "(#1)" in m.text]
+    told = [m.text for m in author.user.messages if "„Mehr Sportplätze in Herne öffnen“" in m.text]
     assert len(told) == 1  # the author hears one decision, the one that counts
     # The loser's copy of the card shows the final state and who decided.
     assert f"Entschieden von: {winner.user.id}" in card_for(loser, 1).text
@@ -480,6 +482,7 @@ async def test_post_moderation_publishes_at_once_and_can_take_down(
         card = card_for(moderator, 1)
         assert "⬇️ Zurückziehen" in card.button_texts
         await moderator.press("Zurückziehen", message_id=card.message_id)
+        await moderator.press("passt nicht zum Thema", message_id=card.message_id)
         assert (await export(mod))["impulses"][0]["status"] == "removed"
         assert "zurückgezogen" in author.last_text
     finally:
@@ -572,6 +575,7 @@ async def test_my_vote_names_every_status_in_words(
         moderator = mod.citizen(MOD_A)
         await moderator.send("/merge 2 1")
         await moderator.press("Zurückziehen", message_id=card_for(moderator, 3).message_id)
+        await moderator.press("beleidigend", message_id=card_for(moderator, 3).message_id)
         for citizen, words, code in [
             (kept, "veröffentlicht", "approved"),
             (duplicate, "mit einer gleichen Idee zusammengelegt", "merged"),

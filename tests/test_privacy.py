@@ -144,14 +144,14 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         await person.press("Stimme zu")
 
         await person.send("/meinedaten")
-        mine = json.loads(person.user.last_message.document or b"{}")["participant"]
-        by_text = {i["text"]: i for i in mine["impulses"]}
-        assert by_text[PUBLISHED]["answer_text"] == ANSWER
-        assert by_text[PUBLISHED]["answer_status"] == "forwarded"
-        assert by_text[PUBLISHED]["decided_at"] and by_text[PUBLISHED]["answered_at"]
-        assert by_text[REJECTED]["reject_reason"] == "personal_data"
-        assert by_text[REJECTED]["decided_at"]
-        assert "pseudonym" not in mine
+        mine = json.loads(person.user.last_message.document or b"{}")
+        by_text = {i["Text"]: i for i in mine["Ihre Ideen"]}
+        assert by_text[PUBLISHED]["Antwort der Moderation"] == ANSWER
+        assert by_text[PUBLISHED]["Stand der Antwort"] == "An das Themenforum weitergeleitet"
+        assert by_text[PUBLISHED]["Entschieden am"] and by_text[PUBLISHED]["Beantwortet am"]
+        assert by_text[REJECTED]["Grund"] == "enthält persönliche Daten"
+        assert by_text[REJECTED]["Entschieden am"]
+        assert pseudonym_for(PERSON, settings.secret) not in json.dumps(mine)
 
         database = harness.bot.app.database
         async with database.reading() as session:
@@ -264,5 +264,5 @@ async def test_a_changed_privacy_notice_is_put_to_everyone_again(harness: Harnes
     await person.send("/meinvotum")
     assert person.last_text.startswith("Ihre Wahl\n")  # on as before
     await person.send("/meinedaten")
-    mine = json.loads(person.user.last_message.document or b"{}")["participant"]
-    assert mine["privacy_notice_version"] == "2027-01-15"
+    mine = json.loads(person.user.last_message.document or b"{}")["Ihre Teilnahme"]
+    assert mine["Version der Datenschutzhinweise"] == "2027-01-15"

@@ -171,9 +171,10 @@ async def test_ratings_are_in_my_data_and_go_with_erasure(h: Harness) -> None:
     await reader.send("/meinedaten")
     document = reader.user.last_message.document
     assert document is not None
-    mine = json.loads(document)["participant"]
-    assert [(r["impulse"], r["value"]) for r in mine["ratings"]] == [(1, -1)]
-    assert [(r["impulse"], r["reason"]) for r in mine["reports"]] == [(2, "offensive")]
+    mine = json.loads(document)
+    ratings = [(r["Idee Nummer"], r["Ihre Bewertung"]) for r in mine["Ihre Bewertungen"]]
+    assert ratings == [(1, "stimme nicht zu")]
+    assert [(r["Idee Nummer"], r["Grund"]) for r in mine["Ihre Meldungen"]] == [(2, "beleidigend")]
     await reader.send("/loeschen")
     await reader.press("Ja, alles löschen")
     assert await rows(h, Rating) == [] and await rows(h, ImpulseReport) == []

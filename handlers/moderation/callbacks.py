@@ -28,6 +28,13 @@ class RejectCallback(CallbackData, prefix="mx"):
     reason: RejectReason
 
 
+class TakeDownCallback(CallbackData, prefix="mt"):
+    """Withdraw a published impulse, with the reason its author is told."""
+
+    impulse: RowId
+    reason: RejectReason
+
+
 class AnswerCallback(CallbackData, prefix="ma"):
     impulse: RowId
     status: AnswerStatus

@@ -27,6 +27,7 @@ from handlers.moderation.callbacks import (
     DraftAction,
     MergeCallback,
     RejectCallback,
+    TakeDownCallback,
 )
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,17 @@ def card_keyboard(impulse: ImpulseCard) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def reasons_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
+def reasons_keyboard(impulse_id: int, *, take_down: bool = False) -> InlineKeyboardMarkup:
+    """The reasons to reject (or to withdraw, `take_down`): the author is told the one picked."""
     builder = InlineKeyboardBuilder()
     for reason in RejectReason:
         builder.button(
             text=notices.reason_label(reason),
-            callback_data=RejectCallback(impulse=impulse_id, reason=reason),
+            callback_data=(
+                TakeDownCallback(impulse=impulse_id, reason=reason)
+                if take_down
+                else RejectCallback(impulse=impulse_id, reason=reason)
+            ),
         )
     builder.button(
         text=_("↩️ Zurück"), callback_data=CardCallback(impulse=impulse_id, action=CardAction.BACK)

@@ -9,16 +9,18 @@ from __future__ import annotations
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
 from bot.moderator_language import ModeratorLanguages
+from handlers import notices
 from handlers.moderation import cards
 from handlers.moderation.callbacks import MergeCallback
+from handlers.moderation.review import tell_author
 
 
 def merged_text(duplicate: int, kept: int, outcome: MergeOutcome) -> str:
@@ -37,6 +39,7 @@ async def merge(
     duplicate: int,
     kept: int,
     bot: Bot,
+    i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
@@ -51,6 +54,17 @@ async def merge(
         card = await moderation.card(duplicate)
         if card is not None:
             await cards.refresh_cards(bot, settings, moderation, moderator_languages, card)
+        kept_card = await moderation.card(kept)
+        author = await moderation.author_of(duplicate)
+        if card is not None and kept_card is not None and author is not None:
+            duplicate_text, kept_text = card.text, kept_card.text
+            await tell_author(
+                bot,
+                i18n,
+                author.chat_id,
+                author.locale,
+                lambda: notices.author_told_merged(duplicate_text, kept_text),
+            )
     return merged_text(duplicate, kept, outcome)
 
 
@@ -58,6 +72,7 @@ async def on_button(
     callback: CallbackQuery,
     callback_data: MergeCallback,
     bot: Bot,
+    i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
@@ -69,6 +84,7 @@ async def on_button(
         callback_data.impulse,
         callback_data.into,
         bot,
+        i18n,
         settings,
         moderation,
         ratings,
@@ -83,6 +99,7 @@ async def on_command(
     message: Message,
     command: CommandObject,
     bot: Bot,
+    i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
@@ -99,6 +116,7 @@ async def on_command(
         duplicate,
         kept,
         bot,
+        i18n,
         settings,
         moderation,
         ratings,

@@ -17,11 +17,16 @@ from bot.domain.moderation import Decision, ModerationService
 from bot.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts
-from handlers.moderation.callbacks import CardAction, CardCallback, RejectCallback
+from handlers.moderation.callbacks import (
+    CardAction,
+    CardCallback,
+    RejectCallback,
+    TakeDownCallback,
+)
 
 log = logging.getLogger(__name__)
 
-DECISIONS = {CardAction.APPROVE: Decision.APPROVE, CardAction.TAKE_DOWN: Decision.TAKE_DOWN}
+DECISIONS = {CardAction.APPROVE: Decision.APPROVE}
 
 
 async def tell_author(
@@ -42,7 +47,7 @@ async def tell_author(
 
 async def on_decision(
     callback: CallbackQuery,
-    callback_data: CardCallback | RejectCallback,
+    callback_data: CardCallback | RejectCallback | TakeDownCallback,
     bot: Bot,
     i18n: I18n,
     settings: Settings,
@@ -51,9 +56,11 @@ async def on_decision(
     moderator_id: int,
     clock: Clock,
 ) -> None:
-    """Approve or take down (card buttons), or reject with the reason picked."""
+    """Approve (card button), or reject or take down with the reason picked."""
     if isinstance(callback_data, RejectCallback):
         decision, reason = Decision.REJECT, callback_data.reason
+    elif isinstance(callback_data, TakeDownCallback):
+        decision, reason = Decision.TAKE_DOWN, callback_data.reason
     else:
         decision, reason = DECISIONS[callback_data.action], None
     impulse_id = callback_data.impulse
@@ -69,10 +76,11 @@ async def on_decision(
         await callback.answer()
     await cards.refresh_cards(bot, settings, moderation, moderator_languages, outcome.card)
     if outcome.applied:
+        text = outcome.card.text
         message_for = {
-            Decision.APPROVE: lambda: notices.author_told_published(impulse_id),
-            Decision.REJECT: lambda: notices.author_told_rejected(impulse_id, reason),
-            Decision.TAKE_DOWN: lambda: notices.author_told_taken_down(impulse_id),
+            Decision.APPROVE: lambda: notices.author_told_published(text, settings.channel_link),
+            Decision.REJECT: lambda: notices.author_told_rejected(text, reason),
+            Decision.TAKE_DOWN: lambda: notices.author_told_taken_down(text, reason),
         }
         await tell_author(
             bot, i18n, outcome.author_chat_id, outcome.author_locale, message_for[decision]
@@ -82,8 +90,9 @@ async def on_decision(
 async def ask_reason(callback: CallbackQuery, callback_data: CardCallback) -> None:
     await callback.answer()
     if isinstance(callback.message, Message):
+        take_down = callback_data.action == CardAction.TAKE_DOWN
         await callback.message.edit_reply_markup(
-            reply_markup=cards.reasons_keyboard(callback_data.impulse)
+            reply_markup=cards.reasons_keyboard(callback_data.impulse, take_down=take_down)
         )
 
 
@@ -171,7 +180,9 @@ async def block_command(
 def router() -> Router:
     router = Router(name="moderation_review")
     router.callback_query.register(on_decision, CardCallback.filter(F.action.in_(set(DECISIONS))))
-    router.callback_query.register(ask_reason, CardCallback.filter(F.action == CardAction.REJECT))
+    router.callback_query.register(
+        ask_reason, CardCallback.filter(F.action.in_({CardAction.REJECT, CardAction.TAKE_DOWN}))
+    )
     router.callback_query.register(
         show_card_again, CardCallback.filter(F.action == CardAction.BACK)
     )
@@ -179,6 +190,7 @@ def router() -> Router:
         on_block, CardCallback.filter(F.action.in_({CardAction.BLOCK, CardAction.UNBLOCK}))
     )
     router.callback_query.register(on_decision, RejectCallback.filter())
+    router.callback_query.register(on_decision, TakeDownCallback.filter())
     router.message.register(show_queue, Command("queue"))
     router.message.register(block_command, Command("block", "unblock"))
     return router
