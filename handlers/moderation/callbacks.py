@@ -16,6 +16,9 @@ class CardAction(StrEnum):
     UNBLOCK = "ub"
     ANSWER = "an"
     BACK = "bk"
+    # The second tap of an action that cannot be undone (the first one asks).
+    TAKE_DOWN_SURE = "tx"
+    BLOCK_SURE = "bx"
 
 
 class CardCallback(CallbackData, prefix="mc"):
@@ -26,6 +29,20 @@ class CardCallback(CallbackData, prefix="mc"):
 class RejectCallback(CallbackData, prefix="mx"):
     impulse: RowId
     reason: RejectReason
+    sure: bool = False  # False: the reason was picked, the card asks; True: "Ja, ablehnen"
+
+
+class Confirmable(StrEnum):
+    """Commands whose effect is asked for first (card buttons use `CardAction`)."""
+
+    BLOCK = "bl"
+    CLOSE = "cl"
+
+
+class ConfirmCallback(CallbackData, prefix="mk"):
+    what: Confirmable
+    target: RowId  # the impulse for BLOCK, 0 for CLOSE
+    yes: bool
 
 
 class AnswerCallback(CallbackData, prefix="ma"):
