@@ -596,6 +596,7 @@ async def test_my_vote_names_every_status_in_words(
         await withdrawn.take_part(["Sport & Events"], impulse="Eine Eisbahn auf jedem Marktplatz")
         moderator = mod.citizen(MOD_A)
         await moderator.send("/merge 2 1")
+        await moderator.press("Ja, zusammenführen")
         await moderator.press("Zurückziehen", message_id=card_for(moderator, 3).message_id)
         await moderator.press("Ja, zurückziehen", message_id=card_for(moderator, 3).message_id)
         for citizen, words, code in [
@@ -904,3 +905,22 @@ async def test_csv_files_open_in_german_excel(mod: Harness) -> None:
     assert "1;sport;Sport & Events;2;1,0" in topics
     assert "2;mobilitaet;Mobilität & ÖPNV;1;0,5" in topics
     assert read_csv(tables["impulse"].decode())[0]["text"] == "Idee Nummer 0 für alle"
+
+
+async def test_merging_duplicates_is_confirmed_first(mod: Harness) -> None:
+    for n, idea in enumerate(["Freibäder im Sommer länger öffnen", "Freibäder abends länger auf"]):
+        await mod.citizen(5530 + n).take_part(["Sport & Events"], impulse=idea)
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/merge 2 1")
+    assert "Freibäder abends länger auf" in moderator.last_text
+    assert "#2 mit #1 zusammenführen?" in moderator.last_text
+    assert moderator.buttons() == ["Ja, zusammenführen", "Abbrechen"]
+    await moderator.press("Abbrechen")
+    assert "Nicht zusammengeführt" in moderator.last_text and moderator.buttons() == []
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["pending", "pending"]
+    await moderator.send("/merge 2 1")
+    await moderator.press("Ja, zusammenführen")
+    assert "ist jetzt mit #1 zusammengeführt" in moderator.last_text
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["pending", "merged"]
+    await moderator.send("/merge 2 1")  # nothing left to merge: said at once, nothing asked
+    assert "kann nicht" in moderator.last_text and moderator.buttons() == []

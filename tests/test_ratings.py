@@ -248,6 +248,11 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     )
 
     await moderator.press("Duplikat von #1", message_id=card.message_id)
+    asked = next(m for m in moderator.user.messages if m.message_id == card.message_id)
+    assert "#2 mit #1 zusammenführen?" in asked.text
+    assert asked.button_texts == ["Ja, zusammenführen", "Abbrechen"]
+    assert {i.id: i.status for i in await rows(h, Impulse)}[2] != "merged"  # asked first
+    await moderator.press("Ja, zusammenführen", message_id=card.message_id)
     assert "zusammengeführt" in (moderator.user.callback_answers[-1].text or "")
     impulses = {i.id: i for i in await rows(h, Impulse)}
     assert (impulses[2].status, impulses[2].merged_into) == ("merged", 1)

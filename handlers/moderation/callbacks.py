@@ -37,6 +37,7 @@ class Confirmable(StrEnum):
 
     BLOCK = "bl"
     CLOSE = "cl"
+    MERGE = "mg"
 
 
 class ConfirmCallback(CallbackData, prefix="mk"):
@@ -65,6 +66,8 @@ class AnswerDraftCallback(CallbackData, prefix="mw"):
 class MergeCallback(CallbackData, prefix="mg"):
     impulse: RowId  # the duplicate
     into: RowId  # the impulse that is kept
+    sure: bool = False  # False: ask first ("Ja, zusammenführen" sends True)
+    on_card: bool = True  # False: the preview of /merge (edited, not a card copy)
 
 
 class AnnounceCallback(CallbackData, prefix="mn"):
