@@ -153,11 +153,13 @@ async def test_two_moderators_deciding_at_once_the_first_wins(mod: Harness) -> N
     author = mod.citizen(5002)
     await author.take_part(["Sport & Events"], impulse="Mehr Sportplätze in Herne öffnen")
     moderator_a, moderator_b = mod.citizen(MOD_A), mod.citizen(MOD_B)
+    for moderator in (moderator_a, moderator_b):  # the bot has seen both (and their names)
+        await moderator.send("/phase")
     card_a, card_b = card_for(moderator_a, 1), card_for(moderator_b, 1)
     await moderator_b.press("Ablehnen", message_id=card_b.message_id)
+    await moderator_b.press("Werbung oder Spam", message_id=card_b.message_id)
     # Both decisions are in Telegram's queue before the bot handles either.
     moderator_a.user.press("Freigeben", message_id=card_a.message_id)
-    await moderator_b.press("Werbung oder Spam", message_id=card_b.message_id)
     moderator_b.user.press("Ja, ablehnen", message_id=card_b.message_id)
     await mod.settle()
     [impulse] = (await export(mod))["impulses"]
