@@ -18,7 +18,14 @@ from bot.domain.moderation import (
     Status,
 )
 from storage.db import Database
-from storage.models import AuditEntry, Impulse, Participant, ReplyAddress, ReviewCard
+from storage.models import (
+    AuditEntry,
+    Impulse,
+    ImpulseReport,
+    Participant,
+    ReplyAddress,
+    ReviewCard,
+)
 from storage.repository import shift_rating_counts
 from storage.settings import BlockList, PhaseCache, SettingsStore
 
@@ -46,9 +53,19 @@ class SqlModerationRepository:
                     .where(Impulse.id == impulse_id)
                 )
             ).one_or_none()
-        if row is None:
-            return None
-        impulse, author_status = row
+            if row is None:
+                return None
+            impulse, author_status = row
+            reports: tuple[tuple[str, int], ...] = ()
+            if impulse.status == Status.PENDING.value:
+                # Held back by citizens' reports (storage.ratings): which reasons, how often.
+                counted = await session.execute(
+                    select(ImpulseReport.reason, func.count())
+                    .where(ImpulseReport.impulse_id == impulse_id, ImpulseReport.cleared.is_(True))
+                    .group_by(ImpulseReport.reason)
+                    .order_by(func.count().desc(), ImpulseReport.reason)
+                )
+                reports = tuple((str(reason), int(n)) for reason, n in counted)
         return ImpulseCard(
             id=impulse.id,
             topic_id=impulse.topic_id,
@@ -62,6 +79,7 @@ class SqlModerationRepository:
             answer_text=impulse.answer_text,
             author_blocked=author_status == BLOCKED,
             has_author=impulse.participant_id is not None,
+            reports=reports,
         )
 
     async def decide(

@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.models import Base, Participant
 from tests.harness import Harness, RunningBot, make_settings
+from tests.test_moderation import exported_files
 
 MODERATOR = 900_777
 
@@ -135,6 +136,7 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         assert "Kuckelkorn" in rejected_card.text
         await moderator.press("Ablehnen", message_id=rejected_card.message_id)
         await moderator.press("enthält persönliche Daten", message_id=rejected_card.message_id)
+        await moderator.press("Ja, ablehnen", message_id=rejected_card.message_id)
         # Someone else's published idea the person rates.
         other = harness.citizen(PERSON + 1)
         await other.take_part(["Sport & Events"], impulse="Bolzplätze abends länger beleuchten.")
@@ -206,7 +208,7 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         assert PUBLISHED in published_card
         # And what a moderator can export.
         await moderator.send("/export")
-        exported = b"".join(m.document or b"" for m in moderator.user.messages if m.document)
+        exported = b"".join(exported_files(moderator).values())
         assert b"Kuckelkorn" not in exported and SOURCE.encode() not in exported
     finally:
         await harness.bot.stop()

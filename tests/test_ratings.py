@@ -146,13 +146,17 @@ async def test_reports_hold_an_impulse_for_the_moderators(h: Harness) -> None:
         assert shown_id(reader) == 1
         await reader.press("Melden")
         assert "Werbung oder Spam" in reader.buttons()
-        await reader.press("Werbung oder Spam")
+        await reader.press("beleidigend" if n == 1 else "Werbung oder Spam")
         assert "Danke für Ihre Meldung" in (reader.user.callback_answers[-1].text or "")
         assert shown_id(reader) == 2  # the next card; the reported one is not shown again
         status = {i.id: i.status for i in await rows(h, Impulse)}
         assert status[1] == ("pending" if n == 2 else "approved")  # nothing hidden before N
     new_cards = moderator.user.messages[cards_before:]
-    assert any("Impuls #1" in m.text for m in new_cards)  # a review card for the held one
+    [held] = [m for m in new_cards if "Impuls #1" in m.text]  # a review card for the held one
+    # It says why it is back: how many reports, for which reasons.
+    assert (
+        "Zurück zur Prüfung nach 3 Meldungen: Werbung oder Spam (2), beleidigend (1)" in held.text
+    ), held.text
     newcomer = h.citizen(7410)
     await newcomer.take_part(["Sport & Events"])
     await newcomer.send("/stoebern")
@@ -245,6 +249,11 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     )
 
     await moderator.press("Duplikat von #1", message_id=card.message_id)
+    asked = next(m for m in moderator.user.messages if m.message_id == card.message_id)
+    assert "#2 mit #1 zusammenführen?" in asked.text
+    assert asked.button_texts == ["Ja, zusammenführen", "Abbrechen"]
+    assert {i.id: i.status for i in await rows(h, Impulse)}[2] != "merged"  # asked first
+    await moderator.press("Ja, zusammenführen", message_id=card.message_id)
     assert "zusammengeführt" in (moderator.user.callback_answers[-1].text or "")
     impulses = {i.id: i for i in await rows(h, Impulse)}
     assert (impulses[2].status, impulses[2].merged_into) == ("merged", 1)
@@ -255,7 +264,7 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     await moderator.send("/merge 2 1")
     assert "kann nicht" in moderator.last_text  # already merged
     await moderator.send("/audit")
-    assert "merge" in moderator.last_text
+    assert "als Duplikat zusammengeführt · Impuls #2 – in #1" in moderator.last_text
 
 
 async def test_the_report_question_stands_above_the_reasons(h: Harness) -> None:
@@ -343,6 +352,7 @@ async def test_rating_counts_are_kept_through_rating_blocking_erasure_and_merge(
     await h.settle()
     moderator = h.citizen(MOD)
     await moderator.send("/block 1")  # the author of #1: their two ratings stop counting
+    await moderator.press("Ja, sperren")
     after_block = await counted(h)
     assert all(kept == fresh for kept, fresh in after_block.values()), after_block
     assert sum(kept for kept, _ in after_block.values()) == 4 + 1

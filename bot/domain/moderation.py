@@ -76,6 +76,8 @@ class ImpulseCard:
     has_author: bool
     # Published impulses that say nearly the same (bot.domain.similarity), newest lookup.
     similar: tuple[int, ...] = ()
+    # Pending again after citizens' reports: (reason, count), most frequent first.
+    reports: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ class CardAction(StrEnum):
     UNBLOCK = "ub"
     ANSWER = "an"
     BACK = "bk"
+    # The second tap of an action that cannot be undone (the first one asks).
+    BLOCK_SURE = "bx"
 
 
 class CardCallback(CallbackData, prefix="mc"):
@@ -26,6 +28,21 @@ class CardCallback(CallbackData, prefix="mc"):
 class RejectCallback(CallbackData, prefix="mx"):
     impulse: RowId
     reason: RejectReason
+    sure: bool = False  # False: the reason was picked, the card asks; True: "Ja, ablehnen"
+
+
+class Confirmable(StrEnum):
+    """Commands whose effect is asked for first (card buttons use `CardAction`)."""
+
+    BLOCK = "bl"
+    CLOSE = "cl"
+    MERGE = "mg"
+
+
+class ConfirmCallback(CallbackData, prefix="mk"):
+    what: Confirmable
+    target: RowId  # the impulse for BLOCK, 0 for CLOSE
+    yes: bool
 
 
 class TakeDownCallback(CallbackData, prefix="mt"):
@@ -33,6 +50,7 @@ class TakeDownCallback(CallbackData, prefix="mt"):
 
     impulse: RowId
     reason: RejectReason
+    sure: bool = False  # False: the reason was picked, the card asks; True: "Ja, zurückziehen"
 
 
 class AnswerCallback(CallbackData, prefix="ma"):
@@ -55,6 +73,8 @@ class AnswerDraftCallback(CallbackData, prefix="mw"):
 class MergeCallback(CallbackData, prefix="mg"):
     impulse: RowId  # the duplicate
     into: RowId  # the impulse that is kept
+    sure: bool = False  # False: ask first ("Ja, zusammenführen" sends True)
+    on_card: bool = True  # False: the preview of /merge (edited, not a card copy)
 
 
 class AnnounceCallback(CallbackData, prefix="mn"):
