@@ -319,7 +319,7 @@ async def test_closed_phase_refuses_changes(mod: Harness) -> None:
     newcomer = mod.citizen(5007)
     await newcomer.send("/start qr_hbf_bochum")
     welcome = newcomer.last_text
-    assert "abgeschlossen" in welcome and "zwei Minuten" not in welcome
+    assert "abgeschlossen" in welcome and "2 Minuten" not in welcome
     assert "1. Grüne Infrastruktur: 100 %" in welcome and "Teilnehmende: 1" in welcome
     assert newcomer.buttons() == []
     await newcomer.send("/meinvotum")
