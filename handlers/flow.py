@@ -222,20 +222,23 @@ def with_note(note: str | None, text: str) -> str:
     return f"{note}\n\n{text}" if note else text
 
 
-async def resume(message: Message, state: FSMContext, settings: Settings) -> bool:
-    """Show the current step again, e.g. in a new language; False outside the dialog."""
+async def resume(
+    message: Message, state: FSMContext, settings: Settings, *, edit: bool = False
+) -> bool:
+    """Show the current step again, e.g. in a new language (`edit`: in place of `message`, the
+    bot's message whose button was pressed); False outside the dialog."""
     step = await state.get_state()
     selected = draft(await state.get_data())
     if step == Dialog.consent.state:
-        await show_welcome(message, settings)
+        await show_welcome(message, settings, edit=edit)
     elif step == Dialog.topics.state:
-        await start_topics(message, state, settings, selected)
+        await start_topics(message, state, settings, selected, edit=edit)
     elif step == Dialog.impulse_text.state:
-        await ask_impulse(message, state, settings)
+        await ask_impulse(message, state, settings, edit=edit)
     elif step in (Dialog.impulse_topic.state, Dialog.similar.state):
-        await ask_impulse_topic(message, state, settings, selected)
+        await ask_impulse_topic(message, state, settings, selected, edit=edit)
     elif step == Dialog.review.state:
-        await show_review(message, state, settings)
+        await show_review(message, state, settings, edit=edit)
     else:
         return False
     return True

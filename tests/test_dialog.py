@@ -162,7 +162,7 @@ async def test_skipping_the_impulse_stores_none(harness: Harness) -> None:
     assert (await export(harness))["impulses"] == []
 
 
-async def test_too_short_and_too_long_impulses_are_explained_and_asked_again(
+async def test_too_short_and_too_long_impulses_are_explained_once(
     harness: Harness,
 ) -> None:
     c = harness.citizen(1006)
