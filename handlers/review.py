@@ -50,7 +50,7 @@ async def submit(
     except InvalidSubmission:
         await callback.answer(views.stale_button(), show_alert=True)
         return
-    await callback.answer()
+    await callback.answer(views.step_thanks())
     standings = await participation.standings()
     await flow.edit_or_send(
         callback,
@@ -69,18 +69,17 @@ async def submit(
 
 
 async def edit_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    await callback.answer()
+    """The review turns back into the topic list (and "Weiter" into the review again)."""
+    await callback.answer(views.step_topics())
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
         data = await state.get_data()
-        await flow.start_topics(callback.message, state, settings, flow.draft(data))
+        await flow.start_topics(callback.message, state, settings, flow.draft(data), edit=True)
 
 
 async def edit_impulse(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    await callback.answer()
+    await callback.answer(views.step_impulse())
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
-        await flow.ask_impulse(callback.message, state, settings)
+        await flow.ask_impulse(callback.message, state, settings, edit=True)
 
 
 def router() -> Router:

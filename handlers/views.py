@@ -30,19 +30,40 @@ def consultation_text(consultation: Consultation) -> ConsultationText:
 
 
 def welcome(consultation: Consultation) -> str:
+    """Short enough for a phone (tests/test_dialog.py measures it in every language): the full
+    privacy notice is one tap away, under "Datenschutz lesen" (privacy_full)."""
     text = consultation_text(consultation)
-    parts = [f"<b>{escape(text.title)}</b>", "<b>" + escape(text.question) + "</b>"]
+    parts = [f"<b>{escape(text.title)}</b>\n<b>{escape(text.question)}</b>"]
     if text.purpose:
         parts.append(escape(text.purpose))
     parts.append(
         _(
-            "So geht es: Sie wählen bis zu {limit} Themen, die zuerst angegangen werden sollen, "
-            "und können eine eigene Idee schicken. Das dauert etwa zwei Minuten."
+            "Wählen Sie bis zu {limit} Themen. Eine eigene Idee ist freiwillig. "
+            "Das dauert etwa 2 Minuten."
         ).format(limit=consultation.max_topics)
     )
-    parts.append(privacy_notice())
+    parts.append(
+        _(
+            "<b>Datenschutz:</b> Gespeichert wird erst nach „Mitmachen“, "
+            "unter einem Pseudonym statt Ihres Namens."
+        )
+    )
     parts.append(language_hint())
     return "\n\n".join(parts)
+
+
+def privacy_full() -> str:
+    """The privacy notice in full, in place of the welcome (its buttons: consent, the policy on
+    the web, back)."""
+    return privacy_notice()
+
+
+def privacy_opened() -> str:
+    return _("Der ganze Datenschutzhinweis steht jetzt in der Nachricht.")
+
+
+def welcome_again() -> str:
+    return _("Zurück zur Begrüßung.")
 
 
 def language_hint() -> str:
@@ -77,7 +98,15 @@ def declined() -> str:
     )
 
 
-def topics_prompt(consultation: Consultation, chosen: int) -> str:
+def topics_prompt(consultation: Consultation, selected: Sequence[str]) -> str:
+    """The counter, and the chosen topics in words (a screen reader reads the list, and ✅ on a
+    button is not the only sign of a choice)."""
+    chosen = [
+        _("Gewählt: {chosen} von {limit}").format(
+            chosen=len(selected), limit=consultation.max_topics
+        )
+    ]
+    chosen += [f"• {escape(topic_title(consultation, topic_id))}" for topic_id in selected]
     return "\n\n".join(
         [
             _("<b>Schritt 1 von 3: Ihre Prioritäten</b>"),
@@ -85,9 +114,40 @@ def topics_prompt(consultation: Consultation, chosen: int) -> str:
                 "Welche Themen soll die Region zuerst angehen? Tippen Sie bis zu {limit} "
                 "Themen an. Noch einmal tippen wählt ein Thema wieder ab."
             ).format(limit=consultation.max_topics),
-            _("Gewählt: {chosen} von {limit}").format(chosen=chosen, limit=consultation.max_topics),
+            "\n".join(chosen),
         ]
     )
+
+
+def topic_toggled(consultation: Consultation, topic_id: str, selected: Sequence[str]) -> str:
+    """The answer to a topic tap, which a screen reader announces (an edited message it does
+    not): the topic, chosen or not, and the count. Plain text: no markup in a notice."""
+    values = {
+        "topic": topic_title(consultation, topic_id),
+        "chosen": len(selected),
+        "limit": consultation.max_topics,
+    }
+    if topic_id in selected:
+        return _("{topic} gewählt – {chosen} von {limit}").format(**values)
+    return _("{topic} abgewählt – {chosen} von {limit}").format(**values)
+
+
+def step_topics(*, thanks: bool = False) -> str:
+    """Answers to a button that moves the dialog on: the new step's name, read out."""
+    step = _("Schritt 1 von 3: Themen wählen")
+    return " ".join([_("Danke!"), step]) if thanks else step
+
+
+def step_impulse() -> str:
+    return _("Schritt 2 von 3: Ihre Idee (freiwillig)")
+
+
+def step_review() -> str:
+    return _("Schritt 3 von 3: Bitte prüfen")
+
+
+def step_thanks() -> str:
+    return _("Danke! Ihre Stimme ist gespeichert.")
 
 
 def topic_limit_reached(consultation: Consultation) -> str:
@@ -106,9 +166,18 @@ def chosen_topics(consultation: Consultation, selected: Sequence[str]) -> str:
     return _("<b>Ihre Prioritäten:</b>") + "\n" + topic_bullets(consultation, selected)
 
 
-def impulse_prompt(consultation: Consultation, earlier: Sequence[str] = ()) -> str:
-    parts = [
-        _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
+def impulse_prompt(
+    consultation: Consultation, earlier: Sequence[str] = (), selected: Sequence[str] = ()
+) -> str:
+    """The idea step; edited in place of the topic list, it names the chosen topics."""
+    parts = [_("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>")]
+    if selected:
+        parts.append(
+            _("Ihre Themen: {topics}").format(
+                topics=", ".join(escape(topic_title(consultation, t)) for t in selected)
+            )
+        )
+    parts += [
         escape(consultation_text(consultation).question),
         _(
             "Schreiben Sie Ihre Idee in einer Nachricht "
@@ -165,16 +234,20 @@ def impulse_problem(consultation: Consultation, problem: ImpulseProblem, text: s
     return _("Die Nachricht war leer. Bitte schreiben Sie Ihre Idee als Text.")
 
 
+def impulse_skipped() -> str:
+    """ "ok", "nein danke", "keine Idee" at the idea step: a skip, said in one line."""
+    return _("Gut, dann ohne eigene Idee.")
+
+
+def impulse_kept() -> str:
+    """The same answer while the draft has an idea: nothing is dropped unasked."""
+    return _("Gut, Ihre Idee bleibt, wie sie war.")
+
+
 def impulse_needs_text() -> str:
     return _(
         "Bitte schreiben Sie Ihre Idee als Text. Sprachnachrichten, Fotos, Sticker oder "
         "Dateien können wir leider nicht aufnehmen."
-    )
-
-
-def impulse_topic_chosen(consultation: Consultation, topic_id: str) -> str:
-    return _("Ihre Idee gehört zum Thema „{topic}“.").format(
-        topic=escape(topic_title(consultation, topic_id))
     )
 
 
