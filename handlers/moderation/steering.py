@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from html import escape
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -21,13 +22,16 @@ from bot.consensus_cache import ConsensusCache
 from bot.digest.opinion_chart import opinion_chart_spec, render_opinion_chart
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import ParticipationService
+from bot.domain.waves import stats_since
 from bot.export import full_export, to_csv, to_json, votes_csv
 from handlers.moderation import texts
 from handlers.moderation.callbacks import AnnounceCallback
 from storage.db import Database
+from storage.waves import SqlWaveRepository
 
 log = logging.getLogger(__name__)
 
+TOP_SOURCES = 8  # the /stats lines of new participants per source
 ANNOUNCE_MAX = 3500  # leaves room below Telegram's 4096 once escaped
 
 
@@ -37,13 +41,18 @@ async def show_stats(
     moderation: ModerationService,
     participation: ParticipationService,
     consensus: ConsensusCache,
+    waves: SqlWaveRepository,
     clock: Clock,
 ) -> None:
-    stats = await moderation.stats(clock())
+    now = clock()
+    stats = await moderation.stats(now)
     standings = await participation.standings()
     view = consensus.latest()  # never waits: the groups are computed in the background
     section = texts.opinion_groups(settings, view, consensus.computed)
     await message.answer(f"{texts.stats(settings, stats, standings)}\n\n{section}")
+    # New participants by hour and source, for waves of new accounts (handlers/moderation/waves).
+    since = stats_since(now, ZoneInfo(settings.digest_timezone))
+    await message.answer(texts.arrivals(settings, await waves.arrivals(since, TOP_SOURCES)))
     spec = opinion_chart_spec(view, settings.consultation.title_of) if view else None
     if spec is not None:
         png = await asyncio.to_thread(render_opinion_chart, spec)
