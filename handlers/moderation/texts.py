@@ -332,7 +332,7 @@ def arrivals(settings: Settings, seen: Arrivals) -> str:
     counts = [seen.by_hour.get(i, 0) for i in range(STATS_HOURS)]
     largest = max(counts)
     hours = [
-        f"{(seen.since + timedelta(hours=i)).astimezone(zone):%H}:00 {n:>5} {bar(n, largest, 20)}"
+        f"{(seen.since + timedelta(hours=i)).astimezone(zone):%H}:00 {n:>5} {bar(n, largest, 20)}".rstrip()
         for i, n in enumerate(counts)
     ]
     sources = [f"{_cut(source or '–', 24):<24} {n:>7}" for source, n in seen.by_source] or ["–"]
