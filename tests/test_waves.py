@@ -4,6 +4,7 @@ source's window aside (/welle, after a preview) so that it stops counting, and r
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -26,8 +27,6 @@ from tests.digest_support import (
     DigestHarness,
     decide,
     digest_harness,
-    digest_rows,
-    figures_of,
 )
 from tests.harness import Citizen
 
@@ -84,10 +83,12 @@ async def seed_wave(database: Database) -> int:
 
 
 async def digest_figures(h: DigestHarness) -> dict[str, object]:
-    """What the digest would report now (/digest by the moderator, stored as a draft)."""
-    h.clock.set(h.clock.now + timedelta(minutes=1))  # each preview is a draft of its own
-    await h.citizen(MOD).send("/digest")
-    return figures_of((await digest_rows(h.database))[-1])
+    """What the digest would report now: the figures its composer gets (the same facts a
+    posted digest stores; the charts are not rendered, to keep the test light)."""
+    h.clock.set(h.clock.now + timedelta(minutes=1))
+    facts, _content = await h.app.dispatcher["digests"].compose_now(h.clock.now)
+    figures: dict[str, object] = json.loads(facts.figures.to_json())
+    return figures
 
 
 def text_of(person: Citizen, message_id: int) -> str:
