@@ -59,8 +59,8 @@ class Participant(Base):
             sqlite_where=text("status <> 'active'"),
             postgresql_where=text("status <> 'active'"),
         ),
-        # Choosing a wave to set aside: one source, a window of consent times (storage/waves.py).
-        Index("ix_participants_source_consented", "source", "consented_at"),
+        # New participants per source (/stats) and a wave to set aside: consent times, then source.
+        Index("ix_participants_consented_source", "consented_at", "source"),
         # The members of a wave, when it is restored.
         Index(
             "ix_participants_wave",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, literal_column, select, update
+from sqlalchemy import Integer, Select, and_, cast, func, literal_column, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ from storage.models import AuditEntry, Impulse, Participant, Rating, Wave
 ACTIVE, SET_ASIDE = "active", "set_aside"
 
 
-def _in_window(source: str, start: datetime, end: datetime) -> Any:
+def in_window(source: str, start: datetime, end: datetime) -> Any:
     return and_(
         Participant.source == source,
         Participant.consented_at >= start,
@@ -45,22 +45,31 @@ def _hour_of(sqlite: bool, since: datetime) -> Any:
     return (seconds - epoch) // 3600
 
 
+def arrivals_by_hour(sqlite: bool, since: datetime) -> Select[Any]:
+    """New participants per hour since `since` (index ix_participants_consented_at)."""
+    hour = _hour_of(sqlite, since).label("hour")
+    return select(hour, func.count()).where(Participant.consented_at >= since).group_by(hour)
+
+
+def arrivals_by_source(since: datetime, top: int) -> Select[str | None, int]:
+    """The `top` sources of new participants since `since` (ix_participants_consented_source)."""
+    return (
+        select(Participant.source, func.count())
+        .where(Participant.consented_at >= since)
+        .group_by(Participant.source)
+        .order_by(func.count().desc(), Participant.source)
+        .limit(top)
+    )
+
+
 class SqlWaveRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
     async def arrivals(self, since: datetime, top: int) -> Arrivals:
-        recent = Participant.consented_at >= since
-        hour = _hour_of(self._db.is_sqlite, since).label("hour")
         async with self._db.reading() as session:
-            by_hour = await session.execute(select(hour, func.count()).where(recent).group_by(hour))
-            by_source = await session.execute(
-                select(Participant.source, func.count())
-                .where(recent)
-                .group_by(Participant.source)
-                .order_by(func.count().desc(), Participant.source)
-                .limit(top)
-            )
+            by_hour = await session.execute(arrivals_by_hour(self._db.is_sqlite, since))
+            by_source = await session.execute(arrivals_by_source(since, top))
             return Arrivals(
                 since=since,
                 by_hour={int(h): int(n) for h, n in by_hour},
@@ -70,7 +79,7 @@ class SqlWaveRepository:
     async def propose(self, window: WaveWindow, now: datetime) -> WaveRecord:
         """A preview: what setting the window aside would affect, kept as a proposed wave so the
         button (which carries only its id) sets aside exactly the window shown."""
-        chosen = _in_window(window.source, window.start, window.end)
+        chosen = in_window(window.source, window.start, window.end)
         async with self._db.transaction() as session:
             people = int(await session.scalar(select(func.count()).where(chosen)) or 0)
             ideas = int(
@@ -104,10 +113,10 @@ class SqlWaveRepository:
                 return None
             await session.execute(
                 update(Participant)
-                .where(_in_window(wave.source, wave.starts_at, wave.ends_at))
+                .where(in_window(wave.source, wave.starts_at, wave.ends_at))
                 .values(wave_id=wave.id)
             )
-            await session.execute(_shift_rating_counts(wave.id, ACTIVE, -1))
+            await session.execute(shift_rating_counts(wave.id, ACTIVE, -1))
             await session.execute(
                 update(Participant)
                 .where(Participant.wave_id == wave.id, Participant.status == ACTIVE)
@@ -143,7 +152,7 @@ class SqlWaveRepository:
             wave = await _claim(session, wave_id, WaveState.SET_ASIDE, WaveState.RESTORED, now)
             if wave is None:
                 return None
-            await session.execute(_shift_rating_counts(wave.id, SET_ASIDE, +1))
+            await session.execute(shift_rating_counts(wave.id, SET_ASIDE, +1))
             await session.execute(
                 update(Participant)
                 .where(Participant.wave_id == wave.id, Participant.status == SET_ASIDE)
@@ -179,7 +188,7 @@ async def _claim(
     return await session.get(Wave, wave_id, populate_existing=True)
 
 
-def _shift_rating_counts(wave_id: int, status: str, by: int) -> Any:
+def shift_rating_counts(wave_id: int, status: str, by: int) -> Any:
     """Each impulse rated by the wave's participants of `status` counts their ratings `by`
     times more: one set-based UPDATE over the index on ratings.impulse_id."""
     members = select(Participant.id).where(

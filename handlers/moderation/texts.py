@@ -331,9 +331,10 @@ def arrivals(settings: Settings, seen: Arrivals) -> str:
     zone = ZoneInfo(settings.digest_timezone)
     counts = [seen.by_hour.get(i, 0) for i in range(STATS_HOURS)]
     largest = max(counts)
+    starts = [(seen.since + timedelta(hours=i)).astimezone(zone) for i in range(STATS_HOURS)]
     hours = [
-        f"{(seen.since + timedelta(hours=i)).astimezone(zone):%H}:00 {n:>5} {bar(n, largest, 20)}".rstrip()
-        for i, n in enumerate(counts)
+        f"{start:%H}:00 {n:>5} {bar(n, largest, 20)}".rstrip()
+        for start, n in zip(starts, counts, strict=True)
     ]
     sources = [f"{_cut(source or '–', 24):<24} {n:>7}" for source, n in seen.by_source] or ["–"]
     return "\n".join(

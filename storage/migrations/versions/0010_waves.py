@@ -6,7 +6,8 @@ Revises: 0009
 A moderator can set aside the participants who came through one start-link source within a
 window of consent times (`waves`); they are marked with `participants.wave_id` and, while
 active, get the status "set_aside", so every count of active participants leaves them out.
-An index on (source, consented_at) finds a wave; a partial one on wave_id its members.
+An index on (consented_at, source) finds a wave and the /stats counts per source; a partial
+one on wave_id finds a wave's members.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def upgrade() -> None:
     with op.batch_alter_table("participants") as batch:
         batch.add_column(sa.Column("wave_id", sa.Integer(), nullable=True))
     op.create_index(
-        "ix_participants_source_consented", "participants", ["source", "consented_at"]
+        "ix_participants_consented_source", "participants", ["consented_at", "source"]
     )
     op.create_index(
         "ix_participants_wave",
@@ -59,7 +60,7 @@ def downgrade() -> None:
         " AND participants.status = 'active')"
     )
     op.drop_index("ix_participants_wave", table_name="participants")
-    op.drop_index("ix_participants_source_consented", table_name="participants")
+    op.drop_index("ix_participants_consented_source", table_name="participants")
     with op.batch_alter_table("participants") as batch:
         batch.drop_column("wave_id")
     op.drop_table("waves")
