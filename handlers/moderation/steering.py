@@ -45,14 +45,15 @@ async def show_stats(
     clock: Clock,
 ) -> None:
     now = clock()
+    # First, on its own: new participants by hour and source, where a wave of new accounts
+    # shows (handlers/moderation/waves.py); then the figures, then the chart.
+    since = stats_since(now, ZoneInfo(settings.digest_timezone))
+    await message.answer(texts.arrivals(settings, await waves.arrivals(since, TOP_SOURCES)))
     stats = await moderation.stats(now)
     standings = await participation.standings()
     view = consensus.latest()  # never waits: the groups are computed in the background
     section = texts.opinion_groups(settings, view, consensus.computed)
     await message.answer(f"{texts.stats(settings, stats, standings)}\n\n{section}")
-    # New participants by hour and source, for waves of new accounts (handlers/moderation/waves).
-    since = stats_since(now, ZoneInfo(settings.digest_timezone))
-    await message.answer(texts.arrivals(settings, await waves.arrivals(since, TOP_SOURCES)))
     spec = opinion_chart_spec(view, settings.consultation.title_of) if view else None
     if spec is not None:
         png = await asyncio.to_thread(render_opinion_chart, spec)
