@@ -69,6 +69,7 @@ from storage.migrate import upgrade
 from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.reachability import ReplyAddresses
 from storage.set_aside import SetAside
+from storage.waves import SqlWaveRepository
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class Application:
             clock=clock,
             database=database,
             digests=digests,
+            waves=SqlWaveRepository(database),
             rate_limiter=limiter,
             moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
             **ratings.workflow_data(),

@@ -59,6 +59,15 @@ class Participant(Base):
             sqlite_where=text("status <> 'active'"),
             postgresql_where=text("status <> 'active'"),
         ),
+        # New participants per source (/stats) and a wave to set aside: consent times, then source.
+        Index("ix_participants_consented_source", "consented_at", "source"),
+        # The members of a wave, when it is restored.
+        Index(
+            "ix_participants_wave",
+            "wave_id",
+            sqlite_where=text("wave_id IS NOT NULL"),
+            postgresql_where=text("wave_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -72,8 +81,11 @@ class Participant(Base):
     # The version of the privacy notice agreed to ([privacy] notice_version); NULL: agreed
     # before versions were recorded.
     notice_version: Mapped[str | None] = mapped_column(String(32))
-    # Blocked participants' votes stop counting (moderation); "active" otherwise.
+    # Blocked participants' votes stop counting (moderation), as do those of participants in a
+    # wave set aside ("set_aside"); "active" otherwise.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # The wave of new accounts (`waves`) this participant was set aside with; NULL otherwise.
+    wave_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ReplyAddress(Base):
@@ -321,3 +333,22 @@ class ImpulseReport(Base):
     reason: Mapped[str] = mapped_column(String(16))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cleared: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class Wave(Base):
+    """A wave of new accounts a moderator set aside: one start-link source and a window of
+    consent times (bot/domain/waves.py). Its participants (`participants.wave_id`) stop counting
+    until the wave is restored. Who and when are in the audit log too."""
+
+    __tablename__ = "waves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # proposed|set_aside|restored|cancelled
+    # Participants and impulses it held when it was set aside (the preview's figures before).
+    participants: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    impulses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

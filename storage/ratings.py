@@ -31,7 +31,7 @@ from storage.db import Database
 from storage.models import Impulse, ImpulseReport, Participant, Rating
 from storage.repository import upsert_into
 
-APPROVED, PENDING, ACTIVE = "approved", "pending", "active"
+APPROVED, PENDING, ACTIVE, SET_ASIDE = "approved", "pending", "active", "set_aside"
 
 
 class SqlRatingRepository:
@@ -40,7 +40,7 @@ class SqlRatingRepository:
 
     async def next_card(self, pseudonym: str) -> RatingCard | None:
         async with self._db.reading() as session:
-            me = await _participant_id(session, pseudonym)
+            me, _counts = await _rater(session, pseudonym)
             if me is None:
                 return None
             row = (await session.execute(NEXT_CARD, {"me": me})).one_or_none()
@@ -48,7 +48,7 @@ class SqlRatingRepository:
 
     async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool:
         async with self._db.transaction() as session:
-            me = await _participant_id(session, pseudonym)
+            me, counts = await _rater(session, pseudonym)
             if me is None or not await _rateable_by(session, impulse_id, me):
                 return False
             added = await session.execute(
@@ -56,12 +56,16 @@ class SqlRatingRepository:
                 .values(participant_id=me, impulse_id=impulse_id, value=value, rated_at=now)
                 .on_conflict_do_nothing()
             )
-            if _rowcount(added) == 1:  # a first rating: one more for the card order
+            # A first rating: one more for the card order, unless the person is set aside with
+            # a wave of new accounts (storage/waves.py counts it when the wave is restored).
+            if _rowcount(added) == 1 and counts:
                 await session.execute(
                     update(Impulse)
                     .where(Impulse.id == impulse_id)
                     .values(rating_count=Impulse.rating_count + 1)
                 )
+                return True
+            if _rowcount(added) == 1:
                 return True
             await session.execute(
                 update(Rating)
@@ -281,6 +285,21 @@ async def _rateable_by(session: Any, impulse_id: int, me: int) -> bool:
         )
     ).one_or_none()
     return row is not None and row.status == APPROVED and row.participant_id != me
+
+
+async def _rater(session: Any, pseudonym: str) -> tuple[int | None, bool]:
+    """Who rates, and whether their ratings count now: active people, and people set aside with
+    a wave of new accounts (stored, not counted, so a restored wave needs nothing from them)."""
+    row = (
+        await session.execute(
+            select(Participant.id, Participant.status).where(
+                and_(
+                    Participant.pseudonym == pseudonym, Participant.status.in_([ACTIVE, SET_ASIDE])
+                )
+            )
+        )
+    ).one_or_none()
+    return (None, False) if row is None else (int(row.id), row.status == ACTIVE)
 
 
 async def _participant_id(session: Any, pseudonym: str) -> int | None:

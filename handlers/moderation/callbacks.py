@@ -80,3 +80,17 @@ class MergeCallback(CallbackData, prefix="mg"):
 class AnnounceCallback(CallbackData, prefix="mn"):
     entry: RowId
     publish: bool
+
+
+class WaveAction(StrEnum):
+    SET_ASIDE = "s"
+    CANCEL = "c"
+    RESTORE = "r"
+
+
+class WaveCallback(CallbackData, prefix="mv"):
+    """A wave of new accounts (storage/waves.py): set the proposed one aside, drop the
+    proposal, or restore one set aside."""
+
+    wave: RowId
+    action: WaveAction

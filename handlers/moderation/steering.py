@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from html import escape
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -21,15 +22,18 @@ from bot.consensus_cache import ConsensusCache
 from bot.digest.opinion_chart import opinion_chart_spec, render_opinion_chart
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import ParticipationService
+from bot.domain.waves import stats_since
 from bot.export import export_stamp, export_zip, full_export
 from bot.moderator_language import ModeratorLanguages
 from handlers.moderation import texts
 from handlers.moderation.callbacks import AnnounceCallback, Confirmable, ConfirmCallback
 from handlers.moderation.cards import names, sure_keyboard
 from storage.db import Database
+from storage.waves import SqlWaveRepository
 
 log = logging.getLogger(__name__)
 
+TOP_SOURCES = 8  # the /stats lines of new participants per source
 ANNOUNCE_MAX = 3500  # leaves room below Telegram's 4096 once escaped
 
 
@@ -39,9 +43,15 @@ async def show_stats(
     moderation: ModerationService,
     participation: ParticipationService,
     consensus: ConsensusCache,
+    waves: SqlWaveRepository,
     clock: Clock,
 ) -> None:
-    stats = await moderation.stats(clock())
+    now = clock()
+    # First, on its own: new participants by hour and source, where a wave of new accounts
+    # shows (handlers/moderation/waves.py); then the figures, then the chart.
+    since = stats_since(now, ZoneInfo(settings.digest_timezone))
+    await message.answer(texts.arrivals(settings, await waves.arrivals(since, TOP_SOURCES)))
+    stats = await moderation.stats(now)
     standings = await participation.standings()
     view = consensus.latest()  # never waits: the groups are computed in the background
     section = texts.opinion_groups(settings, view, consensus.computed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.ratings import ReportReason
 from bot.domain.standings import Standings, percent
+from bot.domain.waves import STATS_HOURS, Arrivals, WaveProblem, WaveRecord, WaveState, bar
 from bot.i18n import format_moment, format_number, format_share
 from handlers.notices import answer_label, reason_label
 from handlers.rating_views import reason_label as report_label
@@ -502,3 +503,106 @@ def audit(
 
 def export_caption() -> str:
     return _("Export: Stimmen und Impulse, nur mit Pseudonymen.")
+
+
+def _local(settings: Settings, moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(settings.digest_timezone)).strftime("%d.%m. %H:%M")
+
+
+def arrivals(settings: Settings, seen: Arrivals) -> str:
+    """New participants by hour (the last 24) and by source: lines of at most 32 characters,
+    for a phone."""
+    zone = ZoneInfo(settings.digest_timezone)
+    counts = [seen.by_hour.get(i, 0) for i in range(STATS_HOURS)]
+    largest = max(counts)
+    starts = [(seen.since + timedelta(hours=i)).astimezone(zone) for i in range(STATS_HOURS)]
+    hours = [
+        f"{start:%H}:00 {n:>5} {bar(n, largest, 20)}".rstrip()
+        for start, n in zip(starts, counts, strict=True)
+    ]
+    sources = [f"{_cut(source or '–', 24):<24} {n:>7}" for source, n in seen.by_source] or ["–"]
+    return "\n".join(
+        [
+            _("🆕 <b>Neu in 24 Stunden: {count}</b>").format(count=sum(counts)),
+            _("Je Stunde (Zustimmung):"),
+            "<pre>" + escape("\n".join(hours)) + "</pre>",
+            _("Je Quelle:"),
+            "<pre>" + escape("\n".join(sources)) + "</pre>",
+        ]
+    )
+
+
+def wave_problem(problem: WaveProblem) -> str:
+    texts = {
+        WaveProblem.SOURCE: _(
+            "Das ist keine Quelle eines Start-Links (nur Buchstaben, Ziffern, _ und -)."
+        ),
+        WaveProblem.TIME: _("Diese Zeit verstehe ich nicht. Bitte HH:MM oder TT.MM. HH:MM."),
+        WaveProblem.ORDER: _("Das Ende muss nach dem Anfang liegen (und der Anfang vor jetzt)."),
+    }
+    usage = _(
+        "So geht es: /welle flyer_essen 14:00 15:30 (heute) oder "
+        "/welle flyer_essen 02.12. 22:00 03.12. 01:00 oder mit „jetzt“ als Ende."
+    )
+    return usage if problem is WaveProblem.USAGE else f"{texts[problem]}\n{usage}"
+
+
+def _window(settings: Settings, wave: WaveRecord) -> str:
+    return _("Quelle {source}, {start} bis {end}").format(
+        source=f"<code>{escape(wave.source)}</code>",
+        start=_local(settings, wave.start),
+        end=_local(settings, wave.end),
+    )
+
+
+def wave_preview(settings: Settings, wave: WaveRecord) -> str:
+    return "\n".join(
+        [
+            _("<b>Welle beiseitelegen?</b> (noch nicht geschehen)"),
+            _window(settings, wave),
+            ngettext(
+                "{count} Person: ihre Stimmen und Bewertungen zählen dann nicht mehr.",
+                "{count} Personen: ihre Stimmen und Bewertungen zählen dann nicht mehr.",
+                wave.participants,
+            ).format(count=wave.participants),
+            ngettext(
+                "{count} Impuls von ihnen bleibt erhalten.",
+                "{count} Impulse von ihnen bleiben erhalten.",
+                wave.impulses,
+            ).format(count=wave.impulses),
+        ]
+    )
+
+
+def wave_set_aside(wave: WaveRecord) -> str:
+    return _("Beiseitegelegt als Welle #{id}. Rückgängig mit /wellen.").format(id=wave.id)
+
+
+def wave_cancelled() -> str:
+    return _("Nichts beiseitegelegt.")
+
+
+def wave_restored(wave: WaveRecord) -> str:
+    return _("Welle #{id} wiederhergestellt: Die Personen darin zählen wieder.").format(id=wave.id)
+
+
+def wave_gone() -> str:
+    return _("Das ist schon erledigt oder nicht mehr aktuell.")
+
+
+def waves(settings: Settings, listed: list[WaveRecord]) -> str:
+    if not listed:
+        return _("Es wurde noch keine Welle beiseitegelegt.")
+    lines = [_("<b>Wellen</b> (neueste zuerst)")]
+    for wave in listed:
+        state = _("beiseitegelegt") if wave.state is WaveState.SET_ASIDE else _("wiederhergestellt")
+        lines.append(
+            f"#{wave.id} · {_window(settings, wave)} · "
+            + _("Personen: {count}").format(count=wave.participants)
+            + f" · {state}"
+        )
+    return "\n".join(lines)
+
+
+def restore_button(wave_id: int) -> str:
+    return _("↩️ Welle #{id} wiederherstellen").format(id=wave_id)
