@@ -6,6 +6,7 @@ from aiogram.enums import ChatType
 from handlers import (
     closed,
     fallback,
+    followup,
     help,
     impulse,
     language,
@@ -33,6 +34,7 @@ def citizen_router() -> Router:
         my_vote.router(),
         results.router(),
         my_data.router(),
+        followup.router(),
         ratings.router(),
         topics.router(),
         impulse.router(),

@@ -185,6 +185,17 @@ def browse_offer() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def without_browse(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """A keyboard without its "Ideen anderer bewerten" button (None when nothing is left)."""
+    browse = BrowseCallback().pack()
+    rows = [
+        [b for b in row if b.callback_data != browse]
+        for row in (markup.inline_keyboard if markup else [])
+    ]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
 def hint_keyboard(similar: Sequence[SimilarImpulse]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for impulse in similar:

@@ -56,11 +56,14 @@ async def browse_offer(
     citizen: Citizen,
     clock: Clock,
 ) -> None:
-    """The button on the thanks screen: the thanks stay, the first card follows."""
+    """The button on the thanks screen: the thanks stay (with their other buttons, such as
+    "Ergebnis später zuschicken"), the first card follows."""
     await callback.answer()
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
-            await callback.message.edit_reply_markup(reply_markup=None)
+            await callback.message.edit_reply_markup(
+                reply_markup=rv.without_browse(callback.message.reply_markup)
+            )
         await browse(
             callback.message, state, settings, participation, ratings, moderation, citizen, clock
         )

@@ -38,6 +38,8 @@ from bot.domain.participation import (
 from storage.db import Database
 from storage.models import (
     AuditEntry,
+    FollowUpDelivery,
+    FollowUpSubscriber,
     Impulse,
     ImpulseReport,
     Participant,
@@ -227,6 +229,7 @@ class SqlParticipationRepository:
                     Rating.participant_id == participant.id
                 )
             )
+            outcome_message = await session.get(FollowUpSubscriber, participant.id)
             reports = await session.execute(
                 select(
                     ImpulseReport.impulse_id, ImpulseReport.reason, ImpulseReport.reported_at
@@ -269,6 +272,10 @@ class SqlParticipationRepository:
                     {"impulse": i, "reason": reason, "reported_at": at.isoformat()}
                     for i, reason, at in reports
                 ],
+                # "Ergebnis später zuschicken": since when, or None.
+                "outcome_message_requested_at": _iso(outcome_message.since)
+                if outcome_message
+                else None,
             }
 
     async def erasure_plan(self, pseudonym: str) -> Erasure | None:
@@ -313,7 +320,14 @@ class SqlParticipationRepository:
             )
             if status == ACTIVE:  # their ratings stop counting for the rating cards
                 await session.execute(shift_rating_counts(participant_id, -1))
-            for table in (Vote, ReplyAddress, Rating, ImpulseReport):
+            for table in (
+                Vote,
+                ReplyAddress,
+                Rating,
+                ImpulseReport,
+                FollowUpSubscriber,
+                FollowUpDelivery,
+            ):
                 await session.execute(delete(table).where(table.participant_id == participant_id))
             await session.execute(delete(Participant).where(Participant.id == participant_id))
             return erasure
