@@ -14,6 +14,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     literal,
@@ -44,7 +45,41 @@ class SqlRatingRepository:
             if me is None:
                 return None
             row = (await session.execute(NEXT_CARD, {"me": me})).one_or_none()
-        return RatingCard(row.id, row.topic_id, row.text) if row else None
+            if row is None:
+                return None
+            return await _with_progress(session, me, row)
+
+    async def card(self, pseudonym: str, impulse_id: int) -> RatingCard | None:
+        async with self._db.reading() as session:
+            me = await _participant_id(session, pseudonym)
+            if me is None or not await _rateable_by(session, impulse_id, me):
+                return None
+            row = (
+                await session.execute(
+                    select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.locale).where(
+                        Impulse.id == impulse_id
+                    )
+                )
+            ).one()
+            return await _with_progress(session, me, row)
+
+    async def unrate(self, pseudonym: str, impulse_id: int) -> bool:
+        async with self._db.transaction() as session:
+            me = await _participant_id(session, pseudonym)
+            if me is None:
+                return False
+            removed = await session.execute(
+                delete(Rating).where(Rating.participant_id == me, Rating.impulse_id == impulse_id)
+            )
+            if _rowcount(removed) != 1:
+                return False
+            # The person is active (_participant_id): their rating was counted.
+            await session.execute(
+                update(Impulse)
+                .where(Impulse.id == impulse_id)
+                .values(rating_count=Impulse.rating_count - 1)
+            )
+            return True
 
     async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool:
         async with self._db.transaction() as session:
@@ -249,7 +284,7 @@ _REPORTED = exists().where(
     ImpulseReport.participant_id == bindparam("me"), ImpulseReport.impulse_id == Impulse.id
 )
 NEXT_CARD = (
-    select(Impulse.id, Impulse.topic_id, Impulse.text)
+    select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.locale)
     .where(
         Impulse.status == APPROVED,
         or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
@@ -259,6 +294,41 @@ NEXT_CARD = (
     .order_by(Impulse.status, Impulse.rating_count, Impulse.id)
     .limit(1)
 )
+
+
+# "Idee 3 von 12": the published impulses of others, and how many of them the person rated or
+# reported (by the primary keys of ratings and reports, which begin with the person).
+_OTHERS = and_(
+    Impulse.status == APPROVED,
+    or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
+)
+_TOTAL = select(func.count()).select_from(Impulse).where(_OTHERS)
+_RATED = (
+    select(func.count())
+    .select_from(Rating)
+    .join(Impulse, Impulse.id == Rating.impulse_id)
+    .where(Rating.participant_id == bindparam("me"), _OTHERS)
+)
+_REPORTED_ONLY = (
+    select(func.count())
+    .select_from(ImpulseReport)
+    .join(Impulse, Impulse.id == ImpulseReport.impulse_id)
+    .where(ImpulseReport.participant_id == bindparam("me"), _OTHERS, ~_SEEN)
+)
+
+
+async def _with_progress(session: Any, me: int, row: Any) -> RatingCard:
+    total = int(await session.scalar(_TOTAL, {"me": me}) or 0)
+    done = int(await session.scalar(_RATED, {"me": me}) or 0)
+    done += int(await session.scalar(_REPORTED_ONLY, {"me": me}) or 0)
+    return RatingCard(
+        row.id,
+        row.topic_id,
+        row.text,
+        locale=row.locale,
+        position=min(done + 1, total),
+        total=total,
+    )
 
 
 def recount(impulse_id: int) -> Update:

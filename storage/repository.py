@@ -189,6 +189,9 @@ class SqlParticipationRepository:
                     "status": impulse_status,
                     "source": source,
                     "draft_key": submission.draft_key,
+                    # The language of the bot when it was written: a rating card notes it
+                    # when a reader uses another one (handlers/rating_views.py).
+                    "locale": citizen.locale,
                     "created_at": now,
                     "decided_at": now if published else None,
                 },
