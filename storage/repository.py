@@ -233,6 +233,11 @@ class SqlParticipationRepository:
                 )
             )
             outcome_message = await session.get(FollowUpSubscriber, participant.id)
+            outcome_deliveries = await session.execute(
+                select(
+                    FollowUpDelivery.message_id, FollowUpDelivery.status, FollowUpDelivery.sent_at
+                ).where(FollowUpDelivery.participant_id == participant.id)
+            )
             reports = await session.execute(
                 select(
                     ImpulseReport.impulse_id, ImpulseReport.reason, ImpulseReport.reported_at
@@ -279,6 +284,10 @@ class SqlParticipationRepository:
                 "outcome_message_requested_at": _iso(outcome_message.since)
                 if outcome_message
                 else None,
+                "outcome_messages": [
+                    {"message": m, "status": status, "sent_at": _iso(at)}
+                    for m, status, at in outcome_deliveries
+                ],
             }
 
     async def erasure_plan(self, pseudonym: str) -> Erasure | None:

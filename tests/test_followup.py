@@ -142,6 +142,11 @@ async def test_only_those_who_asked_get_it_after_a_preview_and_blocked_ones_are_
     assert h.bot.app is not None
     assert await h.bot.app.followup.drain() == []
     assert len(outcome_messages(wants)) == 1 and outcome_messages(blocked) == []
+    await wants.send("/meinedaten")  # the person's own record of it
+    document = next(m for m in reversed(wants.user.messages) if m.kind == "document")
+    assert document.document is not None
+    mine = json.loads(document.document)["participant"]["outcome_messages"]
+    assert [(m["message"], m["status"]) for m in mine] == [(1, "sent")]
     assert "schon erledigt" in (moderator.user.callback_answers[-1].text or "")
 
 
