@@ -30,14 +30,22 @@ from bot.domain.ratings import MERGED, REPORT_MIN_AGE, RatingCard, ReportOutcome
 from bot.domain.similarity import IndexedImpulse
 from storage.db import Database
 from storage.models import Impulse, ImpulseReport, Participant, Rating
+from storage.refreshing import Refreshing
 from storage.repository import upsert_into
 
 APPROVED, PENDING, ACTIVE = "approved", "pending", "active"
 
 
 class SqlRatingRepository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, published_ttl: float = 5.0) -> None:
         self._db = database
+        # "Idee 3 von 12": the number of published ideas, read at most every few seconds (a
+        # count of 20,000 index entries on every press cost more than the card itself).
+        self._published = Refreshing(self._count_published, published_ttl)
+
+    async def _count_published(self) -> int:
+        async with self._db.reading() as session:
+            return int(await session.scalar(_PUBLISHED) or 0)
 
     async def next_card(self, pseudonym: str) -> RatingCard | None:
         async with self._db.reading() as session:
@@ -47,7 +55,7 @@ class SqlRatingRepository:
             row = (await session.execute(NEXT_CARD, {"me": me})).one_or_none()
             if row is None:
                 return None
-            return await _with_progress(session, me, row)
+            return await _with_progress(session, me, row, await self._published.get())
 
     async def card(self, pseudonym: str, impulse_id: int) -> RatingCard | None:
         async with self._db.reading() as session:
@@ -61,7 +69,7 @@ class SqlRatingRepository:
                     )
                 )
             ).one()
-            return await _with_progress(session, me, row)
+            return await _with_progress(session, me, row, await self._published.get())
 
     async def unrate(self, pseudonym: str, impulse_id: int) -> bool:
         async with self._db.transaction() as session:
@@ -302,7 +310,13 @@ _OTHERS = and_(
     Impulse.status == APPROVED,
     or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
 )
-_TOTAL = select(func.count()).select_from(Impulse).where(_OTHERS)
+# All published ideas (counted in the index alone), less the person's own published ones.
+_PUBLISHED = select(func.count()).select_from(Impulse).where(Impulse.status == APPROVED)
+_OWN_PUBLISHED = (
+    select(func.count())
+    .select_from(Impulse)
+    .where(Impulse.participant_id == bindparam("me"), Impulse.status == APPROVED)
+)
 _RATED = (
     select(func.count())
     .select_from(Rating)
@@ -313,12 +327,19 @@ _REPORTED_ONLY = (
     select(func.count())
     .select_from(ImpulseReport)
     .join(Impulse, Impulse.id == ImpulseReport.impulse_id)
-    .where(ImpulseReport.participant_id == bindparam("me"), _OTHERS, ~_SEEN)
+    .where(
+        ImpulseReport.participant_id == bindparam("me"),
+        _OTHERS,
+        ~exists().where(
+            Rating.participant_id == bindparam("me"),
+            Rating.impulse_id == ImpulseReport.impulse_id,
+        ),
+    )
 )
 
 
-async def _with_progress(session: Any, me: int, row: Any) -> RatingCard:
-    total = int(await session.scalar(_TOTAL, {"me": me}) or 0)
+async def _with_progress(session: Any, me: int, row: Any, published: int) -> RatingCard:
+    total = published - int(await session.scalar(_OWN_PUBLISHED, {"me": me}) or 0)
     done = int(await session.scalar(_RATED, {"me": me}) or 0)
     done += int(await session.scalar(_REPORTED_ONLY, {"me": me}) or 0)
     return RatingCard(
@@ -326,8 +347,8 @@ async def _with_progress(session: Any, me: int, row: Any) -> RatingCard:
         row.topic_id,
         row.text,
         locale=row.locale,
-        position=min(done + 1, total),
-        total=total,
+        position=done + 1,
+        total=max(total, done + 1),  # a count a few seconds old may lag behind
     )
 
 

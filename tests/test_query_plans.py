@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from storage import repository
+from storage import ratings, repository
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.ratings import NEXT_CARD
@@ -37,6 +37,12 @@ STATEMENTS = {
     # Walks the published impulses in the order of their kept rating counts; counting every
     # rating instead took 0.3 s at 100,000 ratings.
     "next rating card": NEXT_CARD.params(me=1),
+    # "Idee 3 von 12" on every card: the published ideas, and the person's own ratings and
+    # reports by the primary keys that begin with the person.
+    "rating card progress: published ideas": ratings._PUBLISHED,
+    "rating card progress: one's own published ideas": ratings._OWN_PUBLISHED.params(me=1),
+    "rating card progress: rated": ratings._RATED.params(me=1),
+    "rating card progress: reported, not rated": ratings._REPORTED_ONLY.params(me=1),
 }
 
 
