@@ -32,17 +32,18 @@ from bot.client import (
 )
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.digest.wiring import build_digests, moderator_alert
+from bot.digest.wiring import build_digests, moderator_alert, process_owner
 from bot.dispatching import run_sync_filters_inline
 from bot.domain.pseudonym import keyed_hash
 from bot.errors import FinalFailure, answer_failure
+from bot.followup import FollowUpSender
 from bot.housekeeping import Housekeeping
 from bot.i18n import build_i18n
 from bot.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
 from bot.moderator_language import ModeratorLanguages
 from bot.outcomes import is_revoked, is_transient
-from bot.periodic import pause
+from bot.periodic import Periodic, pause
 from bot.pipeline import UpdatePipeline
 from bot.polling import poll
 from bot.ratings import RatingsFeature
@@ -63,6 +64,7 @@ from handlers import citizen_router, groups
 from handlers.commands import described
 from handlers.moderation import moderator_router
 from storage.db import Database
+from storage.followup import SqlFollowUps
 from storage.fsm import SqlStorage
 from storage.inbox import Inbox
 from storage.migrate import upgrade
@@ -97,6 +99,9 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
             BotCommand(command="unblock", description=_("Sperre aufheben")),
             BotCommand(command="audit", description=_("Protokoll der Moderation")),
             BotCommand(command="merge", description=_("Doppelte Impulse zusammenführen")),
+            BotCommand(
+                command="rueckmeldung", description=_("Ergebnis-Nachricht an alle, die sie wollen")
+            ),
         ]
 
 
@@ -125,10 +130,13 @@ class Application:
     i18n: I18n
     scheduler: DigestScheduler
     housekeeping: Housekeeping
+    followup: FollowUpSender
     clock: Clock = system_clock
     # Set when Telegram refuses the token (401): polling or the webhook then stop.
     revocation: Revocation = field(default_factory=Revocation)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Once a minute: an outcome message another process left half sent (its lease ran out).
+    _followup_watch: Periodic | None = None
 
     @classmethod
     def build(
@@ -183,6 +191,8 @@ class Application:
             alert=moderator_alert(bot, settings, i18n),
         )
         limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
+        followups = SqlFollowUps(database)
+        followup_sender = FollowUpSender(followups, bot, i18n, settings, clock, process_owner())
         dispatcher = Dispatcher(
             storage=storage,
             # Registered by hand below, after throttling: aiogram's FSM middleware reads the
@@ -195,6 +205,8 @@ class Application:
             waves=SqlWaveRepository(database),
             rate_limiter=limiter,
             moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
+            followups=followups,
+            followup_sender=followup_sender,
             **ratings.workflow_data(),
         )
         # First of all, before anything reads the database: a flood is dropped here.
@@ -237,6 +249,7 @@ class Application:
             i18n,
             scheduler,
             housekeeping,
+            followup_sender,
             clock,
             revocation,
         )
@@ -251,6 +264,7 @@ class Application:
         await self._register_moderator_menus()
         await self.dispatcher.emit_startup(bot=self.bot)
         await self.pipeline.resume_pending()
+        self.followup.kick()  # an outcome message an earlier run left half sent goes on
         return True
 
     async def wait_for_database(self, stop: asyncio.Event) -> bool:
@@ -340,10 +354,18 @@ class Application:
         """The tasks next to polling or the webhook: digests and housekeeping."""
         self.scheduler.start()
         self.housekeeping.start()
+        if self._followup_watch is None:
+            self._followup_watch = Periodic(
+                "outcome messages", self.followup.periodic_step, after_failure=60.0
+            )
+        self._followup_watch.start(first_pause=60.0)
 
     async def stop_background(self) -> None:
         await self.scheduler.stop()
         await self.housekeeping.stop()
+        if self._followup_watch is not None:
+            await self._followup_watch.stop()
+        await self.followup.stop()
 
     async def close(self) -> None:
         await self.stop_background()

@@ -74,6 +74,7 @@ def router() -> Router:
         ImpulseTopicCallback,
         rating_views.HintCallback,
         rating_views.RateCallback,
+        rating_views.UndoCallback,
         rating_views.BrowseCallback,
     ):
         router.callback_query.register(button_closed, dialog_button.filter(), closed)

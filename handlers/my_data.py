@@ -15,9 +15,10 @@ from bot.domain.participation import Citizen, Erasure, ParticipationService
 from bot.language import LanguageChoice
 from bot.moderator_language import ModeratorLanguages
 from bot.throttling import RateLimiter
-from handlers import commands, data_views, flow, keyboards, views
+from handlers import commands, data_views, flow, followup, keyboards, views
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import erase_cards
+from storage.followup import SqlFollowUps
 
 
 async def my_data(
@@ -27,6 +28,7 @@ async def my_data(
     participation: ParticipationService,
     citizen: Citizen,
     language: LanguageChoice,
+    followups: SqlFollowUps,
 ) -> None:
     stored = await participation.personal_data(citizen.pseudonym)
     conversation = {
@@ -44,6 +46,7 @@ async def my_data(
         BufferedInputFile(payload, filename="meine-daten.json"),
         caption=data_views.summary(settings, stored),
     )
+    await followup.offer_in_my_data(message, followups, citizen)
 
 
 async def ask_erase(message: Message) -> None:

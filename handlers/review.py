@@ -19,9 +19,11 @@ from bot.domain.participation import (
 )
 from bot.moderator_language import ModeratorLanguages
 from handlers import flow, rating_views, views
+from handlers import followup_views as fv
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import post_review_cards
 from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from storage.followup import SqlFollowUps
 
 
 async def submit(
@@ -34,6 +36,7 @@ async def submit(
     bot: Bot,
     moderation: ModerationService,
     moderator_languages: ModeratorLanguages,
+    followups: SqlFollowUps,
 ) -> None:
     data = await state.get_data()
     selected = flow.draft(data)
@@ -52,10 +55,12 @@ async def submit(
         return
     await callback.answer(views.step_thanks())
     standings = await participation.standings()
+    # "Ergebnis später zuschicken" (or taking it back, for someone who asked already).
+    subscribed = await followups.subscribed_since(citizen.pseudonym) is not None
     await flow.edit_or_send(
         callback,
         views.thanks(settings, selected, standings, with_impulse=impulse is not None),
-        rating_views.browse_offer(),
+        fv.with_button(rating_views.browse_offer(), subscribed),
     )
     if impulse_id is not None:
         await post_review_cards(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     literal,
@@ -29,14 +30,22 @@ from bot.domain.ratings import MERGED, REPORT_MIN_AGE, RatingCard, ReportOutcome
 from bot.domain.similarity import IndexedImpulse
 from storage.db import Database
 from storage.models import Impulse, ImpulseReport, Participant, Rating
+from storage.refreshing import Refreshing
 from storage.repository import upsert_into
 
 APPROVED, PENDING, ACTIVE, SET_ASIDE = "approved", "pending", "active", "set_aside"
 
 
 class SqlRatingRepository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, published_ttl: float = 5.0) -> None:
         self._db = database
+        # "Idee 3 von 12": the number of published ideas, read at most every few seconds (a
+        # count of 20,000 index entries on every press cost more than the card itself).
+        self._published = Refreshing(self._count_published, published_ttl)
+
+    async def _count_published(self) -> int:
+        async with self._db.reading() as session:
+            return int(await session.scalar(_PUBLISHED) or 0)
 
     async def next_card(self, pseudonym: str) -> RatingCard | None:
         async with self._db.reading() as session:
@@ -44,7 +53,41 @@ class SqlRatingRepository:
             if me is None:
                 return None
             row = (await session.execute(NEXT_CARD, {"me": me})).one_or_none()
-        return RatingCard(row.id, row.topic_id, row.text) if row else None
+            if row is None:
+                return None
+            return await _with_progress(session, me, row, await self._published.get())
+
+    async def card(self, pseudonym: str, impulse_id: int) -> RatingCard | None:
+        async with self._db.reading() as session:
+            me = await _participant_id(session, pseudonym)
+            if me is None or not await _rateable_by(session, impulse_id, me):
+                return None
+            row = (
+                await session.execute(
+                    select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.locale).where(
+                        Impulse.id == impulse_id
+                    )
+                )
+            ).one()
+            return await _with_progress(session, me, row, await self._published.get())
+
+    async def unrate(self, pseudonym: str, impulse_id: int) -> bool:
+        async with self._db.transaction() as session:
+            me = await _participant_id(session, pseudonym)
+            if me is None:
+                return False
+            removed = await session.execute(
+                delete(Rating).where(Rating.participant_id == me, Rating.impulse_id == impulse_id)
+            )
+            if _rowcount(removed) != 1:
+                return False
+            # The person is active (_participant_id): their rating was counted.
+            await session.execute(
+                update(Impulse)
+                .where(Impulse.id == impulse_id)
+                .values(rating_count=Impulse.rating_count - 1)
+            )
+            return True
 
     async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool:
         async with self._db.transaction() as session:
@@ -253,7 +296,7 @@ _REPORTED = exists().where(
     ImpulseReport.participant_id == bindparam("me"), ImpulseReport.impulse_id == Impulse.id
 )
 NEXT_CARD = (
-    select(Impulse.id, Impulse.topic_id, Impulse.text)
+    select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.locale)
     .where(
         Impulse.status == APPROVED,
         or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
@@ -263,6 +306,54 @@ NEXT_CARD = (
     .order_by(Impulse.status, Impulse.rating_count, Impulse.id)
     .limit(1)
 )
+
+
+# "Idee 3 von 12": the published impulses of others, and how many of them the person rated or
+# reported (by the primary keys of ratings and reports, which begin with the person).
+_OTHERS = and_(
+    Impulse.status == APPROVED,
+    or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
+)
+# All published ideas (counted in the index alone), less the person's own published ones.
+_PUBLISHED = select(func.count()).select_from(Impulse).where(Impulse.status == APPROVED)
+_OWN_PUBLISHED = (
+    select(func.count())
+    .select_from(Impulse)
+    .where(Impulse.participant_id == bindparam("me"), Impulse.status == APPROVED)
+)
+_RATED = (
+    select(func.count())
+    .select_from(Rating)
+    .join(Impulse, Impulse.id == Rating.impulse_id)
+    .where(Rating.participant_id == bindparam("me"), _OTHERS)
+)
+_REPORTED_ONLY = (
+    select(func.count())
+    .select_from(ImpulseReport)
+    .join(Impulse, Impulse.id == ImpulseReport.impulse_id)
+    .where(
+        ImpulseReport.participant_id == bindparam("me"),
+        _OTHERS,
+        ~exists().where(
+            Rating.participant_id == bindparam("me"),
+            Rating.impulse_id == ImpulseReport.impulse_id,
+        ),
+    )
+)
+
+
+async def _with_progress(session: Any, me: int, row: Any, published: int) -> RatingCard:
+    total = published - int(await session.scalar(_OWN_PUBLISHED, {"me": me}) or 0)
+    done = int(await session.scalar(_RATED, {"me": me}) or 0)
+    done += int(await session.scalar(_REPORTED_ONLY, {"me": me}) or 0)
+    return RatingCard(
+        row.id,
+        row.topic_id,
+        row.text,
+        locale=row.locale,
+        position=done + 1,
+        total=max(total, done + 1),  # a count a few seconds old may lag behind
+    )
 
 
 def recount(impulse_id: int) -> Update:

@@ -40,6 +40,8 @@ from bot.domain.ratings import Opinion
 from storage.db import Database
 from storage.models import (
     AuditEntry,
+    FollowUpDelivery,
+    FollowUpSubscriber,
     Impulse,
     ImpulseReport,
     Participant,
@@ -200,6 +202,9 @@ class SqlParticipationRepository:
                     "status": impulse_status,
                     "source": source,
                     "draft_key": submission.draft_key,
+                    # The language of the bot when it was written: a rating card notes it
+                    # when a reader uses another one (handlers/rating_views.py).
+                    "locale": citizen.locale,
                     "created_at": now,
                     "decided_at": now if published else None,
                 },
@@ -239,6 +244,12 @@ class SqlParticipationRepository:
                 select(Rating.impulse_id, Rating.value, Rating.rated_at).where(
                     Rating.participant_id == participant.id
                 )
+            )
+            outcome_message = await session.get(FollowUpSubscriber, participant.id)
+            outcome_deliveries = await session.execute(
+                select(
+                    FollowUpDelivery.message_id, FollowUpDelivery.status, FollowUpDelivery.sent_at
+                ).where(FollowUpDelivery.participant_id == participant.id)
             )
             reports = await session.execute(
                 select(
@@ -281,6 +292,14 @@ class SqlParticipationRepository:
                 "reports": [
                     {"impulse": i, "reason": reason, "reported_at": at.isoformat()}
                     for i, reason, at in reports
+                ],
+                # "Ergebnis später zuschicken": since when, or None.
+                "outcome_message_requested_at": _iso(outcome_message.since)
+                if outcome_message
+                else None,
+                "outcome_messages": [
+                    {"message": m, "status": status, "sent_at": _iso(at)}
+                    for m, status, at in outcome_deliveries
                 ],
             }
 
@@ -326,7 +345,14 @@ class SqlParticipationRepository:
             )
             if status == ACTIVE:  # their ratings stop counting for the rating cards
                 await session.execute(shift_rating_counts(participant_id, -1))
-            for table in (Vote, ReplyAddress, Rating, ImpulseReport):
+            for table in (
+                Vote,
+                ReplyAddress,
+                Rating,
+                ImpulseReport,
+                FollowUpSubscriber,
+                FollowUpDelivery,
+            ):
                 await session.execute(delete(table).where(table.participant_id == participant_id))
             await session.execute(delete(Participant).where(Participant.id == participant_id))
             return erasure

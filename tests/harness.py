@@ -110,6 +110,7 @@ class RunningBot:
             for task in list(self.app.pipeline._tasks):
                 task.cancel()
             await asyncio.gather(*self.app.pipeline._tasks, return_exceptions=True)
+            await self.app.followup.abandon()  # an outcome message half sent stays so
             await self.app.pipeline.close()  # a dead process holds no liveness lock either
             await self.app.bot.session.close()
             await self.app.database.dispose()

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import sqlite
 
-from storage import repository
+from storage import ratings, repository
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Participant
@@ -49,6 +49,12 @@ STATEMENTS = {
     "a wave's window": select(func.count()).where(in_window("flyer", SINCE, SINCE + HOUR)),
     "a wave's rating counts": shift_rating_counts(1, "active", -1),
     "a wave's members": update(Participant).where(Participant.wave_id == 1).values(wave_id=None),
+    # "Idee 3 von 12" on every card: the published ideas, and the person's own ratings and
+    # reports by the primary keys that begin with the person.
+    "rating card progress: published ideas": ratings._PUBLISHED,
+    "rating card progress: one's own published ideas": ratings._OWN_PUBLISHED.params(me=1),
+    "rating card progress: rated": ratings._RATED.params(me=1),
+    "rating card progress: reported, not rated": ratings._REPORTED_ONLY.params(me=1),
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.emulator import BotApiEmulator
-from handlers.rating_views import RateCallback, ReportCallback
+from handlers.rating_views import RateCallback, ReportCallback, UndoCallback
 from storage.models import Impulse, ImpulseReport, Participant, Rating
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
@@ -89,7 +89,13 @@ async def test_cards_come_one_at_a_time_never_twice_never_ones_own(h: Harness) -
     await reader.press("Ideen anderer bewerten")
     card = reader.user.last_message
     assert "Idee #1" in card.text and "Mobilität & ÖPNV" in card.text
-    assert card.button_texts == ["👍 Stimme zu", "👎 Stimme nicht zu", "🤷 Weiß nicht", "⚠️ Melden"]
+    assert card.button_texts == [
+        "👍 Stimme zu",
+        "👎 Stimme nicht zu",
+        "🤷 Weiß nicht",
+        "⚠️ Melden",
+        "⏸ Pause",
+    ]
     assert await rate_all(reader) == [1, 2, 3]
     assert reader.user.last_message.message_id == card.message_id  # edited in place
     assert "alle veröffentlichten Ideen gesehen" in reader.last_text
@@ -376,3 +382,81 @@ async def test_an_author_cannot_rate_or_report_their_own_idea_with_forged_button
         await author.do(lambda d=data: author.user.press_data(message, d))
     assert await rows(h, Rating) == [] and await rows(h, ImpulseReport) == []
     assert (await counted(h))[1] == (0, 0)
+
+
+async def test_each_card_says_where_the_reader_is(h: Harness) -> None:
+    first, *_ = await authors(h)
+    reader = h.citizen(8100)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    assert "Idee 1 von 3" in reader.last_text
+    await reader.press("Stimme zu")
+    assert "Idee 2 von 3" in reader.last_text
+    await reader.press("Melden")
+    await reader.press("Werbung oder Spam")  # a reported idea counts as seen too
+    assert "Idee 3 von 3" in reader.last_text
+    await first.send("/stoebern")  # their own idea is not among them
+    assert "Idee 1 von 2" in first.last_text
+
+
+async def test_the_last_rating_can_be_taken_back_one_step(h: Harness) -> None:
+    await authors(h)
+    reader = h.citizen(8200)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    assert "↩️ Rückgängig" not in reader.buttons()  # nothing rated yet
+    await reader.press("Stimme nicht zu")
+    assert shown_id(reader) == 2 and "↩️ Rückgängig" in reader.buttons()
+    await reader.press("Rückgängig")
+    assert shown_id(reader) == 1 and "zurückgenommen" in reader.last_text
+    assert "Idee 1 von 3" in reader.last_text
+    assert "↩️ Rückgängig" not in reader.buttons()  # one step only
+    ratings = [r for r in await rows(h, Rating) if r.impulse_id == 1]
+    assert ratings == []
+    assert all(kept == fresh for kept, fresh in (await counted(h)).values())
+    # The same undo again (a second tap, or a forged one) takes nothing more away.
+    message = reader.user.last_message.message_id
+    await reader.do(lambda: reader.user.press_data(message, UndoCallback(impulse=1).pack()))
+    assert "nichts zurückzunehmen" in (reader.user.callback_answers[-1].text or "")
+    await reader.press("Stimme zu")
+    assert [(r.impulse_id, r.value) for r in await rows(h, Rating) if r.impulse_id == 1] == [(1, 1)]
+    counts = await counted(h)
+    assert all(kept == fresh for kept, fresh in counts.values()), counts
+    assert counts[1] == (1, 1)
+
+
+async def test_a_pause_says_how_to_go_on(h: Harness) -> None:
+    await authors(h)
+    reader = h.citizen(8300)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    await reader.press("Stimme zu")
+    card = reader.user.last_message
+    await reader.press("Pause")
+    assert reader.user.last_message.message_id == card.message_id  # the card gives way
+    assert "/stoebern" in reader.last_text and reader.buttons() == []
+    await reader.send("/stoebern")
+    assert shown_id(reader) == 2 and "Idee 2 von 3" in reader.last_text
+
+
+async def test_a_card_notes_an_idea_in_another_language(h: Harness) -> None:
+    await authors(h, IDEAS[:1])  # German
+    english = h.citizen(8400, language_code="en")
+    await english.send("/start")
+    await english.press("Take part")
+    await english.press("Mobility & public transport")
+    await english.press("Next")
+    await english.send("A single ticket for every bus and train in the whole Ruhr area.")
+    await english.press("Submit")
+    assert [i.locale for i in await rows(h, Impulse)] == ["de", "en"]  # kept with the idea
+    reader = h.citizen(8401)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    assert shown_id(reader) == 1 and "geschrieben" not in reader.last_text
+    await reader.press("Stimme zu")
+    assert shown_id(reader) == 2 and "Diese Idee ist auf Englisch geschrieben." in reader.last_text
+    assert h.bot.app is not None
+    async with h.bot.app.database.transaction() as session:  # an idea from before it was kept
+        await session.execute(update(Impulse).where(Impulse.id == 2).values(locale=None))
+    await reader.send("/stoebern")
+    assert shown_id(reader) == 2 and "geschrieben" not in reader.last_text  # unknown: no note

@@ -4,7 +4,7 @@ from aiogram import Router
 
 from bot.config import Settings
 from bot.middlewares import ModeratorGate
-from handlers.moderation import answers, digest, merge, review, steering, waves
+from handlers.moderation import answers, digest, followup, merge, review, steering, waves
 
 # Every moderator command; the gate logs others' attempts to use them.
 MODERATOR_COMMANDS = frozenset(
@@ -24,6 +24,7 @@ MODERATOR_COMMANDS = frozenset(
         "wave",
         "wellen",
         "waves",
+        *followup.COMMANDS,
     }
 )
 
@@ -35,5 +36,5 @@ def moderator_router(settings: Settings) -> Router:
     router.callback_query.outer_middleware(gate)
     # The answer mode first: a command leaves it before any other router handles the command.
     router.include_routers(answers.router(), review.router(), steering.router())
-    router.include_routers(digest.router(), merge.router(), waves.router())
+    router.include_routers(digest.router(), merge.router(), waves.router(), followup.router())
     return router
