@@ -58,7 +58,7 @@ from bot.resilience import (
 )
 from bot.scheduler import DigestScheduler
 from bot.services import Services
-from bot.throttling import ThrottlingMiddleware, build_rate_limiter
+from bot.throttling import ThrottlingMiddleware, build_flood_gate, build_rate_limiter
 from handlers import citizen_router, groups
 from handlers.moderation import moderator_router
 from storage.db import Database
@@ -187,6 +187,7 @@ class Application:
             alert=moderator_alert(bot, settings, i18n),
         )
         limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
+        flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
         dispatcher = Dispatcher(
             storage=storage,
             # Registered by hand below, after throttling: aiogram's FSM middleware reads the
@@ -197,6 +198,7 @@ class Application:
             database=database,
             digests=digests,
             rate_limiter=limiter,
+            flood_gate=flood_gate,
             moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
             **ratings.workflow_data(),
         )
@@ -213,6 +215,7 @@ class Application:
         dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
+        dispatcher.shutdown.register(flood_gate.close)
         run_sync_filters_inline(dispatcher)
         set_aside = SetAside(database)
         pipeline = UpdatePipeline(
@@ -223,6 +226,8 @@ class Application:
             retry_when=passing_failure,
             retry_backoff=rerun_backoff or database_backoff(settings),
             set_aside=set_aside,
+            max_in_flight=settings.updates_in_flight,
+            gate=flood_gate,
         )
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(
