@@ -14,7 +14,7 @@ from sqlalchemy.dialects import sqlite
 from storage import repository
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.ratings import NEXT_CARD
+from storage.ratings import NEXT_CARD, NEXT_CARD_FOR
 from storage.reachability import UNREACHABLE
 from storage.settings import BLOCKED
 
@@ -37,6 +37,8 @@ STATEMENTS = {
     # Walks the published impulses in the order of their kept rating counts; counting every
     # rating instead took 0.3 s at 100,000 ratings.
     "next rating card": NEXT_CARD.params(me=1),
+    # The statement the repository runs: the same walk, the person looked up by pseudonym.
+    "next rating card by pseudonym": NEXT_CARD_FOR.params(pseudonym="p"),
 }
 
 
