@@ -53,8 +53,8 @@ test-all: lint typecheck
 # Load (echo floor, saturation, open loop, memory; SQLite and PostgreSQL), then the standings
 # and digest queries on a million participants, then how long a dead instance's updates wait
 # for another instance (PostgreSQL), the checks on user text with the worst inputs
-# (benchmarks/user_text.py) and the rating-card press at 2,000,000 ratings
-# (benchmarks/rating_card.py): about 10 minutes. Figures: benchmarks/README.md.
+# (benchmarks/user_text.py) and the rating-card press at 2,000,000 ratings on SQLite and
+# PostgreSQL (benchmarks/rating_card.py): about 15 minutes. Figures: benchmarks/README.md.
 bench: setup
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/queries.py

@@ -59,7 +59,7 @@ from bot.resilience import (
 )
 from bot.scheduler import DigestScheduler
 from bot.services import Services
-from bot.throttling import ThrottlingMiddleware, build_rate_limiter
+from bot.throttling import ThrottlingMiddleware, build_flood_gate, build_rate_limiter
 from handlers import citizen_router, groups
 from handlers.commands import described
 from handlers.moderation import moderator_router
@@ -193,6 +193,7 @@ class Application:
         limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
         followups = SqlFollowUps(database)
         followup_sender = FollowUpSender(followups, bot, i18n, settings, clock, process_owner())
+        flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
         dispatcher = Dispatcher(
             storage=storage,
             # Registered by hand below, after throttling: aiogram's FSM middleware reads the
@@ -204,6 +205,7 @@ class Application:
             digests=digests,
             waves=SqlWaveRepository(database),
             rate_limiter=limiter,
+            flood_gate=flood_gate,
             moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
             followups=followups,
             followup_sender=followup_sender,
@@ -222,6 +224,7 @@ class Application:
         dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
+        dispatcher.shutdown.register(flood_gate.close)
         run_sync_filters_inline(dispatcher)
         set_aside = SetAside(database)
         pipeline = UpdatePipeline(
@@ -232,6 +235,8 @@ class Application:
             retry_when=passing_failure,
             retry_backoff=rerun_backoff or database_backoff(settings),
             set_aside=set_aside,
+            max_in_flight=settings.updates_in_flight,
+            gate=flood_gate,
         )
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(

@@ -14,7 +14,7 @@ from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, Erasure, ParticipationService
 from bot.language import LanguageChoice
 from bot.moderator_language import ModeratorLanguages
-from bot.throttling import RateLimiter
+from bot.throttling import FloodGate, RateLimiter
 from handlers import commands, data_views, flow, followup, keyboards, views
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import erase_cards
@@ -60,6 +60,7 @@ async def erase(
     citizen: Citizen,
     language: LanguageChoice,
     rate_limiter: RateLimiter,
+    flood_gate: FloodGate,
     settings: Settings,
     moderation: ModerationService,
     moderator_languages: ModeratorLanguages,
@@ -72,6 +73,7 @@ async def erase(
     await state.clear()
     await language.forget()
     rate_limiter.forget(callback.from_user.id)
+    flood_gate.forget(callback.from_user.id)
     await callback.answer()
     await flow.edit_or_send(callback, views.erased())
     if erasure is not None and plan is not None and callback.bot is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from bot.emulator import BotApiEmulator
 from handlers.rating_views import RateCallback, ReportCallback, UndoCallback
 from storage.models import Impulse, ImpulseReport, Participant, Rating
+from storage.ratings import SqlRatingRepository
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD = 900_001
@@ -124,6 +125,20 @@ async def test_only_registered_citizens_rate(h: Harness) -> None:
     await h.settle()
     assert "/start" in (stranger.user.callback_answers[-1].text or "")
     assert await rows(h, Rating) == []
+
+
+async def test_no_card_for_a_pseudonym_that_takes_no_part(h: Harness) -> None:
+    # The card's statement looks the person up itself: an unknown pseudonym must not pass its
+    # conditions as NULL, not even for an idea whose author erased their data.
+    await authors(h, IDEAS[:1])
+    assert h.bot.app is not None
+    database = h.bot.app.database
+    async with database.transaction() as session:
+        await session.execute(update(Impulse).values(participant_id=None))
+    repository = SqlRatingRepository(database)
+    assert await repository.next_card("a pseudonym nobody has") is None
+    someone = (await rows(h, Participant))[0].pseudonym
+    assert await repository.next_card(someone) is not None  # a participant gets that card
 
 
 async def test_a_changed_rating_counts_once_the_latest(h: Harness) -> None:
