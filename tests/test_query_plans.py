@@ -52,9 +52,9 @@ STATEMENTS = {
     # "Idee 3 von 12" on every card: the published ideas, and the person's own ratings and
     # reports by the primary keys that begin with the person.
     "rating card progress: published ideas": ratings._PUBLISHED,
-    "rating card progress: one's own published ideas": ratings._OWN_PUBLISHED.params(me=1),
-    "rating card progress: rated": ratings._RATED.params(me=1),
-    "rating card progress: reported, not rated": ratings._REPORTED_ONLY.params(me=1),
+    "rating card progress: the person's own ideas, ratings and reports": ratings._PROGRESS.params(
+        me=1
+    ),
 }
 
 
