@@ -297,9 +297,22 @@ class SqlConsensusSource:
 # the walk is one primary-key probe into ratings and one into impulse_reports (benchmarks/
 # rating_card.py prints both databases' plans).
 def _next_card(me: ColumnElement[Any]) -> Select[int, str, str, str | None]:
-    seen = exists().where(Rating.participant_id == me, Rating.impulse_id == Impulse.id)
-    reported = exists().where(
-        ImpulseReport.participant_id == me, ImpulseReport.impulse_id == Impulse.id
+    # OFFSET 0 keeps each check a probe per step (PostgreSQL turns a plain NOT EXISTS into an
+    # anti join, and for this one chose to compare every step with the person's whole list of
+    # ratings: 14.6 s per card at 2,000,000 ratings for someone who had rated every idea).
+    seen = (
+        select(literal(1))
+        .where(Rating.participant_id == me, Rating.impulse_id == Impulse.id)
+        .limit(1)
+        .offset(0)
+        .exists()
+    )
+    reported = (
+        select(literal(1))
+        .where(ImpulseReport.participant_id == me, ImpulseReport.impulse_id == Impulse.id)
+        .limit(1)
+        .offset(0)
+        .exists()
     )
     return (
         select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.locale)
