@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat = add("chat", cmd_chat, "Talk to the bot in this terminal through the emulator.")
     chat.add_argument("--user-id", type=int, default=4242, help="your emulated Telegram id")
     chat.add_argument("--lang", default="de", help="your emulated Telegram client language")
+    # The conversation is the output: log lines (the first start's migrations) only with -v.
+    chat.set_defaults(quiet=True)
     export = add("export", cmd_export, "Print results and impulses (no Telegram ids).")
     export.add_argument("--format", choices=["json", "csv"], default="json")
     export.add_argument(
@@ -247,13 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     import_aiogram()  # before anything else imports it: about 100 MB less (bot/lean_aiogram.py)
     from storage.outage import DatabaseUnreachable
 
-    configure_logging(verbose=args.verbose)
+    quiet = getattr(args, "quiet", False)
+    configure_logging(verbose=args.verbose, quiet=quiet)
     redact = RedactTokens().redact
     try:
         settings = load_settings(args.config)
         redact = RedactTokens((settings.token or "", settings.secret)).redact
         # Mask the configured token and secret themselves, not only what looks like a token.
-        configure_logging(verbose=args.verbose, secrets=(settings.token or "", settings.secret))
+        configure_logging(
+            verbose=args.verbose, quiet=quiet, secrets=(settings.token or "", settings.secret)
+        )
         return int(event_loop.run(args.handler(settings, args)))
     except (ConfigError, CliError) as exc:
         print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)

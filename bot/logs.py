@@ -36,13 +36,16 @@ class RedactTokens(logging.Filter):
         return True
 
 
-def configure_logging(*, verbose: bool = False, secrets: tuple[str, ...] = ()) -> None:
+def configure_logging(
+    *, verbose: bool = False, quiet: bool = False, secrets: tuple[str, ...] = ()
+) -> None:
+    """`quiet`: warnings and errors only, unless `verbose` (for the terminal chat)."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactTokens(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     # Seven lines about alembic's own plugins before every migration say nothing to an operator.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
