@@ -298,6 +298,9 @@ async def start_process(
     deadline = time.monotonic() + 60
     while emu.methods["getUpdates"] <= before:
         if process.returncode is not None or time.monotonic() > deadline:
+            if process.returncode is None:  # too slow to start: not left running behind us
+                process.kill()
+                await process.wait()
             tail = log.read_text()[-3000:]  # noqa: ASYNC240 - a failure report
             raise RuntimeError(f"{args} did not start polling; log:\n{tail}")
         await asyncio.sleep(0.05)

@@ -117,21 +117,25 @@ async def running_bot(
 
 async def walk(emulator: BotApiEmulator, user: EmulatedUser, n: int, seed: int) -> None:
     """Consent, a topic, an idea, submit: each step waits for its answer in any message (a
-    message may come twice, and an edit of a gone message comes as a new one)."""
+    message may come twice, and an edit of a gone message comes as a new one). Steps are
+    edited in place, so a copy sent twice (a second welcome) can be newer than the step
+    itself: each press goes to the newest message showing the step, as a person presses the
+    buttons of the step they read."""
 
     def shows(text: str) -> Callable[[], bool]:
         return lambda: any(text in m.text for m in user.messages)
 
-    steps = [
-        (lambda: user.send_text("/start"), "Datenschutz"),
-        (lambda: user.press("Mitmachen"), "Gewählt: 0 von 3"),
-        (lambda: user.press(TOPICS[n % len(TOPICS)]), "Gewählt: 1 von 3"),
-        (lambda: user.press("Weiter"), "Schritt 2 von 3"),
-        (lambda: user.send_text(idea(user)), "Schritt 3"),
-        (lambda: user.press("Absenden"), "Danke!"),
+    steps: list[tuple[Callable[[int], object], str]] = [
+        (lambda _: user.send_text("/start"), "Datenschutz"),
+        (lambda at: user.press("Mitmachen", message_id=at), "Gewählt: 0 von 3"),
+        (lambda at: user.press(TOPICS[n % len(TOPICS)], message_id=at), "Gewählt: 1 von 3"),
+        (lambda at: user.press("Weiter", message_id=at), "Schritt 2 von 3"),
+        (lambda _: user.send_text(idea(user)), "Schritt 3"),
+        (lambda at: user.press("Absenden", message_id=at), "Danke!"),
     ]
+    shown = 0
     for action, expected in steps:
-        action()
+        action(shown)
         try:
             await emulator.wait_for(shows(expected), timeout=45)
         except TimeoutError as exc:
@@ -139,6 +143,7 @@ async def walk(emulator: BotApiEmulator, user: EmulatedUser, n: int, seed: int) 
             raise AssertionError(
                 f"seed {seed}: citizen {user.id} waits for {expected!r}; last seen: {seen}"
             ) from exc
+        shown = [m.message_id for m in user.messages if expected in m.text][-1]
 
 
 def idea(user: EmulatedUser) -> str:

@@ -113,9 +113,11 @@ async def test_stats_lines_fit_a_phone_in_both_moderator_languages(gh: DigestHar
         before = len(gh.emulator.chat_messages(moderator_id))
         await moderator.send("/stats")
         shown = gh.emulator.chat_messages(moderator_id)[before:]
-        assert heading in shown[0].text and shown[-1].kind == "photo"
+        # New participants by hour and source first, then the figures, then the chart.
+        assert len(shown) == 3 and shown[-1].kind == "photo"
         texts = [m.text if m.kind == "text" else (m.caption or "") for m in shown]
-        assert "Mobilität" in texts[0] and "plakat_hauptbahnh" in texts[0]
+        assert "plakat_hauptbahnh" in texts[0]
+        assert heading in texts[1] and "Mobilität" in texts[1] and "plakat_hauptbahnh" in texts[1]
         too_wide = [line for text in texts for line in text.split("\n") if len(line) > 32]
         assert not too_wide, (moderator_id, too_wide)
 

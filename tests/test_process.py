@@ -148,14 +148,16 @@ async def test_sigkill_at_random_points_with_many_citizens_mid_dialog(
     log = tmp_path / "bot.log"
     config = fast_config(tmp_path)  # PostgreSQL: a killed process's updates at once
 
-    async def see(user: EmulatedUser, text: str) -> None:
+    async def see(user: EmulatedUser, text: str) -> int:
         """Wait for the bot to show `text`, long enough to span a kill and a restart; a failure
         says who waited for what, and what they saw.
 
         In any message, not only the last: after a crash a step's prompt may come twice
         (handlers/fallback.py), and a press on the earlier copy updates that copy. The walk
-        goes forward only, so a text shows up only once its step is reached; and `press`
-        takes the newest keyboard, as a person would."""
+        goes forward only, so a text shows up only once its step is reached. Steps are edited in
+        place, so a prompt sent again after a crash (a second welcome) can be newer than the
+        step itself: the id of the newest message showing `text` is returned, and the next
+        press goes to that message, as a person presses the buttons of the step they read."""
 
         def check() -> bool:
             return any(text in m.text for m in user.messages)
@@ -165,22 +167,23 @@ async def test_sigkill_at_random_points_with_many_citizens_mid_dialog(
         except TimeoutError as exc:
             seen = [m.text[-40:] for m in user.messages[-3:]]
             raise AssertionError(f"{user.id} waits for {text!r}, last seen: {seen}") from exc
+        return [m.message_id for m in user.messages if text in m.text][-1]
 
     async def walk(user: EmulatedUser) -> None:
         user.send_text("/start")
-        await see(user, "Datenschutz")
-        user.press("Mitmachen")
-        await see(user, "Gewählt: 0 von 3")
+        shown = await see(user, "Datenschutz")
+        user.press("Mitmachen", message_id=shown)
+        shown = await see(user, "Gewählt: 0 von 3")
         for count, title in enumerate(["Mobilität & ÖPNV", "Sport & Events"], 1):
-            user.press(title)
-            await see(user, f"Gewählt: {count} von 3")
-        user.press("Weiter")
+            user.press(title, message_id=shown)
+            shown = await see(user, f"Gewählt: {count} von 3")
+        user.press("Weiter", message_id=shown)
         await see(user, "Schritt 2 von 3")
         user.send_text(f"Idee von Person {user.id}: mehr Busse am Abend")
-        await see(user, "Zu welchem")
-        user.press("Mobilität & ÖPNV")
-        await see(user, "Schritt 3 von 3")
-        user.press("Absenden")
+        shown = await see(user, "Zu welchem")
+        user.press("Mobilität & ÖPNV", message_id=shown)
+        shown = await see(user, "Schritt 3 von 3")
+        user.press("Absenden", message_id=shown)
         await see(user, "Danke!")
 
     def polling(menus: int) -> Callable[[], bool]:
