@@ -240,7 +240,7 @@ async def test_my_data_summary_in_words_and_a_file_with_readable_keys(
             pseudonym_for(6402, mod.settings.secret)
         )
         assert stored is not None
-        lists = {"topics", "impulses", "ratings", "reports"}
+        lists = {"topics", "impulses", "ratings", "reports", "outcome_messages"}
         assert len(mine["Ihre Teilnahme"]) == len(set(stored) - lists)
         assert len(idea) == len(stored["impulses"][0])
         assert len(mine["Ihre Bewertungen"][0]) == len(stored["ratings"][0])
