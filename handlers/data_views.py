@@ -18,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
 from bot.config import Settings
+from bot.domain.followup import DeliveryStatus
 from bot.domain.moderation import AnswerStatus, RejectReason
 from bot.domain.ratings import Opinion, ReportReason
 from bot.language import language_name
@@ -73,6 +74,16 @@ def _opinion(value: Any) -> str:
     }[Opinion(value)]
 
 
+def _delivery(value: Any) -> str:
+    return {
+        DeliveryStatus.PENDING: _("wartet auf den Versand"),
+        DeliveryStatus.SENDING: _("wird gerade geschickt"),
+        DeliveryStatus.SENT: _("geschickt"),
+        DeliveryStatus.GONE: _("nicht angekommen: Bot blockiert oder Konto gelöscht"),
+        DeliveryStatus.FAILED: _("nicht angekommen"),
+    }[DeliveryStatus(value)]
+
+
 def _step(value: Any) -> Any:
     return {
         Dialog.consent.state: _("Einwilligung"),
@@ -117,6 +128,9 @@ def document(
                 "telegram_chat_id_for_replies"
             ),
             _("Nachrichten an Sie kommen an"): _yes_no(stored.get("reachable_for_replies")),
+            _("Ergebnis der Beteiligung gewünscht seit"): _moment(
+                settings, stored.get("outcome_message_requested_at")
+            ),
         }
         result[_("Ihre Themen")] = [title(t) for t in _in_order(settings, stored)]
         result[_("Ihre Ideen")] = [
@@ -155,6 +169,14 @@ def document(
                 _("Am"): _moment(settings, report.get("reported_at")),
             }
             for report in stored.get("reports", [])
+        ]
+        result[_("Ergebnis-Nachrichten an Sie")] = [
+            {
+                _("Nummer"): sent.get("message"),
+                _("Stand"): _label(_delivery, sent.get("status")),
+                _("Geschickt am"): _moment(settings, sent.get("sent_at")),
+            }
+            for sent in stored.get("outcome_messages", [])
         ]
     result[_("Ihr Gespräch mit dem Bot")] = _conversation(settings, conversation, title)
     return result

@@ -11,7 +11,7 @@ from bot.language import PLAIN_GERMAN
 from handlers import commands
 from storage.repository import SqlParticipationRepository
 from tests.harness import Citizen, Harness
-from tests.test_languages import choose_language, i18n, t, walk
+from tests.test_languages import choose_language, i18n, next_button, t, walk
 from tests.test_moderation import MOD_A, card_for, export, start_harness
 
 OTHERS_IDEA = "Bolzplätze abends bis 22 Uhr beleuchten, damit Jugendliche länger spielen können"
@@ -62,7 +62,7 @@ async def test_my_vote_in_plain_words_with_ideas_support_and_end_date(
         await person.send("/meinvotum")
         english = person.last_text
         assert "Your choice" in english and "Your idea (1)" in english
-        assert "You support 1 idea" in english and "until March 31, 2027" in english
+        assert "You support 1 idea" in english and "until 31 March 2027" in english
     finally:
         await mod.bot.stop()
 
@@ -79,9 +79,9 @@ async def test_my_vote_counts_several_ideas_in_every_language(
             await walk(c, locale, ["sport"], impulse=f"Erste Idee Nummer {n}: Freibäder länger")
             await c.send("/meinvotum")
             await c.press(t(locale, "✏️ Wahl ändern"))
-            await c.press(t(locale, "Weiter ➡️"))
+            await c.press(next_button(locale))
             await c.send(f"Zweite Idee Nummer {n}: mehr Bolzplätze")
-            await c.press(t(locale, "✅ Absenden"))
+            await c.press(t(locale, "Absenden"))
             await c.send("/meinvotum")
             heading = i18n().gettext(
                 "<b>Ihre Idee ({count})</b>", "<b>Ihre Ideen ({count})</b>", 2, locale=locale
@@ -123,6 +123,8 @@ async def test_notices_quote_the_idea_give_the_reason_and_tell_of_a_merge(
         await moderator.press("Zurückziehen", message_id=card_for(moderator, 1).message_id)
         assert (await export(mod))["impulses"][0]["status"] == "approved"  # not yet
         await moderator.press("beleidigend", message_id=card_for(moderator, 1).message_id)
+        assert (await export(mod))["impulses"][0]["status"] == "approved"  # asked first
+        await moderator.press("Ja, zurückziehen", message_id=card_for(moderator, 1).message_id)
         assert (await export(mod))["impulses"][0]["status"] == "removed"
         withdrawn = author.last_text
         assert "„Ein Sozialticket" in withdrawn and "zurückgezogen" in withdrawn
@@ -136,6 +138,7 @@ async def test_notices_quote_the_idea_give_the_reason_and_tell_of_a_merge(
         await author.press("Absenden")
         await moderator.press("Ablehnen", message_id=card_for(moderator, 2).message_id)
         await moderator.press("Werbung oder Spam", message_id=card_for(moderator, 2).message_id)
+        await moderator.press("Ja, ablehnen", message_id=card_for(moderator, 2).message_id)
         assert "„Mehr Parkplätze direkt vor dem Rathaus in Essen bauen“" in author.last_text
         assert "Grund: Werbung oder Spam." in author.last_text
 
@@ -148,6 +151,8 @@ async def test_notices_quote_the_idea_give_the_reason_and_tell_of_a_merge(
         await moderator.press("Freigeben", message_id=card_for(moderator, 4).message_id)
         told_before = len(second.user.messages)
         await moderator.send("/merge 4 3")
+        assert len(second.user.messages) == told_before  # the moderator is asked first
+        await moderator.press("Ja, zusammenführen")
         assert len(second.user.messages) == told_before + 1
         merged = second.last_text
         assert "„Open the outdoor pools until 10 pm“" in merged
@@ -240,7 +245,7 @@ async def test_my_data_summary_in_words_and_a_file_with_readable_keys(
             pseudonym_for(6402, mod.settings.secret)
         )
         assert stored is not None
-        lists = {"topics", "impulses", "ratings", "reports"}
+        lists = {"topics", "impulses", "ratings", "reports", "outcome_messages"}
         assert len(mine["Ihre Teilnahme"]) == len(set(stored) - lists)
         assert len(idea) == len(stored["impulses"][0])
         assert len(mine["Ihre Bewertungen"][0]) == len(stored["ratings"][0])

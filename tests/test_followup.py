@@ -20,6 +20,9 @@ from handlers.moderation.followup import FollowUpDraftCallback
 from storage.models import AuditEntry, FollowUpDelivery, FollowUpSubscriber, ReplyAddress
 from tests.digest_support import FakeClock
 from tests.harness import Citizen, Harness, RunningBot, make_settings
+from tests.test_languages import choose_language
+
+WANTED_SINCE = "Ergebnis der Beteiligung gewünscht seit"  # /meinedaten, under "Ihre Teilnahme"
 
 MOD = 900_001
 ASK = "Ergebnis später zuschicken"
@@ -92,7 +95,8 @@ async def test_asking_for_the_outcome_can_be_taken_back_and_shows_in_my_data(h: 
     await citizen.send("/meinedaten")
     document = next(m for m in reversed(citizen.user.messages) if m.kind == "document")
     assert document.document is not None
-    assert json.loads(document.document)["participant"]["outcome_message_requested_at"]
+    asked_since = json.loads(document.document)["Ihre Teilnahme"][WANTED_SINCE]
+    assert asked_since and asked_since.endswith(tuple("0123456789"))  # a date, in words
     assert "Ergebnis der Beteiligung" in citizen.last_text
     await citizen.press(UNDO)
     assert await rows(h, FollowUpSubscriber) == []
@@ -100,7 +104,18 @@ async def test_asking_for_the_outcome_can_be_taken_back_and_shows_in_my_data(h: 
     assert "Ergebnis der Beteiligung" not in citizen.last_text
     document = next(m for m in reversed(citizen.user.messages) if m.kind == "document")
     assert document.document is not None
-    assert json.loads(document.document)["participant"]["outcome_message_requested_at"] is None
+    assert json.loads(document.document)["Ihre Teilnahme"][WANTED_SINCE] is None
+    await citizen.press(ASK)  # again, and read in every other language
+    for locale, participation, key in [
+        ("en", "Your participation", "Outcome of the consultation requested since"),
+        ("tr", "Katılımınız", "Katılımın sonucunu şu tarihten beri istiyorsunuz"),
+        ("de_LS", "So machen Sie mit", "Sie wollen das Ergebnis bekommen. Seit:"),
+    ]:
+        await choose_language(citizen, locale)
+        await citizen.send("/meinedaten")
+        document = next(m for m in reversed(citizen.user.messages) if m.kind == "document")
+        assert document.document is not None
+        assert json.loads(document.document)[participation][key], locale
 
 
 async def test_only_those_who_asked_get_it_after_a_preview_and_blocked_ones_are_skipped(
@@ -145,8 +160,9 @@ async def test_only_those_who_asked_get_it_after_a_preview_and_blocked_ones_are_
     await wants.send("/meinedaten")  # the person's own record of it
     document = next(m for m in reversed(wants.user.messages) if m.kind == "document")
     assert document.document is not None
-    mine = json.loads(document.document)["participant"]["outcome_messages"]
-    assert [(m["message"], m["status"]) for m in mine] == [(1, "sent")]
+    mine = json.loads(document.document)["Ergebnis-Nachrichten an Sie"]
+    assert [(m["Nummer"], m["Stand"]) for m in mine] == [(1, "geschickt")]
+    assert mine[0]["Geschickt am"].endswith(tuple("0123456789"))
     assert "schon erledigt" in (moderator.user.callback_answers[-1].text or "")
 
 

@@ -53,6 +53,11 @@ async def choose_language(c: Citizen, locale: str) -> None:
     await c.press(language_name(locale))
 
 
+def next_button(locale: str) -> str:
+    """The topic step's "Weiter" in `locale`, without the counter after it."""
+    return t(locale, "Weiter · {chosen} von {limit} gewählt").split(" · ")[0]
+
+
 async def walk(c: Citizen, locale: str, topics: list[str], impulse: str | None = None) -> None:
     """The whole dialog, tapping the labels of `locale`."""
     h = c.harness
@@ -60,7 +65,7 @@ async def walk(c: Citizen, locale: str, topics: list[str], impulse: str | None =
     await c.press(t(locale, "Mitmachen"))
     for topic_id in topics:
         await c.press(title(h, topic_id, locale))
-    await c.press(t(locale, "Weiter · {chosen} von {limit} gewählt").split(" · ")[0])
+    await c.press(next_button(locale))
     if impulse is None:
         await c.press(t(locale, "Überspringen ➡️"))
     else:

@@ -200,12 +200,14 @@ async def test_cancelled_preview_and_a_blocked_member_stay_as_they_were(
     assert await audit_actions(wh.database) == []
 
     await moderator.send("/block 2")  # wave1's idea
+    await moderator.press("Ja, sperren")
     await moderator.send("/welle tiktok 11:00 11:30")
     await moderator.press("Beiseitelegen")
     assert (await digest_figures(wh))["participants"] == 3
     await moderator.send("/unblock 2")
     assert (await digest_figures(wh))["participants"] == 3  # still set aside
     await moderator.send("/block 2")
+    await moderator.press("Ja, sperren")
     await moderator.send("/wellen")
     await moderator.press("↩️ Welle #2 wiederherstellen")
     assert (await digest_figures(wh))["participants"] == 5  # wave1 is still blocked
