@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import keyboards, views
 from handlers.states import (

@@ -7,7 +7,7 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import flow, views
 from handlers.callbacks import Step, on_step

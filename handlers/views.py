@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Consultation, ConsultationText, Settings
+from bot.app.config import Consultation, ConsultationText, Settings
 from bot.domain.impulse import ImpulseProblem, meaningful_length
 from bot.domain.moderation import Status
 from bot.domain.participation import VoteSet

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.clock import system_clock
+from bot.domain.clock import system_clock
 from bot.domain.impulse import contact_data
-from bot.emulator import BotApiEmulator
-from bot.export import snapshot
-from bot.throttling import RateLimiter, Verdict
+from bot.emulator.server import BotApiEmulator
+from bot.ops.export import snapshot
+from bot.telegram.throttling import RateLimiter, Verdict
 from storage.models import Base
 from tests.harness import Harness, RunningBot, make_settings
 

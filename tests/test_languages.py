@@ -18,9 +18,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import func, select
 
-from bot.config import ConfigError, load_settings
-from bot.i18n import build_i18n, rendering_in, required_locales
-from bot.language import (
+from bot.app.config import ConfigError, load_settings
+from bot.telegram.i18n import build_i18n, rendering_in, required_locales
+from bot.telegram.language import (
     PLAIN_GERMAN,
     language_name,
     locale_from_client,
@@ -259,7 +259,7 @@ def test_bad_translations_name_the_key(tmp_path: Path, change: tuple[str, str], 
 def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
     """`dialogbot chat --lang tr`, driven through a pipe: tap "take part", then quit."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--lang", "tr"],
+        [sys.executable, "-m", "bot.app.cli", "chat", "--lang", "tr"],
         input="1\n/quit\n",
         capture_output=True,
         text=True,

@@ -1,4 +1,5 @@
-"""Rate limits shared by several instances: the token bucket in Redis (bot/shared_limits.py).
+"""Rate limits shared by several instances: the token bucket in Redis
+(bot/telegram/shared_limits.py).
 
 Against the real Redis server (tests/redis_server.py), each test under a key prefix of its own.
 The test with three real bot processes behind a load balancer is in tests/test_scaling.py.
@@ -21,10 +22,10 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.config import ConfigError, load_settings
-from bot.emulator import BotApiEmulator
-from bot.shared_limits import RedisRateLimiter
-from bot.throttling import RateLimiter, Verdict, build_rate_limiter
+from bot.app.config import ConfigError, load_settings
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.shared_limits import RedisRateLimiter
+from bot.telegram.throttling import RateLimiter, Verdict, build_rate_limiter
 from tests.harness import ROOT, Harness, RunningBot, make_settings
 
 SECRET = "shared-limits-secret"
@@ -192,7 +193,7 @@ async def test_without_redis_each_instance_limits_on_its_own(
 
     limiter._script = counting  # type: ignore[assignment]
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.shared_limits"):
+        with caplog.at_level(logging.WARNING, logger="bot.telegram.shared_limits"):
             verdicts = [await limiter.check(1) for _ in range(5)]
             assert verdicts == [A, A, A, N, D]  # the same limit, from memory
             assert await limiter.check(2) is A
@@ -235,7 +236,7 @@ async def test_after_an_outage_the_shared_bucket_counts_again(
         limiter._script = real_script
         assert await limiter.check(1) is A  # still pausing: local
         local.now += 5
-        with caplog.at_level(logging.WARNING, logger="bot.shared_limits"):
+        with caplog.at_level(logging.WARNING, logger="bot.telegram.shared_limits"):
             assert await limiter.check(1) is N  # Redis again: the drained shared bucket
         assert limiter.shared
         assert len(limiter) == 0  # the fallback buckets are gone

@@ -19,10 +19,10 @@ from aiogram.types import Update
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.app import Application
-from bot.emulator import BotApiEmulator
-from bot.pipeline import UpdatePipeline, ordering_key
-from bot.polling import poll
+from bot.app.runtime import Application
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.pipeline import UpdatePipeline, ordering_key
+from bot.telegram.polling import poll
 from storage.db import Database
 from storage.models import Impulse, InboxUpdate, Participant, Vote
 from tests.dialog_steps import take_part

@@ -19,7 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
 
-from bot.config import Consultation
+from bot.app.config import Consultation
 from bot.digest.chart import (
     MAX_ROWS,
     RENDERING,
@@ -28,15 +28,15 @@ from bot.digest.chart import (
     format_percent,
     render_chart,
 )
-from bot.digest.figures import (
+from bot.digest.opinion_chart import opinion_chart_spec
+from bot.digest.text import split_html, truncate_html, visible_length
+from bot.domain.digest_figures import (
     ChartSpec,
     DigestContent,
     DigestFacts,
     DigestFigures,
     OpinionChartSpec,
 )
-from bot.digest.opinion_chart import opinion_chart_spec
-from bot.digest.text import split_html, truncate_html, visible_length
 
 CAPTION_LIMIT = 1024
 MESSAGE_LIMIT = 4096

@@ -10,8 +10,8 @@ from aiogram import Bot
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, LinkPreviewOptions
 
-from bot import outcomes
 from bot.domain.digests import PublishError
+from bot.telegram import outcomes
 
 CHART_FILENAME = "digest.png"
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)

@@ -11,12 +11,12 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import outcomes
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
 from bot.domain.participation import Erasure
-from bot.moderator_language import ModeratorLanguages
-from bot.outcomes import Outcome
+from bot.telegram import outcomes
+from bot.telegram.moderator_language import ModeratorLanguages
+from bot.telegram.outcomes import Outcome
 from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
@@ -123,7 +123,7 @@ async def send_card(
     except TelegramAPIError as exc:
         if outcomes.is_transient(exc):
             # The Bot API stayed away through every retry: the step is run again later
-            # (bot.pipeline), and sends the cards that are still missing.
+            # (bot.telegram.pipeline), and sends the cards that are still missing.
             raise
         # A moderator who never opened the bot cannot be written to, or the moderators' group
         # may have removed the bot: /queue still shows the impulse, and the submission is not

@@ -12,11 +12,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
-from bot.moderator_language import ModeratorLanguages
+from bot.telegram.moderator_language import ModeratorLanguages
 from handlers.moderation import cards
 from handlers.moderation.callbacks import MergeCallback
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
 from bot.domain.standings import Standings, percent
@@ -187,7 +187,7 @@ def announce_cancelled() -> str:
 
 
 def channel_problem(channel: str, problem: str) -> str:
-    """What an operator must fix before the bot can post in the channel (bot.outcomes)."""
+    """What an operator must fix before the bot can post in the channel (bot.telegram.outcomes)."""
     if problem == "chat_missing":
         text = _(
             "Den Kanal {channel} gibt es nicht, oder der Bot ist dort kein Mitglied. Bitte "
