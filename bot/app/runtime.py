@@ -60,6 +60,7 @@ from bot.telegram.resilience import (
 )
 from bot.telegram.throttling import ThrottlingMiddleware, build_rate_limiter
 from handlers import citizen_router, groups
+from handlers.data_rights import data_rights
 from handlers.moderation import moderator_router
 from storage.db import Database
 from storage.fsm import SqlStorage
@@ -207,7 +208,7 @@ class Application:
             LanguageMiddleware(i18n, storage).setup(dispatcher)
         on_every_observer(dispatcher, ParticipationMiddleware(settings, services, i18n))
         on_every_observer(dispatcher, reachability.middleware())
-        on_every_observer(dispatcher, BlockedCitizens(services.blocklist))
+        on_every_observer(dispatcher, BlockedCitizens(services.blocklist, data_rights))
         # Moderators first: the citizen routers end in a catch-all fallback.
         dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
         dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))

@@ -24,13 +24,20 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
 from aiogram.types import ErrorEvent, Update
+from aiogram.utils.i18n import gettext as _
 
 from bot.telegram import outcomes
 from bot.telegram.lenient import carries_content, describe
 from bot.telegram.outcomes import Outcome
-from handlers.views import something_went_wrong
 
 log = logging.getLogger(__name__)
+
+
+def something_went_wrong() -> str:
+    return _(
+        "Entschuldigung, da ist etwas schiefgegangen. Ihre bisherigen Eingaben sind nicht "
+        "verloren. Bitte versuchen Sie es gleich noch einmal."
+    )
 
 
 class FinalFailure(Filter):

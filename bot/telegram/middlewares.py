@@ -17,7 +17,6 @@ from bot.app.services import Services
 from bot.domain.participation import Citizen
 from bot.domain.pseudonym import pseudonym_for
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers.callbacks import Step, StepCallback
 from storage.settings import BlockList
 
 log = logging.getLogger(__name__)
@@ -106,31 +105,19 @@ class ModeratorGate(BaseMiddleware):
         return None
 
 
-# Seeing and erasing one's own data are rights a block does not take away (GDPR Art. 15, 17).
-_DATA_RIGHTS_COMMANDS = frozenset({"/meinedaten", "/loeschen"})
-_DATA_RIGHTS_BUTTONS = frozenset(
-    {StepCallback(step=Step.ERASE).pack(), StepCallback(step=Step.KEEP_DATA).pack()}
-)
-
-
-def _data_rights(event: TelegramObject) -> bool:
-    if isinstance(event, Message) and event.chat.type == "private" and event.text:
-        command = event.text.split(maxsplit=1)[0].split("@", 1)[0].lower()
-        return command in _DATA_RIGHTS_COMMANDS
-    if isinstance(event, CallbackQuery):
-        return event.data in _DATA_RIGHTS_BUTTONS
-    return False
-
-
 class BlockedCitizens(BaseMiddleware):
-    """A blocked person gets one polite, fixed answer; nothing else happens."""
+    """A blocked person gets one polite, fixed answer; nothing else happens.
 
-    def __init__(self, blocklist: BlockList) -> None:
+    Except for the inputs `spared` lets through (the data rights, handlers/data_rights.py).
+    """
+
+    def __init__(self, blocklist: BlockList, spared: Callable[[TelegramObject], bool]) -> None:
         self._blocklist = blocklist
+        self._spared = spared
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         citizen: Citizen | None = data.get("citizen")
-        if citizen is None or _data_rights(event):
+        if citizen is None or self._spared(event):
             return await handler(event, data)
         if not await self._blocklist.contains(citizen.pseudonym):
             return await handler(event, data)

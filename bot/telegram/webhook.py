@@ -26,18 +26,34 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
+from aiogram import Bot
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 
 from bot.app.periodic import pause
-from bot.app.runtime import Application
 from bot.telegram import outcomes
+from bot.telegram.pipeline import UpdatePipeline
 from bot.telegram.polling import ALLOWED_UPDATES
 from storage.outage import Outage, is_unreachable
 
 log = logging.getLogger(__name__)
+
+
+class Application(Protocol):
+    """What the webhook needs of the application (`bot.app.runtime.Application`)."""
+
+    bot: Bot
+    pipeline: UpdatePipeline
+
+    async def start(self, stop: asyncio.Event | None = None) -> bool: ...
+
+    def start_background(self) -> None: ...
+
+    async def stop_background(self) -> None: ...
+
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
