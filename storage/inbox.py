@@ -93,7 +93,8 @@ def _record_new(sqlite: bool) -> Any:
 
 
 def instance_name() -> str:
-    """Names this process in the inbox: readable, and unique per start."""
+    """Names this process in the inbox and in the digest outbox's lease: readable in the
+    database, and unique per start."""
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 

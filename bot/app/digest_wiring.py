@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -24,11 +21,7 @@ from bot.domain.digest_schedule import DigestSchedule
 from bot.domain.digests import Alert, DigestPolicy, DigestPorts, DigestService, StandingsSource
 from storage.db import Database
 from storage.digests import SqlDigestFacts, SqlDigestOutbox
-
-
-def process_owner() -> str:
-    """Names this process in a lease: readable in the database, unique per start."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+from storage.inbox import instance_name
 
 
 def build_digests(
@@ -49,7 +42,7 @@ def build_digests(
         ports = replace(ports, consensus=consensus.latest)
     if alert is not None:
         ports = replace(ports, alert=alert)
-    return DigestService(ports, process_owner())
+    return DigestService(ports, instance_name())
 
 
 def moderator_alert(bot: Bot, settings: Settings, i18n: I18n) -> Alert:
