@@ -170,7 +170,6 @@ class Settings:
     digest_schedule: str
     digest_timezone: str
     consultation: Consultation
-    source_path: Path | None = None
     abuse: AbusePolicy = field(default_factory=AbusePolicy)
     # Language of the channel's digests, and what a period without news posts (skip | short).
     digest_locale: str = "de"
@@ -263,7 +262,6 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         digest_schedule=_digest_cron(digest),
         digest_timezone=_digest_timezone(digest),
         consultation=_consultation(raw),
-        source_path=path,
         abuse=_abuse(_table(raw, "abuse")),
         digest_locale=_digest_locale(digest),
         digest_when_unchanged=_choice(digest, "digest.when_unchanged", ("skip", "short"), "skip"),

@@ -10,11 +10,6 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 
-class Mode(StrEnum):
-    PRE = "pre"  # new impulses stay invisible until approved
-    POST = "post"  # new impulses are public at once; moderators can take them down
-
-
 class Status(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
