@@ -71,6 +71,8 @@ class ImpulseCard:
     has_author: bool
     # Published impulses that say nearly the same (bot.domain.similarity), newest lookup.
     similar: tuple[int, ...] = ()
+    # Pending again after citizens' reports: (reason, count), most frequent first.
+    reports: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,10 @@ class ModerationService:
             return False
         await self.log(moderator_id, "block" if blocked else "unblock", impulse_id, None, now)
         return True
+
+    async def author_of(self, impulse_id: int) -> Recipient | None:
+        """Where to tell the author of an impulse (None: erased, or no longer reachable)."""
+        return await self._repo.author_of(impulse_id)
 
     async def next_pending(self) -> tuple[ImpulseCard | None, int]:
         return await self._repo.oldest_pending()

@@ -60,10 +60,19 @@ class StoredImpulse:
 
 
 @dataclass(frozen=True)
+class SupportedImpulse:
+    """A published idea of someone else that the person agreed with (/stoebern)."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class VoteSet:
     topics: tuple[str, ...]
     voted_at: datetime | None
     impulses: tuple[StoredImpulse, ...]
+    supported: tuple[SupportedImpulse, ...] = ()
 
 
 class ConsultationClosed(Exception):
