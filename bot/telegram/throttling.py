@@ -5,13 +5,13 @@ refilled. Other people are never slowed down: each person has their own bucket.
 
 Where the buckets live:
 
-* `RateLimiter` keeps them in this process's memory: the default, right for one instance.
+* `MemoryRateLimiter` keeps them in this process's memory: the default, right for one instance.
 * `bot.telegram.shared_limits.RedisRateLimiter` keeps them in Redis (`[scaling] redis_url` /
   `DIALOGBOT_REDIS_URL`), so several instances behind a load balancer share one limit per
   person instead of each granting the full rate; while Redis cannot be reached it falls back to
-  its own in-memory buckets, so a Redis outage never silences the bot.
+  a `MemoryRateLimiter` of its own, so a Redis outage never silences the bot.
 
-Both have the same interface: `await check(key)` for a verdict, `forget(key)` on erasure and
+Both are a `RateLimiter`: `await check(key)` for a verdict, `forget(key)` on erasure and
 `await close()` at shutdown.
 
 The throttling middleware runs on updates that are already in the inbox
@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
@@ -52,7 +52,21 @@ class _Bucket:
     notified: bool = False
 
 
-class RateLimiter:
+class RateLimiter(Protocol):
+    """A token bucket per person (`key`: the Telegram user id)."""
+
+    async def check(self, key: int) -> Verdict:
+        """Takes a token if there is one; else whether to tell the person (once per flood)."""
+        ...
+
+    def forget(self, key: int) -> None:
+        """Erasure: nothing about the person stays, not even their rate-limit state."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryRateLimiter:
     """Token buckets in this process's memory (one instance; also the fallback of Redis)."""
 
     def __init__(
@@ -93,11 +107,19 @@ class RateLimiter:
         """Erasure: nothing about the person stays, not even their rate-limit state."""
         self._buckets.pop(key, None)
 
+    def clear(self) -> None:
+        """Every bucket goes (the Redis limiter's fallback, once Redis answers again)."""
+        self._buckets.clear()
+
     async def close(self) -> None:
         """Nothing to release in memory; the Redis limiter closes its connections."""
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a bucket is kept for this person."""
+        return key in self._buckets
 
     def _sweep(self, now: float) -> None:
         """Drop buckets that have refilled completely; they hold nothing worth keeping."""
@@ -131,7 +153,7 @@ def build_rate_limiter(
             secret=settings.secret,
             **({"namespace": namespace} if namespace else {}),
         )
-    return RateLimiter(per_minute=policy.rate_per_minute, burst=burst)
+    return MemoryRateLimiter(per_minute=policy.rate_per_minute, burst=burst)
 
 
 # How many button presses beyond the rate limit's burst still reach the inbox: the first of
