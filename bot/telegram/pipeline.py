@@ -74,7 +74,6 @@ class UpdatePipeline:
         inbox: Inbox,
         *,
         max_in_flight: int = 200,
-        context: dict[str, Any] | None = None,
         scopes: Callable[[], AbstractContextManager[PendingWrites]] | None = None,
         retry_when: Callable[[BaseException], bool] = never,
         retry_backoff: BackoffConfig = DEFAULT_RETRY_BACKOFF,
@@ -97,7 +96,6 @@ class UpdatePipeline:
         self._freed = asyncio.Event()
         # Drops a button-press flood before the inbox (None: every update is recorded).
         self._gate = gate
-        self._context = context or {}
         # Last scheduled task per person: the next update of that person waits for it.
         # The task says whether it finished its update (False: left pending at shutdown).
         self._tails: dict[int, tuple[asyncio.Task[bool], int]] = {}  # task, its update id
@@ -438,8 +436,7 @@ class UpdatePipeline:
                 # `replayed`: recorded before a crash or by a dead instance, or tried before
                 # and failed for a passing reason, and handled again now; its replies may or
                 # may not have gone out the first time.
-                context = {**self._context, "replayed": replayed}
-                await self._dp.feed_update(self._bot, update, **context)
+                await self._dp.feed_update(self._bot, update, replayed=replayed)
             except Exception as exc:
                 if self._retry_when(exc):
                     raise
