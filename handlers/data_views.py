@@ -19,6 +19,7 @@ from aiogram.utils.i18n import ngettext
 
 from bot.app.config import Settings
 from bot.domain.moderation import AnswerStatus, RejectReason
+from bot.domain.participation import ParticipantStatus
 from bot.domain.ratings import Opinion, ReportReason
 from bot.telegram.language import language_name
 from handlers import notices, views
@@ -60,9 +61,10 @@ def _yes_no(value: Any) -> Any:
 
 
 def _status_of_participant(value: Any) -> Any:
-    return {"active": _("nimmt teil"), "blocked": _("von der Moderation gesperrt")}.get(
-        value, value
-    )
+    return {
+        ParticipantStatus.ACTIVE: _("nimmt teil"),
+        ParticipantStatus.BLOCKED: _("von der Moderation gesperrt"),
+    }.get(value, value)
 
 
 def _opinion(value: Any) -> str:

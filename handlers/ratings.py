@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.app.config import Settings
 from bot.domain.clock import Clock
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
@@ -38,7 +39,9 @@ async def browse(
         return
     card = await ratings.next_card(citizen.pseudonym)
     if card is None:
-        published = (await moderation.stats(clock())).impulses_by_status.get("approved", 0)
+        published = (await moderation.stats(clock())).impulses_by_status.get(
+            ImpulseStatus.APPROVED, 0
+        )
         await message.answer(rv.all_seen() if published else rv.none_published())
         return
     await message.answer(

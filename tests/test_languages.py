@@ -306,15 +306,15 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
 @pytest.mark.parametrize("locale", LANGUAGES)
 def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
     """/meinvotum shows an idea's status: each of the five, never its stored code."""
-    from bot.domain.moderation import Status
+    from bot.domain.impulse import ImpulseStatus
     from handlers.views import impulse_status
 
     labels = {}
     with rendering_in(i18n(), locale):
-        for status in Status:
+        for status in ImpulseStatus:
             labels[status] = impulse_status(status.value)
     assert all(label and label != status.value for status, label in labels.items()), labels
-    assert len(set(labels.values())) == len(Status), labels  # no two statuses read alike
+    assert len(set(labels.values())) == len(ImpulseStatus), labels  # no two statuses read alike
     if locale not in ("de", PLAIN_GERMAN):
         assert not any(word in label for label in labels.values() for word in GERMAN_WORDS)
         assert all(t(locale, msgid) != msgid for msgid in _status_msgids())
@@ -322,11 +322,11 @@ def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
 
 def _status_msgids() -> list[str]:
     """The German labels, so a missing translation (falling back to German) is caught."""
-    from bot.domain.moderation import Status
+    from bot.domain.impulse import ImpulseStatus
     from handlers.views import impulse_status
 
     with rendering_in(i18n(), "de"):
-        return [impulse_status(status.value) for status in Status]
+        return [impulse_status(status.value) for status in ImpulseStatus]
 
 
 async def test_erasure_answers_in_the_old_language_then_telegrams(harness: Harness) -> None:

@@ -13,7 +13,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.app.config import Settings
-from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason
 from bot.domain.participation import Erasure
 from bot.telegram import outcomes
 from bot.telegram.moderator_language import ModeratorLanguages
@@ -40,12 +41,12 @@ def card_keyboard(impulse: ImpulseCard) -> InlineKeyboardMarkup:
     def add(text: str, action: CardAction) -> None:
         builder.button(text=text, callback_data=CardCallback(impulse=impulse.id, action=action))
 
-    if impulse.status == Status.PENDING:
+    if impulse.status == ImpulseStatus.PENDING:
         add(_("✅ Freigeben"), CardAction.APPROVE)
         add(_("❌ Ablehnen"), CardAction.REJECT)
-    elif impulse.status == Status.APPROVED:
+    elif impulse.status == ImpulseStatus.APPROVED:
         add(_("⬇️ Zurückziehen"), CardAction.TAKE_DOWN)
-    if impulse.status != Status.PENDING and impulse.has_author:
+    if impulse.status != ImpulseStatus.PENDING and impulse.has_author:
         add(_("💬 Antworten"), CardAction.ANSWER)
     for kept in impulse.similar:
         builder.button(

@@ -16,7 +16,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.app.config import Settings
 from bot.domain.clock import Clock
-from bot.domain.moderation import ModerationService, Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import notices
@@ -24,7 +25,7 @@ from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import Confirmable, ConfirmCallback, MergeCallback
 from handlers.moderation.review import tell_author
 
-TAKE_PART = {Status.PENDING.value, Status.APPROVED.value}  # as storage.ratings merges
+TAKE_PART = {ImpulseStatus.PENDING.value, ImpulseStatus.APPROVED.value}  # as storage.ratings merges
 
 
 def merged_text(duplicate: int, kept: int, outcome: MergeOutcome) -> str:

@@ -14,7 +14,8 @@ from aiogram.utils.i18n import ngettext
 
 from bot.app.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
-from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats
 from bot.domain.ratings import ReportReason
 from bot.domain.standings import Standings, percent
 from bot.domain.waves import STATS_HOURS, Arrivals, WaveProblem, WaveRecord, WaveState, bar
@@ -56,11 +57,11 @@ def moderator_name(
 
 def status_label(status: str) -> str:
     labels = {
-        Status.PENDING.value: _("wartet auf Prüfung"),
-        Status.APPROVED.value: _("veröffentlicht"),
-        Status.REJECTED.value: _("abgelehnt"),
-        Status.REMOVED.value: _("zurückgezogen"),
-        Status.MERGED.value: _("zusammengeführt"),
+        ImpulseStatus.PENDING.value: _("wartet auf Prüfung"),
+        ImpulseStatus.APPROVED.value: _("veröffentlicht"),
+        ImpulseStatus.REJECTED.value: _("abgelehnt"),
+        ImpulseStatus.REMOVED.value: _("zurückgezogen"),
+        ImpulseStatus.MERGED.value: _("zusammengeführt"),
     }
     return labels.get(status, status)
 
