@@ -33,6 +33,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check bot handlers storage tests benchmarks
 	$(BIN)/ruff format --check bot handlers storage tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy --strict bot handlers storage

@@ -3,7 +3,7 @@
 Run by benchmarks/load.py as a separate process against the same emulator as the real bot, so
 that "our updates/s divided by the echo bot's" says how much the dialog itself costs on top of
 the framework and HTTP. Configured like the real bot: DIALOGBOT_API_BASE and DIALOGBOT_TOKEN.
-It runs on the same event loop as the bot (uvloop where installed, bot/event_loop.py), so the
+It runs on the same event loop as the bot (uvloop where installed, bot/app/event_loop.py), so the
 ratio compares the code on top of aiogram, not two event loops.
 """
 
@@ -19,7 +19,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import Message
 
-from bot.event_loop import run
+from bot.app.event_loop import run
 
 
 async def echo(message: Message) -> None:

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Connection  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot.config import load_settings  # noqa: E402
+from bot.app.config import load_settings  # noqa: E402
 from storage import tallies  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402

@@ -45,9 +45,9 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import select  # noqa: E402
 
-from bot.config import load_settings  # noqa: E402
+from bot.app.config import load_settings  # noqa: E402
 from bot.domain.pseudonym import pseudonym_for  # noqa: E402
-from bot.emulator import ApiCall, BotApiEmulator, EmulatedUser  # noqa: E402
+from bot.emulator.server import ApiCall, BotApiEmulator, EmulatedUser  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Impulse, Participant, Vote  # noqa: E402
 
@@ -312,7 +312,7 @@ async def migrate(database_url: str, log: Path) -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
+            "bot.app.cli",
             "db",
             "upgrade",
             "--config",
@@ -333,7 +333,7 @@ async def start_bot(emu: BenchEmulator, database_url: str, log: Path) -> BotProc
         "DIALOGBOT_DATABASE_URL": database_url,
         "DIALOGBOT_SECRET": SECRET,
     }
-    args = ["-m", "bot.cli", "run", "--config", str(CONFIG)]
+    args = ["-m", "bot.app.cli", "run", "--config", str(CONFIG)]
     return await start_process(emu, args, env, log)
 
 

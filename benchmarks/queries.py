@@ -34,10 +34,10 @@ from generate import generate  # noqa: E402
 from load import drop_postgres, fresh_postgres, postgres_reachable  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from bot.config import load_settings  # noqa: E402
-from bot.digest.wiring import build_digests  # noqa: E402
-from bot.i18n import build_i18n  # noqa: E402
-from bot.services import Services  # noqa: E402
+from bot.app.config import load_settings  # noqa: E402
+from bot.app.digest_wiring import build_digests  # noqa: E402
+from bot.app.services import Services  # noqa: E402
+from bot.telegram.i18n import build_i18n  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repository import SqlParticipationRepository  # noqa: E402
 

@@ -2,7 +2,8 @@
 
 Several instances share one PostgreSQL inbox (storage/inbox.py). An instance that dies leaves
 its recorded but unhandled updates behind; the others look for them every `sweep_every`
-seconds (bot/pipeline.py, 1 s in production) and take over those whose owner's liveness lock is
+seconds (bot/telegram/pipeline.py, 1 s in production) and take over those whose owner's liveness
+lock is
 free. This script measures, on a fresh PostgreSQL database, the time from the dead instance's
 lock being released to the citizen's reply arriving from the instance that took over: an
 instance "A" records a citizen's /start in the inbox and closes its connection (its lock goes
@@ -31,9 +32,9 @@ for path in (ROOT, ROOT / "benchmarks"):
 
 from load import drop_postgres, fresh_postgres, postgres_reachable  # noqa: E402
 
-from bot.app import Application  # noqa: E402
-from bot.emulator import BotApiEmulator  # noqa: E402
-from bot.pipeline import ordering_key  # noqa: E402
+from bot.app.runtime import Application  # noqa: E402
+from bot.emulator.server import BotApiEmulator  # noqa: E402
+from bot.telegram.pipeline import ordering_key  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.inbox import Inbox  # noqa: E402
 from tests.harness import TOKEN, make_settings  # noqa: E402

@@ -20,7 +20,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import flow, notices, views
 from handlers.callbacks import Step, StepCallback, on_step

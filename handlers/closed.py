@@ -11,7 +11,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import commands, flow, rating_views, views
 from handlers.callbacks import ImpulseTopicCallback, Step, StepCallback, TopicCallback

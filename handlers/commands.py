@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.language import PLAIN_GERMAN
+from bot.telegram.language import PLAIN_GERMAN
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: each is one command

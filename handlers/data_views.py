@@ -17,11 +17,12 @@ from typing import Any
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.followup import DeliveryStatus
 from bot.domain.moderation import AnswerStatus, RejectReason
+from bot.domain.participation import ParticipantStatus
 from bot.domain.ratings import Opinion, ReportReason
-from bot.language import language_name
+from bot.telegram.language import language_name
 from handlers import notices, views
 from handlers.rating_views import reason_label as report_label
 from handlers.states import (
@@ -61,9 +62,10 @@ def _yes_no(value: Any) -> Any:
 
 
 def _status_of_participant(value: Any) -> Any:
-    return {"active": _("nimmt teil"), "blocked": _("von der Moderation gesperrt")}.get(
-        value, value
-    )
+    return {
+        ParticipantStatus.ACTIVE: _("nimmt teil"),
+        ParticipantStatus.BLOCKED: _("von der Moderation gesperrt"),
+    }.get(value, value)
 
 
 def _opinion(value: Any) -> str:

@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import keyboards, views
 from handlers.states import (
@@ -50,7 +50,7 @@ async def present(
     """Show a step: as a new message, or (`edit`) in place of `message`, the bot's message whose
     button moved the dialog on: shorter on screen, and one Bot API call less. Returns the id of
     the message that shows it (an edit of a message that is gone is sent anew:
-    bot.resilience.SettledCalls)."""
+    bot.telegram.resilience.SettledCalls)."""
     # None is what aiogram sends when none is given (the bot sets no default for it).
     if not edit:
         sent = await message.answer(

@@ -1,5 +1,5 @@
 """The outcome message on the citizen's side: asking for it at the end of the dialog, taking
-that back (there, or under /meinedaten). What is sent: bot/followup.py."""
+that back (there, or under /meinedaten). What is sent: bot/telegram/followup.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.participation import Citizen
 from handlers import followup_views as fv
 from storage.followup import SqlFollowUps

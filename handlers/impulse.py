@@ -6,7 +6,7 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.impulse import is_skip
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.similarity import SimilarImpulses

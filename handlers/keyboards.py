@@ -8,8 +8,8 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.config import Consultation
-from bot.language import language_name
+from bot.app.config import Consultation
+from bot.telegram.language import language_name
 from handlers.callbacks import (
     ImpulseTopicCallback,
     LanguageCallback,

@@ -9,12 +9,12 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, Erasure, ParticipationService
-from bot.language import LanguageChoice
-from bot.moderator_language import ModeratorLanguages
-from bot.throttling import FloodGate, RateLimiter
+from bot.telegram.language import LanguageChoice
+from bot.telegram.moderator_language import ModeratorLanguages
+from bot.telegram.throttling import FloodGate, RateLimiter
 from handlers import commands, data_views, flow, followup, keyboards, views
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import erase_cards

@@ -7,14 +7,15 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import commands, flow, views
 from handlers.callbacks import Step, on_step
 from handlers.states import EARLIER_IDEAS
 
 # Ideas still on their way or published; rejected, withdrawn and merged ones are not "kept".
-KEPT_STATUSES = frozenset({"pending", "approved"})
+KEPT_STATUSES = frozenset({ImpulseStatus.PENDING, ImpulseStatus.APPROVED})
 
 
 async def my_vote(

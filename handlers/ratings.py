@@ -10,12 +10,13 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.clock import Clock
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
-from bot.moderator_language import ModeratorLanguages
+from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import commands, flow
 from handlers import rating_views as rv
 from handlers.moderation.cards import post_review_cards
@@ -38,7 +39,9 @@ async def browse(
         return
     card = await ratings.next_card(citizen.pseudonym)
     if card is None:
-        published = (await moderation.stats(clock())).impulses_by_status.get("approved", 0)
+        published = (await moderation.stats(clock())).impulses_by_status.get(
+            ImpulseStatus.APPROVED, 0
+        )
         await message.answer(rv.all_seen() if published else rv.none_published())
         return
     await message.answer(

@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.participation import ParticipationService
 from handlers import commands, views
 

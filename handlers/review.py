@@ -6,8 +6,8 @@ from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import (
     Citizen,
@@ -17,7 +17,7 @@ from bot.domain.participation import (
     ParticipationService,
     Submission,
 )
-from bot.moderator_language import ModeratorLanguages
+from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import flow, rating_views, views
 from handlers import followup_views as fv
 from handlers.callbacks import Step, on_step

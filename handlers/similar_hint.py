@@ -13,8 +13,8 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.participation import Citizen
 from bot.domain.ratings import Opinion, RatingService
 from bot.domain.similarity import SimilarImpulses

@@ -7,8 +7,8 @@ from aiogram.filters import CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.participation import Citizen, ParticipationService
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, on_step

@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.selection import Toggle, toggle_topic
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, TopicCallback, on_step

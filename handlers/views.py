@@ -11,12 +11,11 @@ from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 
-from bot.config import Consultation, ConsultationText, Settings
-from bot.domain.impulse import ImpulseProblem, meaningful_length
-from bot.domain.moderation import Status
+from bot.app.config import Consultation, ConsultationText, Settings
+from bot.domain.impulse import ImpulseProblem, ImpulseStatus, meaningful_length
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
-from bot.i18n import format_moment, format_number, formatting_locale, reader_locale
+from bot.telegram.i18n import format_moment, format_number, formatting_locale, reader_locale
 from handlers.commands import described
 
 
@@ -351,13 +350,13 @@ def standings_for(consultation: Consultation, selected: Sequence[str], standings
 def impulse_status(status: str) -> str:
     """Every status an idea can have, in words (never the stored code)."""
     labels = {
-        Status.PENDING: _("wird geprüft"),
-        Status.APPROVED: _("veröffentlicht"),
-        Status.REJECTED: _("nicht veröffentlicht"),
-        Status.REMOVED: _("von der Moderation zurückgezogen"),
-        Status.MERGED: _("mit einer gleichen Idee zusammengelegt"),
+        ImpulseStatus.PENDING: _("wird geprüft"),
+        ImpulseStatus.APPROVED: _("veröffentlicht"),
+        ImpulseStatus.REJECTED: _("nicht veröffentlicht"),
+        ImpulseStatus.REMOVED: _("von der Moderation zurückgezogen"),
+        ImpulseStatus.MERGED: _("mit einer gleichen Idee zusammengelegt"),
     }
-    return labels[Status(status)]
+    return labels[ImpulseStatus(status)]
 
 
 # How many of the ideas a person supports /meinvotum lists; the rest are counted.
@@ -566,10 +565,3 @@ def nothing_stored() -> str:
 
 def kept_data() -> str:
     return _("In Ordnung, es bleibt alles, wie es ist.")
-
-
-def something_went_wrong() -> str:
-    return _(
-        "Entschuldigung, da ist etwas schiefgegangen. Ihre bisherigen Eingaben sind nicht "
-        "verloren. Bitte versuchen Sie es gleich noch einmal."
-    )

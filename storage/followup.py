@@ -20,6 +20,7 @@ from bot.domain.followup import (
     Summary,
     next_status_after_overload,
 )
+from bot.domain.participation import ParticipantStatus
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -31,7 +32,7 @@ from storage.models import (
 )
 from storage.repository import upsert_into
 
-ACTIVE = "active"
+ACTIVE = ParticipantStatus.ACTIVE.value
 SYSTEM = 0  # the audit log's moderator id for what the bot did on its own
 
 # Subscribers who can get the message now: active, and not known to have blocked the bot.

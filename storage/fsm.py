@@ -5,9 +5,9 @@ Keys are keyed hashes of aiogram's storage key: the table holds no Telegram ids.
 Within one update (an `UpdateScope`, opened by the pipeline around each update) a row is read at
 most once, and the person's other rows (`prefetch` destinies, e.g. the language choice) come
 along in the same query. Changes stay in the scope and are written together in one transaction:
-before the update's first Bot API call (bot.client.CommitBeforeSending, so a reply never shows a
-state that is not committed) and with the inbox's "done" mark when the update ends. This is
-safe because one person's updates are handled one after the other (bot.pipeline). Outside a
+before the update's first Bot API call (bot.telegram.client.CommitBeforeSending, so a reply never
+shows a state that is not committed) and with the inbox's "done" mark when the update ends. This is
+safe because one person's updates are handled one after the other (bot.telegram.pipeline). Outside a
 scope (the CLI, tests that call the storage directly) every change is written at once.
 """
 

@@ -7,7 +7,8 @@ deleted rows, where blanked ones left the file growing by kilobytes per update (
 
 Several instances on one PostgreSQL database (webhooks behind a load balancer) share the inbox:
 
-* order: each row carries its ordering key (whose update it is, bot.pipeline.ordering_key), and
+* order: each row carries its ordering key (whose update it is, bot.telegram.pipeline.ordering_key),
+and
   an instance handles an update only once no earlier update of the same person is pending
   (`wait_turn`). Telegram sends the next update only after the previous one was answered, and
   we answer only after recording, so an earlier update is always recorded by then;
@@ -92,7 +93,8 @@ def _record_new(sqlite: bool) -> Any:
 
 
 def instance_name() -> str:
-    """Names this process in the inbox: readable, and unique per start."""
+    """Names this process in the inbox and in the digest outbox's lease: readable in the
+    database, and unique per start."""
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 

@@ -203,7 +203,8 @@ class InboxUpdate(Base):
     status: Mapped[str] = mapped_column(String(8))  # pending | done | failed
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Whose update it is (bot.pipeline.ordering_key); dropped with the payload when handled.
+    # Whose update it is (bot.telegram.pipeline.ordering_key); dropped with the payload when
+    # handled.
     ordering_key: Mapped[int | None] = mapped_column(BigInteger)
     # The instance that recorded (or took over) the update, while it is pending.
     owner: Mapped[str | None] = mapped_column(String(64))
@@ -222,9 +223,9 @@ class InboxPayload(Base):
 
 
 class SetAsideUpdate(Base):
-    """An update that could not be read even leniently (bot/lenient.py), set aside so that the
-    bot goes on: which one, of what kind, where and why it failed, and when. No payload, no
-    text, no names. Kept `privacy.set_aside_days` (bot/housekeeping.py); `dialogbot inbox`
+    """An update that could not be read even leniently (bot/telegram/lenient.py), set aside so that
+    the bot goes on: which one, of what kind, where and why it failed, and when. No payload, no
+    text, no names. Kept `privacy.set_aside_days` (bot/ops/housekeeping.py); `dialogbot inbox`
     shows them."""
 
     __tablename__ = "set_aside_updates"

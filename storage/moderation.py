@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import (
     AnswerStatus,
     ImpulseCard,
     Recipient,
     Stats,
-    Status,
 )
+from bot.domain.participation import ParticipantStatus
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -29,7 +30,8 @@ from storage.models import (
 from storage.repository import shift_rating_counts
 from storage.settings import BlockList, PhaseCache, SettingsStore
 
-BLOCKED, ACTIVE, SET_ASIDE = "blocked", "active", "set_aside"
+BLOCKED = ParticipantStatus.BLOCKED.value
+ACTIVE, SET_ASIDE = ParticipantStatus.ACTIVE.value, ParticipantStatus.SET_ASIDE.value
 
 
 class SqlModerationRepository:
@@ -57,7 +59,7 @@ class SqlModerationRepository:
                 return None
             impulse, author_status = row
             reports: tuple[tuple[str, int], ...] = ()
-            if impulse.status == Status.PENDING.value:
+            if impulse.status == ImpulseStatus.PENDING.value:
                 # Held back by citizens' reports (storage.ratings): which reasons, how often.
                 counted = await session.execute(
                     select(ImpulseReport.reason, func.count())
@@ -86,8 +88,8 @@ class SqlModerationRepository:
         self,
         impulse_id: int,
         *,
-        allowed_from: frozenset[Status],
-        to: Status,
+        allowed_from: frozenset[ImpulseStatus],
+        to: ImpulseStatus,
         moderator_id: int,
         reason: str | None,
         now: datetime,
@@ -152,7 +154,7 @@ class SqlModerationRepository:
         return True
 
     async def oldest_pending(self) -> tuple[ImpulseCard | None, int]:
-        pending = Impulse.status == Status.PENDING.value
+        pending = Impulse.status == ImpulseStatus.PENDING.value
         async with self._db.reading() as session:
             count = int(await session.scalar(select(func.count()).where(pending)) or 0)
             first = await session.scalar(

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 
 from bot.domain.consensus import MIN_PARTICIPANTS, MIN_RATINGS, RatingMatrix
-from bot.domain.moderation import Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.participation import ParticipantStatus
 from bot.domain.ratings import MERGED, REPORT_MIN_AGE, RatingCard, ReportOutcome
 from bot.domain.similarity import IndexedImpulse
 from storage.db import Database
@@ -35,7 +36,8 @@ from storage.models import Impulse, ImpulseReport, Participant, Rating
 from storage.refreshing import Refreshing
 from storage.repository import upsert_into
 
-APPROVED, PENDING, ACTIVE, SET_ASIDE = "approved", "pending", "active", "set_aside"
+APPROVED, PENDING = ImpulseStatus.APPROVED.value, ImpulseStatus.PENDING.value
+ACTIVE, SET_ASIDE = ParticipantStatus.ACTIVE.value, ParticipantStatus.SET_ASIDE.value
 
 
 class SqlRatingRepository:
@@ -231,7 +233,7 @@ def _published_since(
         )
     ).all()
     # Every other status, spelled out: then (status, decided_at) is an index range per status.
-    unpublished = [status.value for status in Status if status != Status.APPROVED]
+    unpublished = [status.value for status in ImpulseStatus if status != ImpulseStatus.APPROVED]
     gone = connection.execute(
         select(Impulse.id, Impulse.decided_at).where(
             Impulse.status.in_(unpublished), Impulse.decided_at.is_not(None), *since

@@ -27,10 +27,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import (
     Citizen,
     Erasure,
-    ImpulseStatus,
+    ParticipantStatus,
     StoredImpulse,
     Submission,
     SupportedImpulse,
@@ -53,7 +54,7 @@ from storage.models import (
 )
 from storage.tallies import VOTERS
 
-ACTIVE = "active"
+ACTIVE = ParticipantStatus.ACTIVE.value
 
 
 def upsert_into(database: Database, table: Any) -> Any:

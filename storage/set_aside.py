@@ -1,8 +1,9 @@
-"""Updates set aside because they could not be read (bot/lenient.py, bot/pipeline.py).
+"""Updates set aside because they could not be read (bot/telegram/lenient.py,
+bot/telegram/pipeline.py).
 
 One row per update id, however often Telegram delivers it again (a webhook resend, a re-fetch):
 its kind, the locations and types of its validation errors, and when it was set aside. Never its
-payload, text or names. Kept `privacy.set_aside_days`, then forgotten (bot/housekeeping.py);
+payload, text or names. Kept `privacy.set_aside_days`, then forgotten (bot/ops/housekeeping.py);
 `dialogbot inbox` shows them.
 """
 
@@ -27,7 +28,7 @@ class Unreadable:
 
     update_id: int
     kind: str
-    problems: str  # "location: type; ..." (bot.lenient.Problem)
+    problems: str  # "location: type; ..." (bot.telegram.lenient.Problem)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from sqlalchemy import Integer, Select, and_, cast, func, literal_column, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.participation import ParticipantStatus
 from bot.domain.waves import Arrivals, WaveRecord, WaveState, WaveWindow
 from storage.db import Database
 from storage.models import AuditEntry, Impulse, Participant, Rating, Wave
 
-ACTIVE, SET_ASIDE = "active", "set_aside"
+ACTIVE, SET_ASIDE = ParticipantStatus.ACTIVE.value, ParticipantStatus.SET_ASIDE.value
 
 
 def in_window(source: str, start: datetime, end: datetime) -> Any:

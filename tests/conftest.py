@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.lean_aiogram import import_aiogram
+from bot.telegram.lean_aiogram import import_aiogram
 
 import_aiogram()  # as `dialogbot` does, so the tests run with aiogram's models built lazily
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import BotApiEmulator
+from bot.emulator.server import BotApiEmulator
 from tests import postgres, redis_server
 from tests.harness import TOKEN, Harness, RunningBot, make_settings
 from tests.postgres import PostgresServer

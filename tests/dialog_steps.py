@@ -3,7 +3,7 @@ that many of them can run at the same time."""
 
 from __future__ import annotations
 
-from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.emulator.server import BotApiEmulator, EmulatedUser
 
 TOPICS = ["Mobilität & ÖPNV", "Sport & Events", "Gesundheit & Pflege", "Zukunft der Arbeit"]
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.app import Application
+from bot.app.runtime import Application
 from bot.domain.participation import Citizen, ImpulseDraft, Submission
-from bot.emulator import BotApiEmulator, StoredMessage
+from bot.emulator.server import BotApiEmulator, StoredMessage
 from storage.db import Database
 from storage.models import Digest, Impulse
 from storage.repository import SqlParticipationRepository

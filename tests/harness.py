@@ -10,17 +10,17 @@ from typing import Any
 
 from aiogram.utils.backoff import BackoffConfig
 
-from bot.app import Application
-from bot.clock import Clock, system_clock
-from bot.config import Settings, load_settings
-from bot.emulator import BotApiEmulator, EmulatedUser
-from bot.resilience import RetryPolicy
+from bot.app.config import Settings, load_settings
+from bot.app.runtime import Application
+from bot.domain.clock import Clock, system_clock
+from bot.emulator.server import BotApiEmulator, EmulatedUser
+from bot.telegram.resilience import RetryPolicy
 
 TOKEN = "4242:emulated-token-for-tests"
 ROOT = Path(__file__).resolve().parent.parent
 # The production policy's shape with waits in milliseconds: injected faults cost no time.
 FAST_RETRY = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05)
-# Likewise for running a step again after the retries ran out (bot.pipeline).
+# Likewise for running a step again after the retries ran out (bot.telegram.pipeline).
 FAST_RERUN = BackoffConfig(min_delay=0.01, max_delay=0.1, factor=2.0, jitter=0.005)
 
 
@@ -78,7 +78,7 @@ class RunningBot:
         self._task = asyncio.create_task(self._poll())
 
     async def _poll(self) -> None:
-        from bot.polling import poll
+        from bot.telegram.polling import poll
 
         assert self.app is not None
         await poll(

@@ -9,11 +9,17 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from bot.clock import system_clock
+from bot.domain.clock import system_clock
 from bot.domain.impulse import contact_data
-from bot.emulator import BotApiEmulator
-from bot.export import snapshot
-from bot.throttling import FLOOD_GATE_MARGIN, FloodGate, RateLimiter, Verdict
+from bot.emulator.server import BotApiEmulator
+from bot.ops.export import snapshot
+from bot.telegram.throttling import (
+    FLOOD_GATE_MARGIN,
+    FloodGate,
+    MemoryRateLimiter,
+    RateLimiter,
+    Verdict,
+)
 from storage.models import Base, InboxUpdate
 from tests.harness import Harness, RunningBot, make_settings
 
@@ -37,7 +43,7 @@ async def strict(emulator: BotApiEmulator, database_url: str) -> AsyncIterator[H
 
 async def test_rate_limiter_refills_and_notifies_once() -> None:
     now = [0.0]
-    limiter = RateLimiter(per_minute=60, burst=3, clock=lambda: now[0])
+    limiter = MemoryRateLimiter(per_minute=60, burst=3, clock=lambda: now[0])
     assert [await limiter.check(1) for _ in range(5)] == [
         Verdict.ALLOW,
         Verdict.ALLOW,
@@ -179,9 +185,10 @@ async def test_erasure_forgets_the_rate_limit_state(strict: Harness) -> None:
     await c.send("/loeschen")
     await c.press("Ja, alles löschen")
     assert "gelöscht" in c.last_text
-    assert 7003 not in limiter._buckets
+    assert isinstance(limiter, MemoryRateLimiter) and 7003 not in limiter
     gate: FloodGate = strict.bot.app.dispatcher["flood_gate"]
-    assert 7003 not in gate._limiter._buckets  # the flood gate's bucket too
+    assert isinstance(gate._limiter, MemoryRateLimiter)
+    assert 7003 not in gate._limiter  # the flood gate's bucket too
 
 
 async def test_contact_data_is_refused_when_configured(

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.backup import BackupError, backup
+from bot.ops.backup import BackupError, backup
 from tests.dialog_steps import take_part
 from tests.harness import ROOT, Harness
 
@@ -28,7 +28,7 @@ async def run_backup(harness: Harness, target: Path) -> tuple[int, str]:
         "DIALOGBOT_SECRET": "backup-test-secret",
     }
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot.cli", "backup", str(target)),
+        *(sys.executable, "-m", "bot.app.cli", "backup", str(target)),
         *("--config", str(ROOT / "config.example.toml")),
         env=env,
         cwd=ROOT,

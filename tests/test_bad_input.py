@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.clock import system_clock
-from bot.emulator import EmulatedUser
-from bot.export import snapshot
+from bot.domain.clock import system_clock
+from bot.emulator.server import EmulatedUser
+from bot.ops.export import snapshot
 from tests.harness import Citizen, Harness
 
 Poke = Callable[[EmulatedUser], object]

@@ -9,7 +9,7 @@ from functools import cache
 import pytest
 from babel.messages.extract import extract_from_dir
 
-from bot.i18n import SOURCE_LOCALE
+from bot.telegram.i18n import SOURCE_LOCALE
 from tests.harness import ROOT
 from tests.test_locales import KEYWORDS, SHIPPED, SOURCE_DIRS, TRANSLATED, catalog, is_translated
 

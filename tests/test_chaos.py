@@ -1,6 +1,6 @@
 """Twenty citizens walk the whole dialog while the Bot API misbehaves at random.
 
-A seeded random schedule (bot/emulator.py, `FaultPlan.at_random`) answers at least one in ten
+A seeded random schedule (bot/emulator/server.py, `FaultPlan.at_random`) answers at least one in ten
 Bot API calls of every method, getUpdates included, with a transient fault (a proxy's HTML
 error page, a cut-off answer, an answer slower than the client waits, a connection dropped
 before or after the call was executed, a JSON 5xx, 429), a harmless one ("message is not
@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.app import Application
-from bot.config import Settings
-from bot.emulator import BotApiEmulator, EmulatedUser, Fault
-from bot.export import snapshot
-from bot.webhook import WebhookOptions, serve_webhook
+from bot.app.config import Settings
+from bot.app.runtime import Application
+from bot.emulator.server import BotApiEmulator, EmulatedUser, Fault
+from bot.ops.export import snapshot
+from bot.telegram.webhook import WebhookOptions, serve_webhook
 from tests.dialog_steps import TOPICS
 from tests.harness import RunningBot, make_settings
 from tests.test_scaling import SECRET, free_port

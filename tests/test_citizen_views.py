@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from bot.domain.pseudonym import pseudonym_for
-from bot.emulator import BotApiEmulator
-from bot.language import PLAIN_GERMAN
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.language import PLAIN_GERMAN
 from handlers import commands
 from storage.repository import SqlParticipationRepository
 from tests.harness import Citizen, Harness

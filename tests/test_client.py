@@ -12,8 +12,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.client import loads_answer
-from bot.emulator import BotApiEmulator
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.client import loads_answer
 from tests.harness import Harness
 
 TOKEN = "123456:TEST-client-token"
@@ -81,7 +81,8 @@ def test_other_answers_are_decoded_as_they_are(answer: dict[str, object]) -> Non
 
 @pytest.mark.sqlite_only
 async def test_the_running_bot_decodes_its_answers_this_way(harness: Harness) -> None:
-    """The application's own Bot (bot/app.py) uses this decoder, not only a Bot built here."""
+    """The application's own Bot (bot/app/runtime.py) uses this decoder, not only a Bot built
+    here."""
     assert harness.bot.app is not None
     user = harness.emulator.user(33)
     sent = await harness.bot.app.bot.send_message(user.id, "Welche Themen?", reply_markup=KEYBOARD)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, check_launch_secret, load_settings
+from bot.app.config import ConfigError, check_launch_secret, load_settings
 from tests.harness import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -175,7 +175,7 @@ def test_dialogbot_run_stops_on_the_shipped_secret_in_one_line(tmp_path: Path) -
     }
     env["DIALOGBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}"
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run", "--config", str(EXAMPLE)],
+        [sys.executable, "-m", "bot.app.cli", "run", "--config", str(EXAMPLE)],
         env=env,
         capture_output=True,
         text=True,
@@ -207,7 +207,7 @@ def test_a_cli_error_line_never_shows_the_token(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIALOGBOT_")}
     env |= {"DIALOGBOT_TOKEN": token, "DIALOGBOT_API_BASE": f"http://{token}"}
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run", "--config", str(EXAMPLE)],
+        [sys.executable, "-m", "bot.app.cli", "run", "--config", str(EXAMPLE)],
         env=env,
         capture_output=True,
         text=True,

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.clock import system_clock
+from bot.domain.clock import system_clock
 from bot.domain.pseudonym import pseudonym_for
-from bot.export import snapshot
+from bot.ops.export import snapshot
 from storage.models import ConversationState, Impulse, Participant, ReplyAddress, Vote
 from tests.harness import Harness
 

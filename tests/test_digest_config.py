@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.app.config import ConfigError, load_settings
 from tests.harness import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"

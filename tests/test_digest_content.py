@@ -11,13 +11,13 @@ from io import BytesIO
 import pytest
 from matplotlib.image import imread
 
-from bot.config import Topic
+from bot.app.config import Topic
+from bot.app.services import Services
 from bot.digest.chart import ChartRow, chart_layout
-from bot.digest.figures import DigestContent
 from bot.digest.text import visible_length
-from bot.emulator import BotApiEmulator, utf16_len
-from bot.export import snapshot
-from bot.services import Services
+from bot.domain.digest_figures import DigestContent
+from bot.emulator.server import BotApiEmulator, utf16_len
+from bot.ops.export import snapshot
 from tests.digest_support import (
     MAY_18_1800,
     DigestHarness,

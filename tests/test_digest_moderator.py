@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.config import ConfigError
-from bot.digest import command
-from bot.emulator import BotApiEmulator
+from bot.app import digest_command as command
+from bot.app.config import ConfigError
+from bot.emulator.server import BotApiEmulator
 from storage.models import AuditEntry
 from tests.digest_support import CHANNEL, MAY_18_1800, DigestHarness, digest_harness, digest_rows
 from tests.harness import ROOT
@@ -113,7 +113,7 @@ def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     command = [
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.app.cli",
         *args,
         "--config",
         str(ROOT / "config.example.toml"),

@@ -1,4 +1,4 @@
-"""The second chart in the channel digest (issue #8): with opinion groups the digest ends with
+"""The second chart in the channel digest: with opinion groups the digest ends with
 the opinion chart as a photo, composed once and stored, so a retry posts the same image and
 never repeats the parts Telegram already accepted (docs/ratings.md, docs/digests.md)."""
 
@@ -10,14 +10,14 @@ from io import BytesIO
 
 from matplotlib.image import imread
 
-from bot.consensus_cache import ConsensusCache
+from bot.app.digest_wiring import digest_ports
+from bot.app.services import Services
 from bot.digest.compose import CAPTION_LIMIT
-from bot.digest.figures import DigestContent, OpinionChartSpec, OpinionRow
 from bot.digest.opinion_chart import render_opinion_chart
-from bot.digest.wiring import digest_ports
+from bot.domain.consensus_cache import ConsensusCache
+from bot.domain.digest_figures import DigestContent, OpinionChartSpec, OpinionRow
 from bot.domain.digests import DigestService, PostOutcome, Publisher
-from bot.emulator import BotApiEmulator
-from bot.services import Services
+from bot.emulator.server import BotApiEmulator
 from tests.digest_support import MAY_18_1800, DigestHarness, digest_rows
 from tests.harness import FAST_RETRY
 from tests.test_opinion_groups import MINUTE, MOD, fresh_groups, gh, plant_two_camps

@@ -9,16 +9,17 @@ from datetime import timedelta
 
 import pytest
 
-from bot.digest.wiring import digest_ports
+from bot.app.digest_wiring import digest_ports
+from bot.app.services import Services
 from bot.domain.digests import DigestPorts, DigestService, Publisher, PublishError
-from bot.services import Services
 from tests.digest_support import MAY_18_1800, DigestHarness, decide, dh, digest_rows
 from tests.harness import FAST_RETRY
 
 __all__ = ["dh"]  # the fixture
 
 SECOND = timedelta(seconds=1)
-# The bot's session retries a failed call itself first (bot.resilience); these tests outlast it.
+# The bot's session retries a failed call itself first (bot.telegram.resilience); these tests
+# outlast it.
 SESSION_TRIES = FAST_RETRY.attempts
 MINUTE = timedelta(minutes=1)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from bot.app import Application
-from bot.emulator import BotApiEmulator
+from bot.app.runtime import Application
+from bot.emulator.server import BotApiEmulator
 from storage.db import Database
 from storage.models import Digest
 from tests.digest_support import (

@@ -40,7 +40,7 @@ from aiogram.types import (
 )
 from aiohttp import ClientError, ClientSession, FormData, web
 
-from bot.emulator import BotApiEmulator, Fault, parse_html
+from bot.emulator.server import BotApiEmulator, Fault, parse_html
 
 TOKEN = "123456:TEST-emulator-token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -824,7 +824,7 @@ async def test_command_line_entry_point() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.emulator",
+        "bot.emulator.server",
         "--port",
         "0",
         "--token",

@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import sys
 
-from bot.event_loop import run
+from bot.app.event_loop import run
 
 
 async def _loop_module() -> str:
@@ -22,7 +22,7 @@ def test_without_uvloop_the_standard_loop_runs_the_same_code() -> None:
     code = (
         "import sys; sys.modules['uvloop'] = None\n"
         "import asyncio\n"
-        "from bot.event_loop import run\n"
+        "from bot.app.event_loop import run\n"
         "async def loop(): return type(asyncio.get_running_loop()).__module__\n"
         "print(run(loop()))\n"
     )

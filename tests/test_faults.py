@@ -15,8 +15,8 @@ from aiogram.methods import SendMessage
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.emulator import BotApiEmulator
-from bot.resilience import RetryPolicy
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.resilience import RetryPolicy
 from storage.models import InboxUpdate, Vote
 from tests.harness import Harness, RunningBot, make_settings
 
@@ -118,7 +118,7 @@ async def test_a_bad_request_is_not_retried_and_the_person_hears_why(
 ) -> None:
     anna = harness.citizen(7003)
     harness.emulator.inject_fault("sendMessage", status=400)
-    with caplog.at_level(logging.ERROR, logger="bot.errors"):
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.errors"):
         await anna.send("/hilfe")
     # One failed try, then the errors handler's apology: no retry of a 400.
     assert statuses(harness.emulator, "sendMessage", 7003) == [400, 200]
@@ -156,7 +156,9 @@ async def test_a_failed_transaction_is_rolled_back_answered_and_can_be_retried(
     assert SORRY in anna.last_text and "duplicate" not in anna.last_text
     # The votes were written in the same transaction before the failing insert: rolled back.
     assert await count(harness, select(func.count()).select_from(Vote)) == 0
-    logged = [r.exc_info[1] for r in caplog.records if r.name == "bot.errors" and r.exc_info]
+    logged = [
+        r.exc_info[1] for r in caplog.records if r.name == "bot.telegram.errors" and r.exc_info
+    ]
     assert any(isinstance(e, IntegrityError) for e in logged), logged
 
     await anna.press("Absenden", message_id=review_message(harness, 7005))

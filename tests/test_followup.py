@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.followup import Pacer
-from bot.emulator import BotApiEmulator, Fault
+from bot.emulator.server import BotApiEmulator, Fault
 from handlers.moderation.callbacks import DraftAction
 from handlers.moderation.followup import FollowUpDraftCallback
 from storage.models import AuditEntry, FollowUpDelivery, FollowUpSubscriber, ReplyAddress

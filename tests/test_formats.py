@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.digest.chart import format_percent
-from bot.i18n import format_moment, format_number, format_share, rendering_in
+from bot.telegram.i18n import format_moment, format_number, format_share, rendering_in
 from tests.harness import Harness
 from tests.test_languages import LANGUAGES, choose_language, client_language, i18n, walk
 

@@ -18,9 +18,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import func, select
 
-from bot.config import ConfigError, load_settings
-from bot.i18n import build_i18n, rendering_in, required_locales
-from bot.language import (
+from bot.app.config import ConfigError, load_settings
+from bot.telegram.i18n import build_i18n, rendering_in, required_locales
+from bot.telegram.language import (
     PLAIN_GERMAN,
     language_name,
     locale_from_client,
@@ -293,7 +293,7 @@ def test_bad_translations_name_the_key(tmp_path: Path, change: tuple[str, str], 
 def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
     """`dialogbot chat --lang tr`, driven through a pipe: tap "take part", then quit."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--lang", "tr"],
+        [sys.executable, "-m", "bot.app.cli", "chat", "--lang", "tr"],
         input="1\n/quit\n",
         capture_output=True,
         text=True,
@@ -313,15 +313,15 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
 @pytest.mark.parametrize("locale", LANGUAGES)
 def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
     """/meinvotum shows an idea's status: each of the five, never its stored code."""
-    from bot.domain.moderation import Status
+    from bot.domain.impulse import ImpulseStatus
     from handlers.views import impulse_status
 
     labels = {}
     with rendering_in(i18n(), locale):
-        for status in Status:
+        for status in ImpulseStatus:
             labels[status] = impulse_status(status.value)
     assert all(label and label != status.value for status, label in labels.items()), labels
-    assert len(set(labels.values())) == len(Status), labels  # no two statuses read alike
+    assert len(set(labels.values())) == len(ImpulseStatus), labels  # no two statuses read alike
     if locale not in ("de", PLAIN_GERMAN):
         assert not any(word in label for label in labels.values() for word in GERMAN_WORDS)
         assert all(t(locale, msgid) != msgid for msgid in _status_msgids())
@@ -329,11 +329,11 @@ def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
 
 def _status_msgids() -> list[str]:
     """The German labels, so a missing translation (falling back to German) is caught."""
-    from bot.domain.moderation import Status
+    from bot.domain.impulse import ImpulseStatus
     from handlers.views import impulse_status
 
     with rendering_in(i18n(), "de"):
-        return [impulse_status(status.value) for status in Status]
+        return [impulse_status(status.value) for status in ImpulseStatus]
 
 
 async def test_erasure_answers_in_the_old_language_then_telegrams(harness: Harness) -> None:

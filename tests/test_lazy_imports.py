@@ -1,5 +1,5 @@
-"""numpy, scipy, scikit-learn and matplotlib load only when first needed (bot/lazy.py, issue 6):
-not at start, and not for a similar-idea lookup or opinion groups with nothing to work on. The
+"""numpy, scipy, scikit-learn and matplotlib load only when first needed (bot/domain/lazy.py, issue
+6): not at start, and not for a similar-idea lookup or opinion groups with nothing to work on. The
 Redis client loads only when shared rate limits are configured."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ CHECK = """
 import asyncio
 import sys
 
-from bot.app import Application
-from bot.emulator import BotApiEmulator
-from bot.polling import poll
+from bot.app.runtime import Application
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.polling import poll
 from tests.harness import TOKEN, make_settings
 
 HEAVY = ("numpy", "scipy", "sklearn", "matplotlib", "redis")
@@ -88,6 +88,6 @@ asyncio.run(main(sys.argv[1]))
 def test_a_restart_on_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
     env = {**os.environ, "DIALOGBOT_DATABASE_URL": url}
-    migrate = [sys.executable, "-m", "bot.cli", "db", "upgrade"]
+    migrate = [sys.executable, "-m", "bot.app.cli", "db", "upgrade"]
     subprocess.run(migrate, cwd=ROOT, env=env, check=True, timeout=120)
     subprocess.run([sys.executable, "-c", RESTART, url], cwd=ROOT, check=True, timeout=120)

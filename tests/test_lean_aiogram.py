@@ -1,4 +1,5 @@
-"""aiogram imported with its models built on first use (bot/lean_aiogram.py) behaves as usual.
+"""aiogram imported with its models built on first use (bot/telegram/lean_aiogram.py) behaves as
+usual.
 
 Each check runs in a fresh interpreter: in this one, aiogram is long imported.
 """
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-LEAN = "from bot.lean_aiogram import import_aiogram; import_aiogram()\n"
+LEAN = "from bot.telegram.lean_aiogram import import_aiogram; import_aiogram()\n"
 
 # A private chat message with a reply, a keyboard and an entity: nested and recursive types.
 SAMPLE = textwrap.dedent(
@@ -120,14 +121,15 @@ def test_does_nothing_once_aiogram_is_imported() -> None:
 
 
 def test_the_dialogbot_command_imports_aiogram_this_way() -> None:
-    """`dialogbot` (bot/cli.py main) takes the lean import before anything else loads aiogram."""
+    """`dialogbot` (bot/app/cli.py main) takes the lean import before anything else loads
+    aiogram."""
     out = run(
         textwrap.dedent(
             """
             import sys
-            import bot.cli
+            import bot.app.cli
             print("aiogram" in sys.modules)
-            bot.cli.main(["inbox", "--config", "/nonexistent/config.toml"])
+            bot.app.cli.main(["inbox", "--config", "/nonexistent/config.toml"])
             from aiogram.types import Message
             print(Message.__pydantic_complete__)
             """

@@ -1,10 +1,11 @@
-"""bot/lenient.py on its own: the repairs follow the errors' locations, whatever the field."""
+"""bot/telegram/lenient.py on its own: the repairs follow the errors' locations, whatever the
+field."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.lenient import location, read_update
+from bot.telegram.lenient import location, read_update
 
 
 def message(**content: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The message catalogs: complete in every shipped locale, with placeholders and markup intact.
 
-Which locales a text needs follows from where it is used (bot.i18n.PARTIAL_AUDIENCES,
+Which locales a text needs follows from where it is used (bot.telegram.i18n.PARTIAL_AUDIENCES,
 docs/languages.md). The texts are extracted from the source here, so a text added without
 `make extract-messages` fails as well.
 """
@@ -19,9 +19,9 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.config import load_settings
-from bot.i18n import LOCALES_DIR, SOURCE_LOCALE, required_locales
-from bot.language import PLAIN_GERMAN
+from bot.app.config import load_settings
+from bot.telegram.i18n import LOCALES_DIR, SOURCE_LOCALE, required_locales
+from bot.telegram.language import PLAIN_GERMAN
 from tests.harness import ROOT
 
 SOURCE_DIRS = ("bot", "handlers")

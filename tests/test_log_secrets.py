@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import BotApiEmulator
-from bot.logs import MASK, configure_logging
+from bot.app.logs import MASK, configure_logging
+from bot.emulator.server import BotApiEmulator
 from tests.harness import ROOT
 
 
@@ -85,7 +85,7 @@ async def test_token_and_secret_never_reach_the_logs(database_url: str, tmp_path
         }
         with stderr.open("wb") as sink:
             process = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "bot.cli", "run"),
+                *(sys.executable, "-m", "bot.app.cli", "run"),
                 *("--config", str(ROOT / "config.example.toml")),
                 env=env,
                 cwd=ROOT,
@@ -130,7 +130,7 @@ def test_a_line_or_traceback_carrying_the_token_or_secret_is_masked(
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
-        configure_logging(secrets=(token, secret))  # as bot/cli.py's main does
+        configure_logging(secrets=(token, secret))  # as bot/app/cli.py's main does
         log = logging.getLogger("dialogbot.test")
         log.warning("request to https://api.telegram.org/bot%s/getMe failed", token)
         log.warning("pseudonyms keyed with %s", secret)

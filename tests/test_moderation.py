@@ -15,11 +15,11 @@ import pytest
 from aiogram.filters import Command
 from sqlalchemy import func, select
 
-from bot.clock import Clock, system_clock
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.clock import Clock, system_clock
 from bot.domain.pseudonym import keyed_hash, pseudonym_for
-from bot.emulator import BotApiEmulator
-from bot.export import read_csv, snapshot, to_csv
+from bot.emulator.server import BotApiEmulator
+from bot.ops.export import read_csv, snapshot, to_csv
 from handlers.moderation import moderator_router
 from storage.models import AuditEntry, Base, Rating
 from tests.digest_support import FakeClock
@@ -100,7 +100,7 @@ async def test_a_citizen_never_reaches_a_moderator_command(
     card = card_for(mod.citizen(MOD_A), 1)
     await citizen.send("/hilfe")
     help_text = citizen.last_text
-    with caplog.at_level(logging.WARNING, logger="bot.middlewares"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.middlewares"):
         for command in commands:
             for text in (f"/{command}", f"/{command} 1", f"/{command} close"):
                 await citizen.send(text)

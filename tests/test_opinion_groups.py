@@ -13,11 +13,11 @@ import pytest
 from matplotlib.image import imread
 from sqlalchemy import update
 
-from bot.consensus_cache import ConsensusCache
-from bot.digest import command
+from bot.app import digest_command as command
 from bot.domain.consensus import RatingMatrix
+from bot.domain.consensus_cache import ConsensusCache
 from bot.domain.participation import Citizen
-from bot.emulator import BotApiEmulator
+from bot.emulator.server import BotApiEmulator
 from storage.models import Participant
 from storage.ratings import SqlConsensusSource, SqlRatingRepository
 from storage.repository import SqlParticipationRepository

@@ -23,9 +23,9 @@ from aiogram.types import Update
 from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy import exc as sa_exc
 
-from bot.emulator import BotApiEmulator
-from bot.periodic import Periodic
-from bot.pipeline import UpdatePipeline
+from bot.app.periodic import Periodic
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.pipeline import UpdatePipeline
 from storage.db import Database
 from storage.inbox import Inbox, _key_parts, _lock_id
 from storage.models import InboxUpdate, Vote
@@ -329,7 +329,7 @@ async def test_a_step_cut_off_at_its_vote_is_run_again_once_the_database_answers
     c = harness.citizen(7301)
     await to_review(c)
     down.at("INSERT INTO votes")
-    with caplog.at_level(logging.DEBUG, logger="bot.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="bot.telegram.pipeline"):
         c.user.press("Absenden")
         await retried(caplog, harness, 2)
         assert len(down.fired) == 1 and down.fired[0].startswith("INSERT INTO votes")
@@ -361,7 +361,7 @@ async def test_a_lost_done_mark_is_written_again_and_the_next_tap_does_not_wait_
     await c.send("/start")
     await c.press("Mitmachen")
     down.at("UPDATE inbox SET status")
-    with caplog.at_level(logging.DEBUG, logger="bot.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="bot.telegram.pipeline"):
         c.user.press("Mobilität & ÖPNV")
         await retried(caplog, harness, 2)
         c.user.press("Sport & Events", message_id=c.user.last_message.message_id)
@@ -382,7 +382,7 @@ async def test_polling_waits_while_a_batch_cannot_be_recorded_and_confirms_nothi
     c = harness.citizen(7303)
     await c.send("/start")
     down.at("INSERT INTO inbox ")
-    with caplog.at_level(logging.WARNING, logger="bot.polling"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.polling"):
         c.user.press("Mitmachen")
         # Fetched again and again, never confirmed (the emulator keeps it queued).
         polls = len(harness.emulator.calls_to("getUpdates"))
@@ -393,7 +393,7 @@ async def test_polling_waits_while_a_batch_cannot_be_recorded_and_confirms_nothi
         await down.end()
         await harness.settle()
     assert "Gewählt: 0 von 3" in c.last_text
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.polling"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.telegram.polling"]
     assert len([line for line in lines if "is unreachable" in line]) == 1, lines
     assert len([line for line in lines if "answers again" in line]) == 1, lines
     assert not any("INSERT" in line or "7303" in line for line in lines), lines
@@ -427,7 +427,7 @@ async def test_updates_whose_record_committed_but_whose_answer_was_lost_are_stil
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "commit", on_commit)
     c = harness.citizen(7304)
-    with caplog.at_level(logging.WARNING, logger="bot.polling"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.polling"):
         c.user.send_text("/start")
         await harness.emulator.wait_for(
             lambda: any("unreachable" in r.getMessage() for r in caplog.records), timeout=20
@@ -620,7 +620,7 @@ async def test_periodic_work_logs_an_outage_once_and_carries_on(
         return 0.0
 
     loop = Periodic("housekeeping", step, after_failure=0.0, min_pause=0.0)
-    with caplog.at_level(logging.WARNING, logger="bot.periodic"):
+    with caplog.at_level(logging.WARNING, logger="bot.app.periodic"):
         loop.start()
         await asyncio.wait_for(ran.wait(), 10)
         await loop.stop()
@@ -695,7 +695,7 @@ async def test_stopping_during_an_outage_leaves_the_step_pending_for_the_next_st
     c = harness.citizen(7306)
     await to_review(c)
     down.at("INSERT INTO votes")
-    with caplog.at_level(logging.DEBUG, logger="bot.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="bot.telegram.pipeline"):
         c.user.press("Absenden")
         await retried(caplog, harness, 1)
         await asyncio.wait_for(harness.bot.stop(), 30)  # still unreachable

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.emulator import BotApiEmulator, EmulatedUser, Fault
+from bot.emulator.server import BotApiEmulator, EmulatedUser, Fault
 from storage.db import Database
 from storage.models import InboxUpdate, Participant, Vote
 from tests.db_proxy import DatabaseProxy

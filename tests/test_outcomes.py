@@ -1,4 +1,4 @@
-"""Each class of Bot API outcome (bot/outcomes.py) ends as it should, through the real bot.
+"""Each class of Bot API outcome (bot/telegram/outcomes.py) ends as it should, through the real bot.
 
 Transient faults (an HTML error page, a cut-off answer, an answer later than the client waits,
 a connection dropped after the call went through) neither stop polling nor reach the citizen;
@@ -32,8 +32,8 @@ from aiogram.types import Message
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from bot.emulator import BotApiEmulator, Fault
-from bot.outcomes import Outcome, classify, describe, is_transient
+from bot.emulator.server import BotApiEmulator, Fault
+from bot.telegram.outcomes import Outcome, classify, describe, is_transient
 from storage.db import Database
 from storage.models import InboxUpdate, Participant
 from tests.digest_support import MAY_18_1800, DigestHarness, digest_harness, digest_rows
@@ -147,13 +147,13 @@ async def test_polling_carries_on_after_an_html_page_a_cut_off_or_late_answer_an
     await anna.send("/start")
     late = quick.settings.poll_seconds + REQUEST_TIMEOUT + 0.5
     faults = [Fault.html_page(502), Fault.cut_off(), Fault.slow(late), Fault.dropped()]
-    with caplog.at_level(logging.WARNING, logger="bot.polling"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.polling"):
         quick.emulator.faults.schedule("getUpdates", *faults)
         await quick.emulator.wait_for(lambda: len(quick.emulator.faults.injected) == 4, 15)
         await anna.press("Mitmachen")  # sent after the last fault: only a live poll gets it
     assert "Gewählt: 0 von 3" in anna.last_text
     assert quick.bot._task is not None and not quick.bot._task.done()
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.polling"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.telegram.polling"]
     assert len(lines) == 4, lines  # one line per failed poll ...
     assert "not JSON or is cut off" in lines[0] and "not JSON or is cut off" in lines[1]
     assert "timeout" in lines[2] and "Disconnected" in lines[3]
@@ -166,7 +166,7 @@ async def test_an_html_page_on_a_reply_is_not_apologised_for_and_the_step_answer
 ) -> None:
     anna = harness.citizen(7202)
     await anna.send("/start")
-    # More pages than one step's retries: the step itself is run again (bot.pipeline).
+    # More pages than one step's retries: the step itself is run again (bot.telegram.pipeline).
     pages = [Fault.html_page(502)] * (FAST_RETRY.attempts + 2)
     # "Mitmachen" turns the welcome into the topic list (editMessageText).
     harness.emulator.faults.schedule("editMessageText", *pages)

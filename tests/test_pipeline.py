@@ -1,4 +1,5 @@
-"""One person's updates in order (bot/pipeline.py, storage/inbox.py), everybody else alongside.
+"""One person's updates in order (bot/telegram/pipeline.py, storage/inbox.py), everybody else
+alongside.
 
 Each test sends updates whose order shows in the outcome: a topic tapped on and off again
 before "Weiter" is pressed. Handled in order, the citizen moves on with exactly the topics
@@ -18,10 +19,10 @@ from aiogram.types import Update
 from aiohttp import ClientSession
 from sqlalchemy import func, select
 
-from bot.clock import system_clock
-from bot.emulator import BotApiEmulator, EmulatedUser
-from bot.export import snapshot
-from bot.pipeline import ordering_key
+from bot.domain.clock import system_clock
+from bot.emulator.server import BotApiEmulator, EmulatedUser
+from bot.ops.export import snapshot
+from bot.telegram.pipeline import ordering_key
 from handlers.callbacks import TopicCallback
 from storage.db import Database
 from storage.inbox import Inbox

@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import DBAPIError
 
 from bot.domain.pseudonym import pseudonym_for
-from bot.emulator import BotApiEmulator
+from bot.emulator.server import BotApiEmulator
 from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.models import Base, Participant
@@ -85,7 +85,7 @@ async def test_a_database_error_logs_no_telegram_id_name_or_message(
         with pytest.raises(DBAPIError) as raised:
             await harness.bot.app.pipeline._inbox.record([(99, update)], {99: TELEGRAM_ID})
         assert failures == ["INSERT INTO inbox_payloads"]
-        logging.getLogger("bot.polling").error("inbox write failed: %s", raised.value)
+        logging.getLogger("bot.telegram.polling").error("inbox write failed: %s", raised.value)
     text = logged(caplog)
     assert "disk I/O error" in text  # the error itself is there ...
     for personal in (str(TELEGRAM_ID), FIRST_NAME, USERNAME, "Zauberwort"):

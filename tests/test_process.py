@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.emulator import BotApiEmulator, EmulatedUser, Fault
+from bot.emulator.server import BotApiEmulator, EmulatedUser, Fault
 from tests.harness import ROOT, TOKEN, fast_config
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ async def bot_process(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.app.cli",
         "run",
         "--config",
         str(config),

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.emulator import BotApiEmulator
+from bot.emulator.server import BotApiEmulator
 from handlers.rating_views import RateCallback, ReportCallback, UndoCallback
 from storage.models import Impulse, ImpulseReport, Participant, Rating
 from storage.ratings import SqlRatingRepository

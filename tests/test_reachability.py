@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.pseudonym import pseudonym_for
-from bot.emulator import BotApiEmulator
+from bot.emulator.server import BotApiEmulator
 from storage.models import Participant, ReplyAddress
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 

@@ -1,6 +1,6 @@
 """A step whose reply cannot go out after every retry is run again later, not apologised for.
 
-bot.pipeline keeps such an update pending and runs it again (a replay) once the failure has
+bot.telegram.pipeline keeps such an update pending and runs it again (a replay) once the failure has
 passed; the person's later updates wait behind it. At shutdown it stays pending in the inbox,
 and the next start answers it.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.emulator import BotApiEmulator, Fault
+from bot.emulator.server import BotApiEmulator, Fault
 from storage.models import Impulse, InboxUpdate
 from tests.harness import FAST_RETRY, Harness, RunningBot, make_settings
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import cli
-from bot.config import ConfigError, PrivacyPolicy, load_settings
-from bot.retention import PurgeRefused, check_due, purge
+from bot.app import cli
+from bot.app.config import ConfigError, PrivacyPolicy, load_settings
+from bot.ops.retention import PurgeRefused, check_due, purge
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import InboxPayload, InboxUpdate, Participant, ReplyAddress, Vote

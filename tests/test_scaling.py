@@ -28,10 +28,10 @@ from aiohttp import ClientError, ClientSession, web
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from bot.app import Application
-from bot.emulator import BotApiEmulator, EmulatedUser
-from bot.shared_limits import bucket_key
-from bot.webhook import SECRET_HEADER, WebhookOptions, serve_webhook, webhook_routes
+from bot.app.runtime import Application
+from bot.emulator.server import BotApiEmulator, EmulatedUser
+from bot.telegram.shared_limits import bucket_key
+from bot.telegram.webhook import SECRET_HEADER, WebhookOptions, serve_webhook, webhook_routes
 from storage.db import Database
 from storage.models import InboxUpdate, Participant, Vote
 from tests.digest_support import CHANNEL, MAY_18_1800, FakeClock, seed
@@ -207,7 +207,7 @@ async def instances(
                     await asyncio.create_subprocess_exec(
                         sys.executable,
                         "-m",
-                        "bot.cli",
+                        "bot.app.cli",
                         "run",
                         "--config",
                         str(config),
@@ -416,7 +416,7 @@ async def test_the_webhook_survives_deep_json_and_warns_once_about_many_wrong_se
 ) -> None:
     async with webhook_bot(emulator, database_url) as url:
         deep = b"[" * 100_000 + b"]" * 100_000
-        with caplog.at_level(logging.WARNING, logger="bot.webhook"):
+        with caplog.at_level(logging.WARNING, logger="bot.telegram.webhook"):
             async with ClientSession() as http:
                 for _ in range(2):
                     async with http.post(
@@ -426,7 +426,7 @@ async def test_the_webhook_survives_deep_json_and_warns_once_about_many_wrong_se
                 for _ in range(50):
                     async with http.post(url, json={}, headers={SECRET_HEADER: "x"}) as response:
                         assert response.status == 401
-        warnings = [r.getMessage() for r in caplog.records if r.name == "bot.webhook"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "bot.telegram.webhook"]
         assert len([w for w in warnings if "right secret" in w]) == 1
         assert len([w for w in warnings if "no update" in w]) == 1
 

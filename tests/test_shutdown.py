@@ -10,9 +10,9 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from sqlalchemy import func, select
 
-from bot.app import Application
-from bot.emulator import BotApiEmulator
-from bot.lifecycle import run_until_signalled
+from bot.app.lifecycle import run_until_signalled
+from bot.app.runtime import Application
+from bot.emulator.server import BotApiEmulator
 from storage.models import InboxUpdate
 from tests.harness import make_settings
 

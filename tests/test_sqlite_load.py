@@ -19,10 +19,10 @@ from aiogram.types import Update
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.app import Application
-from bot.emulator import BotApiEmulator
-from bot.pipeline import UpdatePipeline, ordering_key
-from bot.polling import poll
+from bot.app.runtime import Application
+from bot.emulator.server import BotApiEmulator
+from bot.telegram.pipeline import UpdatePipeline, ordering_key
+from bot.telegram.polling import poll
 from storage.db import Database
 from storage.models import Impulse, InboxUpdate, Participant, Vote
 from tests.dialog_steps import take_part
@@ -40,7 +40,8 @@ class Split:
         self._pipelines = pipelines
 
     async def wait_for_room(self, stop: asyncio.Event | None = None) -> int:
-        """Room for a batch only when every instance has room (bot/polling.py asks first)."""
+        """Room for a batch only when every instance has room (bot/telegram/polling.py asks
+        first)."""
         return min([await p.wait_for_room(stop) for p in self._pipelines])
 
     async def accept_raw(self, raw_updates: Sequence[Any]) -> int:

@@ -1,9 +1,11 @@
 """Updates the pinned aiogram's models reject: read what can be read, set the rest aside.
 
 Every update of a getUpdates answer, a webhook call or the inbox is read on its own
-(bot/lenient.py, bot/pipeline.py): a part that fails is repaired or dropped, an update that still
+(bot/telegram/lenient.py, bot/telegram/pipeline.py): a part that fails is repaired or dropped, an
+update that still
 cannot be read is recorded without its content (storage/set_aside.py) and the bot goes on. An
-answer to our own call that says `ok: true` but does not read counts as sent (bot/client.py).
+answer to our own call that says `ok: true` but does not read counts as sent
+(bot/telegram/client.py).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import cli
-from bot.emulator import BotApiEmulator, EmulatedUser
+from bot.app import cli
+from bot.emulator.server import BotApiEmulator, EmulatedUser
 from storage.db import Database
 from storage.models import Impulse, InboxPayload, InboxUpdate, SetAsideUpdate
 from storage.set_aside import SetAside

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from bot.domain.participation import Citizen as Person
 from bot.domain.participation import ImpulseDraft, Submission
 from bot.domain.waves import WaveProblem, WaveWindow, parse_wave, stats_since
-from bot.emulator import BotApiEmulator
+from bot.emulator.server import BotApiEmulator
 from storage.db import Database
 from storage.models import AuditEntry, Impulse, Participant, Wave
 from storage.ratings import SqlRatingRepository
@@ -228,7 +228,7 @@ async def test_citizens_cannot_set_a_wave_aside(
     await citizen.send("/start")
     await moderator.send("/welle tiktok 11:00 11:30")  # a proposal is waiting
     proposal = moderator.user.last_message
-    with caplog.at_level(logging.WARNING, logger="bot.middlewares"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.middlewares"):
         for command in ("/welle tiktok 11:00 11:30", "/wave tiktok 11:00 jetzt", "/wellen"):
             await citizen.send(command)
             assert "Welle" not in citizen.last_text

@@ -2,7 +2,8 @@
 
 Uses Figure + FigureCanvasAgg directly (no pyplot), so no global backend or figure
 registry is touched and rendering is safe in a long-running server. matplotlib (about 30 MB) is
-imported with the first chart, in the worker thread that draws it, not at start (bot/lazy.py).
+imported with the first chart, in the worker thread that draws it, not at start
+(bot/domain/lazy.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
 from typing import TYPE_CHECKING
 
-from bot.i18n import format_share
-from bot.lazy import importing
+from bot.domain.lazy import importing
+from bot.telegram.i18n import format_share
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Consultation
+from bot.app.config import Consultation
 from bot.digest.chart import (
     MAX_ROWS,
     RENDERING,
@@ -26,16 +26,16 @@ from bot.digest.chart import (
     format_percent,
     render_chart,
 )
-from bot.digest.figures import (
+from bot.digest.opinion_chart import opinion_chart_spec
+from bot.digest.text import split_html, truncate_html, visible_length
+from bot.domain.digest_figures import (
     ChartSpec,
     DigestContent,
     DigestFacts,
     DigestFigures,
     OpinionChartSpec,
 )
-from bot.digest.opinion_chart import opinion_chart_spec
-from bot.digest.text import split_html, truncate_html, visible_length
-from bot.i18n import format_moment, format_number
+from bot.telegram.i18n import format_moment, format_number
 
 CAPTION_LIMIT = 1024
 MESSAGE_LIMIT = 4096

@@ -13,9 +13,9 @@ from io import BytesIO
 from aiogram.utils.i18n import gettext as _
 
 from bot.digest.chart import RENDERING
-from bot.digest.figures import OpinionChartSpec, OpinionRow
 from bot.domain.consensus import ConsensusView, RatedImpulse
-from bot.lazy import importing
+from bot.domain.digest_figures import OpinionChartSpec, OpinionRow
+from bot.domain.lazy import importing
 
 __all__ = ["OpinionChartSpec", "OpinionRow", "opinion_chart_spec", "render_opinion_chart"]
 

@@ -1,1 +1,8 @@
-"""Domain rules of a consultation: plain Python, no aiogram, no SQL; tested directly."""
+"""The rules of a consultation: participation, moderation, ratings, opinion groups, standings,
+and what a digest says and when it is due (`digest_figures`, `digest_schedule`).
+
+Plain Python behind Protocols (the repositories and ports that `storage` and `bot.digest`
+implement), tested directly. May import the standard library, numpy/scipy/scikit-learn (lazily,
+`lazy.py`) and croniter; never aiogram, aiohttp, SQLAlchemy, Redis, `storage`, `handlers` or any
+other layer of `bot`.
+"""

@@ -9,7 +9,7 @@ is at least `consensus_share`; it *divides* when the agree shares of the groups 
 least `division_gap`.
 
 The computation is `opinion_groups` in bot/domain/opinion_groups.py: it needs numpy, scipy and
-scikit-learn, which load with the first computation, not at start (bot/lazy.py). This module
+scikit-learn, which load with the first computation, not at start (bot/domain/lazy.py). This module
 holds what the rest of the bot shows and passes around.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.lazy import importing
+from bot.domain.lazy import importing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,7 +69,7 @@ class RatingMatrix:
     @classmethod
     def from_triples(cls, triples: Sequence[Sequence[int]]) -> RatingMatrix:
         """(participant id, impulse id, value) triples, in any order."""
-        with importing():  # numpy: not at start (bot/lazy.py)
+        with importing():  # numpy: not at start (bot/domain/lazy.py)
             import numpy as np
 
         data = np.asarray(triples, dtype=np.int64).reshape(-1, 3)

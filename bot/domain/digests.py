@@ -43,7 +43,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.digest.figures import (
+from bot.domain.consensus import ConsensusView
+from bot.domain.digest_figures import (
     ChartSpec,
     DigestContent,
     DigestFacts,
@@ -51,8 +52,7 @@ from bot.digest.figures import (
     OpinionChartSpec,
     QuotedImpulse,
 )
-from bot.digest.schedule import DigestSchedule, Period
-from bot.domain.consensus import ConsensusView
+from bot.domain.digest_schedule import DigestSchedule, Period
 from bot.domain.standings import Standings
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ ConsensusReading = Callable[[], ConsensusView | None]  # the latest cached resul
 @dataclass(frozen=True)
 class DigestPolicy:
     skip_unchanged: bool = True  # else a short "no change" post
-    # Longer than one part can take, the session's own retries included (bot.resilience: up
+    # Longer than one part can take, the session's own retries included (bot.telegram.resilience: up
     # to 5 tries of 60 s plus waits); after a crash the digest waits this long for a new holder.
     lease: timedelta = timedelta(minutes=10)
     first_retry: timedelta = timedelta(seconds=5)

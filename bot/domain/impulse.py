@@ -6,11 +6,21 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from enum import Enum
+from enum import Enum, StrEnum
 
 # Every check below reads at most this many characters of a text (Telegram's own limit for a
 # message), and each is linear in what it reads: no user text can make one take long.
 MAX_CHECKED = 4096
+
+
+class ImpulseStatus(StrEnum):
+    """Where an impulse stands; storage keeps the value (`impulses.status`)."""
+
+    PENDING = "pending"  # waiting for a moderator (pre-moderation)
+    APPROVED = "approved"  # published
+    REJECTED = "rejected"
+    REMOVED = "removed"  # taken down after publication (post-moderation)
+    MERGED = "merged"  # a duplicate, merged into another impulse (bot.domain.ratings)
 
 
 class ImpulseProblem(Enum):

@@ -2,7 +2,7 @@
 and k-means from scikit-learn on the sparse rating matrix.
 
 numpy, scipy and scikit-learn are imported here, at module level: `ConsensusCache` imports this
-module before its first computation, in a worker thread (bot/lazy.py), not at start.
+module before its first computation, in a worker thread (bot/domain/lazy.py), not at start.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Protocol
 
+from bot.domain.impulse import ImpulseStatus
+
 REPORT_MIN_AGE = timedelta(hours=24)
 
 
@@ -31,7 +33,7 @@ class ReportReason(StrEnum):
     OFF_TOPIC = "off_topic"
 
 
-MERGED = "merged"  # bot.domain.moderation.Status.MERGED
+MERGED = ImpulseStatus.MERGED.value
 
 
 @dataclass(frozen=True)

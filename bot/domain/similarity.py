@@ -7,7 +7,7 @@ sparse row. The IDF weights are recomputed (cheap, O(non-zeros)) when the index 
 tenth since the last time; until then new rows are weighted with the previous IDF.
 
 The index (bot/domain/similarity_index.py) needs numpy, scipy and scikit-learn; it is built
-with the first published impulse, so a bot without any does not load them (bot/lazy.py).
+with the first published impulse, so a bot without any does not load them (bot/domain/lazy.py).
 
 No aiogram, no SQL: `SimilarImpulses` loads from a `SimilaritySource`.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from bot.lazy import preload
+from bot.domain.lazy import preload
 
 if TYPE_CHECKING:
     from bot.domain.similarity_index import SimilarityIndex
@@ -82,7 +82,7 @@ class SimilarImpulses:
             added, gone, mark = await self._source.published_since(self._mark)
             if added and self._index is None:
                 # numpy, scipy and scikit-learn: about 80 MB and a second to import, so only
-                # now and in a worker thread (bot/lazy.py).
+                # now and in a worker thread (bot/domain/lazy.py).
                 await preload("bot.domain.similarity_index")
                 from bot.domain.similarity_index import SimilarityIndex
 

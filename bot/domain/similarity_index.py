@@ -2,7 +2,7 @@
 similarity (bot/domain/similarity.py explains the method).
 
 numpy, scipy and scikit-learn are imported here, at module level: `SimilarImpulses` imports this
-module with the first published impulse, in a worker thread (bot/lazy.py), not at start.
+module with the first published impulse, in a worker thread (bot/domain/lazy.py), not at start.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Moderators' routers. `ModeratorGate` (bot.middlewares) guards all of them at once."""
+"""Moderators' routers. `ModeratorGate` (bot.telegram.middlewares) guards all of them at once."""
 
 from aiogram import Router
 
-from bot.config import Settings
-from bot.middlewares import ModeratorGate
+from bot.app.config import Settings
+from bot.telegram.middlewares import ModeratorGate
 from handlers.moderation import answers, digest, followup, merge, review, steering, waves
 
 # Every moderator command; the gate logs others' attempts to use them.

@@ -18,10 +18,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import I18n
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.app.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.moderation import AnswerStatus, ModerationService, answer_mode_expired
-from bot.moderator_language import ModeratorLanguages
+from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import (

@@ -12,12 +12,13 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import outcomes
-from bot.config import Settings
-from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from bot.app.config import Settings
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason
 from bot.domain.participation import Erasure
-from bot.moderator_language import ModeratorLanguages
-from bot.outcomes import Outcome
+from bot.telegram import outcomes
+from bot.telegram.moderator_language import ModeratorLanguages
+from bot.telegram.outcomes import Outcome
 from handlers import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
@@ -40,12 +41,12 @@ def card_keyboard(impulse: ImpulseCard) -> InlineKeyboardMarkup:
     def add(text: str, action: CardAction) -> None:
         builder.button(text=text, callback_data=CardCallback(impulse=impulse.id, action=action))
 
-    if impulse.status == Status.PENDING:
+    if impulse.status == ImpulseStatus.PENDING:
         add(_("✅ Freigeben"), CardAction.APPROVE)
         add(_("❌ Ablehnen"), CardAction.REJECT)
-    elif impulse.status == Status.APPROVED:
+    elif impulse.status == ImpulseStatus.APPROVED:
         add(_("⬇️ Zurückziehen"), CardAction.TAKE_DOWN)
-    if impulse.status != Status.PENDING and impulse.has_author:
+    if impulse.status != ImpulseStatus.PENDING and impulse.has_author:
         add(_("💬 Antworten"), CardAction.ANSWER)
     for kept in impulse.similar:
         builder.button(
@@ -158,7 +159,7 @@ async def send_card(
     except TelegramAPIError as exc:
         if outcomes.is_transient(exc):
             # The Bot API stayed away through every retry: the step is run again later
-            # (bot.pipeline), and sends the cards that are still missing.
+            # (bot.telegram.pipeline), and sends the cards that are still missing.
             raise
         # A moderator who never opened the bot cannot be written to, or the moderators' group
         # may have removed the bot: /queue still shows the impulse, and the submission is not

@@ -19,10 +19,10 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.digest.figures import DigestContent
+from bot.app.config import Settings
 from bot.digest.publisher import CHART_FILENAME
+from bot.domain.clock import Clock
+from bot.domain.digest_figures import DigestContent
 from bot.domain.digests import DigestService, PostOutcome
 from handlers.callbacks import RowId
 

@@ -1,7 +1,8 @@
 """/rueckmeldung (English: /outcome): the outcome message to everyone who asked for it at the
 end of the dialog. The moderator writes the text, sees a preview with the number of recipients
-and "Senden" / "Ändern" / "Abbrechen"; only "Senden" starts the paced sending (bot/followup.py),
-and a second press of it (or the same press handled again) sends nothing twice.
+and "Senden" / "Ändern" / "Abbrechen"; only "Senden" starts the paced sending
+(bot/telegram/followup.py), and a second press of it (or the same press handled again) sends
+nothing twice.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.followup import Summary, valid_text
 from bot.domain.moderation import ModerationService
-from bot.followup import FollowUpSender
+from bot.telegram.followup import FollowUpSender
 from handlers import followup_views
 from handlers.callbacks import RowId
 from handlers.moderation.callbacks import DraftAction

@@ -14,17 +14,18 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.domain.moderation import ModerationService, Status
+from bot.app.config import Settings
+from bot.domain.clock import Clock
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
-from bot.moderator_language import ModeratorLanguages
+from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import Confirmable, ConfirmCallback, MergeCallback
 from handlers.moderation.review import tell_author
 
-TAKE_PART = {Status.PENDING.value, Status.APPROVED.value}  # as storage.ratings merges
+TAKE_PART = {ImpulseStatus.PENDING.value, ImpulseStatus.APPROVED.value}  # as storage.ratings merges
 
 
 def merged_text(duplicate: int, kept: int, outcome: MergeOutcome) -> str:

@@ -15,16 +15,16 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import outcomes
-from bot.clock import Clock
-from bot.config import Settings
-from bot.consensus_cache import ConsensusCache
+from bot.app.config import Settings
 from bot.digest.opinion_chart import opinion_chart_spec, render_opinion_chart
+from bot.domain.clock import Clock
+from bot.domain.consensus_cache import ConsensusCache
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import ParticipationService
 from bot.domain.waves import stats_since
-from bot.export import export_stamp, export_zip, full_export
-from bot.moderator_language import ModeratorLanguages
+from bot.ops.export import export_stamp, export_zip, full_export
+from bot.telegram import outcomes
+from bot.telegram.moderator_language import ModeratorLanguages
 from handlers.moderation import texts
 from handlers.moderation.callbacks import AnnounceCallback, Confirmable, ConfirmCallback
 from handlers.moderation.cards import names, sure_keyboard
@@ -173,7 +173,7 @@ async def confirm_announcement(
     except TelegramAPIError as exc:
         problem = outcomes.operator_problem(exc)
         if problem is None:
-            raise  # passing: the step runs again (bot.pipeline); else the errors handler
+            raise  # passing: the step runs again (bot.telegram.pipeline); else the errors handler
         log.error("announcement not posted: the operator must act (%s: %s)", problem, exc.message)
         await _close_preview(callback, texts.channel_problem(settings.channel_chat, problem))
         return

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.config import Settings
+from bot.app.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
-from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats
 from bot.domain.ratings import ReportReason
 from bot.domain.standings import Standings, percent
 from bot.domain.waves import STATS_HOURS, Arrivals, WaveProblem, WaveRecord, WaveState, bar
-from bot.i18n import format_moment, format_number, format_share
+from bot.telegram.i18n import format_moment, format_number, format_share
 from handlers.notices import answer_label, reason_label
 from handlers.rating_views import reason_label as report_label
 from handlers.views import topic_title
@@ -56,11 +57,11 @@ def moderator_name(
 
 def status_label(status: str) -> str:
     labels = {
-        Status.PENDING.value: _("wartet auf Prüfung"),
-        Status.APPROVED.value: _("veröffentlicht"),
-        Status.REJECTED.value: _("abgelehnt"),
-        Status.REMOVED.value: _("zurückgezogen"),
-        Status.MERGED.value: _("zusammengeführt"),
+        ImpulseStatus.PENDING.value: _("wartet auf Prüfung"),
+        ImpulseStatus.APPROVED.value: _("veröffentlicht"),
+        ImpulseStatus.REJECTED.value: _("abgelehnt"),
+        ImpulseStatus.REMOVED.value: _("zurückgezogen"),
+        ImpulseStatus.MERGED.value: _("zusammengeführt"),
     }
     return labels.get(status, status)
 
@@ -314,7 +315,7 @@ def announce_cancelled() -> str:
 
 
 def channel_problem(channel: str, problem: str) -> str:
-    """What an operator must fix before the bot can post in the channel (bot.outcomes)."""
+    """What an operator must fix before the bot can post in the channel (bot.telegram.outcomes)."""
     if problem == "chat_missing":
         text = _(
             "Den Kanal {channel} gibt es nicht, oder der Bot ist dort kein Mitglied. Bitte "

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.digest.schedule import DigestSchedule, Period
+from bot.domain.digest_schedule import DigestSchedule, Period
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

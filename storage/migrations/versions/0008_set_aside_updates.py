@@ -3,7 +3,7 @@
 Revision ID: 0008
 Revises: 0007
 
-An update the pinned aiogram's models reject even after the lenient repairs (bot/lenient.py) is
+An update the pinned aiogram's models reject even after the lenient repairs (bot/telegram/lenient.py) is
 no longer handled but recorded here: its id (once), its kind, the locations and types of its
 validation errors, and the time. No payload. Kept `privacy.set_aside_days`.
 """

@@ -1,0 +1,148 @@
+"""`dialogbot digest`: write the current digest to files (--dry-run) or post it now (--post).
+
+Both compose "the current one": everything since the last digest, as a moderator's /digest
+preview shows it. A post goes through the same outbox as the scheduled digests, so a post the
+channel did not accept stays pending and the running bot delivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+
+from bot.app.config import Settings
+from bot.app.digest_wiring import build_digests
+from bot.app.services import Services
+from bot.domain.clock import Clock, system_clock
+from bot.domain.consensus_cache import ConsensusCache
+from bot.domain.digest_figures import DigestContent
+from bot.domain.digests import DigestService, PostOutcome, PublishError
+from bot.telegram.i18n import build_i18n
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.ratings import SqlConsensusSource
+
+POST_ATTEMPTS = 3
+
+
+class DigestCommandError(Exception):
+    """Reported by the CLI in one line."""
+
+
+async def dry_run(settings: Settings, output: Path, clock: Clock = system_clock) -> list[Path]:
+    """Write the chart and the text of the digest as it would be posted now; returns the
+    paths. Posts nothing and records nothing."""
+    if not settings.token:
+        print("note: DIALOGBOT_TOKEN is not set; the link shows BOT_USERNAME", file=sys.stderr)
+    async with _digests(settings, with_bot=bool(settings.token), consensus=True) as service:
+        now = clock()
+        try:
+            _facts, content = await service.compose_now(now)
+        except PublishError as exc:
+            raise DigestCommandError(f"could not ask Telegram for the bot's name: {exc}") from exc
+        png = await service.chart_png(content)
+        opinions = await service.opinion_png(content)  # the second chart, when there are groups
+    return _write(output, now.strftime("%Y%m%dT%H%M%SZ"), content, png, opinions)
+
+
+async def post(settings: Settings, clock: Clock = system_clock) -> str:
+    """Post the current digest now; returns a one-line report."""
+    if not settings.channel_chat:
+        raise DigestCommandError("channel.chat / DIALOGBOT_CHANNEL is not set: nowhere to post")
+    settings.require_token()
+    async with _digests(settings, with_bot=True) as service:
+        draft = await service.preview(clock())
+        outcome = await service.post_draft(draft.id, None, clock())
+        for _ in range(POST_ATTEMPTS - 1):
+            if outcome is not PostOutcome.RETRYING:
+                break
+            await _wait_for_retry(service, clock)
+            outcome = await service.deliver(draft.id, clock())
+    if outcome is PostOutcome.POSTED:
+        return f"digest {draft.key} posted to {settings.channel_chat}"
+    raise DigestCommandError(
+        f"digest {draft.key} not posted yet ({outcome.value}); it stays pending and the "
+        "running bot (`dialogbot run`) delivers it"
+    )
+
+
+@asynccontextmanager
+async def _digests(
+    settings: Settings, *, with_bot: bool, consensus: bool = False
+) -> AsyncIterator[DigestService]:
+    """With `consensus`, the opinion groups are computed first (a one-off, not cached)."""
+    database = Database(
+        settings.database_url,
+        connect_timeout=settings.database.connect_timeout,
+        command_timeout=settings.database.command_timeout,
+    )
+    bot = _bot(settings) if with_bot else None
+    try:
+        await upgrade(database)
+        participation = Services.build(settings, database).participation
+        groups = None
+        if consensus:
+            groups = ConsensusCache(
+                SqlConsensusSource(database),
+                system_clock,
+                refresh_minutes=settings.ratings.consensus_refresh_minutes,
+            )
+            await groups.refresh()
+        yield build_digests(
+            settings,
+            database,
+            build_i18n(settings.default_locale),
+            participation,
+            bot,
+            consensus=groups,
+        )
+    finally:
+        if bot is not None:
+            await bot.session.close()
+        await database.dispose()
+
+
+def _bot(settings: Settings) -> Bot:
+    return Bot(
+        token=settings.require_token(),
+        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base)),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+async def _wait_for_retry(service: DigestService, clock: Clock) -> None:
+    now = clock()
+    retry = await service.next_attempt(now)
+    seconds = (retry - now).total_seconds() if retry is not None else 0.0
+    await asyncio.sleep(min(max(seconds, 1.0), 60.0))
+
+
+def _write(
+    output: Path,
+    stamp: str,
+    content: DigestContent,
+    png: bytes | None,
+    opinions: bytes | None = None,
+) -> list[Path]:
+    output.mkdir(parents=True, exist_ok=True)
+    text = output / f"digest-{stamp}.txt"
+    text.write_text(content.as_text() + "\n", encoding="utf-8")
+    paths = [text]
+    if png is not None:
+        chart = output / f"digest-{stamp}.png"
+        chart.write_bytes(png)
+        paths.insert(0, chart)
+    if opinions is not None:
+        second = output / f"digest-{stamp}-meinungsgruppen.png"
+        second.write_bytes(opinions)
+        paths.insert(len(paths) - 1, second)
+    return paths

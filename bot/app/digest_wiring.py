@@ -1,0 +1,106 @@
+"""Builds the digest service from settings: one place for the bot, the CLI and the demo."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from functools import partial
+from typing import Protocol
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.utils.i18n import I18n
+
+from bot.app.config import Settings
+from bot.digest.compose import DigestComposer, render_png
+from bot.digest.opinion_chart import render_opinion_chart
+from bot.digest.publisher import TelegramPublisher, bot_link, deep_link
+from bot.domain.consensus import ConsensusView
+from bot.domain.digest_schedule import DigestSchedule
+from bot.domain.digests import Alert, DigestPolicy, DigestPorts, DigestService, StandingsSource
+from storage.db import Database
+from storage.digests import SqlDigestFacts, SqlDigestOutbox
+from storage.inbox import instance_name
+
+
+def build_digests(
+    settings: Settings,
+    database: Database,
+    i18n: I18n,
+    standings: StandingsSource,
+    bot: Bot | None,
+    *,
+    consensus: ConsensusLatest | None = None,
+    alert: Alert | None = None,
+) -> DigestService:
+    """Without a bot (a dry run without token) nothing is posted and the link is a placeholder.
+    With `consensus` (the opinion groups' cache) the digest has the section "Worauf sich alle
+    einigen" whenever a result exists."""
+    ports = digest_ports(settings, database, i18n, standings, bot)
+    if consensus is not None:
+        ports = replace(ports, consensus=consensus.latest)
+    if alert is not None:
+        ports = replace(ports, alert=alert)
+    return DigestService(ports, instance_name())
+
+
+def moderator_alert(bot: Bot, settings: Settings, i18n: I18n) -> Alert:
+    """Tells the moderators (their group, or each of them) what the operator must fix for the
+    channel: `DigestService` calls it once per problem."""
+    from handlers.moderation import texts
+    from handlers.moderation.cards import review_chats
+
+    async def alert(problem: str) -> None:
+        with i18n.context(), i18n.use_locale(settings.moderation_language):
+            text = texts.digest_refused(settings.channel_chat or "", problem)
+        for chat_id in review_chats(settings):
+            try:
+                await bot.send_message(chat_id, text)
+            except TelegramAPIError as exc:
+                log.warning("a moderator could not be told about the channel: %s", exc.message)
+
+    return alert
+
+
+log = logging.getLogger(__name__)
+
+
+class ConsensusLatest(Protocol):
+    def latest(self) -> ConsensusView | None: ...
+
+
+def digest_ports(
+    settings: Settings,
+    database: Database,
+    i18n: I18n,
+    standings: StandingsSource,
+    bot: Bot | None,
+) -> DigestPorts:
+    channel = settings.channel_chat
+    publisher = TelegramPublisher(bot, channel) if bot is not None and channel else None
+    link: Callable[[], Awaitable[str]] = (
+        partial(bot_link, bot) if bot is not None else partial(_placeholder_link)
+    )
+    composer = DigestComposer(
+        settings.consultation,
+        i18n,
+        locale=settings.digest_locale,
+        timezone=settings.digest_timezone,
+    )
+    return DigestPorts(
+        outbox=SqlDigestOutbox(database),
+        facts=SqlDigestFacts(database),
+        standings=standings,
+        schedule=DigestSchedule(settings.digest_schedule, settings.digest_timezone),
+        composer=composer.compose,
+        renderer=render_png,
+        opinion_renderer=render_opinion_chart,
+        link=link,
+        publisher=publisher,
+        policy=DigestPolicy(skip_unchanged=settings.digest_when_unchanged == "skip"),
+    )
+
+
+async def _placeholder_link() -> str:
+    return deep_link(None)
