@@ -6,8 +6,10 @@
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from handlers.callbacks import Step, StepCallback
+from handlers.commands import ERASE, MY_DATA
 
-DATA_RIGHTS_COMMANDS = frozenset({"/meinedaten", "/loeschen"})
+# Every name of the two commands, in every language (/mydata, /sil, ...), not only the German.
+DATA_RIGHTS_COMMANDS = frozenset(f"/{name}" for name in (*MY_DATA.aliases, *ERASE.aliases))
 DATA_RIGHTS_BUTTONS = frozenset(
     {StepCallback(step=Step.ERASE).pack(), StepCallback(step=Step.KEEP_DATA).pack()}
 )

@@ -731,6 +731,11 @@ async def test_blocked_people_can_still_see_and_erase_their_data(mod: Harness) -
     await author.send("/meinedaten")
     document = author.user.last_message.document
     assert document is not None and b"Ateliers" in document
+    for alias in ("/mydata", "/verilerim"):  # the other languages' names are rights too
+        await author.send(alias)
+        assert author.user.last_message.document == document
+    await author.send("/delete")
+    assert "gesperrt" not in author.last_text
     await author.send("/loeschen")
     await author.press("Ja, alles löschen")
     assert "gelöscht" in author.last_text
