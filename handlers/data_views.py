@@ -61,11 +61,18 @@ def _yes_no(value: Any) -> Any:
     return value if value is None else (_("ja") if value else _("nein"))
 
 
-def _status_of_participant(value: Any) -> Any:
-    return {
+def participant_status_label(status: ParticipantStatus) -> str:
+    labels = {
         ParticipantStatus.ACTIVE: _("nimmt teil"),
         ParticipantStatus.BLOCKED: _("von der Moderation gesperrt"),
-    }.get(value, value)
+        ParticipantStatus.SET_ASIDE: _("zählt zurzeit nicht mit (die Moderation prüft das)"),
+    }
+    return labels[status]
+
+
+def _status_of_participant(value: Any) -> Any:
+    known = {status.value for status in ParticipantStatus}
+    return participant_status_label(ParticipantStatus(value)) if value in known else value
 
 
 def _opinion(value: Any) -> str:

@@ -327,6 +327,19 @@ def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
         assert all(t(locale, msgid) != msgid for msgid in _status_msgids())
 
 
+@pytest.mark.parametrize("locale", LANGUAGES)
+def test_every_participant_status_has_words_in_every_language(locale: str) -> None:
+    """/meinedaten shows the person's own status (taking part, blocked, set aside with a wave):
+    each in words, never its stored code."""
+    from bot.domain.participation import ParticipantStatus
+    from handlers.data_views import participant_status_label
+
+    with rendering_in(i18n(), locale):
+        labels = {status: participant_status_label(status) for status in ParticipantStatus}
+    assert all(label and label != status.value for status, label in labels.items()), labels
+    assert len(set(labels.values())) == len(ParticipantStatus), labels
+
+
 def _status_msgids() -> list[str]:
     """The German labels, so a missing translation (falling back to German) is caught."""
     from bot.domain.impulse import ImpulseStatus
