@@ -276,9 +276,10 @@ async def test_three_instances_keep_each_citizens_order_and_answer_once(
             for c in calls
             if c.method == "editMessageText" and "Gewählt: " in c.params.get("text", "")
         ]
-        assert edits == ["1", "2", "3"], f"{user.id}: keyboard edits out of order: {edits}"
+        # Consent turns the welcome into the list (0), then one edit per tap, in order.
+        assert edits == ["0", "1", "2", "3"], f"{user.id}: keyboard edits out of order: {edits}"
         sent = Counter(c.method for c in calls)
-        assert sent["sendMessage"] == 4, f"{user.id}: {sent}"  # welcome, topics, impulse, review
+        assert sent["sendMessage"] == 1, f"{user.id}: {sent}"  # the welcome; the rest edits it
         answered = [a.query_id for a in user.callback_answers]
         assert len(answered) == len(set(answered)) == 7, f"{user.id}: {answered}"
         assert all(c.status == 200 for c in calls), f"{user.id}: {[c.status for c in calls]}"
