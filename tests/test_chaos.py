@@ -163,7 +163,15 @@ async def test_twenty_citizens_finish_while_the_bot_api_misbehaves(
     )
     citizens = [emulator.user(70_000 + i) for i in range(CITIZENS)]
     # From the start on: the command menus and setWebhook get their faults too.
-    # One of each harmless and recoverable kind for sure, then the random schedule.
+    # One of each transient, harmless and recoverable kind for sure (a dialog of few calls
+    # may not draw each at random), then the random schedule.
+    emulator.faults.schedule(
+        "sendMessage",
+        Fault.html_page(502),
+        Fault.cut_off(),
+        Fault.dropped(),
+        Fault.slow(REQUEST_TIMEOUT + 0.5),
+    )
     emulator.faults.schedule("editMessageText", Fault.not_modified(), Fault.edit_gone())
     emulator.faults.schedule("editMessageReplyMarkup", Fault.cannot_edit())
     emulator.faults.schedule("answerCallbackQuery", Fault.query_too_old())
