@@ -54,6 +54,23 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app.doctor import DoctorOptions, render_json, render_text, run_checks
+
+    checks = await run_checks(settings, DoctorOptions(webhook=args.webhook))
+    print(render_json(checks) if args.json else render_text(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def doctor_config_failure(error: ConfigError, args: argparse.Namespace) -> int:
+    """`dialogbot doctor` with a config that does not load: that is its one failed check."""
+    from bot.app.doctor import config_failure, render_json, render_text
+
+    checks = config_failure(error)
+    print(render_json(checks) if args.json else render_text(checks))
+    return 1
+
+
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.emulator.demo import run_demo
 
@@ -212,6 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="where the webhook server listens (default 0.0.0.0:8080)",
     )
+    doctor = add(
+        "doctor",
+        cmd_doctor,
+        "Check everything a launch depends on; exit status 1 if anything fails.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument(
+        "--webhook", metavar="URL", help="check webhook mode with the URL `run --webhook` gets"
+    )
     demo = add("demo", cmd_demo, "Offline demo: emulator + real bot + simulated citizens.")
     demo.add_argument("--citizens", type=int, default=36, help="how many simulated citizens")
     demo.add_argument("--output", default="demo-output", help="folder for the demo's files")
@@ -256,7 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Mask the configured token and secret themselves, not only what looks like a token.
         configure_logging(verbose=args.verbose, secrets=(settings.token or "", settings.secret))
         return int(event_loop.run(args.handler(settings, args)))
-    except (ConfigError, CliError) as exc:
+    except ConfigError as exc:
+        if args.command == "doctor":
+            return doctor_config_failure(ConfigError(redact(str(exc))), args)
+        print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except CliError as exc:
         print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)
         return 2
     except DatabaseUnreachable as exc:
