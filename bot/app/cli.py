@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.app import event_loop
 from bot.app.config import ConfigError, Settings, check_launch_secret, load_settings
-from bot.app.logs import RedactTokens, configure_logging
+from bot.app.logs import LOG_FORMATS, RedactTokens, configure_logging
 from bot.telegram.lean_aiogram import import_aiogram
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
@@ -40,7 +40,23 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             options = WebhookOptions.parse(args.webhook, args.listen, settings.webhook_secret)
         except WebhookConfigError as exc:
             raise CliError(str(exc)) from None
-    app = Application.build(settings)
+    metrics_server = None
+    if args.metrics:
+        # Only then: prometheus-client and aiohttp's server side.
+        from bot.app.observability import MetricsAddressError, MetricsServer, parse_address
+        from bot.telegram.metrics import Metrics
+
+        try:
+            host, port = parse_address(args.metrics)
+        except MetricsAddressError as exc:
+            raise CliError(str(exc)) from None
+        metrics = Metrics()
+        app = Application.build(settings, metrics=metrics)
+        metrics_server = MetricsServer(app, metrics, backlog_seconds=args.ready_backlog)
+        # Before the database is waited for: /healthz answers while it is away.
+        await metrics_server.start(host, port)
+    else:
+        app = Application.build(settings)
     if args.webhook:
         serve = partial(serve_webhook, app, options)
     # What exists now lives as long as the process: keep it out of every garbage collection
@@ -51,6 +67,9 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         await run_until_signalled(app, serve=serve)
     except TokenRevoked as exc:
         raise CliError(str(exc)) from None
+    finally:
+        if metrics_server is not None:
+            await metrics_server.stop()
     return 0
 
 
@@ -213,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
             type=Path,
             help="TOML config (default: config.toml, else config.example.toml)",
         )
+        sub.add_argument(
+            "--log-format",
+            choices=LOG_FORMATS,
+            default="text",
+            help="text lines, or one JSON object per line for log shippers",
+        )
         sub.set_defaults(handler=handler)
         return sub
 
@@ -228,6 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="0.0.0.0:8080",
         metavar="HOST:PORT",
         help="where the webhook server listens (default 0.0.0.0:8080)",
+    )
+    run.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve /healthz, /readyz and /metrics (Prometheus) here, e.g. 127.0.0.1:9108",
+    )
+    run.add_argument(
+        "--ready-backlog",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="/readyz fails when an update waits longer than this (default 300)",
     )
     doctor = add(
         "doctor",
@@ -274,13 +311,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     import_aiogram()
     from storage.outage import DatabaseUnreachable
 
-    configure_logging(verbose=args.verbose)
+    log_format = getattr(args, "log_format", "text")
+    configure_logging(verbose=args.verbose, log_format=log_format)
     redact = RedactTokens().redact
     try:
         settings = load_settings(args.config)
         redact = RedactTokens((settings.token or "", settings.secret)).redact
         # Mask the configured token and secret themselves, not only what looks like a token.
-        configure_logging(verbose=args.verbose, secrets=(settings.token or "", settings.secret))
+        configure_logging(
+            verbose=args.verbose,
+            secrets=(settings.token or "", settings.secret),
+            log_format=log_format,
+        )
         return int(event_loop.run(args.handler(settings, args)))
     except ConfigError as exc:
         if args.command == "doctor":

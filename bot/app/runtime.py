@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -69,6 +70,9 @@ from storage.migrate import upgrade
 from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.reachability import ReplyAddresses
 from storage.set_aside import SetAside
+
+if TYPE_CHECKING:
+    from bot.telegram.metrics import Metrics  # prometheus-client: only with --metrics
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +147,10 @@ class Application:
         clock: Clock = system_clock,
         retry: RetryPolicy = DEFAULT_RETRY,
         rerun_backoff: BackoffConfig | None = None,
+        metrics: Metrics | None = None,
     ) -> Application:
+        """`metrics`: what `dialogbot run --metrics` serves (bot.app.observability); None
+        counts nothing (and does not load prometheus-client)."""
         database = Database(
             settings.database_url,
             connect_timeout=settings.database.connect_timeout,
@@ -163,7 +170,7 @@ class Application:
         reachability = Reachability(ReplyAddresses(database), settings.secret)
         revocation = Revocation()
         bot.session.middleware(RevokedToken(revocation))
-        bot.session.middleware(RetryRequests(retry))
+        bot.session.middleware(RetryRequests(retry, metrics))
         bot.session.middleware(ForbiddenChats(reachability.forbidden))
         # A replayed update's second answer to a button press, or an edit already shown, is done.
         bot.session.middleware(SettledCalls())
@@ -224,6 +231,7 @@ class Application:
             retry_when=passing_failure,
             retry_backoff=rerun_backoff or database_backoff(settings),
             set_aside=set_aside,
+            metrics=metrics,
         )
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(
