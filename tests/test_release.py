@@ -7,6 +7,7 @@ from __future__ import annotations
 import gettext
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import ROOT
+
+# name==version (; marker), then at least one "--hash=sha256:..." on its continuation lines
+PINNED_WITH_HASH = r"^([A-Za-z0-9._-]+)==([^\s;]+)[^\\\n]*(?:\\\n\s+--hash=sha256:[0-9a-f]{64}\s*)+"
 
 pytestmark = pytest.mark.slow
 
@@ -127,3 +131,27 @@ def test_the_installed_demo_runs_from_another_directory(wheel: Path, tmp_path: P
     assert doctor.returncode == 1, doctor.stderr
     checks = {c["name"]: c["ok"] for c in json.loads(doctor.stdout)["checks"]}
     assert checks["secret"] is False and checks["digest schedule"] is True
+
+
+def test_the_lock_file_pins_every_dependency_with_hashes() -> None:
+    """requirements.lock (make lock) covers pyproject.toml: each dependency, the dev extras
+    included, at one exact version with hashes."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    text = (ROOT / "requirements.lock").read_text()
+    pinned = {
+        canonicalize_name(m.group(1)): m.group(2) for m in re.finditer(PINNED_WITH_HASH, text, re.M)
+    }
+    for requirement in map(Requirement, declared):
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{requirement.name} is not in requirements.lock: run make lock"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
+            f"requirements.lock pins {name}=={pinned[name]}, pyproject.toml wants {requirement}"
+        )
