@@ -24,6 +24,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.i18n import I18n
 from sqlalchemy.engine import make_url
 
+from bot.app.backlog_watch import BacklogWatch
 from bot.app.config import Settings
 from bot.app.digest_wiring import build_digests, moderator_alert
 from bot.app.periodic import pause
@@ -137,6 +138,8 @@ class Application:
     clock: Clock = system_clock
     # Set when Telegram refuses the token (401): polling or the webhook then stop.
     revocation: Revocation = field(default_factory=Revocation)
+    # Tells the moderators once per incident when the inbox backlog keeps growing.
+    backlog_watch: BacklogWatch | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -251,6 +254,7 @@ class Application:
             housekeeping,
             clock,
             revocation,
+            BacklogWatch(settings, database, bot, i18n),
         )
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
@@ -352,10 +356,14 @@ class Application:
         """The tasks next to polling or the webhook: digests and housekeeping."""
         self.scheduler.start()
         self.housekeeping.start()
+        if self.backlog_watch is not None:
+            self.backlog_watch.start()
 
     async def stop_background(self) -> None:
         await self.scheduler.stop()
         await self.housekeeping.stop()
+        if self.backlog_watch is not None:
+            await self.backlog_watch.stop()
 
     async def close(self) -> None:
         await self.stop_background()

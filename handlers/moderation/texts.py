@@ -317,3 +317,10 @@ def audit(entries: list[dict[str, Any]]) -> str:
 
 def export_caption() -> str:
     return _("Export: Stimmen und Impulse, nur mit Pseudonymen.")
+
+
+def backlog_growing(count: int, minutes: int) -> str:
+    return _(
+        "⚠️ Der Bot kommt nicht hinterher: {count} Nachrichten warten, die älteste seit "
+        "{minutes} Minuten, und es werden mehr. Bitte sagen Sie dem Betrieb Bescheid."
+    ).format(count=count, minutes=minutes)
