@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent
 class BuildWithCatalogs(build_py):
     def run(self) -> None:
         super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install reads the source tree (make locales compiles there)
         from babel.messages.mofile import write_mo
         from babel.messages.pofile import read_po
 

@@ -4,8 +4,10 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 
 from handlers import (
+    after_submit,
     closed,
     fallback,
+    followup,
     help,
     impulse,
     language,
@@ -33,11 +35,13 @@ def citizen_router() -> Router:
         my_vote.router(),
         results.router(),
         my_data.router(),
+        followup.router(),
         ratings.router(),
         topics.router(),
         impulse.router(),
         similar_hint.router(),
         review.router(),
+        after_submit.router(),  # free text outside the dialog, before the last resort
         fallback.router(),
     )
     return router

@@ -16,6 +16,8 @@ RowId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 class Step(StrEnum):
     CONSENT = "ok"
     DECLINE = "no"
+    PRIVACY = "pv"  # the full privacy notice, in place of the welcome
+    WELCOME = "wb"  # from the privacy notice back to the welcome
     TOPICS_DONE = "td"
     SKIP_IMPULSE = "sk"
     SUBMIT = "sb"
@@ -27,6 +29,7 @@ class Step(StrEnum):
     OTHER_TOPIC = "ot"  # the idea's topic: show every topic, not only the chosen ones
     ERASE = "er"
     KEEP_DATA = "kd"
+    NEW_IDEA = "ni"  # after submitting: a free text offered as a new idea (after_submit)
 
 
 class StepCallback(CallbackData, prefix="s"):

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
-from handlers import flow, rating_views, views
+from handlers import commands, flow, rating_views, views
 from handlers.callbacks import ImpulseTopicCallback, Step, StepCallback, TopicCallback
 from handlers.filters import PhaseClosed
 from handlers.states import Dialog
@@ -29,6 +29,7 @@ DIALOG_STEPS = {
     Step.KEEP_IMPULSE,
     Step.REMOVE_IMPULSE,
     Step.OTHER_TOPIC,
+    Step.NEW_IDEA,
 }
 
 
@@ -60,8 +61,8 @@ def router() -> Router:
     router = Router(name="closed")
     closed = PhaseClosed()
     router.message.register(welcome_closed, CommandStart(), closed)
-    router.message.register(welcome_closed, Command("meinvotum"), closed)
-    router.message.register(message_closed, Command("stoebern"), closed)
+    router.message.register(welcome_closed, Command(*commands.MY_VOTE.aliases), closed)
+    router.message.register(message_closed, Command(*commands.BROWSE.aliases), closed)
     router.message.register(
         message_closed, Dialog.impulse_text, F.text, ~F.text.startswith("/"), closed
     )
@@ -73,6 +74,7 @@ def router() -> Router:
         ImpulseTopicCallback,
         rating_views.HintCallback,
         rating_views.RateCallback,
+        rating_views.UndoCallback,
         rating_views.BrowseCallback,
     ):
         router.callback_query.register(button_closed, dialog_button.filter(), closed)

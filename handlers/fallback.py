@@ -47,11 +47,12 @@ async def unhandled_button(
     Handled again after a crash (`replayed`), a press can find its own step already saved
     while the prompt of the next step never went out (the state is committed just before
     that reply). Showing the current step again means nobody is left without buttons; at
-    worst, after a crash, a prompt appears twice.
+    worst, after a crash, a prompt appears twice. It is shown in place of the pressed message,
+    as the press would have shown it.
     """
     if replayed and isinstance(callback.message, Message) and await state.get_state() in STEPS:
         await callback.answer()
-        await flow.resume(callback.message, state, settings)
+        await flow.resume(callback.message, state, settings, edit=True)
         return
     await callback.answer(views.stale_button(), show_alert=True)
 

@@ -7,7 +7,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.app.config import Settings
-from handlers import flow, views
+from handlers import commands, flow, views
 
 
 async def show_help(message: Message, settings: Settings) -> None:
@@ -16,5 +16,5 @@ async def show_help(message: Message, settings: Settings) -> None:
 
 def router() -> Router:
     router = Router(name="help")
-    router.message.register(show_help, Command("hilfe", "help"))
+    router.message.register(show_help, Command(*commands.HELP.aliases))
     return router

@@ -7,6 +7,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.app.config import Settings
+from bot.domain.impulse import is_skip
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.similarity import SimilarImpulses
 from handlers import flow, keyboards, similar_hint, views
@@ -23,10 +24,13 @@ async def impulse_text(
     similar_impulses: SimilarImpulses,
 ) -> None:
     text = message.text or ""
+    if is_skip(text):  # "ok", "nein danke", "keine Idee": no idea for moderation
+        await skip_by_text(message, state, settings)
+        return
     problem = await participation.check_new_impulse(citizen.pseudonym, text)
     if problem is not None:
+        # Only the reason: the question above, with its button, still stands.
         await message.answer(views.impulse_problem(settings.consultation, problem, text))
-        await flow.ask_impulse(message, state, settings)
         return
     if await similar_hint.offer(message, state, settings, similar_impulses, text):
         return
@@ -40,32 +44,41 @@ async def impulse_text(
     await flow.ask_impulse_topic(message, state, settings, selected)
 
 
-async def forwarded(message: Message, state: FSMContext, settings: Settings) -> None:
-    """Someone else's words are no idea of one's own; ask for the person's own text."""
+async def skip_by_text(message: Message, state: FSMContext, settings: Settings) -> None:
+    """A skip in words: on to the review without an idea, said in one line; while the draft
+    has an idea, it stays (nothing is dropped unasked)."""
+    await flow.retire_prompt(message, state)
+    if (await state.get_data()).get(IMPULSE_TEXT):
+        await flow.after_topics(message, state, settings, note=views.impulse_kept())
+        return
+    await state.update_data({IMPULSE_TEXT: None, IMPULSE_TOPIC: None})
+    await flow.show_review(message, state, settings, note=views.impulse_skipped())
+
+
+async def forwarded(message: Message) -> None:
+    """Someone else's words are no idea of one's own; ask for the person's own text (only the
+    reason: the question above still stands)."""
     await message.answer(views.impulse_not_forwarded())
-    await flow.ask_impulse(message, state, settings)
 
 
-async def not_text(message: Message, state: FSMContext, settings: Settings) -> None:
+async def not_text(message: Message) -> None:
     await message.answer(views.impulse_needs_text())
-    await flow.ask_impulse(message, state, settings)
 
 
 async def skip(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    """ "Überspringen", or "Idee entfernen" for an idea in the draft: on without one."""
+    """ "Überspringen", or "Idee entfernen" for an idea in the draft: on without one; the
+    pressed question turns into the review."""
     await state.update_data({IMPULSE_TEXT: None, IMPULSE_TOPIC: None})
-    await callback.answer()
+    await callback.answer(views.step_review())
     if isinstance(callback.message, Message):
-        await flow.retire_prompt(callback.message, state)  # the pressed question itself
-        await flow.show_review(callback.message, state, settings)
+        await flow.show_review(callback.message, state, settings, edit=True)
 
 
 async def keep(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     """ "Idee behalten": the draft's idea, unchanged, and on to its topic or the review."""
-    await callback.answer()
+    await callback.answer(flow.step_after_topics(await state.get_data(), settings))
     if isinstance(callback.message, Message):
-        await flow.retire_prompt(callback.message, state)
-        await flow.after_topics(callback.message, state, settings)
+        await flow.after_topics(callback.message, state, settings, edit=True)
 
 
 async def other_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
@@ -89,12 +102,10 @@ async def assign_topic(
         await callback.answer(views.stale_button(), show_alert=True)
         return
     await state.update_data({IMPULSE_TOPIC: callback_data.topic})
-    await callback.answer()
-    await flow.edit_or_send(
-        callback, views.impulse_topic_chosen(settings.consultation, callback_data.topic)
-    )
+    await callback.answer(views.step_review())
     if isinstance(callback.message, Message):
-        await flow.show_review(callback.message, state, settings)
+        # The question turns into the review, which names the idea's topic.
+        await flow.show_review(callback.message, state, settings, edit=True)
 
 
 def router() -> Router:

@@ -1,4 +1,4 @@
-"""Inline keyboards. Topic buttons get one row each: titles stay readable on a phone."""
+"""Inline keyboards. The topic keyboard fits a phone screen: at most TOPIC_ROWS rows."""
 
 from __future__ import annotations
 
@@ -19,35 +19,87 @@ from handlers.callbacks import (
 )
 from handlers.views import topic_title
 
+# ✅ means one thing only: chosen (a topic; the current language). A topic not chosen has no
+# mark at all: a screen reader then reads its title alone, not an emoji name before each one.
 CHECKED = "✅"
-UNCHECKED = "▫️"
+# The topic keyboard, "Weiter" included, stays within this many rows: on a phone the counter
+# above it and "Weiter" below it are on screen together.
+TOPIC_ROWS = 11
 
 
-def consent(consultation: Consultation) -> InlineKeyboardMarkup:
+def consent() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Mitmachen"), callback_data=StepCallback(step=Step.CONSENT))
-    builder.button(text=_("📄 Datenschutzerklärung"), url=consultation.privacy_url)
+    builder.button(text=_("Mitmachen"), callback_data=StepCallback(step=Step.CONSENT))
+    builder.button(text=_("Datenschutz lesen"), callback_data=StepCallback(step=Step.PRIVACY))
     builder.button(text=_("Nein, danke"), callback_data=StepCallback(step=Step.DECLINE))
-    builder.adjust(1)
+    builder.adjust(1, 2)
+    return builder.as_markup()
+
+
+def privacy(consultation: Consultation) -> InlineKeyboardMarkup:
+    """Under the full privacy notice: consent, the policy on the web, back to the welcome."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Mitmachen"), callback_data=StepCallback(step=Step.CONSENT))
+    builder.button(text=_("📄 Datenschutzerklärung"), url=consultation.privacy_url)
+    builder.button(text=_("Zurück"), callback_data=StepCallback(step=Step.WELCOME))
+    builder.adjust(1, 2)
     return builder.as_markup()
 
 
 def topics(consultation: Consultation, selected: Sequence[str]) -> InlineKeyboardMarkup:
     """Built row by row: it is sent on every tap, and InlineKeyboardBuilder copies the whole
-    keyboard for each button added (several milliseconds for twenty; benchmarks/README.md)."""
+    keyboard for each button added (several milliseconds for twenty; benchmarks/README.md).
+    The layout follows the titles alone, not the marks: no button moves when one is tapped."""
+    titles = [topic_title(consultation, topic.id) for topic in consultation.topics]
     rows = [
         [
             InlineKeyboardButton(
-                text=f"{CHECKED if topic.id in selected else UNCHECKED} "
-                f"{topic_title(consultation, topic.id)}",
+                text=f"{CHECKED} {titles[i]}" if topic.id in selected else titles[i],
                 callback_data=TopicCallback(topic=topic.id, choose=topic.id not in selected).pack(),
             )
+            for i, topic in ((i, consultation.topics[i]) for i in row)
         ]
-        for topic in consultation.topics
+        for row in topic_rows([len(title) for title in titles], TOPIC_ROWS - 1)
     ]
     done = StepCallback(step=Step.TOPICS_DONE).pack()
-    rows.append([InlineKeyboardButton(text=_("Weiter ➡️"), callback_data=done)])
+    label = _("Weiter · {chosen} von {limit} gewählt").format(
+        chosen=len(selected), limit=consultation.max_topics
+    )
+    rows.append([InlineKeyboardButton(text=label, callback_data=done)])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def topic_rows(widths: Sequence[int], max_rows: int) -> list[list[int]]:
+    """The topics (by index, in their order) in at most `max_rows` rows, as few to a row as that
+    allows: one column when they fit, else two (more only past twice the rows). Of two columns,
+    the longest titles keep a row to themselves: of all ways to pair neighbours into the rows
+    allowed, the one whose paired titles are shortest in sum."""
+    count = len(widths)
+    if count <= max_rows:
+        return [[i] for i in range(count)]
+    if count > 2 * max_rows:  # more than two columns can show: plain rows of equal width
+        per_row = -(-count // max_rows)
+        return [list(range(i, min(i + per_row, count))) for i in range(0, count, per_row)]
+    pairs = count - max_rows
+    # best[i][p]: the least paired width among the first i topics with p pairs, and the layout.
+    inf = float("inf")
+    best: list[list[float]] = [[inf] * (pairs + 1) for _ in range(count + 1)]
+    best[0][0] = 0
+    for i in range(1, count + 1):
+        for p in range(pairs + 1):
+            alone = best[i - 1][p]
+            paired = best[i - 2][p - 1] + widths[i - 2] + widths[i - 1] if i >= 2 and p else inf
+            best[i][p] = min(alone, paired)
+    rows: list[list[int]] = []
+    i, p = count, pairs
+    while i > 0:
+        if p and i >= 2 and best[i][p] == best[i - 2][p - 1] + widths[i - 2] + widths[i - 1]:
+            rows.append([i - 2, i - 1])
+            i, p = i - 2, p - 1
+        else:
+            rows.append([i - 1])
+            i -= 1
+    return rows[::-1]
 
 
 def skip_impulse() -> InlineKeyboardMarkup:
@@ -82,7 +134,7 @@ def impulse_topics(
 
 def review() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Absenden"), callback_data=StepCallback(step=Step.SUBMIT))
+    builder.button(text=_("Absenden"), callback_data=StepCallback(step=Step.SUBMIT))
     builder.button(text=_("Themen ändern"), callback_data=StepCallback(step=Step.EDIT_TOPICS))
     builder.button(text=_("Idee ändern"), callback_data=StepCallback(step=Step.EDIT_IMPULSE))
     builder.adjust(1, 2)

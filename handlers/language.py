@@ -10,7 +10,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.app.config import Settings
 from bot.telegram.language import LanguageChoice, language_name, ordered_locales
-from handlers import flow, keyboards, views
+from handlers import commands, flow, keyboards, views
 from handlers.callbacks import LanguageCallback
 
 
@@ -49,6 +49,6 @@ async def choose_language(
 
 def router() -> Router:
     router = Router(name="language")
-    router.message.register(ask_language, Command("sprache", "language", "dil"))
+    router.message.register(ask_language, Command(*commands.LANGUAGE.aliases))
     router.callback_query.register(choose_language, LanguageCallback.filter())
     return router

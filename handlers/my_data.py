@@ -14,18 +14,21 @@ from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, Erasure, ParticipationService
 from bot.telegram.language import LanguageChoice
 from bot.telegram.moderator_language import ModeratorLanguages
-from bot.telegram.throttling import RateLimiter
-from handlers import flow, keyboards, views
+from bot.telegram.throttling import FloodGate, RateLimiter
+from handlers import commands, data_views, flow, followup, keyboards, views
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import erase_cards
+from storage.followup import SqlFollowUps
 
 
 async def my_data(
     message: Message,
     state: FSMContext,
+    settings: Settings,
     participation: ParticipationService,
     citizen: Citizen,
     language: LanguageChoice,
+    followups: SqlFollowUps,
 ) -> None:
     stored = await participation.personal_data(citizen.pseudonym)
     conversation = {
@@ -36,12 +39,14 @@ async def my_data(
     if stored is None and not any(conversation.values()):
         await message.answer(views.nothing_stored())
         return
-    document = {"participant": stored, "conversation": conversation}
-    payload = json.dumps(document, ensure_ascii=False, indent=2).encode()
+    readable = data_views.document(settings, stored, conversation)
+    payload = json.dumps(readable, ensure_ascii=False, indent=2).encode()
+    # One message: the summary in words as the caption (a few lines, far below 1,024 characters).
     await message.answer_document(
         BufferedInputFile(payload, filename="meine-daten.json"),
-        caption=views.my_data_caption(),
+        caption=data_views.summary(settings, stored),
     )
+    await followup.offer_in_my_data(message, followups, citizen)
 
 
 async def ask_erase(message: Message) -> None:
@@ -55,6 +60,7 @@ async def erase(
     citizen: Citizen,
     language: LanguageChoice,
     rate_limiter: RateLimiter,
+    flood_gate: FloodGate,
     settings: Settings,
     moderation: ModerationService,
     moderator_languages: ModeratorLanguages,
@@ -67,6 +73,7 @@ async def erase(
     await state.clear()
     await language.forget()
     rate_limiter.forget(callback.from_user.id)
+    flood_gate.forget(callback.from_user.id)
     await callback.answer()
     await flow.edit_or_send(callback, views.erased())
     if erasure is not None and plan is not None and callback.bot is not None:
@@ -94,8 +101,8 @@ async def keep(callback: CallbackQuery) -> None:
 
 def router() -> Router:
     router = Router(name="my_data")
-    router.message.register(my_data, Command("meinedaten"))
-    router.message.register(ask_erase, Command("loeschen"))
+    router.message.register(my_data, Command(*commands.MY_DATA.aliases))
+    router.message.register(ask_erase, Command(*commands.ERASE.aliases))
     router.callback_query.register(erase, on_step(Step.ERASE))
     router.callback_query.register(keep, on_step(Step.KEEP_DATA))
     return router

@@ -8,13 +8,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.app.config import Settings
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import Citizen, ParticipationService
-from handlers import flow, views
+from handlers import commands, flow, views
 from handlers.callbacks import Step, on_step
 from handlers.states import EARLIER_IDEAS
 
 # Ideas still on their way or published; rejected, withdrawn and merged ones are not "kept".
-KEPT_STATUSES = frozenset({"pending", "approved"})
+KEPT_STATUSES = frozenset({ImpulseStatus.PENDING, ImpulseStatus.APPROVED})
 
 
 async def my_vote(
@@ -57,6 +58,6 @@ async def change_vote(
 
 def router() -> Router:
     router = Router(name="my_vote")
-    router.message.register(my_vote, Command("meinvotum"))
+    router.message.register(my_vote, Command(*commands.MY_VOTE.aliases))
     router.callback_query.register(change_vote, on_step(Step.CHANGE_VOTE))
     return router

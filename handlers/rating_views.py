@@ -11,8 +11,10 @@ from html import escape
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from babel import Locale, UnknownLocaleError
 
 from bot.app.config import Consultation
 from bot.domain.ratings import Opinion, RatingCard, ReportReason
@@ -55,6 +57,16 @@ class BrowseCallback(CallbackData, prefix="rb"):
     pass
 
 
+class UndoCallback(CallbackData, prefix="ru"):
+    """One step back: the rating of this impulse is taken back and its card shown again."""
+
+    impulse: RowId
+
+
+class PauseCallback(CallbackData, prefix="rp"):
+    pass
+
+
 class HintCallback(CallbackData, prefix="h"):
     impulse: RowId  # 0: send my own idea anyway
 
@@ -62,16 +74,53 @@ class HintCallback(CallbackData, prefix="h"):
 # -- texts -------------------------------------------------------------------
 
 
-def card(consultation: Consultation, impulse: RatingCard) -> str:
-    return "\n\n".join(
-        [
-            _("<b>Idee #{id}</b> · Thema: {topic}").format(
-                id=impulse.impulse_id, topic=escape(topic_title(consultation, impulse.topic_id))
-            ),
-            f"<blockquote>{escape(impulse.text)}</blockquote>",
-            card_question(),
-        ]
+def card(consultation: Consultation, impulse: RatingCard, *, undone: bool = False) -> str:
+    head = _("<b>Idee #{id}</b> · Thema: {topic}").format(
+        id=impulse.impulse_id, topic=escape(topic_title(consultation, impulse.topic_id))
     )
+    if impulse.total:
+        head = f"{progress(impulse.position, impulse.total)}\n{head}"
+    parts = [head, f"<blockquote>{escape(impulse.text)}</blockquote>"]
+    note = language_note(impulse.locale, get_i18n().current_locale)
+    if note:
+        parts.append(note)
+    if undone:
+        parts.append(_("Ihre Bewertung ist zurückgenommen."))
+    parts.append(card_question())
+    return "\n\n".join(parts)
+
+
+def progress(position: int, total: int) -> str:
+    return _("Idee {position} von {total}").format(position=position, total=total)
+
+
+def language_note(written_in: str | None, reader: str) -> str | None:
+    """A line when the idea is written in another language than the reader's (Leichte
+    Sprache and German are one language); none when the language is unknown."""
+    if not written_in or base_language(written_in) == base_language(reader):
+        return None
+    try:
+        name = Locale.parse(base_language(reader)).languages.get(base_language(written_in))
+    except (ValueError, UnknownLocaleError):
+        name = None
+    if not name:
+        return None
+    return _("🌐 Diese Idee ist auf {language} geschrieben.").format(language=escape(name))
+
+
+def base_language(locale: str) -> str:
+    return locale.replace("-", "_").split("_")[0].lower()
+
+
+def paused() -> str:
+    return _(
+        "Pause. Mit /stoebern geht es weiter, wo Sie aufgehört haben. "
+        "Ihre Bewertungen sind gespeichert."
+    )
+
+
+def nothing_to_undo() -> str:
+    return _("Da gibt es nichts zurückzunehmen.")
 
 
 def card_question() -> str:
@@ -152,7 +201,8 @@ def supported(impulse_id: int) -> str:
 # -- keyboards ---------------------------------------------------------------
 
 
-def card_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
+def card_keyboard(impulse_id: int, *, undo: int | None = None) -> InlineKeyboardMarkup:
+    """The rating buttons; "Rückgängig" takes back the rating of `undo` (the card before)."""
     builder = InlineKeyboardBuilder()
     for code, text in (
         (OpinionCode.AGREE, _("👍 Stimme zu")),
@@ -161,7 +211,10 @@ def card_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
     ):
         builder.button(text=text, callback_data=RateCallback(impulse=impulse_id, opinion=code))
     builder.button(text=_("⚠️ Melden"), callback_data=ReportAskCallback(impulse=impulse_id))
-    builder.adjust(2, 2)
+    if undo is not None:
+        builder.button(text=_("↩️ Rückgängig"), callback_data=UndoCallback(impulse=undo))
+    builder.button(text=_("⏸ Pause"), callback_data=PauseCallback())
+    builder.adjust(2, 2, 2)
     return builder.as_markup()
 
 
@@ -183,6 +236,17 @@ def browse_offer() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("🔎 Ideen anderer bewerten"), callback_data=BrowseCallback())
     return builder.as_markup()
+
+
+def without_browse(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """A keyboard without its "Ideen anderer bewerten" button (None when nothing is left)."""
+    browse = BrowseCallback().pack()
+    rows = [
+        [b for b in row if b.callback_data != browse]
+        for row in (markup.inline_keyboard if markup else [])
+    ]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def hint_keyboard(similar: Sequence[SimilarImpulse]) -> InlineKeyboardMarkup:

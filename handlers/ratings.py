@@ -12,11 +12,12 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.app.config import Settings
 from bot.domain.clock import Clock
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import flow
+from handlers import commands, flow
 from handlers import rating_views as rv
 from handlers.moderation.cards import post_review_cards
 
@@ -38,7 +39,9 @@ async def browse(
         return
     card = await ratings.next_card(citizen.pseudonym)
     if card is None:
-        published = (await moderation.stats(clock())).impulses_by_status.get("approved", 0)
+        published = (await moderation.stats(clock())).impulses_by_status.get(
+            ImpulseStatus.APPROVED, 0
+        )
         await message.answer(rv.all_seen() if published else rv.none_published())
         return
     await message.answer(
@@ -56,20 +59,29 @@ async def browse_offer(
     citizen: Citizen,
     clock: Clock,
 ) -> None:
-    """The button on the thanks screen: the thanks stay, the first card follows."""
+    """The button on the thanks screen: the thanks stay (with their other buttons, such as
+    "Ergebnis später zuschicken"), the first card follows."""
     await callback.answer()
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
-            await callback.message.edit_reply_markup(reply_markup=None)
+            await callback.message.edit_reply_markup(
+                reply_markup=rv.without_browse(callback.message.reply_markup)
+            )
         await browse(
             callback.message, state, settings, participation, ratings, moderation, citizen, clock
         )
 
 
 async def show_next(
-    callback: CallbackQuery, settings: Settings, ratings: RatingService, citizen: Citizen
+    callback: CallbackQuery,
+    settings: Settings,
+    ratings: RatingService,
+    citizen: Citizen,
+    *,
+    undo: int | None = None,
 ) -> None:
-    """Edit the card in place to the next one (or to the end)."""
+    """Edit the card in place to the next one (or to the end); `undo`: the impulse just rated,
+    whose rating the next card can take back."""
     if not isinstance(callback.message, Message):
         return
     card = await ratings.next_card(citizen.pseudonym)
@@ -77,7 +89,8 @@ async def show_next(
         await callback.message.edit_text(rv.all_seen())
         return
     await callback.message.edit_text(
-        rv.card(settings.consultation, card), reply_markup=rv.card_keyboard(card.impulse_id)
+        rv.card(settings.consultation, card),
+        reply_markup=rv.card_keyboard(card.impulse_id, undo=undo),
     )
 
 
@@ -96,9 +109,41 @@ async def rate(
     opinion = rv.OPINIONS[callback_data.opinion]
     if not await ratings.rate(citizen.pseudonym, callback_data.impulse, opinion, clock()):
         await callback.answer(rv.rating_gone())
-    else:
-        await callback.answer()
-    await show_next(callback, settings, ratings, citizen)
+        await show_next(callback, settings, ratings, citizen)
+        return
+    await callback.answer()
+    await show_next(callback, settings, ratings, citizen, undo=callback_data.impulse)
+
+
+async def undo(
+    callback: CallbackQuery,
+    callback_data: rv.UndoCallback,
+    settings: Settings,
+    ratings: RatingService,
+    citizen: Citizen,
+) -> None:
+    """One step back: the last rating is removed and its card is shown again (without a
+    further "Rückgängig": one step only)."""
+    if not await ratings.undo(citizen.pseudonym, callback_data.impulse):
+        await callback.answer(rv.nothing_to_undo())
+        await show_next(callback, settings, ratings, citizen)
+        return
+    await callback.answer()
+    card = await ratings.card(citizen.pseudonym, callback_data.impulse)
+    if card is None or not isinstance(callback.message, Message):  # no longer published
+        await show_next(callback, settings, ratings, citizen)
+        return
+    await callback.message.edit_text(
+        rv.card(settings.consultation, card, undone=True),
+        reply_markup=rv.card_keyboard(card.impulse_id),
+    )
+
+
+async def pause(callback: CallbackQuery) -> None:
+    """The card gives way to a short note; /stoebern starts where the person stopped."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(rv.paused())
 
 
 async def ask_report(callback: CallbackQuery, callback_data: rv.ReportAskCallback) -> None:
@@ -142,9 +187,11 @@ async def report(
 
 def router() -> Router:
     router = Router(name="ratings")
-    router.message.register(browse, Command("stoebern"))
+    router.message.register(browse, Command(*commands.BROWSE.aliases))
     router.callback_query.register(browse_offer, rv.BrowseCallback.filter())
     router.callback_query.register(rate, rv.RateCallback.filter())
+    router.callback_query.register(undo, rv.UndoCallback.filter())
+    router.callback_query.register(pause, rv.PauseCallback.filter())
     router.callback_query.register(ask_report, rv.ReportAskCallback.filter())
     router.callback_query.register(report, rv.ReportCallback.filter(F.reason))
     return router

@@ -8,10 +8,7 @@ from aiogram.types import Message
 
 from bot.app.config import Settings
 from bot.domain.participation import ParticipationService
-from handlers import views
-
-# One alias per language; Telegram commands are Latin letters only (sonuç → sonuclar).
-RESULTS_COMMANDS = ("ergebnis", "ergebnisse", "results", "sonuclar")
+from handlers import commands, views
 
 
 async def show_results(
@@ -24,5 +21,5 @@ async def show_results(
 
 def router() -> Router:
     router = Router(name="results")
-    router.message.register(show_results, Command(*RESULTS_COMMANDS))
+    router.message.register(show_results, Command(*commands.RESULTS.aliases))
     return router

@@ -19,9 +19,11 @@ from bot.domain.participation import (
 )
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import flow, rating_views, views
+from handlers import followup_views as fv
 from handlers.callbacks import Step, on_step
 from handlers.moderation.cards import post_review_cards
 from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from storage.followup import SqlFollowUps
 
 
 async def submit(
@@ -34,6 +36,7 @@ async def submit(
     bot: Bot,
     moderation: ModerationService,
     moderator_languages: ModeratorLanguages,
+    followups: SqlFollowUps,
 ) -> None:
     data = await state.get_data()
     selected = flow.draft(data)
@@ -50,12 +53,14 @@ async def submit(
     except InvalidSubmission:
         await callback.answer(views.stale_button(), show_alert=True)
         return
-    await callback.answer()
+    await callback.answer(views.step_thanks())
     standings = await participation.standings()
+    # "Ergebnis später zuschicken" (or taking it back, for someone who asked already).
+    subscribed = await followups.subscribed_since(citizen.pseudonym) is not None
     await flow.edit_or_send(
         callback,
         views.thanks(settings, selected, standings, with_impulse=impulse is not None),
-        rating_views.browse_offer(),
+        fv.with_button(rating_views.browse_offer(), subscribed),
     )
     if impulse_id is not None:
         await post_review_cards(
@@ -69,18 +74,17 @@ async def submit(
 
 
 async def edit_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    await callback.answer()
+    """The review turns back into the topic list (and "Weiter" into the review again)."""
+    await callback.answer(views.step_topics())
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
         data = await state.get_data()
-        await flow.start_topics(callback.message, state, settings, flow.draft(data))
+        await flow.start_topics(callback.message, state, settings, flow.draft(data), edit=True)
 
 
 async def edit_impulse(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    await callback.answer()
+    await callback.answer(views.step_impulse())
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
-        await flow.ask_impulse(callback.message, state, settings)
+        await flow.ask_impulse(callback.message, state, settings, edit=True)
 
 
 def router() -> Router:

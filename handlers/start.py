@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.participation import Citizen, ParticipationService
-from handlers import flow, views
+from handlers import flow, keyboards, views
 from handlers.callbacks import Step, on_step
 from handlers.states import SOURCE, Dialog
 
@@ -48,10 +48,25 @@ async def consent(
 ) -> None:
     data = await state.get_data()
     await participation.consent(citizen, source=data.get(SOURCE), now=clock())
-    await callback.answer()
+    await callback.answer(views.step_topics(thanks=True))
     if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
-        await flow.start_topics(callback.message, state, settings, [])
+        # The welcome turns into the topic list: consent was given on the screen that showed
+        # the privacy note (or the full notice), and no consent button is left to press.
+        await flow.start_topics(callback.message, state, settings, [], edit=True)
+
+
+async def read_privacy(callback: CallbackQuery, settings: Settings) -> None:
+    """ "Datenschutz lesen": the full notice in place of the welcome, with consent and back."""
+    await callback.answer(views.privacy_opened())
+    await flow.edit_or_send(
+        callback, views.privacy_full(), keyboards.privacy(settings.consultation)
+    )
+
+
+async def back_to_welcome(callback: CallbackQuery, settings: Settings) -> None:
+    await callback.answer(views.welcome_again())
+    if isinstance(callback.message, Message):
+        await flow.show_welcome(callback.message, settings, edit=True)
 
 
 async def decline(callback: CallbackQuery, state: FSMContext) -> None:
@@ -65,4 +80,6 @@ def router() -> Router:
     router.message.register(start, CommandStart())
     router.callback_query.register(consent, Dialog.consent, on_step(Step.CONSENT))
     router.callback_query.register(decline, Dialog.consent, on_step(Step.DECLINE))
+    router.callback_query.register(read_privacy, Dialog.consent, on_step(Step.PRIVACY))
+    router.callback_query.register(back_to_welcome, Dialog.consent, on_step(Step.WELCOME))
     return router

@@ -10,7 +10,7 @@ from bot.app.config import Settings
 from bot.domain.selection import Toggle, toggle_topic
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, TopicCallback, on_step
-from handlers.states import SELECTED, TOPICS_MESSAGE, Dialog
+from handlers.states import SELECTED, Dialog
 
 
 async def toggle(
@@ -36,11 +36,12 @@ async def toggle(
         return
     if result.changed:
         await state.update_data({SELECTED: list(result.selected)})
-    await callback.answer()
+    # Said in words, which a screen reader announces (the edited list it does not read out).
+    await callback.answer(views.topic_toggled(consultation, callback_data.topic, result.selected))
     # Also when it was so already: the list then shows it (unchanged: nothing to edit).
     await flow.edit_or_send(
         callback,
-        views.topics_prompt(consultation, len(result.selected)),
+        views.topics_prompt(consultation, result.selected),
         keyboards.topics(consultation, result.selected),
     )
 
@@ -51,12 +52,11 @@ async def done(callback: CallbackQuery, state: FSMContext, settings: Settings) -
     if not selected:
         await callback.answer(views.choose_one_topic(), show_alert=True)
         return
-    await callback.answer()
-    # The list becomes a plain summary: an old keyboard left in the chat invites wrong taps.
-    await flow.edit_or_send(callback, views.chosen_topics(settings.consultation, selected))
-    await state.update_data({TOPICS_MESSAGE: None})  # nothing left to retire
+    await callback.answer(flow.step_after_topics(data, settings))
     if isinstance(callback.message, Message):
-        await flow.after_topics(callback.message, state, settings)
+        # The list turns into the next step (which names the chosen topics): no old keyboard
+        # is left to invite wrong taps.
+        await flow.after_topics(callback.message, state, settings, edit=True)
 
 
 def router() -> Router:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
-from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date
 
 from bot.app.config import Consultation, ConsultationText, Settings
-from bot.domain.impulse import ImpulseProblem, meaningful_length
-from bot.domain.moderation import Status
+from bot.domain.impulse import ImpulseProblem, ImpulseStatus, meaningful_length
 from bot.domain.participation import VoteSet
 from bot.domain.standings import Standings, percent
+from bot.telegram.i18n import format_moment, format_number, formatting_locale, reader_locale
+from handlers.commands import described
 
 
 def topic_title(consultation: Consultation, topic_id: str) -> str:
@@ -27,19 +29,40 @@ def consultation_text(consultation: Consultation) -> ConsultationText:
 
 
 def welcome(consultation: Consultation) -> str:
+    """Short enough for a phone (tests/test_dialog.py measures it in every language): the full
+    privacy notice is one tap away, under "Datenschutz lesen" (privacy_full)."""
     text = consultation_text(consultation)
-    parts = [f"<b>{escape(text.title)}</b>", "<b>" + escape(text.question) + "</b>"]
+    parts = [f"<b>{escape(text.title)}</b>\n<b>{escape(text.question)}</b>"]
     if text.purpose:
         parts.append(escape(text.purpose))
     parts.append(
         _(
-            "So geht es: Sie wählen bis zu {limit} Themen, die zuerst angegangen werden sollen, "
-            "und können eine eigene Idee schicken. Das dauert etwa zwei Minuten."
+            "Wählen Sie bis zu {limit} Themen. Eine eigene Idee ist freiwillig. "
+            "Das dauert etwa 2 Minuten."
         ).format(limit=consultation.max_topics)
     )
-    parts.append(privacy_notice())
+    parts.append(
+        _(
+            "<b>Datenschutz:</b> Gespeichert wird erst nach „Mitmachen“, "
+            "unter einem Pseudonym statt Ihres Namens."
+        )
+    )
     parts.append(language_hint())
     return "\n\n".join(parts)
+
+
+def privacy_full() -> str:
+    """The privacy notice in full, in place of the welcome (its buttons: consent, the policy on
+    the web, back)."""
+    return privacy_notice()
+
+
+def privacy_opened() -> str:
+    return _("Der ganze Datenschutzhinweis steht jetzt in der Nachricht.")
+
+
+def welcome_again() -> str:
+    return _("Zurück zur Begrüßung.")
 
 
 def language_hint() -> str:
@@ -74,7 +97,15 @@ def declined() -> str:
     )
 
 
-def topics_prompt(consultation: Consultation, chosen: int) -> str:
+def topics_prompt(consultation: Consultation, selected: Sequence[str]) -> str:
+    """The counter, and the chosen topics in words (a screen reader reads the list, and ✅ on a
+    button is not the only sign of a choice)."""
+    chosen = [
+        _("Gewählt: {chosen} von {limit}").format(
+            chosen=len(selected), limit=consultation.max_topics
+        )
+    ]
+    chosen += [f"• {escape(topic_title(consultation, topic_id))}" for topic_id in selected]
     return "\n\n".join(
         [
             _("<b>Schritt 1 von 3: Ihre Prioritäten</b>"),
@@ -82,9 +113,40 @@ def topics_prompt(consultation: Consultation, chosen: int) -> str:
                 "Welche Themen soll die Region zuerst angehen? Tippen Sie bis zu {limit} "
                 "Themen an. Noch einmal tippen wählt ein Thema wieder ab."
             ).format(limit=consultation.max_topics),
-            _("Gewählt: {chosen} von {limit}").format(chosen=chosen, limit=consultation.max_topics),
+            "\n".join(chosen),
         ]
     )
+
+
+def topic_toggled(consultation: Consultation, topic_id: str, selected: Sequence[str]) -> str:
+    """The answer to a topic tap, which a screen reader announces (an edited message it does
+    not): the topic, chosen or not, and the count. Plain text: no markup in a notice."""
+    values = {
+        "topic": topic_title(consultation, topic_id),
+        "chosen": len(selected),
+        "limit": consultation.max_topics,
+    }
+    if topic_id in selected:
+        return _("{topic} gewählt – {chosen} von {limit}").format(**values)
+    return _("{topic} abgewählt – {chosen} von {limit}").format(**values)
+
+
+def step_topics(*, thanks: bool = False) -> str:
+    """Answers to a button that moves the dialog on: the new step's name, read out."""
+    step = _("Schritt 1 von 3: Themen wählen")
+    return " ".join([_("Danke!"), step]) if thanks else step
+
+
+def step_impulse() -> str:
+    return _("Schritt 2 von 3: Ihre Idee (freiwillig)")
+
+
+def step_review() -> str:
+    return _("Schritt 3 von 3: Bitte prüfen")
+
+
+def step_thanks() -> str:
+    return _("Danke! Ihre Stimme ist gespeichert.")
 
 
 def topic_limit_reached(consultation: Consultation) -> str:
@@ -99,17 +161,25 @@ def choose_one_topic() -> str:
 
 
 def chosen_topics(consultation: Consultation, selected: Sequence[str]) -> str:
-    lines = [_("<b>Ihre Prioritäten:</b>")]
-    lines += [f"{n}. {escape(topic_title(consultation, t))}" for n, t in enumerate(selected, 1)]
-    return "\n".join(lines)
+    """As bullets in the consultation's order, the same at review and in /meinvotum."""
+    return _("<b>Ihre Prioritäten:</b>") + "\n" + topic_bullets(consultation, selected)
 
 
-def impulse_prompt(consultation: Consultation, earlier: Sequence[str] = ()) -> str:
-    parts = [
-        _("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>"),
+def impulse_prompt(
+    consultation: Consultation, earlier: Sequence[str] = (), selected: Sequence[str] = ()
+) -> str:
+    """The idea step; edited in place of the topic list, it names the chosen topics."""
+    parts = [_("<b>Schritt 2 von 3: Ihre Idee (freiwillig)</b>")]
+    if selected:
+        parts.append(
+            _("Ihre Themen: {topics}").format(
+                topics=", ".join(escape(topic_title(consultation, t)) for t in selected)
+            )
+        )
+    parts += [
         escape(consultation_text(consultation).question),
         _(
-            "Schreiben Sie Ihre Idee, Ihren Impuls, in einer Nachricht "
+            "Schreiben Sie Ihre Idee in einer Nachricht "
             "({min} bis {max} Zeichen). Oder überspringen Sie diesen Schritt."
         ).format(min=consultation.impulse_min_length, max=consultation.impulse_max_length),
     ]
@@ -163,16 +233,20 @@ def impulse_problem(consultation: Consultation, problem: ImpulseProblem, text: s
     return _("Die Nachricht war leer. Bitte schreiben Sie Ihre Idee als Text.")
 
 
+def impulse_skipped() -> str:
+    """ "ok", "nein danke", "keine Idee" at the idea step: a skip, said in one line."""
+    return _("Gut, dann ohne eigene Idee.")
+
+
+def impulse_kept() -> str:
+    """The same answer while the draft has an idea: nothing is dropped unasked."""
+    return _("Gut, Ihre Idee bleibt, wie sie war.")
+
+
 def impulse_needs_text() -> str:
     return _(
         "Bitte schreiben Sie Ihre Idee als Text. Sprachnachrichten, Fotos, Sticker oder "
         "Dateien können wir leider nicht aufnehmen."
-    )
-
-
-def impulse_topic_chosen(consultation: Consultation, topic_id: str) -> str:
-    return _("Ihre Idee gehört zum Thema „{topic}“.").format(
-        topic=escape(topic_title(consultation, topic_id))
     )
 
 
@@ -185,7 +259,7 @@ def impulse_not_forwarded() -> str:
 
 def edits_not_taken() -> str:
     return _(
-        "Geänderte Nachrichten kann ich nicht übernehmen. "
+        "Geänderte Nachrichten können wir nicht übernehmen. "
         "Bitte schicken Sie den Text noch einmal als neue Nachricht."
     )
 
@@ -249,7 +323,7 @@ def thanks(
 def standings_for(consultation: Consultation, selected: Sequence[str], standings: Standings) -> str:
     lines = [
         _("<b>So steht es gerade.</b> Teilnehmende bisher: {participants}").format(
-            participants=standings.participants
+            participants=format_number(standings.participants)
         )
     ]
     for topic_id in selected:
@@ -276,33 +350,88 @@ def standings_for(consultation: Consultation, selected: Sequence[str], standings
 def impulse_status(status: str) -> str:
     """Every status an idea can have, in words (never the stored code)."""
     labels = {
-        Status.PENDING: _("wird geprüft"),
-        Status.APPROVED: _("veröffentlicht"),
-        Status.REJECTED: _("nicht veröffentlicht"),
-        Status.REMOVED: _("von der Moderation zurückgezogen"),
-        Status.MERGED: _("mit einer gleichen Idee zusammengelegt"),
+        ImpulseStatus.PENDING: _("wird geprüft"),
+        ImpulseStatus.APPROVED: _("veröffentlicht"),
+        ImpulseStatus.REJECTED: _("nicht veröffentlicht"),
+        ImpulseStatus.REMOVED: _("von der Moderation zurückgezogen"),
+        ImpulseStatus.MERGED: _("mit einer gleichen Idee zusammengelegt"),
     }
-    return labels[Status(status)]
+    return labels[ImpulseStatus(status)]
+
+
+# How many of the ideas a person supports /meinvotum lists; the rest are counted.
+SUPPORTED_SHOWN = 10
+# Quotes of an idea in a list or a notice: the start of it, enough to recognise it.
+QUOTE_LENGTH = 80
+
+
+def quote(text: str, limit: int = QUOTE_LENGTH) -> str:
+    """An idea quoted in a line: „…“, shortened at a word to about `limit` characters, escaped."""
+    text = " ".join(text.split())
+    if len(text) > limit:
+        cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+        text = cut.rstrip(" ,;:.-") + " …"
+    return "„" + escape(text) + "“"
+
+
+def topic_bullets(consultation: Consultation, topics: Sequence[str]) -> str:
+    """Chosen topics as bullets, in the consultation's order (no rank: all count the same)."""
+    order = {topic_id: n for n, topic_id in enumerate(consultation.topic_ids)}
+    ordered = sorted(topics, key=lambda t: order.get(t, len(order)))
+    return "\n".join(f"• {escape(topic_title(consultation, t))}" for t in ordered)
 
 
 def my_vote(settings: Settings, vote: VoteSet, *, can_change: bool) -> str:
     consultation = settings.consultation
-    parts = [_("<b>Ihr Votum</b>"), chosen_topics(consultation, vote.topics)]
-    for impulse in vote.impulses:
-        parts.append(
-            _("<b>Ihre Idee</b> (zum Thema „{topic}“, {status}):").format(
+    parts = [
+        _("<b>Ihre Wahl</b>"),
+        _("Ihre Themen:") + "\n" + topic_bullets(consultation, vote.topics),
+    ]
+    if vote.impulses:
+        lines = [
+            ngettext(
+                "<b>Ihre Idee ({count})</b>", "<b>Ihre Ideen ({count})</b>", len(vote.impulses)
+            ).format(count=len(vote.impulses))
+        ]
+        lines += [
+            _("• {idea} – Thema: {topic}. Stand: {status}").format(
+                idea=quote(impulse.text),
                 topic=escape(topic_title(consultation, impulse.topic_id)),
                 status=impulse_status(impulse.status),
             )
-            + f"\n<blockquote>{escape(impulse.text)}</blockquote>"
-        )
+            for impulse in vote.impulses
+        ]
+        parts.append("\n".join(lines))
+    if vote.supported:
+        count = len(vote.supported)
+        lines = [
+            ngettext(
+                "<b>Sie unterstützen {count} Idee</b>",
+                "<b>Sie unterstützen {count} Ideen</b>",
+                count,
+            ).format(count=count)
+        ]
+        lines += [f"• {quote(idea.text)}" for idea in vote.supported[:SUPPORTED_SHOWN]]
+        if count > SUPPORTED_SHOWN:
+            more = count - SUPPORTED_SHOWN
+            lines.append(
+                ngettext("… und {count} weitere", "… und {count} weitere", more).format(count=more)
+            )
+        parts.append("\n".join(lines))
     if vote.voted_at is not None:
         parts.append(_("Gespeichert am {date}.").format(date=local_date(settings, vote.voted_at)))
-    parts.append(
-        _("Sie können Ihre Wahl ändern, solange die Beteiligung läuft. Es zählt immer die neueste.")
-        if can_change
-        else consultation_closed()
-    )
+    if can_change:
+        ends = settings.privacy.ends
+        if ends is not None:
+            parts.append(_("Die Beteiligung läuft bis zum {date}.").format(date=reader_date(ends)))
+        parts.append(
+            _(
+                "Sie können Ihre Wahl ändern, solange die Beteiligung läuft. "
+                "Es zählt immer die neueste."
+            )
+        )
+    else:
+        parts.append(consultation_closed())
     return "\n\n".join(parts)
 
 
@@ -334,7 +463,9 @@ def results(consultation: Consultation, standings: Standings, *, is_open: bool) 
     heading = _("<b>Die Ergebnisse bisher</b>") if is_open else _("<b>Das Ergebnis</b>")
     lines = [
         heading,
-        _("Teilnehmende: {participants}").format(participants=standings.participants),
+        _("Teilnehmende: {participants}").format(
+            participants=format_number(standings.participants)
+        ),
     ]
     chosen = [standing for standing in standings.topics if standing.votes > 0]
     if not chosen:
@@ -357,8 +488,13 @@ def results(consultation: Consultation, standings: Standings, *, is_open: bool) 
     return "\n".join(lines)
 
 
+def reader_date(day: date) -> str:
+    """A day in words, in the reader's language ("31. März 2027", "March 31, 2027")."""
+    return format_date(day, "long", locale=formatting_locale(reader_locale()))
+
+
 def local_date(settings: Settings, moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(settings.digest_timezone)).strftime("%d.%m.%Y, %H:%M")
+    return format_moment(moment, ZoneInfo(settings.digest_timezone))
 
 
 def help_text(settings: Settings) -> str:
@@ -371,16 +507,7 @@ def help_text(settings: Settings) -> str:
                 "Sie wählen bis zu {limit} Themen und können eine eigene Idee schicken. "
                 "Die Ergebnisse zeigen, wie viel Prozent der Teilnehmenden ein Thema gewählt haben."
             ).format(limit=consultation.max_topics),
-            _(
-                "/start – mitmachen oder Ihre Wahl ansehen\n"
-                "/meinvotum – Ihre Wahl ansehen und ändern\n"
-                "/ergebnis – die Ergebnisse ansehen\n"
-                "/stoebern – Ideen anderer bewerten\n"
-                "/meinedaten – alles, was über Sie gespeichert ist, als Datei\n"
-                "/loeschen – Ihre Daten löschen\n"
-                "/sprache – Sprache wählen\n"
-                "/hilfe – diese Hilfe"
-            ),
+            command_list(),
             _(
                 "Ihre Antworten werden unter einem Pseudonym gespeichert. "
                 "Datenschutzerklärung: {url}"
@@ -389,12 +516,21 @@ def help_text(settings: Settings) -> str:
     )
 
 
+def command_list() -> str:
+    """The commands with the names of the reader's language (handlers/commands.py)."""
+    locale = get_i18n().current_locale
+    return "\n".join(
+        f"/{command.name_for(locale)} – {escape(description)}"
+        for command, description in described()
+    )
+
+
 def use_the_buttons() -> str:
     return _("Bitte nutzen Sie die Knöpfe unter der Nachricht oben.")
 
 
 def unknown_input() -> str:
-    return _("Das habe ich nicht verstanden. Mit /start geht es los, /hilfe erklärt alles.")
+    return _("Das haben wir nicht verstanden. Mit /start geht es los, /hilfe erklärt alles.")
 
 
 def stale_button() -> str:
@@ -429,14 +565,3 @@ def nothing_stored() -> str:
 
 def kept_data() -> str:
     return _("In Ordnung, es bleibt alles, wie es ist.")
-
-
-def my_data_caption() -> str:
-    return _("Alles, was über Sie gespeichert ist (JSON-Datei).")
-
-
-def something_went_wrong() -> str:
-    return _(
-        "Entschuldigung, da ist etwas schiefgegangen. Ihre bisherigen Eingaben sind nicht "
-        "verloren. Bitte versuchen Sie es gleich noch einmal."
-    )

@@ -73,7 +73,7 @@ def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngi
         cursor.execute("PRAGMA foreign_keys=ON")
         if not writer:
             # Seven reader connections with SQLite's default 2 MB page cache each grew the
-            # resident size with the database (issue 6); the file's pages stay in the OS cache.
+            # resident size with the database; the file's pages stay in the OS cache.
             cursor.execute(f"PRAGMA cache_size=-{SQLITE_READER_CACHE_KIB}")
         cursor.close()
 

@@ -20,12 +20,13 @@ from bot.app.logs import MASK, TOKEN_PATTERN
 from bot.domain.digest_figures import DigestContent, DigestFigures, QuotedImpulse
 from bot.domain.digest_schedule import Period
 from bot.domain.digests import COMPLETED, OPEN, DigestRecord, DigestStatus, PostOutcome
-from bot.domain.participation import ImpulseStatus
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.participation import ParticipantStatus
 from storage.db import Database
 from storage.models import AuditEntry, Digest, Impulse, Participant, Vote
 from storage.repository import upsert_into
 
-ACTIVE = "active"
+ACTIVE = ParticipantStatus.ACTIVE.value
 POST_ACTION = "digest_post"
 
 

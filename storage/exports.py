@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.domain.participation import ParticipantStatus
 from storage.db import Database
 from storage.models import Impulse, Participant, Vote
 
@@ -51,4 +52,4 @@ async def votes(database: Database) -> list[VoteRow]:
             .join(Vote, Vote.participant_id == Participant.id)
             .order_by(Participant.id, Vote.topic_id)
         )
-        return [VoteRow(p, t, at, status == "active") for p, t, at, status in rows]
+        return [VoteRow(p, t, at, status == ParticipantStatus.ACTIVE) for p, t, at, status in rows]

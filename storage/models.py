@@ -59,6 +59,15 @@ class Participant(Base):
             sqlite_where=text("status <> 'active'"),
             postgresql_where=text("status <> 'active'"),
         ),
+        # New participants per source (/stats) and a wave to set aside: consent times, then source.
+        Index("ix_participants_consented_source", "consented_at", "source"),
+        # The members of a wave, when it is restored.
+        Index(
+            "ix_participants_wave",
+            "wave_id",
+            sqlite_where=text("wave_id IS NOT NULL"),
+            postgresql_where=text("wave_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -72,8 +81,11 @@ class Participant(Base):
     # The version of the privacy notice agreed to ([privacy] notice_version); NULL: agreed
     # before versions were recorded.
     notice_version: Mapped[str | None] = mapped_column(String(32))
-    # Blocked participants' votes stop counting (moderation); "active" otherwise.
+    # Blocked participants' votes stop counting (moderation), as do those of participants in a
+    # wave set aside ("set_aside"); "active" otherwise.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # The wave of new accounts (`waves`) this participant was set aside with; NULL otherwise.
+    wave_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ReplyAddress(Base):
@@ -155,6 +167,9 @@ class Impulse(Base):
     # Ratings of the impulse by active participants, kept by storage/ratings.py with every
     # rating, block, unblock, erasure and merge, so a rating card never counts all ratings.
     rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The language the author used the bot in when writing it (a rating card notes another
+    # language than the reader's); NULL when unknown.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
 
 class ConversationState(Base):
@@ -322,3 +337,75 @@ class ImpulseReport(Base):
     reason: Mapped[str] = mapped_column(String(16))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cleared: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class Wave(Base):
+    """A wave of new accounts a moderator set aside: one start-link source and a window of
+    consent times (bot/domain/waves.py). Its participants (`participants.wave_id`) stop counting
+    until the wave is restored. Who and when are in the audit log too."""
+
+    __tablename__ = "waves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # proposed|set_aside|restored|cancelled
+    # Participants and impulses it held when it was set aside (the preview's figures before).
+    participants: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    impulses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FollowUpSubscriber(Base):
+    """Someone who asked at the end of the dialog to hear what came of the consultation
+    ("Ergebnis später zuschicken"); revocable, and gone with the person (/loeschen)."""
+
+    __tablename__ = "followup_subscribers"
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FollowUpMessage(Base):
+    """A moderator's outcome message for the subscribers: draft, sending (claimed with a lease,
+    like the digests), sent or dropped (storage/followup.py)."""
+
+    __tablename__ = "followup_messages"
+    __table_args__ = (Index("ix_followup_messages_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # draft | sending | sent | dropped
+    created_by: Mapped[int] = mapped_column(BigInteger)  # the moderator (staff, not a citizen)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the moderator gets the report when it is sent.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    recipients: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FollowUpDelivery(Base):
+    """One outcome message to one person, recorded before it goes out: pending, sending (in
+    flight; after a crash in doubt, and never sent again), sent, gone (blocked the bot) or
+    failed."""
+
+    __tablename__ = "followup_deliveries"
+    __table_args__ = (
+        Index("ix_followup_deliveries_status", "message_id", "status", "participant_id"),
+    )
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("followup_messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

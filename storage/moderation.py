@@ -10,19 +10,28 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import (
     AnswerStatus,
     ImpulseCard,
     Recipient,
     Stats,
-    Status,
 )
+from bot.domain.participation import ParticipantStatus
 from storage.db import Database
-from storage.models import AuditEntry, Impulse, Participant, ReplyAddress, ReviewCard
+from storage.models import (
+    AuditEntry,
+    Impulse,
+    ImpulseReport,
+    Participant,
+    ReplyAddress,
+    ReviewCard,
+)
 from storage.repository import shift_rating_counts
 from storage.settings import BlockList, PhaseCache, SettingsStore
 
-BLOCKED, ACTIVE = "blocked", "active"
+BLOCKED = ParticipantStatus.BLOCKED.value
+ACTIVE, SET_ASIDE = ParticipantStatus.ACTIVE.value, ParticipantStatus.SET_ASIDE.value
 
 
 class SqlModerationRepository:
@@ -46,9 +55,19 @@ class SqlModerationRepository:
                     .where(Impulse.id == impulse_id)
                 )
             ).one_or_none()
-        if row is None:
-            return None
-        impulse, author_status = row
+            if row is None:
+                return None
+            impulse, author_status = row
+            reports: tuple[tuple[str, int], ...] = ()
+            if impulse.status == ImpulseStatus.PENDING.value:
+                # Held back by citizens' reports (storage.ratings): which reasons, how often.
+                counted = await session.execute(
+                    select(ImpulseReport.reason, func.count())
+                    .where(ImpulseReport.impulse_id == impulse_id, ImpulseReport.cleared.is_(True))
+                    .group_by(ImpulseReport.reason)
+                    .order_by(func.count().desc(), ImpulseReport.reason)
+                )
+                reports = tuple((str(reason), int(n)) for reason, n in counted)
         return ImpulseCard(
             id=impulse.id,
             topic_id=impulse.topic_id,
@@ -62,14 +81,15 @@ class SqlModerationRepository:
             answer_text=impulse.answer_text,
             author_blocked=author_status == BLOCKED,
             has_author=impulse.participant_id is not None,
+            reports=reports,
         )
 
     async def decide(
         self,
         impulse_id: int,
         *,
-        allowed_from: frozenset[Status],
-        to: Status,
+        allowed_from: frozenset[ImpulseStatus],
+        to: ImpulseStatus,
         moderator_id: int,
         reason: str | None,
         now: datetime,
@@ -110,28 +130,31 @@ class SqlModerationRepository:
             return _rowcount(result) == 1
 
     async def set_author_blocked(self, impulse_id: int, blocked: bool) -> bool:
-        target = BLOCKED if blocked else ACTIVE
         async with self._db.transaction() as session:
             author = (
                 await session.execute(
-                    select(Participant.id, Participant.status)
+                    select(Participant.id, Participant.status, Participant.wave_id)
                     .join(Impulse, Impulse.participant_id == Participant.id)
                     .where(Impulse.id == impulse_id)
                 )
             ).one_or_none()
             if author is None:
                 return False
-            if author.status != target:
+            # Unblocked while their wave is set aside (storage/waves.py): set aside again.
+            target = BLOCKED if blocked else (SET_ASIDE if author.wave_id else ACTIVE)
+            if author.status != target and (blocked or author.status == BLOCKED):
                 await session.execute(
                     update(Participant).where(Participant.id == author.id).values(status=target)
                 )
                 # Their ratings stop (or start again) counting for the rating cards.
-                await session.execute(shift_rating_counts(author.id, -1 if blocked else 1))
+                counted = int(target == ACTIVE) - int(author.status == ACTIVE)
+                if counted:
+                    await session.execute(shift_rating_counts(author.id, counted))
         self._blocklist.forget()
         return True
 
     async def oldest_pending(self) -> tuple[ImpulseCard | None, int]:
-        pending = Impulse.status == Status.PENDING.value
+        pending = Impulse.status == ImpulseStatus.PENDING.value
         async with self._db.reading() as session:
             count = int(await session.scalar(select(func.count()).where(pending)) or 0)
             first = await session.scalar(

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, select, text
 
 from bot.domain.digests import DigestStatus
-from bot.domain.moderation import Status
+from bot.domain.impulse import ImpulseStatus
 from storage.db import Database
 from storage.models import Digest, Impulse, InboxUpdate, Participant
 
@@ -64,7 +64,7 @@ async def figures(database: Database) -> Figures:
             ).all()
         )
         review = connection.execute(
-            select(func.count()).where(Impulse.status == Status.PENDING.value)
+            select(func.count()).where(Impulse.status == ImpulseStatus.PENDING.value)
         ).scalar_one()
         open_states = (DigestStatus.PENDING.value, DigestStatus.SENDING.value)
         rows = connection.execute(

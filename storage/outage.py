@@ -130,10 +130,6 @@ class Outage:
         self._since: float | None = None
         self.attempts = 0
 
-    @property
-    def ongoing(self) -> bool:
-        return self._since is not None
-
     def failed(self, exc: BaseException) -> None:
         self.attempts += 1
         if self._since is None:

@@ -10,10 +10,13 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Select,
     Update,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     literal,
@@ -24,31 +27,76 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 
 from bot.domain.consensus import MIN_PARTICIPANTS, MIN_RATINGS, RatingMatrix
-from bot.domain.moderation import Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.participation import ParticipantStatus
 from bot.domain.ratings import MERGED, REPORT_MIN_AGE, RatingCard, ReportOutcome
 from bot.domain.similarity import IndexedImpulse
 from storage.db import Database
 from storage.models import Impulse, ImpulseReport, Participant, Rating
+from storage.refreshing import Refreshing
 from storage.repository import upsert_into
 
-APPROVED, PENDING, ACTIVE = "approved", "pending", "active"
+APPROVED, PENDING = ImpulseStatus.APPROVED.value, ImpulseStatus.PENDING.value
+ACTIVE, SET_ASIDE = ParticipantStatus.ACTIVE.value, ParticipantStatus.SET_ASIDE.value
 
 
 class SqlRatingRepository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, published_ttl: float = 5.0) -> None:
         self._db = database
+        # "Idee 3 von 12": the number of published ideas, read at most every few seconds (a
+        # count of 20,000 index entries on every press cost more than the card itself).
+        self._published = Refreshing(self._count_published, published_ttl)
+
+    async def _count_published(self) -> int:
+        async with self._db.reading() as session:
+            return int(await session.scalar(_PUBLISHED) or 0)
 
     async def next_card(self, pseudonym: str) -> RatingCard | None:
+        # The person's id is needed for the progress line too, so it is read first.
         async with self._db.reading() as session:
-            me = await _participant_id(session, pseudonym)
+            me, _counts = await _rater(session, pseudonym)
             if me is None:
                 return None
             row = (await session.execute(NEXT_CARD, {"me": me})).one_or_none()
-        return RatingCard(row.id, row.topic_id, row.text) if row else None
+            if row is None:
+                return None
+            return await _with_progress(session, me, row, await self._published.get())
+
+    async def card(self, pseudonym: str, impulse_id: int) -> RatingCard | None:
+        async with self._db.reading() as session:
+            me = await _participant_id(session, pseudonym)
+            if me is None or not await _rateable_by(session, impulse_id, me):
+                return None
+            row = (
+                await session.execute(
+                    select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.locale).where(
+                        Impulse.id == impulse_id
+                    )
+                )
+            ).one()
+            return await _with_progress(session, me, row, await self._published.get())
+
+    async def unrate(self, pseudonym: str, impulse_id: int) -> bool:
+        async with self._db.transaction() as session:
+            me = await _participant_id(session, pseudonym)
+            if me is None:
+                return False
+            removed = await session.execute(
+                delete(Rating).where(Rating.participant_id == me, Rating.impulse_id == impulse_id)
+            )
+            if _rowcount(removed) != 1:
+                return False
+            # The person is active (_participant_id): their rating was counted.
+            await session.execute(
+                update(Impulse)
+                .where(Impulse.id == impulse_id)
+                .values(rating_count=Impulse.rating_count - 1)
+            )
+            return True
 
     async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool:
         async with self._db.transaction() as session:
-            me = await _participant_id(session, pseudonym)
+            me, counts = await _rater(session, pseudonym)
             if me is None or not await _rateable_by(session, impulse_id, me):
                 return False
             added = await session.execute(
@@ -56,12 +104,16 @@ class SqlRatingRepository:
                 .values(participant_id=me, impulse_id=impulse_id, value=value, rated_at=now)
                 .on_conflict_do_nothing()
             )
-            if _rowcount(added) == 1:  # a first rating: one more for the card order
+            # A first rating: one more for the card order, unless the person is set aside with
+            # a wave of new accounts (storage/waves.py counts it when the wave is restored).
+            if _rowcount(added) == 1 and counts:
                 await session.execute(
                     update(Impulse)
                     .where(Impulse.id == impulse_id)
                     .values(rating_count=Impulse.rating_count + 1)
                 )
+                return True
+            if _rowcount(added) == 1:
                 return True
             await session.execute(
                 update(Rating)
@@ -181,7 +233,7 @@ def _published_since(
         )
     ).all()
     # Every other status, spelled out: then (status, decided_at) is an index range per status.
-    unpublished = [status.value for status in Status if status != Status.APPROVED]
+    unpublished = [status.value for status in ImpulseStatus if status != ImpulseStatus.APPROVED]
     gone = connection.execute(
         select(Impulse.id, Impulse.decided_at).where(
             Impulse.status.in_(unpublished), Impulse.decided_at.is_not(None), *since
@@ -243,22 +295,97 @@ class SqlConsensusSource:
 
 
 # The published impulse with the fewest ratings that this person has neither rated, reported nor
-# written: one walk along ix_impulses_status_ratings, not a count of every rating.
-_SEEN = exists().where(Rating.participant_id == bindparam("me"), Rating.impulse_id == Impulse.id)
-_REPORTED = exists().where(
-    ImpulseReport.participant_id == bindparam("me"), ImpulseReport.impulse_id == Impulse.id
-)
-NEXT_CARD = (
-    select(Impulse.id, Impulse.topic_id, Impulse.text)
-    .where(
-        Impulse.status == APPROVED,
-        or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
-        ~_SEEN,
-        ~_REPORTED,
+# written: one walk along ix_impulses_status_ratings, not a count of every rating. Each step of
+# the walk is one primary-key probe into ratings and one into impulse_reports (benchmarks/
+# rating_card.py prints both databases' plans).
+def _next_card(me: ColumnElement[Any]) -> Select[int, str, str, str | None]:
+    # OFFSET 0 keeps each check a probe per step (PostgreSQL turns a plain NOT EXISTS into an
+    # anti join, and for this one chose to compare every step with the person's whole list of
+    # ratings: 14.6 s per card at 2,000,000 ratings for someone who had rated every idea).
+    seen = (
+        select(literal(1))
+        .where(Rating.participant_id == me, Rating.impulse_id == Impulse.id)
+        .limit(1)
+        .offset(0)
+        .exists()
     )
-    .order_by(Impulse.status, Impulse.rating_count, Impulse.id)
-    .limit(1)
+    reported = (
+        select(literal(1))
+        .where(ImpulseReport.participant_id == me, ImpulseReport.impulse_id == Impulse.id)
+        .limit(1)
+        .offset(0)
+        .exists()
+    )
+    return (
+        select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.locale)
+        .where(
+            Impulse.status == APPROVED,
+            or_(Impulse.participant_id.is_(None), Impulse.participant_id != me),
+            ~seen,
+            ~reported,
+        )
+        .order_by(Impulse.status, Impulse.rating_count, Impulse.id)
+        .limit(1)
+    )
+
+
+NEXT_CARD = _next_card(bindparam("me"))
+
+
+# "Idee 3 von 12": the published impulses of others, and how many of them the person rated or
+# reported (by the primary keys of ratings and reports, which begin with the person).
+_OTHERS = and_(
+    Impulse.status == APPROVED,
+    or_(Impulse.participant_id.is_(None), Impulse.participant_id != bindparam("me")),
 )
+# All published ideas (counted in the index alone), less the person's own published ones.
+_PUBLISHED = select(func.count()).select_from(Impulse).where(Impulse.status == APPROVED)
+_OWN_PUBLISHED = (
+    select(func.count())
+    .select_from(Impulse)
+    .where(Impulse.participant_id == bindparam("me"), Impulse.status == APPROVED)
+)
+_RATED = (
+    select(func.count())
+    .select_from(Rating)
+    .join(Impulse, Impulse.id == Rating.impulse_id)
+    .where(Rating.participant_id == bindparam("me"), _OTHERS)
+)
+_REPORTED_ONLY = (
+    select(func.count())
+    .select_from(ImpulseReport)
+    .join(Impulse, Impulse.id == ImpulseReport.impulse_id)
+    .where(
+        ImpulseReport.participant_id == bindparam("me"),
+        _OTHERS,
+        ~exists().where(
+            Rating.participant_id == bindparam("me"),
+            Rating.impulse_id == ImpulseReport.impulse_id,
+        ),
+    )
+)
+
+
+# The three in one statement: each statement on a reading session is a thread hop.
+_PROGRESS = select(
+    _OWN_PUBLISHED.scalar_subquery(),
+    _RATED.scalar_subquery(),
+    _REPORTED_ONLY.scalar_subquery(),
+)
+
+
+async def _with_progress(session: Any, me: int, row: Any, published: int) -> RatingCard:
+    own, rated, reported = (await session.execute(_PROGRESS, {"me": me})).one()
+    total = published - int(own or 0)
+    done = int(rated or 0) + int(reported or 0)
+    return RatingCard(
+        row.id,
+        row.topic_id,
+        row.text,
+        locale=row.locale,
+        position=done + 1,
+        total=max(total, done + 1),  # a count a few seconds old may lag behind
+    )
 
 
 def recount(impulse_id: int) -> Update:
@@ -281,6 +408,21 @@ async def _rateable_by(session: Any, impulse_id: int, me: int) -> bool:
         )
     ).one_or_none()
     return row is not None and row.status == APPROVED and row.participant_id != me
+
+
+async def _rater(session: Any, pseudonym: str) -> tuple[int | None, bool]:
+    """Who rates, and whether their ratings count now: active people, and people set aside with
+    a wave of new accounts (stored, not counted, so a restored wave needs nothing from them)."""
+    row = (
+        await session.execute(
+            select(Participant.id, Participant.status).where(
+                and_(
+                    Participant.pseudonym == pseudonym, Participant.status.in_([ACTIVE, SET_ASIDE])
+                )
+            )
+        )
+    ).one_or_none()
+    return (None, False) if row is None else (int(row.id), row.status == ACTIVE)
 
 
 async def _participant_id(session: Any, pseudonym: str) -> int | None:

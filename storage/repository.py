@@ -27,17 +27,22 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import (
     Citizen,
     Erasure,
-    ImpulseStatus,
+    ParticipantStatus,
     StoredImpulse,
     Submission,
+    SupportedImpulse,
     VoteSet,
 )
+from bot.domain.ratings import Opinion
 from storage.db import Database
 from storage.models import (
     AuditEntry,
+    FollowUpDelivery,
+    FollowUpSubscriber,
     Impulse,
     ImpulseReport,
     Participant,
@@ -49,7 +54,7 @@ from storage.models import (
 )
 from storage.tallies import VOTERS
 
-ACTIVE = "active"
+ACTIVE = ParticipantStatus.ACTIVE.value
 
 
 def upsert_into(database: Database, table: Any) -> Any:
@@ -76,6 +81,17 @@ _IMPULSES_OF = (
     select(Impulse.id, Impulse.topic_id, Impulse.text, Impulse.status, Impulse.created_at)
     .where(Impulse.participant_id == bindparam("participant"))
     .order_by(Impulse.created_at, Impulse.id)
+)
+# Published ideas the person agreed with (value +1), in the order they were rated.
+_SUPPORTED_BY = (
+    select(Impulse.id, Impulse.text)
+    .join(Rating, Rating.impulse_id == Impulse.id)
+    .where(
+        Rating.participant_id == bindparam("participant"),
+        Rating.value == Opinion.AGREE.value,
+        Impulse.status == ImpulseStatus.APPROVED.value,
+    )
+    .order_by(Rating.rated_at, Impulse.id)
 )
 _IMPULSE_TEXTS = (
     select(Impulse.text)
@@ -187,6 +203,9 @@ class SqlParticipationRepository:
                     "status": impulse_status,
                     "source": source,
                     "draft_key": submission.draft_key,
+                    # The language of the bot when it was written: a rating card notes it
+                    # when a reader uses another one (handlers/rating_views.py).
+                    "locale": citizen.locale,
                     "created_at": now,
                     "decided_at": now if published else None,
                 },
@@ -226,6 +245,12 @@ class SqlParticipationRepository:
                 select(Rating.impulse_id, Rating.value, Rating.rated_at).where(
                     Rating.participant_id == participant.id
                 )
+            )
+            outcome_message = await session.get(FollowUpSubscriber, participant.id)
+            outcome_deliveries = await session.execute(
+                select(
+                    FollowUpDelivery.message_id, FollowUpDelivery.status, FollowUpDelivery.sent_at
+                ).where(FollowUpDelivery.participant_id == participant.id)
             )
             reports = await session.execute(
                 select(
@@ -268,6 +293,14 @@ class SqlParticipationRepository:
                 "reports": [
                     {"impulse": i, "reason": reason, "reported_at": at.isoformat()}
                     for i, reason, at in reports
+                ],
+                # "Ergebnis später zuschicken": since when, or None.
+                "outcome_message_requested_at": _iso(outcome_message.since)
+                if outcome_message
+                else None,
+                "outcome_messages": [
+                    {"message": m, "status": status, "sent_at": _iso(at)}
+                    for m, status, at in outcome_deliveries
                 ],
             }
 
@@ -313,7 +346,14 @@ class SqlParticipationRepository:
             )
             if status == ACTIVE:  # their ratings stop counting for the rating cards
                 await session.execute(shift_rating_counts(participant_id, -1))
-            for table in (Vote, ReplyAddress, Rating, ImpulseReport):
+            for table in (
+                Vote,
+                ReplyAddress,
+                Rating,
+                ImpulseReport,
+                FollowUpSubscriber,
+                FollowUpDelivery,
+            ):
                 await session.execute(delete(table).where(table.participant_id == participant_id))
             await session.execute(delete(Participant).where(Participant.id == participant_id))
             return erasure
@@ -413,6 +453,7 @@ def _vote_set(connection: Connection, pseudonym: str) -> VoteSet | None:
         return None
     topics = connection.scalars(_TOPICS_OF, {"participant": participant.id})
     impulses = connection.execute(_IMPULSES_OF, {"participant": participant.id})
+    supported = connection.execute(_SUPPORTED_BY, {"participant": participant.id})
     return VoteSet(
         topics=tuple(topics),
         voted_at=participant.voted_at,
@@ -422,4 +463,5 @@ def _vote_set(connection: Connection, pseudonym: str) -> VoteSet | None:
             )
             for i in impulses
         ),
+        supported=tuple(SupportedImpulse(id=row.id, text=row.text) for row in supported),
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from bot.domain.participation import ParticipantStatus
 from storage.db import Database
 from storage.models import Participant, Setting
 from storage.refreshing import Refreshing
@@ -54,7 +55,9 @@ class PhaseCache:
 
 
 # Through the partial index of the few who are not active, not a scan of all participants.
-BLOCKED = select(Participant.pseudonym).where(IS_NOT_ACTIVE, Participant.status == "blocked")
+BLOCKED = select(Participant.pseudonym).where(
+    IS_NOT_ACTIVE, Participant.status == ParticipantStatus.BLOCKED.value
+)
 
 
 class BlockList:

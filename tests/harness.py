@@ -115,6 +115,7 @@ class RunningBot:
             for task in list(self.app.pipeline._tasks):
                 task.cancel()
             await asyncio.gather(*self.app.pipeline._tasks, return_exceptions=True)
+            await self.app.followup.abandon()  # an outcome message half sent stays so
             await self.app.pipeline.close()  # a dead process holds no liveness lock either
             await self.app.bot.session.close()
             await self.app.database.dispose()
@@ -149,8 +150,8 @@ class Citizen:
     harness: Harness
     user: EmulatedUser
 
-    async def send(self, text: str) -> None:
-        self.user.send_text(text)
+    async def send(self, text: str, *, reply_to: int | None = None) -> None:
+        self.user.send_text(text, reply_to=reply_to)
         await self.harness.settle()
 
     async def press(self, button: str, **kwargs: Any) -> None:

@@ -7,20 +7,26 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from bot.domain.clock import system_clock
 from bot.domain.impulse import contact_data
 from bot.emulator.server import BotApiEmulator
 from bot.ops.export import snapshot
-from bot.telegram.throttling import RateLimiter, Verdict
-from storage.models import Base
+from bot.telegram.throttling import (
+    FLOOD_GATE_MARGIN,
+    FloodGate,
+    MemoryRateLimiter,
+    RateLimiter,
+    Verdict,
+)
+from storage.models import Base, InboxUpdate
 from tests.harness import Harness, RunningBot, make_settings
 
 
 async def start(emulator: BotApiEmulator, database_url: str, **abuse: Any) -> Harness:
     settings = make_settings(emulator.base_url, database_url)
-    settings = settings.with_overrides(abuse=replace(settings.abuse, rate_burst=20, **abuse))
+    settings = settings.with_overrides(abuse=replace(settings.abuse, **{"rate_burst": 20, **abuse}))
     bot = RunningBot(settings)
     await bot.start()
     return Harness(emulator, bot)
@@ -37,7 +43,7 @@ async def strict(emulator: BotApiEmulator, database_url: str) -> AsyncIterator[H
 
 async def test_rate_limiter_refills_and_notifies_once() -> None:
     now = [0.0]
-    limiter = RateLimiter(per_minute=60, burst=3, clock=lambda: now[0])
+    limiter = MemoryRateLimiter(per_minute=60, burst=3, clock=lambda: now[0])
     assert [await limiter.check(1) for _ in range(5)] == [
         Verdict.ALLOW,
         Verdict.ALLOW,
@@ -111,6 +117,66 @@ async def test_a_flood_gets_one_notice_and_never_reaches_the_database(
     await strict.bot.stop()
 
 
+async def inbox_rows(harness: Harness) -> int:
+    assert harness.bot.app is not None
+    async with harness.bot.app.database.reading() as session:
+        return int(await session.scalar(select(func.count()).select_from(InboxUpdate)) or 0)
+
+
+async def test_a_press_flood_stops_before_the_inbox_and_others_are_still_answered(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    # A burst of 5 and one token a minute: nothing refills while the test runs.
+    strict = await start(emulator, database_url, rate_per_minute=1, rate_burst=5)
+    assert strict.bot.app is not None
+    flooder, other = strict.citizen(7011), strict.citizen(7012)
+    await flooder.send("/start")
+    keyboard = flooder.user.last_message
+    data = next(b.callback_data for b in keyboard.buttons if "Mitmachen" in b.text)
+    assert data is not None
+    # As if the /start was long ago: both buckets are full when the presses begin.
+    limiter: RateLimiter = strict.bot.app.dispatcher["rate_limiter"]
+    limiter.forget(flooder.user.id)
+    rows_before = await inbox_rows(strict)
+    for n in range(400):  # as fast as a script presses, all fetched before any is handled
+        flooder.user.press_data(keyboard.message_id, data)
+        if n == 200:
+            other.user.send_text("/hilfe")
+    await strict.settle()
+
+    # The gate lets the burst and its margin through: the throttling answers the first over
+    # the limit with the notice there, and drops (and answers) the few after it.
+    let_through = 5 + FLOOD_GATE_MARGIN
+    assert await inbox_rows(strict) - rows_before == let_through + 1  # and the other's /hilfe
+    answers = flooder.user.callback_answers
+    assert len(answers) == let_through
+    assert [a.text for a in answers if a.text and "langsamer" in a.text]  # the notice, once
+    gate: FloodGate = strict.bot.app.dispatcher["flood_gate"]
+    assert gate.dropped == 400 - let_through
+    # Somebody else, in the middle of the flood, is answered as usual.
+    assert "Hilfe" in other.last_text
+    assert not [m for m in other.user.messages if "langsamer" in m.text]
+    await strict.bot.stop()
+
+
+async def test_a_message_flood_is_never_dropped_unseen(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    # Messages may carry an idea: each reaches the inbox and the throttling, none the gate.
+    strict = await start(emulator, database_url, rate_per_minute=1, rate_burst=3)
+    assert strict.bot.app is not None
+    flooder = strict.citizen(7013)
+    rows_before = await inbox_rows(strict)
+    for _ in range(30):
+        flooder.user.send_text("Hallo?")
+    await strict.settle()
+    assert await inbox_rows(strict) - rows_before == 30
+    assert [m for m in flooder.user.messages if "langsamer" in m.text]
+    gate: FloodGate = strict.bot.app.dispatcher["flood_gate"]
+    assert gate.dropped == 0
+    await strict.bot.stop()
+
+
 async def test_erasure_forgets_the_rate_limit_state(strict: Harness) -> None:
     assert strict.bot.app is not None
     limiter: RateLimiter = strict.bot.app.dispatcher["rate_limiter"]
@@ -119,7 +185,10 @@ async def test_erasure_forgets_the_rate_limit_state(strict: Harness) -> None:
     await c.send("/loeschen")
     await c.press("Ja, alles löschen")
     assert "gelöscht" in c.last_text
-    assert 7003 not in limiter._buckets
+    assert isinstance(limiter, MemoryRateLimiter) and 7003 not in limiter
+    gate: FloodGate = strict.bot.app.dispatcher["flood_gate"]
+    assert isinstance(gate._limiter, MemoryRateLimiter)
+    assert 7003 not in gate._limiter  # the flood gate's bucket too
 
 
 async def test_contact_data_is_refused_when_configured(
@@ -133,8 +202,8 @@ async def test_contact_data_is_refused_when_configured(
         await c.press("Sport & Events")
         await c.press("Weiter")
         await c.send("Mehr Sport, Infos unter www.mein-verein-shop.de oder 0201 1234567")
-        assert "Links, E-Mail-Adressen und Telefonnummern" in c.user.messages[-2].text
-        assert "Schritt 2 von 3" in c.last_text
+        assert "Links, E-Mail-Adressen und Telefonnummern" in c.last_text
+        assert "Schritt 2 von 3" in c.user.messages[-2].text  # the question, not asked again
         await c.send("Mehr Sport für alle im Stadtteil, auch abends")
         assert "Schritt 3 von 3" in c.last_text
     finally:
@@ -191,8 +260,8 @@ async def test_a_phone_number_alone_is_refused_or_held(
         await c.press("Sport & Events")
         await c.press("Weiter")
         await c.send(idea)
-        assert "Links, E-Mail-Adressen und Telefonnummern" in c.user.messages[-2].text
-        assert "Schritt 2 von 3" in c.last_text
+        assert "Links, E-Mail-Adressen und Telefonnummern" in c.last_text
+        assert "Schritt 2 von 3" in c.user.messages[-2].text  # the question, not asked again
     finally:
         await h.bot.stop()
     h.bot.settings = h.settings.with_overrides(
@@ -220,8 +289,7 @@ async def test_the_same_idea_twice_is_refused(harness: Harness) -> None:
         "Ein Ticket für den ganzen VRR, bitte günstig!",
     ]:
         await c.send(again)
-        assert "schon geschickt" in c.user.messages[-2].text, again
-        assert "Schritt 2 von 3" in c.last_text
+        assert "schon geschickt" in c.last_text, again
     await c.send("Busse im 10-Minuten-Takt auch am Abend")
     assert "Schritt 3 von 3" in c.last_text
     # Another person's same idea is their own first one: taken.

@@ -1,4 +1,4 @@
-"""The second chart in the channel digest (issue #8): with opinion groups the digest ends with
+"""The second chart in the channel digest: with opinion groups the digest ends with
 the opinion chart as a photo, composed once and stored, so a retry posts the same image and
 never repeats the parts Telegram already accepted (docs/ratings.md, docs/digests.md)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.impulse import ImpulseProblem, check_impulse, meaningful_length
+from bot.domain.impulse import ImpulseProblem, check_impulse, is_skip, meaningful_length
 from bot.domain.pseudonym import pseudonym_for
 from bot.domain.selection import Toggle, clean_selection, toggle_topic
 from bot.domain.standings import percent, rank_standings
@@ -57,6 +57,53 @@ def test_impulse_rules(text: str, problem: ImpulseProblem | None) -> None:
 
 def test_meaningful_length_counts_visible_characters() -> None:
     assert meaningful_length(" a b\u200b c ") == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok",
+        "OK!",
+        "Okay 👍",
+        "nein danke",
+        "Nein, danke.",
+        "keine Idee",
+        "Keine Idee!",
+        "weiß nicht",
+        "Weiss nicht...",
+        "Ich weiß es nicht.",  # Leichte Sprache
+        "Ich habe keine Idee.",
+        "no thanks",
+        "I don't know",
+        "I don\u2019t know",
+        "no idea",
+        "Hayır, teşekkürler",
+        "HAYIR",
+        "fikrim yok",
+        "bilmiyorum",
+        " nein\u200b danke ",
+    ],
+)
+def test_answers_that_mean_no_idea_are_a_skip(text: str) -> None:
+    assert is_skip(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "👍",
+        "...",
+        "ja",  # may mean "yes, I will write one": asked again, as too short
+        "yes",
+        "Mehr Bänke",
+        "nein danke, aber mehr Busse am Abend",
+        "Keine Idee ist zu klein: mehr Bänke im Park",
+        "Okay, dann: ein Ticket für alles",
+    ],
+)
+def test_an_idea_is_not_taken_for_a_skip(text: str) -> None:
+    assert not is_skip(text)
 
 
 def test_shares_are_of_participants_and_may_add_up_to_more_than_one() -> None:

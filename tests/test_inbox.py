@@ -127,7 +127,7 @@ async def test_a_press_handled_again_after_a_crash_completes_its_step_once(
     # After all the replies of a press.
     await dies_after(harness, "editMessageText", lambda: c.user.press("Mobilität & ÖPNV"))
     assert "Gewählt: 1 von 3" in c.last_text
-    await dies_after(harness, "sendMessage", lambda: c.user.press("Weiter"))
+    await dies_after(harness, "editMessageText", lambda: c.user.press("Weiter"))
     assert "Schritt 2 von 3" in c.last_text
     await c.press("Überspringen")
     # After the first of them: the vote is stored, the thanks not yet sent.
@@ -145,10 +145,11 @@ async def test_a_step_saved_but_not_yet_shown_before_a_crash_is_shown_after_it(
     current step again instead of calling the button out of date."""
     c = harness.citizen(7207)
     await c.send("/start")
-    await dies_after(harness, "sendMessage", lambda: c.user.press("Mitmachen"), before=True)
+    # Buttons that move the dialog on show the next step in place (editMessageText).
+    await dies_after(harness, "editMessageText", lambda: c.user.press("Mitmachen"), before=True)
     assert "Gewählt: 0 von 3" in c.last_text
     await c.press("Mobilität & ÖPNV")
-    await dies_after(harness, "sendMessage", lambda: c.user.press("Weiter"), before=True)
+    await dies_after(harness, "editMessageText", lambda: c.user.press("Weiter"), before=True)
     assert "Schritt 2 von 3" in c.last_text
     await dies_after(
         harness, "sendMessage", lambda: c.user.send_text("Mehr Nachtbusse"), before=True

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from bot.app.config import Settings
 from bot.domain.clock import Clock, system_clock
 from bot.domain.pseudonym import keyed_hash, pseudonym_for
 from bot.emulator.server import BotApiEmulator
-from bot.ops.export import snapshot, to_csv
+from bot.ops.export import read_csv, snapshot, to_csv
 from handlers.moderation import moderator_router
 from storage.models import AuditEntry, Base, Rating
 from tests.digest_support import FakeClock
@@ -26,6 +27,7 @@ from tests.harness import Citizen, Harness, RunningBot, make_settings
 from tests.test_languages import walk
 
 MOD_A, MOD_B = 900_001, 8_000_000_777
+NAMES = {MOD_A: "Anna", MOD_B: "Bernd"}  # the moderators' first names on Telegram
 
 
 async def start_harness(
@@ -33,7 +35,7 @@ async def start_harness(
 ) -> Harness:
     emulator.add_channel("@ruhr_dialog")
     for moderator in (MOD_A, MOD_B):  # moderators have opened the bot once
-        emulator.user(moderator, first_name="Moderation")
+        emulator.user(moderator, first_name=NAMES[moderator])
     settings = make_settings(
         emulator.base_url, database_url, moderators=frozenset({MOD_A, MOD_B}), **overrides
     )
@@ -58,6 +60,14 @@ async def export(h: Harness) -> dict[str, Any]:
 
 def votes_of(data: dict[str, Any], topic_id: str) -> int:
     return next(t["votes"] for t in data["topics"] if t["id"] == topic_id)
+
+
+def exported_files(moderator: Citizen) -> dict[str, bytes]:
+    """The files of the last /export: one message, one zip file."""
+    [message] = [m for m in moderator.user.messages if m.document is not None]
+    assert message.filename.endswith(".zip") and message.document is not None
+    with zipfile.ZipFile(io.BytesIO(message.document)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
 
 
 def card_for(moderator: Citizen, impulse_id: int) -> Any:
@@ -128,10 +138,15 @@ async def test_review_card_approval_and_the_author_is_told(mod: Harness) -> None
     assert "Impuls #1" in moderator_b.user.last_message.text
 
     await moderator_a.press("Freigeben", message_id=card.message_id)
-    assert "veröffentlicht" in author.last_text and "#1" in author.last_text
-    # The other moderator's copy now says who decided; no approve button is left on it.
+    assert (
+        "veröffentlicht" in author.last_text and "„Ein Sozialticket für 9 Euro" in author.last_text
+    )
+    # The other moderator's copy now says who decided, by first name; no approve button is
+    # left on it. The deciding moderator reads "Ihnen"; no copy names a Telegram id.
     other = card_for(moderator_b, 1)
-    assert f"Entschieden von: {MOD_A}" in other.text
+    assert "Entschieden von: Anna" in other.text
+    assert "Entschieden von: Ihnen" in card_for(moderator_a, 1).text
+    assert not any(str(MOD_A) in m.text for m in moderator_b.user.messages)
     assert "✅ Freigeben" not in other.button_texts
     assert [i["status"] for i in (await export(mod))["impulses"]] == ["approved"]
 
@@ -140,11 +155,14 @@ async def test_two_moderators_deciding_at_once_the_first_wins(mod: Harness) -> N
     author = mod.citizen(5002)
     await author.take_part(["Sport & Events"], impulse="Mehr Sportplätze in Herne öffnen")
     moderator_a, moderator_b = mod.citizen(MOD_A), mod.citizen(MOD_B)
+    for moderator in (moderator_a, moderator_b):  # the bot has seen both (and their names)
+        await moderator.send("/phase")
     card_a, card_b = card_for(moderator_a, 1), card_for(moderator_b, 1)
     await moderator_b.press("Ablehnen", message_id=card_b.message_id)
+    await moderator_b.press("Werbung oder Spam", message_id=card_b.message_id)
     # Both decisions are in Telegram's queue before the bot handles either.
     moderator_a.user.press("Freigeben", message_id=card_a.message_id)
-    moderator_b.user.press("Werbung oder Spam", message_id=card_b.message_id)
+    moderator_b.user.press("Ja, ablehnen", message_id=card_b.message_id)
     await mod.settle()
     [impulse] = (await export(mod))["impulses"]
     winner, loser = (
@@ -154,12 +172,13 @@ async def test_two_moderators_deciding_at_once_the_first_wins(mod: Harness) -> N
     )
     assert impulse["status"] in ("approved", "rejected")
     assert "Schon entschieden" in loser.user.callback_answers[-1].text
-    assert str(winner.user.id) in loser.user.callback_answers[-1].text
+    assert NAMES[winner.user.id] in loser.user.callback_answers[-1].text
+    assert str(winner.user.id) not in loser.user.callback_answers[-1].text
     assert not (winner.user.callback_answers[-1].text or "").startswith("Schon")
-    told = [m.text for m in author.user.messages if "(#1)" in m.text]
+    told = [m.text for m in author.user.messages if "„Mehr Sportplätze in Herne öffnen“" in m.text]
     assert len(told) == 1  # the author hears one decision, the one that counts
     # The loser's copy of the card shows the final state and who decided.
-    assert f"Entschieden von: {winner.user.id}" in card_for(loser, 1).text
+    assert f"Entschieden von: {NAMES[winner.user.id]}" in card_for(loser, 1).text
 
 
 async def test_rejection_with_reason_and_official_answer(mod: Harness) -> None:
@@ -172,6 +191,7 @@ async def test_rejection_with_reason_and_official_answer(mod: Harness) -> None:
     await moderator.press("Ablehnen", message_id=card.message_id)
     assert "enthält persönliche Daten" in card_for(moderator, 1).button_texts
     await moderator.press("enthält persönliche Daten", message_id=card.message_id)
+    await moderator.press("Ja, ablehnen", message_id=card.message_id)
     assert "nicht veröffentlicht" in author.last_text
     assert "enthält persönliche Daten" in author.last_text
 
@@ -192,7 +212,8 @@ async def test_rejection_with_reason_and_official_answer(mod: Harness) -> None:
 
     await moderator.send("/audit")
     log = moderator.last_text
-    assert "reject" in log and "answer" in log and "impulse:1" in log
+    assert "abgelehnt" in log and "beantwortet" in log and "Impuls #1" in log
+    assert "enthält persönliche Daten" in log and "reject" not in log
 
 
 async def approved_card(h: Harness, author_id: int, idea: str) -> tuple[Citizen, Citizen, int]:
@@ -224,7 +245,8 @@ async def test_an_answer_is_previewed_and_any_command_leaves_the_answer_mode(mod
     await moderator.press("Antworten", message_id=card)
     await moderator.press("Umgesetzt")
     await moderator.send("/stats")
-    assert "nichts an die Person gesendet" in moderator.user.messages[-2].text
+    # (/stats answers with new participants by hour first, then the figures.)
+    assert "nichts an die Person gesendet" in moderator.user.messages[-3].text
     assert "Statistik" in moderator.last_text
     await moderator.send("Notiz ans Team: morgen Karte #1 nochmal ansehen")
     assert len(author.user.messages) == told + 1
@@ -281,6 +303,7 @@ async def test_blocking_removes_votes_and_unblocking_restores_them(mod: Harness)
     moderator = mod.citizen(MOD_A)
 
     await moderator.send("/block #1")
+    await moderator.press("Ja, sperren")
     assert "gesperrt" in moderator.last_text
     data = await export(mod)
     assert (data["participants"], votes_of(data, "kunst")) == (1, 1)
@@ -291,7 +314,7 @@ async def test_blocking_removes_votes_and_unblocking_restores_them(mod: Harness)
     data = await export(mod)
     assert (data["participants"], votes_of(data, "kunst")) == (2, 2)
     await author.send("/meinvotum")
-    assert "Ihr Votum" in author.last_text
+    assert author.last_text.startswith("Ihre Wahl\n")
 
     await moderator.send("/block kaputt")
     assert "/block 42" in moderator.last_text
@@ -306,6 +329,7 @@ async def test_closed_phase_refuses_changes(mod: Harness) -> None:
     await midway.press("Sport & Events")
     moderator = mod.citizen(MOD_A)
     await moderator.send("/phase close")
+    await moderator.press("Ja, schließen")
     assert "geschlossen" in moderator.last_text
 
     await citizen.send("/meinvotum")
@@ -319,7 +343,7 @@ async def test_closed_phase_refuses_changes(mod: Harness) -> None:
     newcomer = mod.citizen(5007)
     await newcomer.send("/start qr_hbf_bochum")
     welcome = newcomer.last_text
-    assert "abgeschlossen" in welcome and "zwei Minuten" not in welcome
+    assert "abgeschlossen" in welcome and "2 Minuten" not in welcome
     assert "1. Grüne Infrastruktur: 100 %" in welcome and "Teilnehmende: 1" in welcome
     assert newcomer.buttons() == []
     await newcomer.send("/meinvotum")
@@ -338,7 +362,8 @@ async def test_closed_phase_refuses_changes(mod: Harness) -> None:
     await midway.press("Weiter")
     await midway.press("Überspringen")
     await midway.press("Absenden")
-    assert "Danke!" in midway.last_text
+    # The thanks are in the message the dialog lives in, above the /ergebnis answer.
+    assert any("Danke!" in m.text for m in midway.user.messages)
     await moderator.send("/phase vielleicht")
     assert "/phase open" in moderator.last_text
 
@@ -366,6 +391,7 @@ async def test_results_at_any_time_in_every_language(mod: Harness) -> None:
         assert heading in person.last_text, (command, person.last_text)
 
     await mod.citizen(MOD_A).send("/phase close")
+    await mod.citizen(MOD_A).press("Ja, schließen")
     await reader.send("/ergebnis")
     assert "Das Ergebnis" in reader.last_text and "1. Sport & Events: 100 %" in reader.last_text
 
@@ -380,6 +406,7 @@ async def test_ratings_are_refused_while_closed(mod: Harness) -> None:
     await rater.send("/stoebern")
     assert "Idee #1" in rater.last_text
     await moderator.send("/phase close")
+    await moderator.press("Ja, schließen")
     await rater.press("Stimme zu")
     assert "abgeschlossen" in rater.user.callback_answers[-1].text
     await rater.send("/stoebern")
@@ -425,8 +452,8 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
     moderator = mod.citizen(MOD_A)
     await moderator.send("/stats")
     stats = moderator.last_text
-    assert "Teilnehmende: 3 (heute 3, letzte 7 Tage 3)" in stats
-    assert " 1 Mobilität & ÖPNV" in stats and "100 %" in stats
+    assert "Teilnehmende: 3\nheute 3 · 7 Tage 3" in stats
+    assert " 1 Mobilität & ÖPNV" in stats and "100%" in stats
     assert "flyer_essen: 2" in stats
     assert "wartet auf Prüfung: 3" in stats
 
@@ -436,29 +463,30 @@ async def test_stats_queue_and_export(mod: Harness) -> None:
     # Decisions about citizens, so that the audit log has entries about them.
     await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
     await moderator.send("/block 2")
+    await moderator.press("Ja, sperren")
     await moderator.send("/audit")
-    assert "block · impulse:2" in moderator.last_text
+    assert "Sie · Person gesperrt · Impuls #2" in moderator.last_text
 
     await moderator.send("/export")
-    documents = [m for m in moderator.user.messages if m.document is not None]
-    assert {d.filename.split("-")[0] for d in documents} == {
+    documents = exported_files(moderator)
+    assert {name.split("-")[0] for name in documents} == {
         "dialogbot",
         "stimmen",
         "impulse",
         "themen",
     }
-    full = json.loads(next(d for d in documents if d.filename.endswith(".json")).document)
+    full = json.loads(next(d for n, d in documents.items() if n.endswith(".json")))
     assert len(full["votes"]) == 6 and full["participants"] == 2  # one author is blocked
     assert [entry["action"] for entry in full["audit"]] == ["export", "block", "approve"]
     # No citizen's Telegram id in the exports: not as a JSON number or string, not in any CSV
     # column; nor in anything the moderators were shown (cards, /stats, /queue, /audit).
     assert not holds_a_citizen_id(full), full
-    tables = [d for d in documents if d.filename.endswith(".csv")]
+    tables = {n: d for n, d in documents.items() if n.endswith(".csv")}
     assert len(tables) == 3
-    for table in tables:
-        rows = list(csv.reader(io.StringIO(table.document.decode())))
+    for name, table in tables.items():
+        rows = list(csv.reader(io.StringIO(table.decode("utf-8-sig")), delimiter=";"))
         assert len(rows) > 1 and all(len(row) == len(rows[0]) for row in rows), rows
-        assert not holds_a_citizen_id(rows), (table.filename, rows)
+        assert not holds_a_citizen_id(rows), (name, rows)
     for someone in (moderator, mod.citizen(MOD_B)):
         shown = [(m.text, m.raw_text, m.button_texts) for m in someone.user.messages]
         assert len(shown) >= 3 and not holds_a_citizen_id(shown), shown
@@ -480,6 +508,10 @@ async def test_post_moderation_publishes_at_once_and_can_take_down(
         card = card_for(moderator, 1)
         assert "⬇️ Zurückziehen" in card.button_texts
         await moderator.press("Zurückziehen", message_id=card.message_id)
+        await moderator.press("passt nicht zum Thema", message_id=card.message_id)
+        assert (await export(mod))["impulses"][0]["status"] == "approved"  # asked first
+        assert "Zurückziehen?" in card_for(moderator, 1).text
+        await moderator.press("Ja, zurückziehen", message_id=card.message_id)
         assert (await export(mod))["impulses"][0]["status"] == "removed"
         assert "zurückgezogen" in author.last_text
     finally:
@@ -571,7 +603,10 @@ async def test_my_vote_names_every_status_in_words(
         await withdrawn.take_part(["Sport & Events"], impulse="Eine Eisbahn auf jedem Marktplatz")
         moderator = mod.citizen(MOD_A)
         await moderator.send("/merge 2 1")
+        await moderator.press("Ja, zusammenführen")
         await moderator.press("Zurückziehen", message_id=card_for(moderator, 3).message_id)
+        await moderator.press("beleidigend", message_id=card_for(moderator, 3).message_id)
+        await moderator.press("Ja, zurückziehen", message_id=card_for(moderator, 3).message_id)
         for citizen, words, code in [
             (kept, "veröffentlicht", "approved"),
             (duplicate, "mit einer gleichen Idee zusammengelegt", "merged"),
@@ -669,10 +704,8 @@ async def test_export_cells_never_start_a_formula_and_name_no_moderator_id(mod: 
         await mod.citizen(6100 + i).take_part(["Sport & Events"], impulse=text, source="-x_src")
     moderator = mod.citizen(MOD_A)
     await moderator.send("/export")
-    documents = {
-        m.filename.split("-")[0]: m.document for m in moderator.user.messages if m.document
-    }
-    rows = list(csv.DictReader(io.StringIO(documents["impulse"].decode())))
+    documents = {name.split("-")[0]: data for name, data in exported_files(moderator).items()}
+    rows = read_csv(documents["impulse"].decode())
     assert len(rows) == len(FORMULAS)
     for row in rows:
         for value in row.values():
@@ -692,6 +725,7 @@ async def test_blocked_people_can_still_see_and_erase_their_data(mod: Harness) -
     await author.take_part(["Kunst & Kreativität"], impulse="Ateliers in leeren Ladenlokalen")
     moderator = mod.citizen(MOD_A)
     await moderator.send("/block 1")
+    await moderator.press("Ja, sperren")
     await author.send("/meinvotum")
     assert "gesperrt" in author.last_text  # the block holds for everything else
     await author.send("/meinedaten")
@@ -712,7 +746,7 @@ async def test_stats_export_and_audit_answer_only_in_private(
     try:
         await mod.citizen(5041).take_part(["Sport & Events"], impulse="Freibäder länger öffnen")
         before = len(emulator.chat_messages(group))
-        for command in ("/stats", "/export", "/audit"):
+        for command in ("/stats", "/export", "/audit", "/welle flyer 10:00 jetzt", "/wellen"):
             emulator.user(MOD_A).send_text_in_group(group, command)
         await mod.settle()
         assert len(emulator.chat_messages(group)) == before  # nothing in the group
@@ -721,3 +755,180 @@ async def test_stats_export_and_audit_answer_only_in_private(
         assert "Teilnehmende: 1" in moderator.last_text  # privately, as before
     finally:
         await mod.bot.stop()
+
+
+async def test_after_a_decision_the_next_pending_card_follows(mod: Harness) -> None:
+    for n, idea in enumerate(["Mehr Sportplätze in Herne öffnen", "Freibäder länger öffnen"]):
+        await mod.citizen(5500 + n).take_part(["Sport & Events"], impulse=idea)
+    moderator = mod.citizen(MOD_A)
+    sent = len(moderator.user.messages)
+    await moderator.press("Freigeben", message_id=card_for(moderator, 1).message_id)
+    # The oldest pending card comes again, at the bottom of the chat: one, not the queue.
+    [following] = moderator.user.messages[sent:]
+    assert "Impuls #2" in following.text and "✅ Freigeben" in following.button_texts
+    await moderator.press("Ablehnen", message_id=following.message_id)
+    await moderator.press("Werbung oder Spam", message_id=following.message_id)
+    await moderator.press("Ja, ablehnen", message_id=following.message_id)
+    assert len(moderator.user.messages) == sent + 1  # nothing pending: no card follows
+    assert "abgelehnt" in card_for(moderator, 2).text
+
+
+async def test_a_reject_reason_is_confirmed_first(mod: Harness) -> None:
+    author = mod.citizen(5510)
+    await author.take_part(["Sport & Events"], impulse="Mehr Sportplätze in Herne öffnen")
+    moderator = mod.citizen(MOD_A)
+    card = card_for(moderator, 1)
+    told = len(author.user.messages)
+    await moderator.press("Ablehnen", message_id=card.message_id)
+    await moderator.press("passt nicht zum Thema", message_id=card.message_id)
+    asked = card_for(moderator, 1)
+    assert "Ablehnen mit dem Grund „passt nicht zum Thema“?" in asked.text
+    assert asked.button_texts == ["Ja, ablehnen", "Abbrechen"]
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["pending"]
+    await moderator.press("Abbrechen", message_id=card.message_id)
+    assert card_for(moderator, 1).button_texts[:2] == ["✅ Freigeben", "❌ Ablehnen"]
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["pending"]
+    assert len(author.user.messages) == told  # nothing reached the author
+    await moderator.press("Ablehnen", message_id=card.message_id)
+    await moderator.press("passt nicht zum Thema", message_id=card.message_id)
+    await moderator.press("Ja, ablehnen", message_id=card.message_id)
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["rejected"]
+    assert "passt nicht zum Thema" in author.last_text
+
+
+async def test_a_withdrawal_is_confirmed_first(mod: Harness) -> None:
+    author, moderator, card = await approved_card(mod, 5511, "Freibäder im Sommer länger öffnen")
+    told = len(author.user.messages)
+    await moderator.press("Zurückziehen", message_id=card)
+    assert "Zurückziehen?" in card_for(moderator, 1).text
+    assert card_for(moderator, 1).button_texts == ["Ja, zurückziehen", "Abbrechen"]
+    await moderator.press("Abbrechen", message_id=card)
+    assert "⬇️ Zurückziehen" in card_for(moderator, 1).button_texts
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["approved"]
+    assert len(author.user.messages) == told
+    await moderator.press("Zurückziehen", message_id=card)
+    await moderator.press("Ja, zurückziehen", message_id=card)
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["removed"]
+    assert "zurückgezogen" in author.last_text
+
+
+async def test_blocking_from_a_card_is_confirmed_first(mod: Harness) -> None:
+    author = mod.citizen(5512)
+    await author.take_part(["Kunst & Kreativität"], impulse="Ateliers in leeren Ladenlokalen")
+    moderator = mod.citizen(MOD_A)
+    card = card_for(moderator, 1).message_id
+    await moderator.press("Autor sperren", message_id=card)
+    assert "Impuls #1 sperren?" in card_for(moderator, 1).text
+    await moderator.press("Abbrechen", message_id=card)
+    assert (await export(mod))["participants"] == 1
+    assert "🚫 Autor sperren" in card_for(moderator, 1).button_texts
+    await moderator.press("Autor sperren", message_id=card)
+    await moderator.press("Ja, sperren", message_id=card)
+    assert (await export(mod))["participants"] == 0
+    assert "Entsperren" in card_for(moderator, 1).button_texts
+
+
+async def test_the_block_command_shows_the_idea_and_asks_first(mod: Harness) -> None:
+    author = mod.citizen(5513)
+    await author.take_part(["Kunst & Kreativität"], impulse="Ateliers in leeren Ladenlokalen")
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/block 1")
+    assert "Ateliers in leeren Ladenlokalen" in moderator.last_text
+    assert moderator.buttons() == ["Ja, sperren", "Abbrechen"]
+    assert (await export(mod))["participants"] == 1
+    await moderator.press("Abbrechen")
+    assert "Nicht gesperrt" in moderator.last_text and moderator.buttons() == []
+    assert (await export(mod))["participants"] == 1
+    await moderator.send("/block 1")
+    await moderator.press("Ja, sperren")
+    assert (await export(mod))["participants"] == 0
+    await moderator.send("/unblock 1")  # the undo runs at once
+    assert (await export(mod))["participants"] == 1
+
+
+async def test_closing_the_phase_is_confirmed_and_phase_alone_says_where_we_are(
+    mod: Harness,
+) -> None:
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/phase")
+    assert "ist geöffnet" in moderator.last_text and "/phase close" in moderator.last_text
+    await moderator.send("/phase close")
+    assert "schließen?" in moderator.last_text
+    assert moderator.buttons() == ["Ja, schließen", "Abbrechen"]
+    await moderator.press("Abbrechen")
+    await moderator.send("/phase")
+    assert "ist geöffnet" in moderator.last_text
+    await moderator.send("/phase close")
+    await moderator.press("Ja, schließen")
+    await moderator.send("/phase")
+    assert "ist geschlossen" in moderator.last_text and "/phase open" in moderator.last_text
+    citizen = mod.citizen(5514)
+    await citizen.send("/start")
+    assert "abgeschlossen" in citizen.last_text
+    await moderator.send("/phase open")  # the undo: at once
+    await moderator.send("/phase")
+    assert "ist geöffnet" in moderator.last_text
+
+
+async def test_audit_and_export_names_in_local_time_and_words(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    # 10:00 UTC is 11:00 in the consultation's time zone (Europe/Berlin).
+    clock = FakeClock(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))
+    emulator.user(MOD_B, first_name="Bernd", language_code="en")
+    mod = await start_harness(emulator, database_url, clock=clock)
+    try:
+        assert mod.settings.digest_timezone == "Europe/Berlin"
+        _author, moderator, _card = await approved_card(mod, 5515, "Mehr Trinkbrunnen in Parks")
+        await moderator.send("/phase close")
+        await moderator.press("Ja, schließen")
+        await moderator.send("/audit")
+        log = moderator.last_text
+        assert "03.12.2026, 11:00 · Sie · freigegeben · Impuls #1" in log
+        assert "Phase geändert – geschlossen" in log
+        assert "approve" not in log and "impulse:" not in log and "10:00" not in log
+        english = mod.citizen(MOD_B)
+        await english.send("/audit")
+        assert "Dec 3, 2026, 11:00\u202fAM · Anna · approved · Idea #1" in english.last_text
+        await moderator.send("/export")
+        [message] = [m for m in moderator.user.messages if m.document is not None]
+        assert message.filename == "dialogbot-export-2026-12-03_11-00.zip"
+        assert all("2026-12-03_11-00" in name for name in exported_files(moderator))
+    finally:
+        await mod.bot.stop()
+
+
+async def test_csv_files_open_in_german_excel(mod: Harness) -> None:
+    for n, topics in enumerate([["Sport & Events", "Mobilität & ÖPNV"], ["Sport & Events"]]):
+        await mod.citizen(5520 + n).take_part(topics, impulse=f"Idee Nummer {n} für alle")
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/export")  # one message, one file
+    files = exported_files(moderator)
+    tables = {name.split("-")[0]: data for name, data in files.items() if name.endswith(".csv")}
+    assert set(tables) == {"stimmen", "impulse", "themen"}
+    for data in tables.values():
+        assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8, not cp1252
+    topics = tables["themen"].decode("utf-8-sig").splitlines()
+    assert topics[0] == "rank;id;title;votes;share"
+    assert "1;sport;Sport & Events;2;1,0" in topics
+    assert "2;mobilitaet;Mobilität & ÖPNV;1;0,5" in topics
+    assert read_csv(tables["impulse"].decode())[0]["text"] == "Idee Nummer 0 für alle"
+
+
+async def test_merging_duplicates_is_confirmed_first(mod: Harness) -> None:
+    for n, idea in enumerate(["Freibäder im Sommer länger öffnen", "Freibäder abends länger auf"]):
+        await mod.citizen(5530 + n).take_part(["Sport & Events"], impulse=idea)
+    moderator = mod.citizen(MOD_A)
+    await moderator.send("/merge 2 1")
+    assert "Freibäder abends länger auf" in moderator.last_text
+    assert "#2 mit #1 zusammenführen?" in moderator.last_text
+    assert moderator.buttons() == ["Ja, zusammenführen", "Abbrechen"]
+    await moderator.press("Abbrechen")
+    assert "Nicht zusammengeführt" in moderator.last_text and moderator.buttons() == []
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["pending", "pending"]
+    await moderator.send("/merge 2 1")
+    await moderator.press("Ja, zusammenführen")
+    assert "ist jetzt mit #1 zusammengeführt" in moderator.last_text
+    assert [i["status"] for i in (await export(mod))["impulses"]] == ["pending", "merged"]
+    await moderator.send("/merge 2 1")  # nothing left to merge: said at once, nothing asked
+    assert "kann nicht" in moderator.last_text and moderator.buttons() == []

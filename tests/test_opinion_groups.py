@@ -25,6 +25,7 @@ from tests.digest_support import MAY_18_1800, DigestHarness, decide, digest_harn
 from tests.test_consensus import planted
 
 MOD = 900_001
+MOD_EN = 900_002  # a moderator whose Telegram speaks English
 MINUTE = timedelta(minutes=1)
 CONSENSUS = "Mehr Bänke & <b>Schatten</b> an allen Haltestellen im Revier."
 CAMP_A, CAMP_B = 12, 8
@@ -33,8 +34,12 @@ CAMP_A, CAMP_B = 12, 8
 @pytest.fixture
 async def gh(emulator: BotApiEmulator, database_url: str) -> AsyncIterator[DigestHarness]:
     emulator.user(MOD, first_name="Moderation")
+    emulator.user(MOD_EN, first_name="Morgan", language_code="en")
     async for harness in digest_harness(
-        emulator, database_url, MAY_18_1800 - 6 * 60 * MINUTE, moderators=frozenset({MOD})
+        emulator,
+        database_url,
+        MAY_18_1800 - 6 * 60 * MINUTE,
+        moderators=frozenset({MOD, MOD_EN}),
     ):
         yield harness
 
@@ -81,16 +86,38 @@ async def test_stats_show_the_groups_and_the_consensus_idea(gh: DigestHarness) -
     await fresh_groups(gh)
     await moderator.send("/stats")
     [stats] = [m for m in gh.emulator.chat_messages(MOD) if "Meinungsgruppen" in m.text][-1:]
-    assert "20 Personen mit mindestens 7 Bewertungen" in stats.text
-    assert "Gruppe 1: 12 · Gruppe 2: 8" in stats.text
-    consensus, divisive = stats.text.split("Konsens", 1)[1].split("Spaltet die Gruppen", 1)
-    assert f"#{consensus_id} Mobilität & ÖPNV: „Mehr Bänke & <b>Schatten</b>" in consensus
+    flowing = " ".join(stats.text.split())  # the lines are broken to fit a phone
+    assert "20 Personen mit mindestens 7 Bewertungen" in flowing
+    assert "Gruppe 1: 12 · Gruppe 2: 8" in flowing
+    consensus, divisive = flowing.split("Konsens", 1)[1].split("Spaltet die Gruppen", 1)
+    assert f"#{consensus_id} Mobilität & ÖPNV „Mehr Bänke & <b>Schatten</b>" in consensus
     assert "Streitfrage" not in consensus and "Streitfrage Nummer" in divisive
     assert "&lt;b&gt;" in stats.raw_text  # the citizen's text is escaped
     photo = gh.emulator.chat_messages(MOD)[-1]
     assert photo.kind == "photo" and photo.photo is not None
     height, width, _ = imread(BytesIO(photo.photo), format="png").shape
     assert width == 1080 and height > 600
+
+
+async def test_stats_lines_fit_a_phone_in_both_moderator_languages(gh: DigestHarness) -> None:
+    """Every line of /stats (text and chart caption) at most 32 characters, in de and en."""
+    await plant_two_camps(gh, MAY_18_1800 - 60 * MINUTE)
+    for _n in range(3):  # a long source name and an idea waiting for review
+        await gh.seed(
+            ["sport"], at=MAY_18_1800 - 30 * MINUTE, source="plakat_hauptbahnhof_gelsenkirchen_2026"
+        )
+    await gh.seed(["sport"], at=MAY_18_1800 - 30 * MINUTE, impulse="Noch offen " * 20)
+    await fresh_groups(gh)
+    for moderator_id, heading in ((MOD, "Statistik"), (MOD_EN, "Statistics")):
+        moderator = gh.citizen(moderator_id)
+        before = len(gh.emulator.chat_messages(moderator_id))
+        await moderator.send("/stats")
+        shown = gh.emulator.chat_messages(moderator_id)[before:]
+        assert heading in shown[0].text and shown[-1].kind == "photo"
+        texts = [m.text if m.kind == "text" else (m.caption or "") for m in shown]
+        assert "Mobilität" in texts[0] and "plakat_hauptbahnh" in texts[0]
+        too_wide = [line for text in texts for line in text.split("\n") if len(line) > 32]
+        assert not too_wide, (moderator_id, too_wide)
 
 
 async def test_the_digest_says_what_everyone_agrees_on(gh: DigestHarness) -> None:

@@ -168,13 +168,14 @@ async def test_an_html_page_on_a_reply_is_not_apologised_for_and_the_step_answer
     await anna.send("/start")
     # More pages than one step's retries: the step itself is run again (bot.telegram.pipeline).
     pages = [Fault.html_page(502)] * (FAST_RETRY.attempts + 2)
-    harness.emulator.faults.schedule("sendMessage", *pages)
+    # "Mitmachen" turns the welcome into the topic list (editMessageText).
+    harness.emulator.faults.schedule("editMessageText", *pages)
     await anna.press("Mitmachen")
     texts = [m.text for m in anna.user.messages]
     assert not [t for t in texts if SORRY in t]
     assert len([t for t in texts if "Gewählt: 0 von 3" in t]) == 1
     assert "Gewählt: 0 von 3" in anna.last_text
-    statuses = [status for status, _ in sent_to(harness, "sendMessage", 7202)]
+    statuses = [status for status, _ in sent_to(harness, "editMessageText", 7202)]
     assert statuses[-len(pages) - 1 :] == [502] * len(pages) + [200]
     assert harness.bot.app is not None
     async with harness.bot.app.database.reading() as session:

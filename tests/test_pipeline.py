@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiogram.types import Update
 from aiohttp import ClientSession
+from sqlalchemy import func, select
 
 from bot.domain.clock import system_clock
 from bot.emulator.server import BotApiEmulator, EmulatedUser
@@ -25,16 +26,18 @@ from bot.telegram.pipeline import ordering_key
 from handlers.callbacks import TopicCallback
 from storage.db import Database
 from storage.inbox import Inbox
+from storage.models import InboxUpdate
 from tests.harness import Harness, RunningBot, make_settings
 
 CHOOSE_ONE = "Bitte wählen Sie mindestens ein Thema."
 
 
-def chosen_counts(emulator: BotApiEmulator, user: EmulatedUser) -> list[str]:
-    """The "Gewählt: N von 3" of every edit of the citizen's topic keyboard, in order."""
+def chosen_counts(emulator: BotApiEmulator, user: EmulatedUser, since: int = 0) -> list[str]:
+    """The "Gewählt: N von 3" of every edit of the citizen's topic keyboard after the call
+    numbered `since`, in order."""
     return [
         c.params["text"].split("Gewählt: ")[1][:1]
-        for c in emulator.api_calls
+        for c in emulator.api_calls[since:]
         if c.chat_id == user.id
         and c.method == "editMessageText"
         and "Gewählt: " in c.params.get("text", "")
@@ -63,7 +66,7 @@ async def test_one_persons_updates_run_in_order_and_others_alongside(harness: Ha
     ben.user.press("Mobilität & ÖPNV")
     await harness.settle()
 
-    assert chosen_counts(harness.emulator, anna.user) == ["1", "2", "1"]
+    assert chosen_counts(harness.emulator, anna.user, before) == ["1", "2", "1"]
     assert "Schritt 2 von 3" in anna.last_text
     assert not [a for a in anna.user.callback_answers if a.text == CHOOSE_ONE]
     # Ben's tap did not queue behind Anna's four: it was answered before her last one.
@@ -110,6 +113,7 @@ async def test_an_earlier_update_on_another_instance_is_waited_for_and_taken_ove
     await anna.send("/start")
     await anna.press("Mitmachen")
     await harness.bot.stop()
+    since = len(emulator.api_calls)
 
     # Instance A: records the tap in the shared inbox (holding its liveness lock), then dies.
     a_database = Database(database_url)
@@ -138,7 +142,7 @@ async def test_an_earlier_update_on_another_instance_is_waited_for_and_taken_ove
         await emulator.wait_for(lambda: len(anna.user.callback_answers) == answered + 2, 10)
         assert harness.bot.app is not None
         await asyncio.wait_for(harness.bot.app.pipeline.wait_idle(), 10)
-        assert chosen_counts(emulator, anna.user) == ["1"]
+        assert chosen_counts(emulator, anna.user, since) == ["1"]
         assert "Schritt 2 von 3" in anna.last_text
         assert not [a for a in anna.user.callback_answers if a.text == CHOOSE_ONE]
         await anna.press("Überspringen")
@@ -152,3 +156,68 @@ async def test_an_earlier_update_on_another_instance_is_waited_for_and_taken_ove
     finally:
         await a_inbox.close()
         await a_database.dispose()
+
+
+async def wait_until(ready: Any, what: str) -> None:
+    """Until `ready()`; a deadline only so that a broken bound fails instead of hanging."""
+    for _ in range(2000):
+        if ready():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_updates_in_flight_stay_within_the_bound(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    bound, people = 3, 12
+    bot = RunningBot(make_settings(emulator.base_url, database_url, updates_in_flight=bound))
+    await bot.start()
+    harness = Harness(emulator, bot)
+    assert bot.app is not None
+    database = bot.app.database
+    running: list[int] = []
+    releases: dict[int, asyncio.Event] = {}
+    held = [True]
+
+    async def hold(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        """Each update waits here until the test lets it finish."""
+        running.append(event.update_id)
+        release = releases.setdefault(event.update_id, asyncio.Event())
+        if held[0]:
+            await release.wait()
+        try:
+            return await handler(event, data)
+        finally:
+            running.remove(event.update_id)
+
+    bot.app.dispatcher.update.outer_middleware(hold)
+
+    async def received_unfinished() -> int:
+        """Updates recorded in the inbox and not yet handled: what the bound is about."""
+        async with database.reading() as session:
+            statement = (
+                select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status == "pending")
+            )
+            return int(await session.scalar(statement) or 0)
+
+    citizens = [harness.citizen(9300 + n) for n in range(people)]
+    for citizen in citizens:  # all waiting at Telegram at once: one batch without the bound
+        citizen.user.send_text("/hilfe")
+    most = 0
+    try:
+        for finished in range(people):
+            expected = min(bound, people - finished)
+            await wait_until(lambda n=expected: len(running) >= n, f"{expected} handlers running")
+            most = max(most, len(running), await received_unfinished())
+            oldest = running[0]
+            releases[oldest].set()
+            await wait_until(lambda u=oldest: u not in running, "the released one finished")
+    finally:
+        held[0] = False  # a failure must not leave handlers waiting forever
+        for release in releases.values():
+            release.set()
+    await harness.settle()
+    assert most == bound  # never more received and unfinished than the bound, and it was used
+    assert all("Hilfe" in c.last_text for c in citizens)  # every one answered in the end
+    await bot.stop()

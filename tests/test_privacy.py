@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.models import Base, Participant
 from tests.harness import Harness, RunningBot, make_settings
+from tests.test_moderation import exported_files
 
 MODERATOR = 900_777
 
@@ -135,6 +136,7 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         assert "Kuckelkorn" in rejected_card.text
         await moderator.press("Ablehnen", message_id=rejected_card.message_id)
         await moderator.press("enthält persönliche Daten", message_id=rejected_card.message_id)
+        await moderator.press("Ja, ablehnen", message_id=rejected_card.message_id)
         # Someone else's published idea the person rates.
         other = harness.citizen(PERSON + 1)
         await other.take_part(["Sport & Events"], impulse="Bolzplätze abends länger beleuchten.")
@@ -144,14 +146,14 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         await person.press("Stimme zu")
 
         await person.send("/meinedaten")
-        mine = json.loads(person.user.last_message.document or b"{}")["participant"]
-        by_text = {i["text"]: i for i in mine["impulses"]}
-        assert by_text[PUBLISHED]["answer_text"] == ANSWER
-        assert by_text[PUBLISHED]["answer_status"] == "forwarded"
-        assert by_text[PUBLISHED]["decided_at"] and by_text[PUBLISHED]["answered_at"]
-        assert by_text[REJECTED]["reject_reason"] == "personal_data"
-        assert by_text[REJECTED]["decided_at"]
-        assert "pseudonym" not in mine
+        mine = json.loads(person.user.last_message.document or b"{}")
+        by_text = {i["Text"]: i for i in mine["Ihre Ideen"]}
+        assert by_text[PUBLISHED]["Antwort der Moderation"] == ANSWER
+        assert by_text[PUBLISHED]["Stand der Antwort"] == "An das Themenforum weitergeleitet"
+        assert by_text[PUBLISHED]["Entschieden am"] and by_text[PUBLISHED]["Beantwortet am"]
+        assert by_text[REJECTED]["Grund"] == "enthält persönliche Daten"
+        assert by_text[REJECTED]["Entschieden am"]
+        assert pseudonym_for(PERSON, settings.secret) not in json.dumps(mine)
 
         database = harness.bot.app.database
         async with database.reading() as session:
@@ -206,7 +208,7 @@ async def test_erasure_reaches_every_table_every_card_and_the_export(
         assert PUBLISHED in published_card
         # And what a moderator can export.
         await moderator.send("/export")
-        exported = b"".join(m.document or b"" for m in moderator.user.messages if m.document)
+        exported = b"".join(exported_files(moderator).values())
         assert b"Kuckelkorn" not in exported and SOURCE.encode() not in exported
     finally:
         await harness.bot.stop()
@@ -249,7 +251,7 @@ async def test_a_changed_privacy_notice_is_put_to_everyone_again(harness: Harnes
 
     assert await agreed_to() == [version]
     await person.send("/meinvotum")
-    assert "Ihr Votum" in person.last_text  # the same notice: nothing to ask
+    assert person.last_text.startswith("Ihre Wahl\n")  # the same notice: nothing to ask
     harness.bot.settings = harness.settings.with_overrides(
         privacy=replace(harness.settings.privacy, notice_version="2027-01-15")
     )
@@ -262,7 +264,7 @@ async def test_a_changed_privacy_notice_is_put_to_everyone_again(harness: Harnes
     await person.press("Mitmachen")
     assert await agreed_to() == ["2027-01-15"]
     await person.send("/meinvotum")
-    assert "Ihr Votum" in person.last_text  # on as before
+    assert person.last_text.startswith("Ihre Wahl\n")  # on as before
     await person.send("/meinedaten")
-    mine = json.loads(person.user.last_message.document or b"{}")["participant"]
-    assert mine["privacy_notice_version"] == "2027-01-15"
+    mine = json.loads(person.user.last_message.document or b"{}")["Ihre Teilnahme"]
+    assert mine["Version der Datenschutzhinweise"] == "2027-01-15"

@@ -5,19 +5,24 @@ them scans a table that grows with the number of participants."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import sqlite
 
-from storage import repository
+from storage import ratings, repository
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Participant
 from storage.ratings import NEXT_CARD
 from storage.reachability import UNREACHABLE
 from storage.settings import BLOCKED
+from storage.waves import arrivals_by_hour, arrivals_by_source, in_window, shift_rating_counts
 
+SINCE, HOUR = datetime(2026, 5, 17, 11, tzinfo=UTC), timedelta(hours=1)
 GROWING = (
     "participants",
     "votes",
@@ -37,6 +42,19 @@ STATEMENTS = {
     # Walks the published impulses in the order of their kept rating counts; counting every
     # rating instead took 0.3 s at 100,000 ratings.
     "next rating card": NEXT_CARD.params(me=1),
+    # Waves of new accounts (storage/waves.py): /stats reads the last 24 hours only; setting a
+    # wave aside finds its window, restoring it finds its members.
+    "new participants by hour": arrivals_by_hour(True, SINCE),
+    "new participants by source": arrivals_by_source(SINCE, 8),
+    "a wave's window": select(func.count()).where(in_window("flyer", SINCE, SINCE + HOUR)),
+    "a wave's rating counts": shift_rating_counts(1, "active", -1),
+    "a wave's members": update(Participant).where(Participant.wave_id == 1).values(wave_id=None),
+    # "Idee 3 von 12" on every card: the published ideas, and the person's own ratings and
+    # reports by the primary keys that begin with the person.
+    "rating card progress: published ideas": ratings._PUBLISHED,
+    "rating card progress: the person's own ideas, ratings and reports": ratings._PROGRESS.params(
+        me=1
+    ),
 }
 
 

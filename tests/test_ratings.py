@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.emulator.server import BotApiEmulator
-from handlers.rating_views import RateCallback, ReportCallback
+from handlers.rating_views import RateCallback, ReportCallback, UndoCallback
 from storage.models import Impulse, ImpulseReport, Participant, Rating
+from storage.ratings import SqlRatingRepository
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 
 MOD = 900_001
@@ -89,7 +90,13 @@ async def test_cards_come_one_at_a_time_never_twice_never_ones_own(h: Harness) -
     await reader.press("Ideen anderer bewerten")
     card = reader.user.last_message
     assert "Idee #1" in card.text and "Mobilität & ÖPNV" in card.text
-    assert card.button_texts == ["👍 Stimme zu", "👎 Stimme nicht zu", "🤷 Weiß nicht", "⚠️ Melden"]
+    assert card.button_texts == [
+        "👍 Stimme zu",
+        "👎 Stimme nicht zu",
+        "🤷 Weiß nicht",
+        "⚠️ Melden",
+        "⏸ Pause",
+    ]
     assert await rate_all(reader) == [1, 2, 3]
     assert reader.user.last_message.message_id == card.message_id  # edited in place
     assert "alle veröffentlichten Ideen gesehen" in reader.last_text
@@ -120,6 +127,20 @@ async def test_only_registered_citizens_rate(h: Harness) -> None:
     assert await rows(h, Rating) == []
 
 
+async def test_no_card_for_a_pseudonym_that_takes_no_part(h: Harness) -> None:
+    # The card's statement looks the person up itself: an unknown pseudonym must not pass its
+    # conditions as NULL, not even for an idea whose author erased their data.
+    await authors(h, IDEAS[:1])
+    assert h.bot.app is not None
+    database = h.bot.app.database
+    async with database.transaction() as session:
+        await session.execute(update(Impulse).values(participant_id=None))
+    repository = SqlRatingRepository(database)
+    assert await repository.next_card("a pseudonym nobody has") is None
+    someone = (await rows(h, Participant))[0].pseudonym
+    assert await repository.next_card(someone) is not None  # a participant gets that card
+
+
 async def test_a_changed_rating_counts_once_the_latest(h: Harness) -> None:
     await authors(h, IDEAS[:2])
     reader = h.citizen(7300)
@@ -146,13 +167,17 @@ async def test_reports_hold_an_impulse_for_the_moderators(h: Harness) -> None:
         assert shown_id(reader) == 1
         await reader.press("Melden")
         assert "Werbung oder Spam" in reader.buttons()
-        await reader.press("Werbung oder Spam")
+        await reader.press("beleidigend" if n == 1 else "Werbung oder Spam")
         assert "Danke für Ihre Meldung" in (reader.user.callback_answers[-1].text or "")
         assert shown_id(reader) == 2  # the next card; the reported one is not shown again
         status = {i.id: i.status for i in await rows(h, Impulse)}
         assert status[1] == ("pending" if n == 2 else "approved")  # nothing hidden before N
     new_cards = moderator.user.messages[cards_before:]
-    assert any("Impuls #1" in m.text for m in new_cards)  # a review card for the held one
+    [held] = [m for m in new_cards if "Impuls #1" in m.text]  # a review card for the held one
+    # It says why it is back: how many reports, for which reasons.
+    assert (
+        "Zurück zur Prüfung nach 3 Meldungen: Werbung oder Spam (2), beleidigend (1)" in held.text
+    ), held.text
     newcomer = h.citizen(7410)
     await newcomer.take_part(["Sport & Events"])
     await newcomer.send("/stoebern")
@@ -171,9 +196,10 @@ async def test_ratings_are_in_my_data_and_go_with_erasure(h: Harness) -> None:
     await reader.send("/meinedaten")
     document = reader.user.last_message.document
     assert document is not None
-    mine = json.loads(document)["participant"]
-    assert [(r["impulse"], r["value"]) for r in mine["ratings"]] == [(1, -1)]
-    assert [(r["impulse"], r["reason"]) for r in mine["reports"]] == [(2, "offensive")]
+    mine = json.loads(document)
+    ratings = [(r["Idee Nummer"], r["Ihre Bewertung"]) for r in mine["Ihre Bewertungen"]]
+    assert ratings == [(1, "stimme nicht zu")]
+    assert [(r["Idee Nummer"], r["Grund"]) for r in mine["Ihre Meldungen"]] == [(2, "beleidigend")]
     await reader.send("/loeschen")
     await reader.press("Ja, alles löschen")
     assert await rows(h, Rating) == [] and await rows(h, ImpulseReport) == []
@@ -244,6 +270,11 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     )
 
     await moderator.press("Duplikat von #1", message_id=card.message_id)
+    asked = next(m for m in moderator.user.messages if m.message_id == card.message_id)
+    assert "#2 mit #1 zusammenführen?" in asked.text
+    assert asked.button_texts == ["Ja, zusammenführen", "Abbrechen"]
+    assert {i.id: i.status for i in await rows(h, Impulse)}[2] != "merged"  # asked first
+    await moderator.press("Ja, zusammenführen", message_id=card.message_id)
     assert "zusammengeführt" in (moderator.user.callback_answers[-1].text or "")
     impulses = {i.id: i for i in await rows(h, Impulse)}
     assert (impulses[2].status, impulses[2].merged_into) == ("merged", 1)
@@ -254,7 +285,7 @@ async def test_moderators_see_similar_ideas_and_merge_carries_supporters(h: Harn
     await moderator.send("/merge 2 1")
     assert "kann nicht" in moderator.last_text  # already merged
     await moderator.send("/audit")
-    assert "merge" in moderator.last_text
+    assert "als Duplikat zusammengeführt · Impuls #2 – in #1" in moderator.last_text
 
 
 async def test_the_report_question_stands_above_the_reasons(h: Harness) -> None:
@@ -342,6 +373,7 @@ async def test_rating_counts_are_kept_through_rating_blocking_erasure_and_merge(
     await h.settle()
     moderator = h.citizen(MOD)
     await moderator.send("/block 1")  # the author of #1: their two ratings stop counting
+    await moderator.press("Ja, sperren")
     after_block = await counted(h)
     assert all(kept == fresh for kept, fresh in after_block.values()), after_block
     assert sum(kept for kept, _ in after_block.values()) == 4 + 1
@@ -365,3 +397,81 @@ async def test_an_author_cannot_rate_or_report_their_own_idea_with_forged_button
         await author.do(lambda d=data: author.user.press_data(message, d))
     assert await rows(h, Rating) == [] and await rows(h, ImpulseReport) == []
     assert (await counted(h))[1] == (0, 0)
+
+
+async def test_each_card_says_where_the_reader_is(h: Harness) -> None:
+    first, *_ = await authors(h)
+    reader = h.citizen(8100)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    assert "Idee 1 von 3" in reader.last_text
+    await reader.press("Stimme zu")
+    assert "Idee 2 von 3" in reader.last_text
+    await reader.press("Melden")
+    await reader.press("Werbung oder Spam")  # a reported idea counts as seen too
+    assert "Idee 3 von 3" in reader.last_text
+    await first.send("/stoebern")  # their own idea is not among them
+    assert "Idee 1 von 2" in first.last_text
+
+
+async def test_the_last_rating_can_be_taken_back_one_step(h: Harness) -> None:
+    await authors(h)
+    reader = h.citizen(8200)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    assert "↩️ Rückgängig" not in reader.buttons()  # nothing rated yet
+    await reader.press("Stimme nicht zu")
+    assert shown_id(reader) == 2 and "↩️ Rückgängig" in reader.buttons()
+    await reader.press("Rückgängig")
+    assert shown_id(reader) == 1 and "zurückgenommen" in reader.last_text
+    assert "Idee 1 von 3" in reader.last_text
+    assert "↩️ Rückgängig" not in reader.buttons()  # one step only
+    ratings = [r for r in await rows(h, Rating) if r.impulse_id == 1]
+    assert ratings == []
+    assert all(kept == fresh for kept, fresh in (await counted(h)).values())
+    # The same undo again (a second tap, or a forged one) takes nothing more away.
+    message = reader.user.last_message.message_id
+    await reader.do(lambda: reader.user.press_data(message, UndoCallback(impulse=1).pack()))
+    assert "nichts zurückzunehmen" in (reader.user.callback_answers[-1].text or "")
+    await reader.press("Stimme zu")
+    assert [(r.impulse_id, r.value) for r in await rows(h, Rating) if r.impulse_id == 1] == [(1, 1)]
+    counts = await counted(h)
+    assert all(kept == fresh for kept, fresh in counts.values()), counts
+    assert counts[1] == (1, 1)
+
+
+async def test_a_pause_says_how_to_go_on(h: Harness) -> None:
+    await authors(h)
+    reader = h.citizen(8300)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    await reader.press("Stimme zu")
+    card = reader.user.last_message
+    await reader.press("Pause")
+    assert reader.user.last_message.message_id == card.message_id  # the card gives way
+    assert "/stoebern" in reader.last_text and reader.buttons() == []
+    await reader.send("/stoebern")
+    assert shown_id(reader) == 2 and "Idee 2 von 3" in reader.last_text
+
+
+async def test_a_card_notes_an_idea_in_another_language(h: Harness) -> None:
+    await authors(h, IDEAS[:1])  # German
+    english = h.citizen(8400, language_code="en")
+    await english.send("/start")
+    await english.press("Take part")
+    await english.press("Mobility & public transport")
+    await english.press("Next")
+    await english.send("A single ticket for every bus and train in the whole Ruhr area.")
+    await english.press("Submit")
+    assert [i.locale for i in await rows(h, Impulse)] == ["de", "en"]  # kept with the idea
+    reader = h.citizen(8401)
+    await reader.take_part(["Sport & Events"])
+    await reader.send("/stoebern")
+    assert shown_id(reader) == 1 and "geschrieben" not in reader.last_text
+    await reader.press("Stimme zu")
+    assert shown_id(reader) == 2 and "Diese Idee ist auf Englisch geschrieben." in reader.last_text
+    assert h.bot.app is not None
+    async with h.bot.app.database.transaction() as session:  # an idea from before it was kept
+        await session.execute(update(Impulse).where(Impulse.id == 2).values(locale=None))
+    await reader.send("/stoebern")
+    assert shown_id(reader) == 2 and "geschrieben" not in reader.last_text  # unknown: no note

@@ -73,7 +73,9 @@ async def test_blocking_the_bot_stops_notifications_and_writing_again_restores_t
     await author.do(author.user.unblock_bot)
     assert await reachable(mod, 7101) is True
     await decide(mod, "Zurückziehen")
-    assert "#1" in author.last_text and sent_to(mod, 7101)[-1] == 200
+    await decide(mod, "passt nicht zum Thema")
+    await decide(mod, "Ja, zurückziehen")
+    assert "„Mehr sichere Radwege" in author.last_text and sent_to(mod, 7101)[-1] == 200
 
 
 async def test_a_403_on_a_notification_marks_the_author_and_the_next_is_not_attempted(
@@ -88,6 +90,8 @@ async def test_a_403_on_a_notification_marks_the_author_and_the_next_is_not_atte
         assert await reachable(mod, 7102) is False
         tried = len(sent_to(mod, 7102))
         await decide(mod, "Zurückziehen")
+        await decide(mod, "passt nicht zum Thema")
+        await decide(mod, "Ja, zurückziehen")
     assert len(sent_to(mod, 7102)) == tried
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 

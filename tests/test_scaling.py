@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import ClientError, ClientSession, web
@@ -30,7 +31,7 @@ from sqlalchemy import func, select
 from bot.app.runtime import Application
 from bot.emulator.server import BotApiEmulator, EmulatedUser
 from bot.telegram.shared_limits import bucket_key
-from bot.telegram.webhook import SECRET_HEADER, WebhookOptions, serve_webhook
+from bot.telegram.webhook import SECRET_HEADER, WebhookOptions, serve_webhook, webhook_routes
 from storage.db import Database
 from storage.models import InboxUpdate, Participant, Vote
 from tests.digest_support import CHANNEL, MAY_18_1800, FakeClock, seed
@@ -428,3 +429,71 @@ async def test_the_webhook_survives_deep_json_and_warns_once_about_many_wrong_se
         warnings = [r.getMessage() for r in caplog.records if r.name == "bot.telegram.webhook"]
         assert len([w for w in warnings if "right secret" in w]) == 1
         assert len([w for w in warnings if "no update" in w]) == 1
+
+
+async def test_the_webhook_takes_no_more_updates_than_the_bound_allows(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    bound = 2
+    settings = make_settings(
+        emulator.base_url, database_url, webhook_secret=SECRET, updates_in_flight=bound
+    )
+    app = Application.build(settings)
+    await app.start()
+    running: list[int] = []
+    release = asyncio.Event()
+
+    async def hold(handler: Any, event: Any, data: dict[str, Any]) -> Any:
+        """Every update waits here until the test lets them finish."""
+        running.append(event.update_id)
+        await release.wait()
+        return await handler(event, data)
+
+    app.dispatcher.update.outer_middleware(hold)
+    # No waiting for room in this test: a call that finds none is answered at once.
+    runner = web.AppRunner(webhook_routes(app, "/hook", SECRET, room_wait=0))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    for update_id in (1, 2, 3):
+        emulator.user(5600 + update_id)  # a private chat the answers can go to
+
+    def body(update_id: int) -> dict[str, Any]:
+        person = {"id": 5600 + update_id, "is_bot": False, "first_name": "Eva"}
+        chat = {"id": 5600 + update_id, "type": "private", "first_name": "Eva"}
+        message = {"message_id": 1, "date": 0, "chat": chat, "from": person, "text": "/hilfe"}
+        return {"update_id": update_id, "message": message}
+
+    try:
+        async with ClientSession() as http:
+
+            async def post(update_id: int) -> tuple[int, str | None]:
+                async with http.post(
+                    f"http://127.0.0.1:{port}/hook",
+                    json=body(update_id),
+                    headers={SECRET_HEADER: SECRET},
+                ) as response:
+                    return response.status, response.headers.get("Retry-After")
+
+            assert await post(1) == (200, None)
+            assert await post(2) == (200, None)
+            for _ in range(2000):  # a deadline only, so that a failure does not hang
+                if len(running) == bound:
+                    break
+                await asyncio.sleep(0.005)
+            assert len(running) == bound
+            # Two received and not handled: the third finds no room and is not recorded;
+            # Telegram sends it again.
+            status, retry_after = await post(3)
+            assert status == 503 and retry_after is not None
+            assert await inbox_size(database_url) == bound
+            release.set()
+            await asyncio.wait_for(app.pipeline.wait_idle(), 10)
+            assert await post(3) == (200, None)  # the repeat, once there is room
+            await asyncio.wait_for(app.pipeline.wait_idle(), 10)
+        assert sorted(running) == [1, 2, 3]
+    finally:
+        release.set()
+        await runner.cleanup()
+        await app.close()

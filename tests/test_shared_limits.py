@@ -25,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.app.config import ConfigError, load_settings
 from bot.emulator.server import BotApiEmulator
 from bot.telegram.shared_limits import RedisRateLimiter
-from bot.telegram.throttling import RateLimiter, Verdict, build_rate_limiter
+from bot.telegram.throttling import MemoryRateLimiter, Verdict, build_rate_limiter
 from tests.harness import ROOT, Harness, RunningBot, make_settings
 
 SECRET = "shared-limits-secret"
@@ -68,7 +68,7 @@ async def test_the_bucket_refills_and_notifies_once(redis_url: str, redis_namesp
         now.now += 1000
         assert [await limiter.check(1) for _ in range(4)] == [A, A, A, N]  # never above burst
         assert limiter.shared
-        assert len(limiter) == 0  # nothing in this process's memory
+        assert len(limiter.fallback) == 0  # nothing in this process's memory
 
 
 async def test_instances_share_one_bucket_per_person(redis_url: str, redis_namespace: str) -> None:
@@ -212,7 +212,7 @@ async def test_without_redis_each_instance_limits_on_its_own(
             warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
             assert len(warnings) == 2
         limiter.forget(1)  # erasure while Redis is down: logged, not raised
-        assert 1 not in limiter._buckets
+        assert 1 not in limiter.fallback
     finally:
         await limiter.close()
 
@@ -239,7 +239,7 @@ async def test_after_an_outage_the_shared_bucket_counts_again(
         with caplog.at_level(logging.WARNING, logger="bot.telegram.shared_limits"):
             assert await limiter.check(1) is N  # Redis again: the drained shared bucket
         assert limiter.shared
-        assert len(limiter) == 0  # the fallback buckets are gone
+        assert len(limiter.fallback) == 0  # the fallback buckets are gone
         assert any("reachable again" in r.getMessage() for r in caplog.records)
 
 
@@ -267,7 +267,7 @@ def test_a_bad_redis_url_names_the_key_but_not_the_password() -> None:
 async def test_the_limiter_follows_the_config() -> None:
     settings = load_settings(ROOT / "config.example.toml", env={})
     limiter = build_rate_limiter(settings)
-    assert type(limiter) is RateLimiter
+    assert type(limiter) is MemoryRateLimiter
     shared = build_rate_limiter(settings.with_overrides(redis_url="redis://127.0.0.1:1/0"))
     assert isinstance(shared, RedisRateLimiter)
     await shared.close()
@@ -308,7 +308,7 @@ async def test_the_bot_limits_in_redis_and_erases_there(
         assert await client.exists(limiter.key(7101)) == 1
         await other.send("/hilfe")
         assert "Hilfe" in other.last_text
-        assert len(limiter) == 0  # nothing held in memory: Redis was there all along
+        assert len(limiter.fallback) == 0  # nothing held in memory: Redis was there all along
         limiter.forget(7101)  # the erasure handler's call; the dialog itself is throttled now
         await wait_until(lambda: not limiter._deletions)
         assert await client.exists(limiter.key(7101)) == 0

@@ -39,6 +39,11 @@ class Split:
     def __init__(self, pipelines: list[UpdatePipeline]) -> None:
         self._pipelines = pipelines
 
+    async def wait_for_room(self, stop: asyncio.Event | None = None) -> int:
+        """Room for a batch only when every instance has room (bot/telegram/polling.py asks
+        first)."""
+        return min([await p.wait_for_room(stop) for p in self._pipelines])
+
     async def accept_raw(self, raw_updates: Sequence[Any]) -> int:
         shares: list[list[Any]] = [[] for _ in self._pipelines]
         for raw in raw_updates:

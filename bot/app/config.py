@@ -170,6 +170,7 @@ class Settings:
     digest_schedule: str
     digest_timezone: str
     consultation: Consultation
+    # The config file it was read from (`dialogbot doctor` checks its t.me links).
     source_path: Path | None = None
     abuse: AbusePolicy = field(default_factory=AbusePolicy)
     # Language of the channel's digests, and what a period without news posts (skip | short).
@@ -186,6 +187,9 @@ class Settings:
     # how long one getUpdates long poll waits for news (its own timeout is both added up).
     request_timeout: float = 60.0
     poll_seconds: int = 25
+    # Updates received but not yet handled, at most: polling fetches no more and a webhook call
+    # waits (then 503) while this many are in flight (bot/telegram/pipeline.py).
+    updates_in_flight: int = 200
     # What moderators read where their own language is not a moderator language, and in the
     # moderators' group chat (de or en).
     moderation_language: str = "de"
@@ -284,6 +288,7 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         redis_url=_redis_url(env, _table(raw, "scaling")),
         request_timeout=_seconds(bot, "bot.request_timeout", 60.0),
         poll_seconds=_poll_seconds(bot),
+        updates_in_flight=_int(bot, "bot.updates_in_flight", 200, minimum=1),
         moderation_language=_choice(
             moderation, "moderation.language", MODERATOR_LOCALES, MODERATOR_LOCALES[0]
         ),

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from bot.app.backlog_watch import BacklogWatch
 from bot.app.config import Settings
 from bot.app.digest_wiring import build_digests, moderator_alert
-from bot.app.periodic import pause
+from bot.app.periodic import Periodic, pause
 from bot.app.ratings import RatingsFeature
 from bot.app.scheduler import DigestScheduler
 from bot.app.services import Services
@@ -43,6 +43,7 @@ from bot.telegram.client import (
 )
 from bot.telegram.dispatching import run_sync_filters_inline
 from bot.telegram.errors import FinalFailure, answer_failure
+from bot.telegram.followup import FollowUpSender
 from bot.telegram.i18n import build_i18n
 from bot.telegram.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
 from bot.telegram.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
@@ -60,17 +61,21 @@ from bot.telegram.resilience import (
     RevokedToken,
     SettledCalls,
 )
-from bot.telegram.throttling import ThrottlingMiddleware, build_rate_limiter
-from handlers import citizen_router, groups
+from bot.telegram.throttling import ThrottlingMiddleware, build_flood_gate, build_rate_limiter
+from handlers import citizen_router, followup_views, groups
+from handlers.commands import described
 from handlers.data_rights import data_rights
+from handlers.moderation import followup as moderation_followup
 from handlers.moderation import moderator_router
 from storage.db import Database
+from storage.followup import SqlFollowUps
 from storage.fsm import SqlStorage
-from storage.inbox import Inbox
+from storage.inbox import Inbox, instance_name
 from storage.migrate import upgrade
 from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.reachability import ReplyAddresses
 from storage.set_aside import SetAside
+from storage.waves import SqlWaveRepository
 
 if TYPE_CHECKING:
     from bot.telegram.metrics import Metrics  # prometheus-client: only with --metrics
@@ -79,17 +84,11 @@ log = logging.getLogger(__name__)
 
 
 def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
-    with i18n.use_locale(locale):
-        _ = i18n.gettext
+    """The citizens' menu, with the command names of `locale` (handlers/commands.py)."""
+    with i18n.context(), i18n.use_locale(locale):
         return [
-            BotCommand(command="start", description=_("Mitmachen oder Ihre Wahl ansehen")),
-            BotCommand(command="meinvotum", description=_("Ihre Wahl ansehen und ändern")),
-            BotCommand(command="stoebern", description=_("Ideen anderer bewerten")),
-            BotCommand(command="ergebnis", description=_("Die Ergebnisse ansehen")),
-            BotCommand(command="hilfe", description=_("Hilfe und Datenschutz")),
-            BotCommand(command="sprache", description=_("Sprache wählen · Language · Dil")),
-            BotCommand(command="meinedaten", description=_("Ihre gespeicherten Daten als Datei")),
-            BotCommand(command="loeschen", description=_("Ihre Daten löschen")),
+            BotCommand(command=command.name_for(locale), description=description)
+            for command, description in described()
         ]
 
 
@@ -107,6 +106,9 @@ def moderator_commands(i18n: I18n, locale: str) -> list[BotCommand]:
             BotCommand(command="unblock", description=_("Sperre aufheben")),
             BotCommand(command="audit", description=_("Protokoll der Moderation")),
             BotCommand(command="merge", description=_("Doppelte Impulse zusammenführen")),
+            BotCommand(
+                command="rueckmeldung", description=_("Ergebnis-Nachricht an alle, die sie wollen")
+            ),
         ]
 
 
@@ -135,12 +137,15 @@ class Application:
     i18n: I18n
     scheduler: DigestScheduler
     housekeeping: Housekeeping
+    followup: FollowUpSender
     clock: Clock = system_clock
     # Set when Telegram refuses the token (401): polling or the webhook then stop.
     revocation: Revocation = field(default_factory=Revocation)
     # Tells the moderators once per incident when the inbox backlog keeps growing.
     backlog_watch: BacklogWatch | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Once a minute: an outcome message another process left half sent (its lease ran out).
+    _followup_watch: Periodic | None = None
 
     @classmethod
     def build(
@@ -198,6 +203,18 @@ class Application:
             alert=moderator_alert(bot, settings, i18n),
         )
         limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
+        followups = SqlFollowUps(database)
+        followup_sender = FollowUpSender(
+            followups,
+            bot,
+            i18n,
+            settings,
+            clock,
+            instance_name(),
+            render=followup_views.outcome_message,
+            report=moderation_followup.report,
+        )
+        flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
         dispatcher = Dispatcher(
             storage=storage,
             # Registered by hand below, after throttling: aiogram's FSM middleware reads the
@@ -207,8 +224,12 @@ class Application:
             clock=clock,
             database=database,
             digests=digests,
+            waves=SqlWaveRepository(database),
             rate_limiter=limiter,
+            flood_gate=flood_gate,
             moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
+            followups=followups,
+            followup_sender=followup_sender,
             **ratings.workflow_data(),
         )
         # First of all, before anything reads the database: a flood is dropped here.
@@ -224,6 +245,7 @@ class Application:
         dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
+        dispatcher.shutdown.register(flood_gate.close)
         run_sync_filters_inline(dispatcher)
         set_aside = SetAside(database)
         pipeline = UpdatePipeline(
@@ -234,6 +256,8 @@ class Application:
             retry_when=passing_failure,
             retry_backoff=rerun_backoff or database_backoff(settings),
             set_aside=set_aside,
+            max_in_flight=settings.updates_in_flight,
+            gate=flood_gate,
             metrics=metrics,
         )
         scheduler = DigestScheduler(digests, clock)
@@ -252,9 +276,10 @@ class Application:
             i18n,
             scheduler,
             housekeeping,
+            followup_sender,
             clock,
             revocation,
-            BacklogWatch(settings, database, bot, i18n),
+            backlog_watch=BacklogWatch(settings, database, bot, i18n),
         )
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
@@ -267,6 +292,7 @@ class Application:
         await self._register_moderator_menus()
         await self.dispatcher.emit_startup(bot=self.bot)
         await self.pipeline.resume_pending()
+        self.followup.kick()  # an outcome message an earlier run left half sent goes on
         return True
 
     async def wait_for_database(self, stop: asyncio.Event) -> bool:
@@ -356,12 +382,20 @@ class Application:
         """The tasks next to polling or the webhook: digests and housekeeping."""
         self.scheduler.start()
         self.housekeeping.start()
+        if self._followup_watch is None:
+            self._followup_watch = Periodic(
+                "outcome messages", self.followup.periodic_step, after_failure=60.0
+            )
+        self._followup_watch.start(first_pause=60.0)
         if self.backlog_watch is not None:
             self.backlog_watch.start()
 
     async def stop_background(self) -> None:
         await self.scheduler.stop()
         await self.housekeeping.stop()
+        if self._followup_watch is not None:
+            await self._followup_watch.stop()
+        await self.followup.stop()
         if self.backlog_watch is not None:
             await self.backlog_watch.stop()
 

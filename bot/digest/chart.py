@@ -18,6 +18,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING
 
 from bot.domain.lazy import importing
+from bot.telegram.i18n import format_share
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -97,15 +98,15 @@ def render_chart(
     return buffer.getvalue()
 
 
-def format_percent(share: float) -> str:
-    """German style: "38 %", one decimal below 10 % ("4,5 %")."""
+def format_percent(share: float, locale: str = "de") -> str:
+    """In the locale's style: "38 %" (de), "38%" (en), one decimal below 10 % ("4,5 %")."""
     percent = _percent(share)
     if percent == 0:
-        return "0 %"
+        return format_share(0, locale)
     tenths = percent.quantize(Decimal("0.1"), ROUND_HALF_UP)
     if tenths >= 10:
-        return f"{_round(percent)} %"
-    return f"{tenths} %".replace(".", ",")
+        return format_share(_round(percent), locale)
+    return format_share(tenths, locale, decimals=1)
 
 
 def format_change(share: float, previous: float | None) -> str:

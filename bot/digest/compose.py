@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date, format_time
-from babel.numbers import format_decimal
 
 from bot.app.config import Consultation
 from bot.digest.chart import (
@@ -37,6 +35,7 @@ from bot.domain.digest_figures import (
     DigestFigures,
     OpinionChartSpec,
 )
+from bot.telegram.i18n import format_moment, format_number
 
 CAPTION_LIMIT = 1024
 MESSAGE_LIMIT = 4096
@@ -110,7 +109,8 @@ class DigestComposer:
         for topic in chosen:  # ties share a rank, as in /stats and /ergebnis
             title = escape(self._title(topic.topic_id), quote=False)
             trend = _trend(topic.share, _previous_share(facts.previous, topic.topic_id))
-            lines.append(f"{topic.rank}. {title}: <b>{format_percent(topic.share)}</b> {trend}")
+            share = format_percent(topic.share, self._locale)
+            lines.append(f"{topic.rank}. {title}: <b>{share}</b> {trend}")
         legend = _("Anteil der Teilnehmenden, die das Thema gewählt haben (mehrere möglich)")
         if facts.previous is not None:
             legend += _("; Veränderung in Prozentpunkten seit dem letzten Digest")
@@ -198,12 +198,10 @@ class DigestComposer:
         return self._consultation.title_of(topic_id, self._locale)
 
     def _number(self, value: int) -> str:
-        return format_decimal(value, locale=self._locale)
+        return format_number(value, self._locale)
 
     def _moment(self, moment: datetime) -> str:
-        local = moment.astimezone(self._zone)
-        date = format_date(local, "medium", locale=self._locale)
-        return f"{date}, {format_time(local, 'short', locale=self._locale)}"
+        return format_moment(moment, self._zone, self._locale)
 
 
 # Matplotlib's font and text caches are shared by all figures and not thread-safe; charts are

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiogram import Bot
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, LinkPreviewOptions
+from aiogram.utils.deep_linking import create_deep_link
 
 from bot.domain.digests import PublishError
 from bot.telegram import outcomes
@@ -23,7 +24,8 @@ def chat_ref(chat: str) -> int | str:
 
 
 def deep_link(username: str | None, payload: str = "digest") -> str:
-    return f"https://t.me/{username or 'BOT_USERNAME'}?start={payload}"
+    """The bot's start link with `payload` (aiogram checks it is a valid start parameter)."""
+    return create_deep_link(username or "BOT_USERNAME", "start", payload)
 
 
 class TelegramPublisher:

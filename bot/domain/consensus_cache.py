@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.domain.clock import Clock
@@ -47,6 +47,11 @@ class ConsensusCache:
         if self._due() and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._refresh(), name="consensus-refresh")
         return self._latest
+
+    def outdated(self) -> None:
+        """Who counts has changed (a wave set aside or restored): compute at the next look."""
+        if self._computed_at is not None:
+            self._computed_at = datetime.min.replace(tzinfo=UTC)
 
     async def refresh(self) -> ConsensusView | None:
         """Compute now (or join the refresh already running) and return the new result."""

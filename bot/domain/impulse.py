@@ -6,11 +6,21 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from enum import Enum
+from enum import Enum, StrEnum
 
 # Every check below reads at most this many characters of a text (Telegram's own limit for a
 # message), and each is linear in what it reads: no user text can make one take long.
 MAX_CHECKED = 4096
+
+
+class ImpulseStatus(StrEnum):
+    """Where an impulse stands; storage keeps the value (`impulses.status`)."""
+
+    PENDING = "pending"  # waiting for a moderator (pre-moderation)
+    APPROVED = "approved"  # published
+    REJECTED = "rejected"
+    REMOVED = "removed"  # taken down after publication (post-moderation)
+    MERGED = "merged"  # a duplicate, merged into another impulse (bot.domain.ratings)
 
 
 class ImpulseProblem(Enum):
@@ -117,3 +127,56 @@ def is_duplicate(text: str, earlier: Iterable[str], *, threshold: float = THRESH
         if theirs == normalised or resemblance(mine, _shingles_of(theirs)) >= threshold:
             return True
     return False
+
+
+# Whole answers at the idea step that mean "no idea from me" rather than an idea: taken as a
+# skip, never sent to moderation. Compared after case, punctuation, emoji and spacing are
+# normalised (`_skip_key`); German (standard and plain), English and Turkish, whatever the
+# reader's language, since people answer in the language they think in. ("ja", "yes", "evet"
+# are not among them: they may mean "yes, I will write one"; too short, they are asked again.)
+# fmt: off
+SKIP_PHRASES = frozenset(
+    {
+        # German and Leichte Sprache
+        "ok", "okay", "ok danke", "okay danke", "danke", "nein", "nein danke",
+        "nee", "nee danke", "nö", "nein nichts", "nichts", "nix", "gar nichts", "nichts weiter",
+        "keine", "kein", "keins", "keine idee", "keine ideen", "keine eigene idee",
+        "keine weitere idee", "ich habe keine idee", "hab keine idee", "keine ahnung",
+        "weiß nicht", "weiß ich nicht", "ich weiß nicht", "ich weiß es nicht", "weiss nicht",
+        "überspringen", "weiter", "später", "vielleicht später", "ich will nicht",
+        "ich möchte nicht", "möchte ich nicht", "kein kommentar", "passt", "passt schon",
+        "alles gut", "gut",
+        # English
+        "no", "nope", "no thanks", "no thank you", "thanks", "thank you", "none", "nothing",
+        "no idea", "no ideas", "i have no idea", "dont know", "i dont know", "idk", "skip",
+        "pass", "later", "maybe later", "not now", "no comment", "fine", "all good", "next",
+        # Turkish
+        "tamam", "hayır", "hayir", "hayır teşekkürler", "hayir tesekkurler",
+        "teşekkürler", "tesekkurler", "sağ ol", "sağol", "sagol", "yok", "fikrim yok",
+        "bir fikrim yok", "fikir yok", "bilmiyorum", "bilmem", "geç", "gec", "atla",
+        "sonra", "daha sonra", "hiçbir şey", "hicbir sey", "yorum yok",
+    }
+)
+# fmt: on
+
+
+def _skip_key(text: str) -> str:
+    """Case, apostrophes, punctuation, emoji and spacing do not count: "Nein, danke!" and
+    "nein danke" are one answer; "don't" is "dont"."""
+    visible = "".join(ch for ch in text[:MAX_CHECKED] if unicodedata.category(ch) != "Cf")
+    visible = visible.replace("'", "").replace("\u2019", "")
+    words = re.findall(r"[^\W_]+", visible.casefold())
+    return " ".join(words)
+
+
+_SKIP_KEYS = frozenset(_skip_key(phrase) for phrase in SKIP_PHRASES)
+
+
+def is_skip(text: str) -> bool:
+    """True when the whole message says "no idea" ("ok", "nein danke", "keine Idee", "weiß
+    nicht", "no thanks", "yok", ...): the person skips the idea step. Only the whole answer
+    counts: an idea that merely starts with such words is an idea."""
+    if len(text) > 60:  # longer than any phrase, with room for punctuation and emoji
+        return False
+    key = _skip_key(text)
+    return bool(key) and key in _SKIP_KEYS

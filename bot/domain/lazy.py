@@ -1,4 +1,4 @@
-"""Heavy libraries are imported when first needed, not at start (issue 6: memory).
+"""Heavy libraries are imported when first needed, not at start (memory).
 
 numpy, scipy and scikit-learn (opinion groups, similar-idea hints) and matplotlib (digest
 charts) are together about 130 MB resident and take a second or more to import; a bot that

@@ -9,18 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-
-class Mode(StrEnum):
-    PRE = "pre"  # new impulses stay invisible until approved
-    POST = "post"  # new impulses are public at once; moderators can take them down
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    REMOVED = "removed"  # taken down after publication (post-moderation)
-    MERGED = "merged"  # a duplicate, merged into another impulse (bot.domain.ratings)
+from bot.domain.impulse import ImpulseStatus
 
 
 def answer_mode_expired(started: datetime, now: datetime, limit: timedelta) -> bool:
@@ -51,10 +40,10 @@ class AnswerStatus(StrEnum):
 
 
 # Which decision is allowed from which status, and where it leads.
-TRANSITIONS: dict[Decision, tuple[frozenset[Status], Status]] = {
-    Decision.APPROVE: (frozenset({Status.PENDING}), Status.APPROVED),
-    Decision.REJECT: (frozenset({Status.PENDING}), Status.REJECTED),
-    Decision.TAKE_DOWN: (frozenset({Status.APPROVED}), Status.REMOVED),
+TRANSITIONS: dict[Decision, tuple[frozenset[ImpulseStatus], ImpulseStatus]] = {
+    Decision.APPROVE: (frozenset({ImpulseStatus.PENDING}), ImpulseStatus.APPROVED),
+    Decision.REJECT: (frozenset({ImpulseStatus.PENDING}), ImpulseStatus.REJECTED),
+    Decision.TAKE_DOWN: (frozenset({ImpulseStatus.APPROVED}), ImpulseStatus.REMOVED),
 }
 
 
@@ -76,6 +65,8 @@ class ImpulseCard:
     has_author: bool
     # Published impulses that say nearly the same (bot.domain.similarity), newest lookup.
     similar: tuple[int, ...] = ()
+    # Pending again after citizens' reports: (reason, count), most frequent first.
+    reports: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,8 +106,8 @@ class ModerationRepository(Protocol):
         self,
         impulse_id: int,
         *,
-        allowed_from: frozenset[Status],
-        to: Status,
+        allowed_from: frozenset[ImpulseStatus],
+        to: ImpulseStatus,
         moderator_id: int,
         reason: str | None,
         now: datetime,
@@ -169,7 +160,8 @@ class ModerationService:
 
     async def card(self, impulse_id: int) -> ImpulseCard | None:
         card = await self._repo.card(impulse_id)
-        undecided = (Status.PENDING, Status.APPROVED)  # the similar buttons offer a merge
+        # The similar buttons offer a merge.
+        undecided = (ImpulseStatus.PENDING, ImpulseStatus.APPROVED)
         if card is None or self._similar is None or card.status not in undecided:
             return card
         return replace(card, similar=await self._similar(card.id, card.text))
@@ -230,6 +222,10 @@ class ModerationService:
             return False
         await self.log(moderator_id, "block" if blocked else "unblock", impulse_id, None, now)
         return True
+
+    async def author_of(self, impulse_id: int) -> Recipient | None:
+        """Where to tell the author of an impulse (None: erased, or no longer reachable)."""
+        return await self._repo.author_of(impulse_id)
 
     async def next_pending(self) -> tuple[ImpulseCard | None, int]:
         return await self._repo.oldest_pending()

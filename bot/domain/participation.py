@@ -14,17 +14,26 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.domain.impulse import ImpulseProblem, check_impulse, contact_data, is_duplicate
+from bot.domain.impulse import (
+    ImpulseProblem,
+    ImpulseStatus,
+    check_impulse,
+    contact_data,
+    is_duplicate,
+)
 from bot.domain.selection import clean_selection
 from bot.domain.standings import Standings, rank_standings
 
 SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class ImpulseStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
+class ParticipantStatus(StrEnum):
+    """Whether a participant's votes and ratings count; storage keeps the value
+    (`participants.status`)."""
+
+    ACTIVE = "active"
+    BLOCKED = "blocked"  # by a moderator
+    SET_ASIDE = "set_aside"  # with a wave of new accounts (bot.domain.waves)
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,19 @@ class StoredImpulse:
 
 
 @dataclass(frozen=True)
+class SupportedImpulse:
+    """A published idea of someone else that the person agreed with (/stoebern)."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class VoteSet:
     topics: tuple[str, ...]
     voted_at: datetime | None
     impulses: tuple[StoredImpulse, ...]
+    supported: tuple[SupportedImpulse, ...] = ()
 
 
 class ConsultationClosed(Exception):

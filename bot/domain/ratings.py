@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Protocol
 
+from bot.domain.impulse import ImpulseStatus
+
 REPORT_MIN_AGE = timedelta(hours=24)
 
 
@@ -31,7 +33,7 @@ class ReportReason(StrEnum):
     OFF_TOPIC = "off_topic"
 
 
-MERGED = "merged"  # bot.domain.moderation.Status.MERGED
+MERGED = ImpulseStatus.MERGED.value
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class RatingCard:
     impulse_id: int
     topic_id: str
     text: str
+    # The language its author used the bot in (None: unknown, e.g. written before it was kept).
+    locale: str | None = None
+    # "Idee 3 von 12": published ideas of others, and this card's place among them.
+    position: int = 0
+    total: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,10 @@ class RatingRepository(Protocol):
     async def next_card(self, pseudonym: str) -> RatingCard | None: ...
 
     async def rate(self, pseudonym: str, impulse_id: int, value: int, now: datetime) -> bool: ...
+
+    async def card(self, pseudonym: str, impulse_id: int) -> RatingCard | None: ...
+
+    async def unrate(self, pseudonym: str, impulse_id: int) -> bool: ...
 
     async def report(
         self, pseudonym: str, impulse_id: int, reason: str, now: datetime, threshold: int
@@ -89,6 +100,15 @@ class RatingService:
     async def rate(self, pseudonym: str, impulse_id: int, opinion: Opinion, now: datetime) -> bool:
         """False when the impulse is no longer approved or the person is not registered."""
         return await self._repo.rate(pseudonym, impulse_id, int(opinion), now)
+
+    async def card(self, pseudonym: str, impulse_id: int) -> RatingCard | None:
+        """This impulse's card for this person, if they may rate it (published, not theirs)."""
+        return await self._repo.card(pseudonym, impulse_id)
+
+    async def undo(self, pseudonym: str, impulse_id: int) -> bool:
+        """One step back: the person's rating of the impulse is removed (and no longer counts
+        for the card order). False when there was none."""
+        return await self._repo.unrate(pseudonym, impulse_id)
 
     async def report(
         self, pseudonym: str, impulse_id: int, reason: ReportReason, now: datetime

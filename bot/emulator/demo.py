@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.app.config import Settings
 from bot.app.runtime import Application
 from bot.domain.clock import system_clock
+from bot.domain.impulse import ImpulseStatus
 from bot.emulator.digest_demo import post_demo_digest, print_digest
 from bot.emulator.server import BotApiEmulator, EmulatedUser
 from bot.ops.export import snapshot
@@ -208,6 +209,6 @@ def _print_standings(data: dict[str, object]) -> None:
             print(f"{topic['rank']:>2}. {topic['title']:<28} {topic['share']:>5.0%}  {bar}")
     impulses = data["impulses"]
     assert isinstance(impulses, list)
-    published = sum(1 for i in impulses if i["status"] == "approved")
+    published = sum(1 for i in impulses if i["status"] == ImpulseStatus.APPROVED)
     print(f"\nEingegangene Impulse: {len(impulses)}, davon veröffentlicht: {published}")
     print("Anteil = Teilnehmende, die das Thema gewählt haben; zusammen mehr als 100 %.")

@@ -1248,10 +1248,16 @@ class EmulatedUser:
 
     # -- sending -------------------------------------------------------------
 
-    def send_text(self, text: str) -> int:
+    def send_text(self, text: str, *, reply_to: int | None = None) -> int:
+        """A text message; `reply_to`: the id of a message in this chat it replies to (swiped
+        or long-pressed "Reply" in the client), sent with it as `reply_to_message`."""
         if not text:
             raise ValueError("Telegram clients cannot send an empty text")
-        return self._send(_text_content(text))
+        content = _text_content(text)
+        if reply_to is not None:
+            chat = self._emu._private_chat(self)
+            content["reply_to_message"] = self._emu._reply_json(chat, reply_to)
+        return self._send(content)
 
     def send_sticker(self) -> int:
         sticker = {

@@ -2,6 +2,7 @@
 results), `dialogbot purge` (retention of raw Telegram ids) and the housekeeping task that
 drops what is kept only for a while.
 
-May import `bot.domain`, `storage` and the settings; never `bot.telegram`, `handlers`,
-`bot.digest` or `bot.emulator`.
+May import `bot.domain`, `storage`, `bot.telegram`, `bot.digest` and the modules of `bot.app`
+every layer may read (pyproject.toml); never `handlers`, `bot.emulator` or the rest of
+`bot.app`.
 """

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.app.config import Settings
 from bot.app.services import Services
@@ -78,18 +80,40 @@ def moderator_alias(moderator_id: int, secret: str) -> str:
     return "mod-" + keyed_hash(f"moderator:{moderator_id}", secret)[:8]
 
 
+# German Excel opens a CSV file right with a double click when it starts with a UTF-8 byte
+# order mark (else umlauts break), separates by semicolons and writes decimals with a comma.
+BOM = "\ufeff"
+DELIMITER = ";"
+
+
+def _decimal(value: Any) -> Any:
+    return str(value).replace(".", ",") if isinstance(value, float) else value
+
+
+def _excel_csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.DictWriter(
+        out, fieldnames=fields, extrasaction="ignore", lineterminator="\r\n", delimiter=DELIMITER
+    )
+    writer.writeheader()
+    writer.writerows({key: _decimal(value) for key, value in row.items()} for row in _cells(rows))
+    return out.getvalue()
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    """The rows of a CSV file written here (for checks and scripts)."""
+    return list(csv.DictReader(io.StringIO(text.removeprefix(BOM)), delimiter=DELIMITER))
+
+
 def to_csv(data: dict[str, Any], table: str) -> str:
     rows: list[dict[str, Any]] = data["topics"] if table == "topics" else data["impulses"]
-    out = io.StringIO()
     fields = (
         ["rank", "id", "title", "votes", "share"]
         if table == "topics"
         else ["id", "topic", "status", "created_at", "source", "text"]
     )
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(_cells(rows))
-    return out.getvalue()
+    return _excel_csv(rows, fields)
 
 
 async def full_export(
@@ -118,9 +142,24 @@ async def full_export(
 
 
 def votes_csv(data: dict[str, Any]) -> str:
-    out = io.StringIO()
-    fields = ["pseudonym", "topic", "voted_at", "counted"]
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(_cells(data["votes"]))
-    return out.getvalue()
+    return _excel_csv(data["votes"], ["pseudonym", "topic", "voted_at", "counted"])
+
+
+def export_stamp(now: datetime, timezone: str) -> str:
+    """The moment in file names: the consultation's local time, 2026-12-03_11-36."""
+    return now.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d_%H-%M")
+
+
+def export_zip(data: dict[str, Any], stamp: str) -> tuple[str, bytes]:
+    """Everything in one file for one message: the JSON and the three CSV tables."""
+    files = {
+        f"dialogbot-{stamp}.json": to_json(data),
+        f"stimmen-{stamp}.csv": votes_csv(data),
+        f"impulse-{stamp}.csv": to_csv(data, "impulses"),
+        f"themen-{stamp}.csv": to_csv(data, "topics"),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content.encode())
+    return f"dialogbot-export-{stamp}.zip", out.getvalue()

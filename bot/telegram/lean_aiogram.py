@@ -1,4 +1,4 @@
-"""Import aiogram with its Bot API models' validators built on first use (issue 6: memory).
+"""Import aiogram with its Bot API models' validators built on first use (memory).
 
 At import, aiogram builds pydantic validators and serializers for all of its Bot API models
 (about 600 types and methods) and then rebuilds every type once more to resolve forward

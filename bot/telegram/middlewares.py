@@ -80,9 +80,12 @@ class ModeratorGate(BaseMiddleware):
             # What moderators read is in their language (de, en), or the group chat's.
             chat: Chat | None = data.get("event_chat")
             if chat is not None and chat.id == languages.group_chat:
+                await languages.remember(user.id, None, user.first_name)
                 locale = languages.group_language
             else:
-                locale = await languages.remember(user.id, languages.i18n.current_locale)
+                locale = await languages.remember(
+                    user.id, languages.i18n.current_locale, user.first_name
+                )
             with languages.rendering_for(locale):
                 return await handler(event, data)
         attempt = self._moderator_input(event)

@@ -19,6 +19,8 @@ from bot.app.config import MODERATOR_LOCALES, Settings
 
 MODERATOR_DESTINY = "moderator_locale"
 _LOCALE = "locale"
+_NAME = "name"
+NAME_MAX = 32
 
 
 def moderator_locale(locale: str | None) -> str:
@@ -52,15 +54,31 @@ class ModeratorLanguages:
         stored = (await self.storage.get_data(self._key(chat_id))).get(_LOCALE)
         return moderator_locale(stored if isinstance(stored, str) else None)
 
-    async def remember(self, user_id: int, locale: str) -> str:
-        """A moderator's update came in this (reader's) locale: theirs from now on."""
-        own = moderator_locale(locale)
+    async def remember(self, user_id: int, locale: str | None, name: str | None = None) -> str:
+        """A moderator's update came in this (reader's) locale: theirs from now on (None: in
+        the moderators' group, where the chat's language is not theirs); and under this first
+        name, which cards show as who decided (never the Telegram id)."""
         key = self._key(user_id)
-        if (await self.storage.get_data(key)).get(_LOCALE) != own:
-            await self.storage.set_data(key, {_LOCALE: own})
+        data = await self.storage.get_data(key)
+        stored = data.get(_LOCALE)
+        own = moderator_locale(locale if locale is not None else _str(stored))
+        short = (name or "").strip()[:NAME_MAX] or None
+        wanted = {**data, _LOCALE: own}
+        if short is not None:
+            wanted[_NAME] = short
+        if wanted != data:
+            await self.storage.set_data(key, wanted)
         return own
+
+    async def name_of(self, moderator_id: int) -> str | None:
+        """The first name a moderator was last seen with, if any."""
+        return _str((await self.storage.get_data(self._key(moderator_id))).get(_NAME))
 
     @contextmanager
     def rendering_for(self, locale: str) -> Iterator[None]:
         with self.i18n.use_locale(locale):
             yield
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -152,11 +152,6 @@ def operator_problem(exc: BaseException) -> str | None:
     return "no_rights"
 
 
-def method_name(exc: BaseException) -> str:
-    method = getattr(exc, "method", None)
-    return str(getattr(method, "__api_method__", "?"))
-
-
 class TokenRevoked(Exception):
     """Telegram no longer accepts the bot's token: the process must end (bot/app/cli.py)."""
 

@@ -9,6 +9,11 @@ for a while) is neither marked done nor apologised for: the same task runs it ag
 backoff, with that person's later updates still waiting behind it, until it goes through. At
 shutdown (`stop_retrying`) such an update, and the person's later ones, stay pending in the
 inbox, and the next start resumes them in order.
+
+Backpressure: at most `max_in_flight` updates are received but not yet handled. Polling asks
+for no more than there is room for (`wait_for_room`, getUpdates' limit) and a webhook call
+waits for room (`admitted`) before its update is recorded. A flood of one person's button
+presses is dropped before the inbox (`gate`, bot.telegram.throttling.FloodGate).
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import Bot, Dispatcher
@@ -29,6 +34,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.app.logs import about_update
 from bot.telegram.lenient import Problem, Reading, read_update, update_kind
+from bot.telegram.throttling import FloodGate
 from storage.inbox import Inbox
 from storage.outage import Outage, is_unreachable
 from storage.set_aside import SetAside, Unreadable
@@ -81,11 +87,11 @@ class UpdatePipeline:
         inbox: Inbox,
         *,
         max_in_flight: int = 200,
-        context: dict[str, Any] | None = None,
         scopes: Callable[[], AbstractContextManager[PendingWrites]] | None = None,
         retry_when: Callable[[BaseException], bool] = never,
         retry_backoff: BackoffConfig = DEFAULT_RETRY_BACKOFF,
         set_aside: SetAside | None = None,
+        gate: FloodGate | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._dp = dispatcher
@@ -98,7 +104,13 @@ class UpdatePipeline:
         # Opened around each update: storage.fsm.SqlStorage.update_scope.
         self._scopes = scopes
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._context = context or {}
+        # Backpressure: scheduled updates (`_tasks`) plus room promised to callers of
+        # `admitted` stay at most `max_in_flight`; `_freed` wakes those who wait for room.
+        self._max_in_flight = max_in_flight
+        self._reserved = 0
+        self._freed = asyncio.Event()
+        # Drops a button-press flood before the inbox (None: every update is recorded).
+        self._gate = gate
         # Last scheduled task per person: the next update of that person waits for it.
         # The task says whether it finished its update (False: left pending at shutdown).
         self._tails: dict[int, tuple[asyncio.Task[bool], int]] = {}  # task, its update id
@@ -148,6 +160,9 @@ class UpdatePipeline:
         return new + len(fresh)
 
     async def _accept(self, batch: list[Update]) -> list[int]:
+        if self._gate is not None:
+            # Before the inbox write: a dropped press costs neither a row nor a handler.
+            batch = [update for update in batch if await self._gate.admits(update)]
         payloads = [(u.update_id, u.model_dump_json(exclude_unset=True)) for u in batch]
         fresh = await self._inbox.record(payloads, {u.update_id: ordering_key(u) for u in batch})
         unscheduled = set(fresh)
@@ -203,7 +218,7 @@ class UpdatePipeline:
 
         task = asyncio.create_task(answer())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
 
     async def resume_pending(self, *, sweep_every: float = 1.0) -> int:
         """Finish what an earlier run recorded but did not complete.
@@ -292,6 +307,51 @@ class UpdatePipeline:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def room(self) -> int:
+        """How many more updates may be received now (may be below 0 after a resume)."""
+        return self._max_in_flight - len(self._tasks) - self._reserved
+
+    async def wait_for_room(
+        self, stop: asyncio.Event | None = None, *, within: float | None = None
+    ) -> int:
+        """Wait until at least one more update may be received; returns the room then, or 0 if
+        `stop` was set or `within` seconds passed first."""
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
+        while self.room < 1:
+            if stop is not None and stop.is_set():
+                return 0
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return 0
+            self._freed.clear()
+            waits = {asyncio.ensure_future(self._freed.wait())}
+            if stop is not None:
+                waits.add(asyncio.ensure_future(stop.wait()))
+            try:
+                await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+        return self.room
+
+    @asynccontextmanager
+    async def admitted(self, *, within: float | None = None) -> AsyncIterator[bool]:
+        """Room for one update, held until the block ends (by then it is scheduled and counts
+        itself); False if there was none within `within` seconds. For callers that receive
+        updates concurrently (webhook calls): each waits for room of its own."""
+        if await self.wait_for_room(within=within) < 1:
+            yield False
+            return
+        # No await between the check above and this: no other caller can take the same room.
+        self._reserved += 1
+        try:
+            yield True
+        finally:
+            self._reserved -= 1
+            self._freed.set()
+
     def _schedule(self, update: Update, *, replayed: bool = False) -> None:
         key = ordering_key(update)
         tail = self._tails.get(key)
@@ -307,8 +367,12 @@ class UpdatePipeline:
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._forget(key, done))
 
-    def _forget(self, key: int, task: asyncio.Task[bool]) -> None:
+    def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._freed.set()
+
+    def _forget(self, key: int, task: asyncio.Task[bool]) -> None:
+        self._finished(task)
         tail = self._tails.get(key)
         if tail is not None and tail[0] is task:
             del self._tails[key]
@@ -395,8 +459,7 @@ class UpdatePipeline:
                 # `replayed`: recorded before a crash or by a dead instance, or tried before
                 # and failed for a passing reason, and handled again now; its replies may or
                 # may not have gone out the first time.
-                context = {**self._context, "replayed": replayed}
-                await self._dp.feed_update(self._bot, update, **context)
+                await self._dp.feed_update(self._bot, update, replayed=replayed)
             except Exception as exc:
                 if self._retry_when(exc):
                     raise

@@ -12,6 +12,10 @@ If the database cannot be reached (storage/outage.py), nothing is confirmed: pol
 (backing off, with jitter, up to `db_backoff`'s maximum) and fetches from the same offset
 again until the batch is recorded. One log line when the outage begins, one when it ends.
 Any other failure to record is a bug, and ends polling.
+
+Backpressure: while the pipeline has `updates_in_flight` updates received but not handled,
+nothing is fetched; then at most as many as there is room for (getUpdates' `limit`). What is
+not fetched waits at Telegram, unconfirmed, for as long as Telegram keeps updates (24 hours).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 DEFAULT_POLL_SECONDS = 25
 DEFAULT_REQUEST_TIMEOUT = 60.0
+MAX_BATCH = 100  # the most getUpdates returns at once
 # Pauses while the database is unreachable: 0.5 s, then longer, at most 10 s, with jitter.
 DB_BACKOFF = BackoffConfig(min_delay=0.5, max_delay=10.0, factor=1.6, jitter=0.2)
 
@@ -73,8 +78,13 @@ async def poll(
     database = Outage("polling", log)
     db_pauses = Backoff(db_backoff)
     while not stop.is_set():
+        room = await pipeline.wait_for_room(stop)
+        if room < 1:
+            break  # stopped while waiting for room
         try:
-            updates = await _fetch(bot, offset, poll_seconds, request_timeout, stop)
+            updates = await _fetch(
+                bot, offset, poll_seconds, request_timeout, stop, limit=min(room, MAX_BATCH)
+            )
         except Exception as exc:
             outcome = outcomes.classify(exc)
             if outcome is Outcome.REVOKED:
@@ -116,10 +126,18 @@ def _next_offset(updates: list[dict[str, Any]], offset: int | None) -> int | Non
 
 
 async def _fetch(
-    bot: Bot, offset: int | None, poll_seconds: int, request_timeout: float, stop: asyncio.Event
+    bot: Bot,
+    offset: int | None,
+    poll_seconds: int,
+    request_timeout: float,
+    stop: asyncio.Event,
+    *,
+    limit: int = MAX_BATCH,
 ) -> list[dict[str, Any]]:
     """One getUpdates call that a stop request interrupts (the updates stay unconfirmed)."""
-    request = RawGetUpdates(offset=offset, timeout=poll_seconds, allowed_updates=ALLOWED_UPDATES)
+    request = RawGetUpdates(
+        offset=offset, limit=limit, timeout=poll_seconds, allowed_updates=ALLOWED_UPDATES
+    )
     # aiogram annotates the timeout as int; aiohttp takes any number of seconds.
     timeout: int = poll_seconds + request_timeout  # type: ignore[assignment]
     fetch = asyncio.ensure_future(bot(request, request_timeout=timeout))

@@ -1,4 +1,4 @@
-"""Rate limits shared by several instances: the token buckets of bot.telegram.throttling in Redis.
+"""Rate limits shared by several instances: a `RateLimiter` (bot/telegram/throttling.py) in Redis.
 
 Imported only when `[scaling] redis_url` / `DIALOGBOT_REDIS_URL` is set, so a single instance
 never loads the Redis client (about 6 MB resident).
@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from bot.domain.pseudonym import keyed_hash
-from bot.telegram.throttling import RateLimiter, Verdict
+from bot.telegram.throttling import MemoryRateLimiter, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,12 @@ RETRY_AFTER = 5.0
 WARN_EVERY = 60.0
 
 
-class RedisRateLimiter(RateLimiter):
+class RedisRateLimiter:
     """The same token buckets in Redis, shared by every instance that uses the server.
 
     Keys are `namespace` plus a keyed hash of the user id (the bot secret is the key), so Redis
-    never holds a Telegram id, and bots with different secrets never share a bucket. The
-    inherited in-memory buckets are only the fallback while Redis cannot be reached.
+    never holds a Telegram id, and bots with different secrets never share a bucket. While Redis
+    cannot be reached, `fallback` (buckets in memory) decides instead.
     """
 
     def __init__(
@@ -104,7 +104,8 @@ class RedisRateLimiter(RateLimiter):
         retry_after: float = RETRY_AFTER,
         warn_every: float = WARN_EVERY,
     ) -> None:
-        super().__init__(per_minute=per_minute, burst=burst, clock=clock)
+        self.fallback = MemoryRateLimiter(per_minute=per_minute, burst=burst, clock=clock)
+        self._clock = clock
         self._redis = client
         self._script = client.register_script(BUCKET_SCRIPT)  # EVALSHA, loads on NOSCRIPT
         self._secret = secret
@@ -146,7 +147,7 @@ class RedisRateLimiter(RateLimiter):
 
     async def check(self, key: int) -> Verdict:
         if self._clock() < self._offline_until:
-            return self.take(key)
+            return self.fallback.take(key)
         args = self._args
         if self._shared_clock is not None:
             args = [*args, round(self._shared_clock() * 1000)]
@@ -154,14 +155,14 @@ class RedisRateLimiter(RateLimiter):
             verdict = await self._script(keys=[self.key(key)], args=args)
         except (RedisError, OSError) as exc:  # OSError includes TimeoutError
             self._went_offline(self._clock(), exc)
-            return self.take(key)
+            return self.fallback.take(key)
         if self._offline_since is not None:
             self._came_back(self._clock())
         return _VERDICTS[int(verdict)]
 
     def forget(self, key: int) -> None:
         """Erasure: the local bucket now, the shared one as soon as Redis answers."""
-        super().forget(key)
+        self.fallback.forget(key)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -205,7 +206,7 @@ class RedisRateLimiter(RateLimiter):
             )
         self._offline_since = None
         self._announced = False
-        self._buckets.clear()  # the fallback buckets: Redis holds the state again
+        self.fallback.clear()  # Redis holds the state again
 
 
 def bucket_key(user_id: int, secret: str, namespace: str = DEFAULT_NAMESPACE) -> str:

@@ -5,14 +5,19 @@ refilled. Other people are never slowed down: each person has their own bucket.
 
 Where the buckets live:
 
-* `RateLimiter` keeps them in this process's memory: the default, right for one instance.
+* `MemoryRateLimiter` keeps them in this process's memory: the default, right for one instance.
 * `bot.telegram.shared_limits.RedisRateLimiter` keeps them in Redis (`[scaling] redis_url` /
   `DIALOGBOT_REDIS_URL`), so several instances behind a load balancer share one limit per
   person instead of each granting the full rate; while Redis cannot be reached it falls back to
-  its own in-memory buckets, so a Redis outage never silences the bot.
+  a `MemoryRateLimiter` of its own, so a Redis outage never silences the bot.
 
-Both have the same interface: `await check(key)` for a verdict, `forget(key)` on erasure and
+Both are a `RateLimiter`: `await check(key)` for a verdict, `forget(key)` on erasure and
 `await close()` at shutdown.
+
+The throttling middleware runs on updates that are already in the inbox
+(bot/telegram/pipeline.py records every update before handling it). A `FloodGate` in front of
+the inbox keeps a button-press flood out of it: see there which updates it may drop, and why
+that is safe.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update, User
@@ -47,7 +52,21 @@ class _Bucket:
     notified: bool = False
 
 
-class RateLimiter:
+class RateLimiter(Protocol):
+    """A token bucket per person (`key`: the Telegram user id)."""
+
+    async def check(self, key: int) -> Verdict:
+        """Takes a token if there is one; else whether to tell the person (once per flood)."""
+        ...
+
+    def forget(self, key: int) -> None:
+        """Erasure: nothing about the person stays, not even their rate-limit state."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryRateLimiter:
     """Token buckets in this process's memory (one instance; also the fallback of Redis)."""
 
     def __init__(
@@ -88,11 +107,19 @@ class RateLimiter:
         """Erasure: nothing about the person stays, not even their rate-limit state."""
         self._buckets.pop(key, None)
 
+    def clear(self) -> None:
+        """Every bucket goes (the Redis limiter's fallback, once Redis answers again)."""
+        self._buckets.clear()
+
     async def close(self) -> None:
         """Nothing to release in memory; the Redis limiter closes its connections."""
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a bucket is kept for this person."""
+        return key in self._buckets
 
     def _sweep(self, now: float) -> None:
         """Drop buckets that have refilled completely; they hold nothing worth keeping."""
@@ -105,9 +132,15 @@ class RateLimiter:
         self._swept = now
 
 
-def build_rate_limiter(settings: Settings) -> RateLimiter:
-    """In Redis when `[scaling] redis_url` is set (several instances), else in memory."""
+def build_rate_limiter(
+    settings: Settings, *, extra_burst: int = 0, namespace: str | None = None
+) -> RateLimiter:
+    """In Redis when `[scaling] redis_url` is set (several instances), else in memory.
+
+    `extra_burst` and `namespace`: the flood gate's buckets, `extra_burst` larger than the
+    throttling's and under keys of their own."""
     policy = settings.abuse
+    burst = policy.rate_burst + extra_burst
     if settings.redis_url:
         from bot.telegram.shared_limits import (
             RedisRateLimiter,  # only then: the Redis client is 6 MB
@@ -116,10 +149,69 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
         return RedisRateLimiter.from_url(
             settings.redis_url,
             per_minute=policy.rate_per_minute,
-            burst=policy.rate_burst,
+            burst=burst,
             secret=settings.secret,
+            **({"namespace": namespace} if namespace else {}),
         )
-    return RateLimiter(per_minute=policy.rate_per_minute, burst=policy.rate_burst)
+    return MemoryRateLimiter(per_minute=policy.rate_per_minute, burst=burst)
+
+
+# How many button presses beyond the rate limit's burst still reach the inbox: the first of
+# them gets the "langsamer" notice there; the others leave room for a throttling that runs a
+# little later than the gate (the updates before them still being handled) and has refilled
+# by then. Only presses beyond these are dropped before the inbox.
+FLOOD_GATE_MARGIN = 3
+FLOOD_GATE_NAMESPACE = "dialogbot:gate:"
+
+
+class FloodGate:
+    """Drops clearly excessive button presses of one person before they reach the inbox.
+
+    Checked in bot/telegram/pipeline.py before an update is recorded, with a token bucket per person
+    of its own (in memory, or in Redis like the throttling's): the same rate, and a burst
+    `FLOOD_GATE_MARGIN` larger. Why dropping there is safe:
+
+    * only presses are dropped. A press carries nothing the person typed: it repeats a choice
+      already on the screen, and Telegram stops its spinner on its own after a while. A message
+      (an idea, an answer, a command) is never dropped unseen: it always goes through the inbox
+      and the throttling, which answers the first one over the limit;
+    * never the first press over the limit: the gate's burst is larger than the throttling's,
+      so the throttling sees that press and answers it with the "langsamer" notice. The gate
+      drops a press only once the person pressed more than the burst and the margin within
+      the refill time: by then the throttling had refused at least the margin's presses of
+      this flood and would drop these too;
+    * one bucket per person: other people are never slowed down or dropped; moderators (who
+      the throttling exempts) and updates without a person are always let through;
+    * a dropped update is confirmed to Telegram like a handled one: it is not sent again.
+    """
+
+    def __init__(self, limiter: RateLimiter, exempt: frozenset[int]) -> None:
+        self._limiter = limiter
+        self._exempt = exempt
+        self.dropped = 0  # since start: how many presses the gate kept out of the inbox
+
+    async def admits(self, update: Update) -> bool:
+        press = update.callback_query
+        if press is None or press.from_user.id in self._exempt:
+            return True
+        if await self._limiter.check(press.from_user.id) is Verdict.ALLOW:
+            return True
+        self.dropped += 1
+        return False
+
+    def forget(self, key: int) -> None:
+        """Erasure: the person's bucket goes too."""
+        self._limiter.forget(key)
+
+    async def close(self) -> None:
+        await self._limiter.close()
+
+
+def build_flood_gate(settings: Settings) -> FloodGate:
+    limiter = build_rate_limiter(
+        settings, extra_burst=FLOOD_GATE_MARGIN, namespace=FLOOD_GATE_NAMESPACE
+    )
+    return FloodGate(limiter, settings.moderators)
 
 
 class ThrottlingMiddleware(BaseMiddleware):
@@ -142,7 +234,7 @@ class ThrottlingMiddleware(BaseMiddleware):
 
     async def _refuse(self, update: Update, user: User, *, notify: bool) -> None:
         with self._i18n.context(), self._i18n.use_locale(self._locale(user)):
-            text = _("Bitte etwas langsamer: Ich komme nicht hinterher. Gleich geht es weiter.")
+            text = _("Bitte etwas langsamer: Wir kommen nicht hinterher. Gleich geht es weiter.")
         if update.callback_query is not None:
             # A button press must always be answered, or the button keeps spinning.
             await update.callback_query.answer(text if notify else None)

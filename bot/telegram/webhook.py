@@ -13,6 +13,12 @@ While the database cannot be reached (storage/outage.py), the answer is 503, as 
 connect or command timeout ([database]) ends the attempt, with one log line when the outage
 begins and one when it ends.
 
+Backpressure: while `updates_in_flight` updates are received but not yet handled, a call waits
+for room up to `ROOM_WAIT` seconds (Telegram keeps at most `max_connections` calls open at
+once, 40 by default, so waiting calls hold it back), and only then is answered 503 with a
+Retry-After hint. Telegram sends an update again after any answer but 2xx, but "gives up after a
+reasonable amount of attempts" (Bot API, setWebhook): waiting first keeps those attempts few.
+
 Several instances may serve the same URL behind a load balancer, on one PostgreSQL database:
 the inbox keeps one person's updates in order across them (storage/inbox.py).
 """
@@ -56,6 +62,9 @@ class Application(Protocol):
 
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+# How long a call waits for room among the updates in flight before it is answered 503.
+ROOM_WAIT = 10.0
+RETRY_AFTER = "5"
 
 
 class WebhookConfigError(ValueError):
@@ -107,12 +116,15 @@ class ThrottledWarning:
             self._last, self._since = now, 0
 
 
-def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
+def webhook_routes(
+    app: Application, path: str, secret: str, *, room_wait: float = ROOM_WAIT
+) -> web.Application:
     """The aiohttp application that receives Telegram's calls on `path`."""
     expected = secret.encode()
     database = Outage("webhook", log)
     wrong_secret = ThrottledWarning("webhook calls without the right secret refused")
     no_update = ThrottledWarning("webhook calls with a body that is no update refused")
+    busy = ThrottledWarning("webhook calls answered 503: too many updates in flight")
 
     async def receive(request: web.Request) -> web.Response:
         supplied = request.headers.get(SECRET_HEADER, "").encode()
@@ -129,13 +141,17 @@ def webhook_routes(app: Application, path: str, secret: str) -> web.Application:
             return web.Response(status=400)
         # Only once it is recorded (in the inbox, or set aside) may Telegram forget it (an
         # exception here: 500, sent again; the database unreachable: 503, sent again).
-        try:
-            await app.pipeline.accept_raw([payload])
-        except Exception as exc:
-            if not is_unreachable(exc):
-                raise
-            database.failed(exc)
-            return web.Response(status=503)
+        async with app.pipeline.admitted(within=room_wait) as room:
+            if not room:
+                busy.count()
+                return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
+            try:
+                await app.pipeline.accept_raw([payload])
+            except Exception as exc:
+                if not is_unreachable(exc):
+                    raise
+                database.failed(exc)
+                return web.Response(status=503)
         database.answered()
         return web.Response(status=200)
 

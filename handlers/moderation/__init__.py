@@ -4,7 +4,7 @@ from aiogram import Router
 
 from bot.app.config import Settings
 from bot.telegram.middlewares import ModeratorGate
-from handlers.moderation import answers, digest, merge, review, steering
+from handlers.moderation import answers, digest, followup, merge, review, steering, waves
 
 # Every moderator command; the gate logs others' attempts to use them.
 MODERATOR_COMMANDS = frozenset(
@@ -20,6 +20,11 @@ MODERATOR_COMMANDS = frozenset(
         "digest",
         "ohne",
         "merge",
+        "welle",
+        "wave",
+        "wellen",
+        "waves",
+        *followup.COMMANDS,
     }
 )
 
@@ -31,5 +36,5 @@ def moderator_router(settings: Settings) -> Router:
     router.callback_query.outer_middleware(gate)
     # The answer mode first: a command leaves it before any other router handles the command.
     router.include_routers(answers.router(), review.router(), steering.router())
-    router.include_routers(digest.router(), merge.router())
+    router.include_routers(digest.router(), merge.router(), waves.router(), followup.router())
     return router

@@ -16,6 +16,8 @@ class CardAction(StrEnum):
     UNBLOCK = "ub"
     ANSWER = "an"
     BACK = "bk"
+    # The second tap of an action that cannot be undone (the first one asks).
+    BLOCK_SURE = "bx"
 
 
 class CardCallback(CallbackData, prefix="mc"):
@@ -26,6 +28,29 @@ class CardCallback(CallbackData, prefix="mc"):
 class RejectCallback(CallbackData, prefix="mx"):
     impulse: RowId
     reason: RejectReason
+    sure: bool = False  # False: the reason was picked, the card asks; True: "Ja, ablehnen"
+
+
+class Confirmable(StrEnum):
+    """Commands whose effect is asked for first (card buttons use `CardAction`)."""
+
+    BLOCK = "bl"
+    CLOSE = "cl"
+    MERGE = "mg"
+
+
+class ConfirmCallback(CallbackData, prefix="mk"):
+    what: Confirmable
+    target: RowId  # the impulse for BLOCK, 0 for CLOSE
+    yes: bool
+
+
+class TakeDownCallback(CallbackData, prefix="mt"):
+    """Withdraw a published impulse, with the reason its author is told."""
+
+    impulse: RowId
+    reason: RejectReason
+    sure: bool = False  # False: the reason was picked, the card asks; True: "Ja, zurückziehen"
 
 
 class AnswerCallback(CallbackData, prefix="ma"):
@@ -48,8 +73,24 @@ class AnswerDraftCallback(CallbackData, prefix="mw"):
 class MergeCallback(CallbackData, prefix="mg"):
     impulse: RowId  # the duplicate
     into: RowId  # the impulse that is kept
+    sure: bool = False  # False: ask first ("Ja, zusammenführen" sends True)
+    on_card: bool = True  # False: the preview of /merge (edited, not a card copy)
 
 
 class AnnounceCallback(CallbackData, prefix="mn"):
     entry: RowId
     publish: bool
+
+
+class WaveAction(StrEnum):
+    SET_ASIDE = "s"
+    CANCEL = "c"
+    RESTORE = "r"
+
+
+class WaveCallback(CallbackData, prefix="mv"):
+    """A wave of new accounts (storage/waves.py): set the proposed one aside, drop the
+    proposal, or restore one set aside."""
+
+    wave: RowId
+    action: WaveAction

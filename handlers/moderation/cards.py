@@ -7,12 +7,14 @@ from dataclasses import replace
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.app.config import Settings
-from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason, Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason
 from bot.domain.participation import Erasure
 from bot.telegram import outcomes
 from bot.telegram.moderator_language import ModeratorLanguages
@@ -27,6 +29,7 @@ from handlers.moderation.callbacks import (
     DraftAction,
     MergeCallback,
     RejectCallback,
+    TakeDownCallback,
 )
 
 log = logging.getLogger(__name__)
@@ -38,12 +41,12 @@ def card_keyboard(impulse: ImpulseCard) -> InlineKeyboardMarkup:
     def add(text: str, action: CardAction) -> None:
         builder.button(text=text, callback_data=CardCallback(impulse=impulse.id, action=action))
 
-    if impulse.status == Status.PENDING:
+    if impulse.status == ImpulseStatus.PENDING:
         add(_("✅ Freigeben"), CardAction.APPROVE)
         add(_("❌ Ablehnen"), CardAction.REJECT)
-    elif impulse.status == Status.APPROVED:
+    elif impulse.status == ImpulseStatus.APPROVED:
         add(_("⬇️ Zurückziehen"), CardAction.TAKE_DOWN)
-    if impulse.status != Status.PENDING and impulse.has_author:
+    if impulse.status != ImpulseStatus.PENDING and impulse.has_author:
         add(_("💬 Antworten"), CardAction.ANSWER)
     for kept in impulse.similar:
         builder.button(
@@ -59,18 +62,36 @@ def card_keyboard(impulse: ImpulseCard) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def reasons_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
+def reasons_keyboard(impulse_id: int, *, take_down: bool = False) -> InlineKeyboardMarkup:
+    """The reasons to reject (or to withdraw, `take_down`): the author is told the one picked."""
     builder = InlineKeyboardBuilder()
     for reason in RejectReason:
         builder.button(
             text=notices.reason_label(reason),
-            callback_data=RejectCallback(impulse=impulse_id, reason=reason),
+            callback_data=(
+                TakeDownCallback(impulse=impulse_id, reason=reason)
+                if take_down
+                else RejectCallback(impulse=impulse_id, reason=reason)
+            ),
         )
     builder.button(
         text=_("↩️ Zurück"), callback_data=CardCallback(impulse=impulse_id, action=CardAction.BACK)
     )
     builder.adjust(1)
     return builder.as_markup()
+
+
+def sure_keyboard(yes: str, confirm: CallbackData, cancel: CallbackData) -> InlineKeyboardMarkup:
+    """An action that cannot be undone, asked first: "Ja, …" or "Abbrechen"."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=yes, callback_data=confirm)
+    builder.button(text=_("Abbrechen"), callback_data=cancel)
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def card_back(impulse_id: int) -> CardCallback:
+    return CardCallback(impulse=impulse_id, action=CardAction.BACK)
 
 
 def answer_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
@@ -101,10 +122,24 @@ def review_chats(settings: Settings) -> list[int]:
     return sorted(settings.moderators)
 
 
+async def names(languages: ModeratorLanguages, *moderators: int | None) -> dict[int, str]:
+    """The first names of these moderators, as far as they are known."""
+    found: dict[int, str] = {}
+    for moderator_id in moderators:
+        if moderator_id is not None and moderator_id not in found:
+            name = await languages.name_of(moderator_id)
+            if name:
+                found[moderator_id] = name
+    return found
+
+
 def rendered_card(
-    settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None
+    settings: Settings,
+    impulse: ImpulseCard,
+    viewer_id: int | None = None,
+    known: dict[int, str] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    return texts.card(settings, impulse, viewer_id), card_keyboard(impulse)
+    return texts.card(settings, impulse, viewer_id, known), card_keyboard(impulse)
 
 
 async def send_card(
@@ -116,8 +151,9 @@ async def send_card(
     chat_id: int,
 ) -> None:
     """The card in the language of the chat it goes to, whoever's update sends it."""
+    known = await names(languages, impulse.decided_by)
     with languages.rendering_for(await languages.of_chat(chat_id)):
-        text, markup = rendered_card(settings, impulse)
+        text, markup = rendered_card(settings, impulse, chat_id, known)
     try:
         message = await bot.send_message(chat_id, text, reply_markup=markup)
     except TelegramAPIError as exc:
@@ -171,9 +207,11 @@ async def refresh_cards(
     impulse: ImpulseCard,
 ) -> None:
     """Bring every copy of the card up to date, so nobody decides on a stale one."""
+    known = await names(languages, impulse.decided_by)
     for chat_id, message_id in await moderation.card_copies(impulse.id):
+        # A private chat's id is its moderator's: there the decider reads "Ihnen".
         with languages.rendering_for(await languages.of_chat(chat_id)):
-            text, markup = rendered_card(settings, impulse)
+            text, markup = rendered_card(settings, impulse, chat_id, known)
         try:
             await bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup

@@ -6,19 +6,26 @@ unless the person rated the kept one already.
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from html import escape
+
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 
 from bot.app.config import Settings
 from bot.domain.clock import Clock
+from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers.moderation import cards
-from handlers.moderation.callbacks import MergeCallback
+from handlers import notices
+from handlers.moderation import cards, texts
+from handlers.moderation.callbacks import Confirmable, ConfirmCallback, MergeCallback
+from handlers.moderation.review import tell_author
+
+TAKE_PART = {ImpulseStatus.PENDING.value, ImpulseStatus.APPROVED.value}  # as storage.ratings merges
 
 
 def merged_text(duplicate: int, kept: int, outcome: MergeOutcome) -> str:
@@ -37,6 +44,7 @@ async def merge(
     duplicate: int,
     kept: int,
     bot: Bot,
+    i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
@@ -51,13 +59,64 @@ async def merge(
         card = await moderation.card(duplicate)
         if card is not None:
             await cards.refresh_cards(bot, settings, moderation, moderator_languages, card)
+        kept_card = await moderation.card(kept)
+        author = await moderation.author_of(duplicate)
+        if card is not None and kept_card is not None and author is not None:
+            duplicate_text, kept_text = card.text, kept_card.text
+            await tell_author(
+                bot,
+                i18n,
+                author.chat_id,
+                author.locale,
+                lambda: notices.author_told_merged(duplicate_text, kept_text),
+            )
     return merged_text(duplicate, kept, outcome)
+
+
+def ask(duplicate: int, kept: int) -> str:
+    return _(
+        "#{duplicate} mit #{kept} zusammenführen? #{duplicate} ist dann nicht mehr zu sehen; "
+        "die Zustimmung dazu zählt für #{kept}. Das lässt sich nicht rückgängig machen."
+    ).format(duplicate=duplicate, kept=kept)
+
+
+def yes_merge() -> str:
+    return _("Ja, zusammenführen")
+
+
+def not_merged() -> str:
+    return _("Nicht zusammengeführt.")
+
+
+async def ask_on_card(
+    callback: CallbackQuery,
+    callback_data: MergeCallback,
+    settings: Settings,
+    moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
+    moderator_id: int,
+) -> None:
+    duplicate, kept = callback_data.impulse, callback_data.into
+    impulse = await moderation.card(duplicate)
+    if impulse is None:
+        await callback.answer(texts.impulse_gone(), show_alert=True)
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        known = await cards.names(moderator_languages, impulse.decided_by)
+        sure = MergeCallback(impulse=duplicate, into=kept, sure=True)
+        card = texts.card(settings, impulse, moderator_id, known)
+        await callback.message.edit_text(
+            f"{card}\n\n<b>{ask(duplicate, kept)}</b>",
+            reply_markup=cards.sure_keyboard(yes_merge(), sure, cards.card_back(duplicate)),
+        )
 
 
 async def on_button(
     callback: CallbackQuery,
     callback_data: MergeCallback,
     bot: Bot,
+    i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
@@ -65,10 +124,12 @@ async def on_button(
     moderator_id: int,
     clock: Clock,
 ) -> None:
+    """ "Ja, zusammenführen", on a card or under the preview of /merge."""
     text = await merge(
         callback_data.impulse,
         callback_data.into,
         bot,
+        i18n,
         settings,
         moderation,
         ratings,
@@ -76,13 +137,25 @@ async def on_button(
         moderator_id,
         clock,
     )
-    await callback.answer(text, show_alert=True)
+    if callback_data.on_card:
+        await callback.answer(text, show_alert=True)
+        return
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(f"{callback.message.html_text}\n\n<i>{text}</i>")
+
+
+async def cancel_command(callback: CallbackQuery) -> None:
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_text(f"{callback.message.html_text}\n\n<i>{not_merged()}</i>")
 
 
 async def on_command(
     message: Message,
     command: CommandObject,
     bot: Bot,
+    i18n: I18n,
     settings: Settings,
     moderation: ModerationService,
     ratings: RatingService,
@@ -95,22 +168,24 @@ async def on_command(
         await message.answer(_("So geht es: /merge 40 12 (führt #40 mit #12 zusammen)"))
         return
     duplicate, kept = int(numbers[0]), int(numbers[1])
-    text = await merge(
-        duplicate,
-        kept,
-        bot,
-        settings,
-        moderation,
-        ratings,
-        moderator_languages,
-        moderator_id,
-        clock,
+    impulse, keeping = await moderation.card(duplicate), await moderation.card(kept)
+    if impulse is None or keeping is None or not {impulse.status, keeping.status} <= TAKE_PART:
+        await message.answer(merged_text(duplicate, kept, MergeOutcome(merged=False, carried=0)))
+        return
+    sure = MergeCallback(impulse=duplicate, into=kept, sure=True, on_card=False)
+    cancel = ConfirmCallback(what=Confirmable.MERGE, target=duplicate, yes=False)
+    await message.answer(
+        f"<blockquote>{escape(impulse.text)}</blockquote>\n\n<b>{ask(duplicate, kept)}</b>",
+        reply_markup=cards.sure_keyboard(yes_merge(), sure, cancel),
     )
-    await message.answer(text)
 
 
 def router() -> Router:
     router = Router(name="moderation_merge")
-    router.callback_query.register(on_button, MergeCallback.filter())
+    router.callback_query.register(ask_on_card, MergeCallback.filter(~F.sure))
+    router.callback_query.register(on_button, MergeCallback.filter(F.sure))
+    router.callback_query.register(
+        cancel_command, ConfirmCallback.filter(F.what == Confirmable.MERGE)
+    )
     router.message.register(on_command, Command("merge"))
     return router

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from html import escape
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -20,14 +21,19 @@ from bot.domain.clock import Clock
 from bot.domain.consensus_cache import ConsensusCache
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import ParticipationService
-from bot.ops.export import full_export, to_csv, to_json, votes_csv
+from bot.domain.waves import stats_since
+from bot.ops.export import export_stamp, export_zip, full_export
 from bot.telegram import outcomes
+from bot.telegram.moderator_language import ModeratorLanguages
 from handlers.moderation import texts
-from handlers.moderation.callbacks import AnnounceCallback
+from handlers.moderation.callbacks import AnnounceCallback, Confirmable, ConfirmCallback
+from handlers.moderation.cards import names, sure_keyboard
 from storage.db import Database
+from storage.waves import SqlWaveRepository
 
 log = logging.getLogger(__name__)
 
+TOP_SOURCES = 8  # the /stats lines of new participants per source
 ANNOUNCE_MAX = 3500  # leaves room below Telegram's 4096 once escaped
 
 
@@ -37,9 +43,15 @@ async def show_stats(
     moderation: ModerationService,
     participation: ParticipationService,
     consensus: ConsensusCache,
+    waves: SqlWaveRepository,
     clock: Clock,
 ) -> None:
-    stats = await moderation.stats(clock())
+    now = clock()
+    # First, on its own: new participants by hour and source, where a wave of new accounts
+    # shows (handlers/moderation/waves.py); then the figures, then the chart.
+    since = stats_since(now, ZoneInfo(settings.digest_timezone))
+    await message.answer(texts.arrivals(settings, await waves.arrivals(since, TOP_SOURCES)))
+    stats = await moderation.stats(now)
     standings = await participation.standings()
     view = consensus.latest()  # never waits: the groups are computed in the background
     section = texts.opinion_groups(settings, view, consensus.computed)
@@ -64,33 +76,53 @@ async def send_export(
     now = clock()
     await moderation.log(moderator_id, "export", None, None, now)
     data = await full_export(settings, database, now, await moderation.recent_audit(10_000))
-    stamp = now.strftime("%Y%m%d-%H%M")
-    files = {
-        f"dialogbot-{stamp}.json": to_json(data),
-        f"stimmen-{stamp}.csv": votes_csv(data),
-        f"impulse-{stamp}.csv": to_csv(data, "impulses"),
-        f"themen-{stamp}.csv": to_csv(data, "topics"),
-    }
-    for name, content in files.items():
-        await message.answer_document(
-            BufferedInputFile(content.encode(), filename=name), caption=texts.export_caption()
-        )
+    name, archive = export_zip(data, export_stamp(now, settings.digest_timezone))
+    await message.answer_document(
+        BufferedInputFile(archive, filename=name), caption=texts.export_caption()
+    )
 
 
 async def set_phase(
     message: Message,
     command: CommandObject,
     moderation: ModerationService,
+    participation: ParticipationService,
     moderator_id: int,
     clock: Clock,
 ) -> None:
+    """`/phase`: which phase, and how to change it; `/phase open` at once (it undoes a
+    close); `/phase close` asks first."""
     wanted = (command.args or "").strip().lower()
+    if not wanted:
+        await message.answer(texts.phase_now(await participation.is_open()))
+        return
     if wanted not in ("open", "close", "closed"):
         await message.answer(texts.usage("phase"))
         return
-    is_open = wanted == "open"
-    await moderation.set_phase(is_open, moderator_id=moderator_id, now=clock())
-    await message.answer(texts.phase_set(is_open))
+    if wanted == "open":
+        await moderation.set_phase(True, moderator_id=moderator_id, now=clock())
+        await message.answer(texts.phase_set(True))
+        return
+    yes = ConfirmCallback(what=Confirmable.CLOSE, target=0, yes=True)
+    no = ConfirmCallback(what=Confirmable.CLOSE, target=0, yes=False)
+    await message.answer(
+        texts.confirm_close(), reply_markup=sure_keyboard(texts.yes_close(), yes, no)
+    )
+
+
+async def confirmed_close(
+    callback: CallbackQuery,
+    callback_data: ConfirmCallback,
+    moderation: ModerationService,
+    moderator_id: int,
+    clock: Clock,
+) -> None:
+    await callback.answer()
+    if not callback_data.yes:
+        await _close_preview(callback, texts.phase_unchanged())
+        return
+    await moderation.set_phase(False, moderator_id=moderator_id, now=clock())
+    await _close_preview(callback, texts.phase_set(False))
 
 
 async def preview_announcement(
@@ -154,8 +186,16 @@ async def _close_preview(callback: CallbackQuery, note: str) -> None:
         await callback.message.edit_text(f"{callback.message.html_text}\n\n<i>{note}</i>")
 
 
-async def show_audit(message: Message, moderation: ModerationService) -> None:
-    await message.answer(texts.audit(await moderation.recent_audit(20)))
+async def show_audit(
+    message: Message,
+    settings: Settings,
+    moderation: ModerationService,
+    moderator_languages: ModeratorLanguages,
+    moderator_id: int,
+) -> None:
+    entries = await moderation.recent_audit(20)
+    known = await names(moderator_languages, *(e["moderator_id"] for e in entries))
+    await message.answer(texts.audit(settings, entries, known, moderator_id))
 
 
 def router() -> Router:
@@ -166,6 +206,9 @@ def router() -> Router:
     router.message.register(show_stats, Command("stats"), private)
     router.message.register(send_export, Command("export"), private)
     router.message.register(set_phase, Command("phase"))
+    router.callback_query.register(
+        confirmed_close, ConfirmCallback.filter(F.what == Confirmable.CLOSE)
+    )
     router.message.register(preview_announcement, Command("announce"))
     router.callback_query.register(confirm_announcement, AnnounceCallback.filter())
     router.message.register(show_audit, Command("audit"), private)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,19 +14,54 @@ from aiogram.utils.i18n import ngettext
 
 from bot.app.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
-from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats, Status
+from bot.domain.impulse import ImpulseStatus
+from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats
+from bot.domain.ratings import ReportReason
 from bot.domain.standings import Standings, percent
+from bot.domain.waves import STATS_HOURS, Arrivals, WaveProblem, WaveRecord, WaveState, bar
+from bot.telegram.i18n import format_moment, format_number, format_share
 from handlers.notices import answer_label, reason_label
+from handlers.rating_views import reason_label as report_label
 from handlers.views import topic_title
+
+# /stats lines fit a phone held upright: at most this many characters (the <pre> table too).
+STATS_WIDTH = 32
+
+
+def local_time(settings: Settings, moment: datetime) -> str:
+    """A moment in the consultation's time zone, written the moderator's way."""
+    return format_moment(moment, ZoneInfo(settings.digest_timezone))
+
+
+def number(value: int) -> str:
+    return format_number(value)
+
+
+def moderator_name(
+    moderator_id: int | None,
+    names: Mapping[int, str],
+    viewer_id: int | None = None,
+    *,
+    html: bool = True,
+) -> str:
+    """Who decided, as a moderator reads it: "Ihnen", a first name, never a Telegram id."""
+    if moderator_id is None:
+        return "–"
+    if moderator_id == viewer_id:
+        return _("Ihnen")
+    name = names.get(moderator_id)
+    if not name:
+        return _("jemandem aus der Moderation")
+    return escape(name) if html else name
 
 
 def status_label(status: str) -> str:
     labels = {
-        Status.PENDING.value: _("wartet auf Prüfung"),
-        Status.APPROVED.value: _("veröffentlicht"),
-        Status.REJECTED.value: _("abgelehnt"),
-        Status.REMOVED.value: _("zurückgezogen"),
-        Status.MERGED.value: _("zusammengeführt"),
+        ImpulseStatus.PENDING.value: _("wartet auf Prüfung"),
+        ImpulseStatus.APPROVED.value: _("veröffentlicht"),
+        ImpulseStatus.REJECTED.value: _("abgelehnt"),
+        ImpulseStatus.REMOVED.value: _("zurückgezogen"),
+        ImpulseStatus.MERGED.value: _("zusammengeführt"),
     }
     return labels.get(status, status)
 
@@ -32,8 +70,12 @@ def erased_card(impulse_id: int) -> str:
     return _("📝 <b>Impuls #{id}</b> · auf Wunsch der Person gelöscht").format(id=impulse_id)
 
 
-def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None) -> str:
-    created = impulse.created_at.astimezone(ZoneInfo(settings.digest_timezone))
+def card(
+    settings: Settings,
+    impulse: ImpulseCard,
+    viewer_id: int | None = None,
+    names: Mapping[int, str] | None = None,
+) -> str:
     lines = [
         _("📝 <b>Impuls #{id}</b> · {status}").format(
             id=impulse.id, status=status_label(impulse.status)
@@ -42,12 +84,24 @@ def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None)
             topic=escape(topic_title(settings.consultation, impulse.topic_id))
         ),
         _("Quelle: {source} · {time}").format(
-            source=escape(impulse.source or "–"), time=created.strftime("%d.%m.%Y, %H:%M")
+            source=escape(impulse.source or "–"), time=local_time(settings, impulse.created_at)
         ),
         f"<blockquote>{escape(impulse.text)}</blockquote>",
     ]
+    if impulse.reports:
+        total = sum(n for _reason, n in impulse.reports)
+        reasons = ", ".join(
+            f"{report_label(ReportReason(reason))} ({n})" for reason, n in impulse.reports
+        )
+        lines.append(
+            ngettext(
+                "⚠️ Zurück zur Prüfung nach {count} Meldung: {reasons}",
+                "⚠️ Zurück zur Prüfung nach {count} Meldungen: {reasons}",
+                total,
+            ).format(count=total, reasons=reasons)
+        )
     if impulse.decided_by is not None:
-        who = _("Ihnen") if impulse.decided_by == viewer_id else str(impulse.decided_by)
+        who = moderator_name(impulse.decided_by, names or {}, viewer_id)
         lines.append(_("Entschieden von: {who}").format(who=who))
     if impulse.reject_reason:
         lines.append(
@@ -66,9 +120,9 @@ def card(settings: Settings, impulse: ImpulseCard, viewer_id: int | None = None)
     return "\n".join(lines)
 
 
-def already_decided(impulse: ImpulseCard) -> str:
+def already_decided(impulse: ImpulseCard, who: str) -> str:
     return _("Schon entschieden ({status}) von {who}.").format(
-        status=status_label(impulse.status), who=impulse.decided_by or "–"
+        status=status_label(impulse.status), who=who
     )
 
 
@@ -174,6 +228,80 @@ def phase_set(is_open: bool) -> str:
     return _("Die Beteiligung ist jetzt geschlossen. Niemand kann seine Wahl mehr ändern.")
 
 
+def phase_now(is_open: bool) -> str:
+    if is_open:
+        return _(
+            "Die Beteiligung ist geöffnet: Man kann mitmachen und seine Wahl ändern. "
+            "Schließen mit /phase close."
+        )
+    return _(
+        "Die Beteiligung ist geschlossen: Niemand kann mitmachen oder seine Wahl ändern. "
+        "Öffnen mit /phase open."
+    )
+
+
+def confirm_close() -> str:
+    return _(
+        "<b>Die Beteiligung schließen?</b> Danach kann niemand mehr mitmachen, seine Wahl "
+        "ändern oder Ideen bewerten. Wer den Bot öffnet, sieht die Ergebnisse. Mit /phase open "
+        "geht es wieder auf."
+    )
+
+
+def yes_close() -> str:
+    return _("Ja, schließen")
+
+
+def phase_unchanged() -> str:
+    return _("Nicht geschlossen; die Beteiligung bleibt geöffnet.")
+
+
+def confirm_reject(reason: RejectReason) -> str:
+    return _("Ablehnen mit dem Grund „{reason}“? Die Person erfährt den Grund.").format(
+        reason=reason_label(reason)
+    )
+
+
+def yes_reject() -> str:
+    return _("Ja, ablehnen")
+
+
+def confirm_take_down() -> str:
+    return _("Zurückziehen? Die Idee ist dann nicht mehr öffentlich; die Person erfährt es.")
+
+
+def reason_line(reason: RejectReason) -> str:
+    return _("Grund: {reason}").format(reason=reason_label(reason))
+
+
+def yes_take_down() -> str:
+    return _("Ja, zurückziehen")
+
+
+def confirm_block(impulse_id: int) -> str:
+    return _(
+        "Die Person hinter Impuls #{id} sperren? Ihre Stimmen zählen dann nicht mehr "
+        "(mit /unblock {id} wieder entsperren)."
+    ).format(id=impulse_id)
+
+
+def yes_block() -> str:
+    return _("Ja, sperren")
+
+
+def block_preview(impulse: ImpulseCard) -> str:
+    return "\n\n".join(
+        [
+            f"<blockquote>{escape(impulse.text)}</blockquote>",
+            "<b>" + confirm_block(impulse.id) + "</b>",
+        ]
+    )
+
+
+def not_blocked() -> str:
+    return _("Nicht gesperrt.")
+
+
 def announce_preview(text: str) -> str:
     return _("<b>Vorschau für den Kanal:</b>") + "\n\n" + escape(text)
 
@@ -217,36 +345,44 @@ def no_channel() -> str:
 
 
 def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
+    """Every line at most STATS_WIDTH characters: the table does not wrap on a phone."""
     consultation = settings.consultation
     rows = [
-        f"{s.rank:>2} {_cut(consultation.title_of(s.topic_id), 26):<26} {s.votes:>6} "
-        f"{percent(s.share):>4} %"
+        f"{s.rank:>2} {_cut(consultation.title_of(s.topic_id), 16):<16} "
+        f"{number(s.votes):>7} {percent(s.share):>3}%"
         for s in standings.topics
     ]
-    topic, votes, share = _("Thema"), _("Stimmen"), _("Anteil")
-    header = f"{'#':>2} {topic:<26} {votes:>6} {share:>6}"
-    by_status = (
-        " · ".join(
-            f"{status_label(status)}: {count}"
-            for status, count in sorted(stats.impulses_by_status.items())
-        )
-        or "–"
-    )
-    sources = (
-        " · ".join(f"{escape(source)}: {count}" for source, count in stats.sources[:15]) or "–"
-    )
+    topic, votes = _cut(_("Thema"), 16), _cut(_("Stimmen"), 7)
+    header = f"{'#':>2} {topic:<16} {votes:>7} {'%':>4}"
+    by_status = [
+        f"· {status_label(status)}: {number(count)}"
+        for status, count in sorted(stats.impulses_by_status.items())
+    ] or ["–"]
+    sources = [
+        f"· {escape(_cut(source, 20))}: {number(count)}" for source, count in stats.sources[:15]
+    ] or ["–"]
     return "\n".join(
         [
             _("📊 <b>Statistik</b>"),
-            _("Teilnehmende: {total} (heute {today}, letzte 7 Tage {week})").format(
-                total=stats.participants_total,
-                today=stats.participants_today,
-                week=stats.participants_week,
+            _("Teilnehmende: {total}").format(total=number(stats.participants_total)),
+            _("heute {today} · 7 Tage {week}").format(
+                today=number(stats.participants_today), week=number(stats.participants_week)
             ),
             "<pre>" + escape("\n".join([header, *rows])) + "</pre>",
-            _("Impulse: {by_status}").format(by_status=by_status),
-            _("Quellen: {sources}").format(sources=sources),
+            _("Impulse:"),
+            *by_status,
+            _("Quellen:"),
+            *sources,
         ]
+    )
+
+
+def _wrap(text: str) -> str:
+    """Prose in /stats, broken at spaces to STATS_WIDTH (HTML tags and entities hold no
+    spaces, so none is cut; they only make a line shorter than it is counted)."""
+    return "\n".join(
+        textwrap.fill(line, STATS_WIDTH, break_long_words=False, break_on_hyphens=False)
+        for line in text.split("\n")
     )
 
 
@@ -261,18 +397,17 @@ def opinion_groups(settings: Settings, view: ConsensusView | None, computed: boo
                 "Noch nicht genug Bewertungen: Es braucht mindestens 6 Personen mit je "
                 "{min} Bewertungen."
             ).format(min=MIN_RATINGS)
-        return f"{heading}\n{note}"
-    zone = ZoneInfo(settings.digest_timezone)
+        return _wrap(f"{heading}\n{note}")
     sizes = " · ".join(
-        _("Gruppe {number}: {size}").format(number=n, size=size)
+        _("Gruppe {number}: {size}").format(number=n, size=number(size))
         for n, size in enumerate(view.sizes, start=1)
     )
     lines = [
         heading,
         _("{participants} Personen mit mindestens {min} Bewertungen · Stand {time}").format(
-            participants=view.participants,
+            participants=number(view.participants),
             min=MIN_RATINGS,
-            time=view.computed_at.astimezone(zone).strftime("%d.%m.%Y, %H:%M"),
+            time=local_time(settings, view.computed_at),
         ),
         sizes,
         _("<b>Konsens</b> (jede Gruppe stimmt zu):"),
@@ -285,38 +420,193 @@ def opinion_groups(settings: Settings, view: ConsensusView | None, computed: boo
     if not view.divisive:
         lines.append("–")
     lines.append(_("<i>Zustimmung je Gruppe in %, in der Reihenfolge der Gruppen.</i>"))
-    return "\n".join(lines)
+    return _wrap("\n".join(lines))
 
 
 def opinion_chart_caption() -> str:
-    return _("Zustimmung je Meinungsgruppe: Konsens und was die Gruppen spaltet")
+    return _wrap(_("Zustimmung je Meinungsgruppe: Konsens und was die Gruppen spaltet"))
 
 
 def _rated(settings: Settings, impulse: RatedImpulse) -> str:
+    """Number and topic, the text, then the shares: three short lines, not one long one."""
     topic = escape(_cut(settings.consultation.title_of(impulse.topic_id), 26))
-    shares = " · ".join(f"{percent(s)} %" for s in impulse.agree_shares)
-    return f"#{impulse.impulse_id} <i>{topic}</i>: „{escape(_cut(impulse.text, 80))}“ – {shares}"
+    shares = " · ".join(format_share(percent(s)) for s in impulse.agree_shares)
+    text = escape(_cut(impulse.text, 80))
+    return f"#{impulse.impulse_id} <i>{topic}</i>\n„{text}“\n{shares}"
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def audit(entries: list[dict[str, Any]]) -> str:
+def action_label(action: str) -> str:
+    """An audit log action in words (bot.domain.moderation logs codes)."""
+    labels = {
+        "approve": _("freigegeben"),
+        "reject": _("abgelehnt"),
+        "take_down": _("zurückgezogen"),
+        "answer": _("beantwortet"),
+        "block": _("Person gesperrt"),
+        "unblock": _("Person entsperrt"),
+        "phase": _("Phase geändert"),
+        "export": _("Daten exportiert"),
+        "announce_preview": _("Ankündigung entworfen"),
+        "announce": _("im Kanal angekündigt"),
+        "merge": _("als Duplikat zusammengeführt"),
+    }
+    return labels.get(action, action)
+
+
+def _audit_detail(action: str, detail: str | None) -> str | None:
+    if not detail:
+        return None
+    if action == "reject" and detail in set(RejectReason):
+        return reason_label(RejectReason(detail))
+    if action == "phase":
+        return _("geöffnet") if detail == "open" else _("geschlossen")
+    if action == "answer":
+        status, _sep, text = detail.partition(": ")
+        if status in set(AnswerStatus):
+            return answer_label(AnswerStatus(status)) + (f": {text}" if text else "")
+    if action == "merge" and detail.startswith("into #"):
+        return _("in #{id}").format(id=detail.removeprefix("into #"))
+    return detail
+
+
+def audit(
+    settings: Settings,
+    entries: list[dict[str, Any]],
+    names: Mapping[int, str],
+    viewer_id: int,
+) -> str:
+    """The newest entries: local time, who by name, what in words."""
     if not entries:
         return _("Noch keine Einträge im Protokoll.")
     lines = [_("<b>Protokoll</b> (neueste zuerst)")]
     for e in entries:
-        detail = f" – {escape(_cut(e['detail'], 80))}" if e["detail"] else ""
-        lines.append(
-            f"{e['at'][:16].replace('T', ' ')} · {e['moderator_id']} · {escape(e['action'])}"
-            f" · {escape(e['target'] or '–')}{detail}"
+        at = local_time(settings, datetime.fromisoformat(e["at"]))
+        who = (
+            _("Sie")
+            if e["moderator_id"] == viewer_id
+            else escape(names.get(e["moderator_id"]) or _("jemand aus der Moderation"))
         )
+        target = e["target"] or ""
+        about = (
+            " · " + _("Impuls #{id}").format(id=target.removeprefix("impulse:"))
+            if target.startswith("impulse:")
+            else (f" · {escape(target)}" if target else "")
+        )
+        detail = _audit_detail(e["action"], e["detail"])
+        shown = f" – {escape(_cut(detail, 80))}" if detail else ""
+        lines.append(f"{at} · {who} · {escape(action_label(e['action']))}{about}{shown}")
     return "\n".join(lines)
 
 
 def export_caption() -> str:
     return _("Export: Stimmen und Impulse, nur mit Pseudonymen.")
+
+
+def _local(settings: Settings, moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(settings.digest_timezone)).strftime("%d.%m. %H:%M")
+
+
+def arrivals(settings: Settings, seen: Arrivals) -> str:
+    """New participants by hour (the last 24) and by source: lines of at most 32 characters,
+    for a phone."""
+    zone = ZoneInfo(settings.digest_timezone)
+    counts = [seen.by_hour.get(i, 0) for i in range(STATS_HOURS)]
+    largest = max(counts)
+    starts = [(seen.since + timedelta(hours=i)).astimezone(zone) for i in range(STATS_HOURS)]
+    hours = [
+        f"{start:%H}:00 {n:>5} {bar(n, largest, 20)}".rstrip()
+        for start, n in zip(starts, counts, strict=True)
+    ]
+    sources = [f"{_cut(source or '–', 24):<24} {n:>7}" for source, n in seen.by_source] or ["–"]
+    return "\n".join(
+        [
+            _("🆕 <b>Neu in 24 Stunden: {count}</b>").format(count=sum(counts)),
+            _("Je Stunde (Zustimmung):"),
+            "<pre>" + escape("\n".join(hours)) + "</pre>",
+            _("Je Quelle:"),
+            "<pre>" + escape("\n".join(sources)) + "</pre>",
+        ]
+    )
+
+
+def wave_problem(problem: WaveProblem) -> str:
+    texts = {
+        WaveProblem.SOURCE: _(
+            "Das ist keine Quelle eines Start-Links (nur Buchstaben, Ziffern, _ und -)."
+        ),
+        WaveProblem.TIME: _("Diese Zeit verstehe ich nicht. Bitte HH:MM oder TT.MM. HH:MM."),
+        WaveProblem.ORDER: _("Das Ende muss nach dem Anfang liegen (und der Anfang vor jetzt)."),
+    }
+    usage = _(
+        "So geht es: /welle flyer_essen 14:00 15:30 (heute) oder "
+        "/welle flyer_essen 02.12. 22:00 03.12. 01:00 oder mit „jetzt“ als Ende."
+    )
+    return usage if problem is WaveProblem.USAGE else f"{texts[problem]}\n{usage}"
+
+
+def _window(settings: Settings, wave: WaveRecord) -> str:
+    return _("Quelle {source}, {start} bis {end}").format(
+        source=f"<code>{escape(wave.source)}</code>",
+        start=_local(settings, wave.start),
+        end=_local(settings, wave.end),
+    )
+
+
+def wave_preview(settings: Settings, wave: WaveRecord) -> str:
+    return "\n".join(
+        [
+            _("<b>Welle beiseitelegen?</b> (noch nicht geschehen)"),
+            _window(settings, wave),
+            ngettext(
+                "{count} Person: ihre Stimmen und Bewertungen zählen dann nicht mehr.",
+                "{count} Personen: ihre Stimmen und Bewertungen zählen dann nicht mehr.",
+                wave.participants,
+            ).format(count=wave.participants),
+            ngettext(
+                "{count} Impuls von ihnen bleibt erhalten.",
+                "{count} Impulse von ihnen bleiben erhalten.",
+                wave.impulses,
+            ).format(count=wave.impulses),
+        ]
+    )
+
+
+def wave_set_aside(wave: WaveRecord) -> str:
+    return _("Beiseitegelegt als Welle #{id}. Rückgängig mit /wellen.").format(id=wave.id)
+
+
+def wave_cancelled() -> str:
+    return _("Nichts beiseitegelegt.")
+
+
+def wave_restored(wave: WaveRecord) -> str:
+    return _("Welle #{id} wiederhergestellt: Die Personen darin zählen wieder.").format(id=wave.id)
+
+
+def wave_gone() -> str:
+    return _("Das ist schon erledigt oder nicht mehr aktuell.")
+
+
+def waves(settings: Settings, listed: list[WaveRecord]) -> str:
+    if not listed:
+        return _("Es wurde noch keine Welle beiseitegelegt.")
+    lines = [_("<b>Wellen</b> (neueste zuerst)")]
+    for wave in listed:
+        state = _("beiseitegelegt") if wave.state is WaveState.SET_ASIDE else _("wiederhergestellt")
+        lines.append(
+            f"#{wave.id} · {_window(settings, wave)} · "
+            + _("Personen: {count}").format(count=wave.participants)
+            + f" · {state}"
+        )
+    return "\n".join(lines)
+
+
+def restore_button(wave_id: int) -> str:
+    return _("↩️ Welle #{id} wiederherstellen").format(id=wave_id)
 
 
 def backlog_growing(count: int, minutes: int) -> str:
