@@ -5,15 +5,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCALES := bot/locales
 
-.PHONY: setup demo test test-all lint typecheck unit locales extract-messages bench bench-ratings clean
+.PHONY: setup lock demo test test-all lint typecheck unit locales extract-messages bench bench-ratings clean
 
 setup: $(STAMP) locales
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements.lock first (hashes checked), then this tree, editable.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# After changing the dependencies in pyproject.toml: pin them again (exact versions, hashes).
+lock:
+	$(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--extra dev --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
 
 # Compile the gettext catalogs (.po -> .mo); the .mo files are build output, not committed.
 locales: $(STAMP)

@@ -66,13 +66,18 @@ class RunningBot:
     app: Application | None = None
     retry: RetryPolicy = FAST_RETRY
     rerun: BackoffConfig = FAST_RERUN
+    metrics: Any = None  # a bot.telegram.metrics.Metrics (tests/test_metrics.py)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
         self.app = Application.build(
-            self.settings, clock=self.clock, retry=self.retry, rerun_backoff=self.rerun
+            self.settings,
+            clock=self.clock,
+            retry=self.retry,
+            rerun_backoff=self.rerun,
+            metrics=self.metrics,
         )
         await self.app.start()
         self._task = asyncio.create_task(self._poll())

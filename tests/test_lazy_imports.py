@@ -20,7 +20,7 @@ from bot.emulator.server import BotApiEmulator
 from bot.telegram.polling import poll
 from tests.harness import TOKEN, make_settings
 
-HEAVY = ("numpy", "scipy", "sklearn", "matplotlib", "redis")
+HEAVY = ("numpy", "scipy", "sklearn", "matplotlib", "redis", "prometheus_client")
 
 
 def loaded() -> list[str]:

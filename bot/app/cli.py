@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.app import event_loop
 from bot.app.config import ConfigError, Settings, check_launch_secret, load_settings
-from bot.app.logs import RedactTokens, configure_logging
+from bot.app.logs import LOG_FORMATS, RedactTokens, configure_logging
 from bot.telegram.lean_aiogram import import_aiogram
 
 Command = Callable[[Settings, argparse.Namespace], Awaitable[int]]
@@ -40,7 +40,23 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             options = WebhookOptions.parse(args.webhook, args.listen, settings.webhook_secret)
         except WebhookConfigError as exc:
             raise CliError(str(exc)) from None
-    app = Application.build(settings)
+    metrics_server = None
+    if args.metrics:
+        # Only then: prometheus-client and aiohttp's server side.
+        from bot.app.observability import MetricsAddressError, MetricsServer, parse_address
+        from bot.telegram.metrics import Metrics
+
+        try:
+            host, port = parse_address(args.metrics)
+        except MetricsAddressError as exc:
+            raise CliError(str(exc)) from None
+        metrics = Metrics()
+        app = Application.build(settings, metrics=metrics)
+        metrics_server = MetricsServer(app, metrics, backlog_seconds=args.ready_backlog)
+        # Before the database is waited for: /healthz answers while it is away.
+        await metrics_server.start(host, port)
+    else:
+        app = Application.build(settings)
     if args.webhook:
         serve = partial(serve_webhook, app, options)
     # What exists now lives as long as the process: keep it out of every garbage collection
@@ -51,7 +67,27 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         await run_until_signalled(app, serve=serve)
     except TokenRevoked as exc:
         raise CliError(str(exc)) from None
+    finally:
+        if metrics_server is not None:
+            await metrics_server.stop()
     return 0
+
+
+async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app.doctor import DoctorOptions, render_json, render_text, run_checks
+
+    checks = await run_checks(settings, DoctorOptions(webhook=args.webhook))
+    print(render_json(checks) if args.json else render_text(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def doctor_config_failure(error: ConfigError, args: argparse.Namespace) -> int:
+    """`dialogbot doctor` with a config that does not load: that is its one failed check."""
+    from bot.app.doctor import config_failure, render_json, render_text
+
+    checks = config_failure(error)
+    print(render_json(checks) if args.json else render_text(checks))
+    return 1
 
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -196,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
             type=Path,
             help="TOML config (default: config.toml, else config.example.toml)",
         )
+        sub.add_argument(
+            "--log-format",
+            choices=LOG_FORMATS,
+            default="text",
+            help="text lines, or one JSON object per line for log shippers",
+        )
         sub.set_defaults(handler=handler)
         return sub
 
@@ -211,6 +253,27 @@ def build_parser() -> argparse.ArgumentParser:
         default="0.0.0.0:8080",
         metavar="HOST:PORT",
         help="where the webhook server listens (default 0.0.0.0:8080)",
+    )
+    run.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve /healthz, /readyz and /metrics (Prometheus) here, e.g. 127.0.0.1:9108",
+    )
+    run.add_argument(
+        "--ready-backlog",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="/readyz fails when an update waits longer than this (default 300)",
+    )
+    doctor = add(
+        "doctor",
+        cmd_doctor,
+        "Check everything a launch depends on; exit status 1 if anything fails.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument(
+        "--webhook", metavar="URL", help="check webhook mode with the URL `run --webhook` gets"
     )
     demo = add("demo", cmd_demo, "Offline demo: emulator + real bot + simulated citizens.")
     demo.add_argument("--citizens", type=int, default=36, help="how many simulated citizens")
@@ -251,17 +314,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from storage.outage import DatabaseUnreachable
 
     quiet = getattr(args, "quiet", False)
-    configure_logging(verbose=args.verbose, quiet=quiet)
+    log_format = getattr(args, "log_format", "text")
+    configure_logging(verbose=args.verbose, quiet=quiet, log_format=log_format)
     redact = RedactTokens().redact
     try:
         settings = load_settings(args.config)
         redact = RedactTokens((settings.token or "", settings.secret)).redact
         # Mask the configured token and secret themselves, not only what looks like a token.
         configure_logging(
-            verbose=args.verbose, quiet=quiet, secrets=(settings.token or "", settings.secret)
+            verbose=args.verbose,
+            quiet=quiet,
+            secrets=(settings.token or "", settings.secret),
+            log_format=log_format,
         )
         return int(event_loop.run(args.handler(settings, args)))
-    except (ConfigError, CliError) as exc:
+    except ConfigError as exc:
+        if args.command == "doctor":
+            return doctor_config_failure(ConfigError(redact(str(exc))), args)
+        print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except CliError as exc:
         print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)
         return 2
     except DatabaseUnreachable as exc:

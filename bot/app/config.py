@@ -170,6 +170,8 @@ class Settings:
     digest_schedule: str
     digest_timezone: str
     consultation: Consultation
+    # The config file it was read from (`dialogbot doctor` checks its t.me links).
+    source_path: Path | None = None
     abuse: AbusePolicy = field(default_factory=AbusePolicy)
     # Language of the channel's digests, and what a period without news posts (skip | short).
     digest_locale: str = "de"
@@ -205,13 +207,24 @@ class Settings:
 
 
 def default_config_path(cwd: Path | None = None) -> Path:
-    """config.toml if the operator made one, else the shipped example (a working config)."""
+    """config.toml if the operator made one, else config.example.toml here, else the shipped
+    example (a working config): in the installed package, or at the top of the source tree."""
     base = cwd or Path.cwd()
     from_env = os.environ.get("DIALOGBOT_CONFIG")
     if from_env:
         return Path(from_env)
-    own = base / "config.toml"
-    return own if own.exists() else base / "config.example.toml"
+    for candidate in (base / "config.toml", base / "config.example.toml"):
+        if candidate.exists():
+            return candidate
+    return shipped_example()
+
+
+def shipped_example() -> Path:
+    """The example config: package data in a wheel (setup.py), the top of a source tree."""
+    packaged = Path(__file__).with_name("config.example.toml")
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "config.example.toml"
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -265,6 +278,7 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         digest_schedule=_digest_cron(digest),
         digest_timezone=_digest_timezone(digest),
         consultation=_consultation(raw),
+        source_path=path,
         abuse=_abuse(_table(raw, "abuse")),
         digest_locale=_digest_locale(digest),
         digest_when_unchanged=_choice(digest, "digest.when_unchanged", ("skip", "short"), "skip"),

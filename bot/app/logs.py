@@ -7,8 +7,18 @@ anything shaped like a token, and the configured token and secret themselves (`c
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+# The update being handled in this task (bot.telegram.pipeline sets it): every log line written
+# meanwhile carries its id (`update_id` in JSON lines, "[update N]" in text lines).
+CURRENT_UPDATE: ContextVar[int | None] = ContextVar("dialogbot_update", default=None)
+LOG_FORMATS = ("text", "json")
 
 TOKEN_PATTERN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
 MASK = "<redacted-token>"
@@ -36,13 +46,71 @@ class RedactTokens(logging.Filter):
         return True
 
 
+@contextmanager
+def about_update(update_id: int) -> Iterator[None]:
+    """Log lines written inside carry this update's id."""
+    token = CURRENT_UPDATE.set(update_id)
+    try:
+        yield
+    finally:
+        CURRENT_UPDATE.reset(token)
+
+
+class UpdateId(logging.Filter):
+    """Puts the current update's id on the record (`record.update_id`, None outside one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "update_id", None) is None:
+            record.update_id = CURRENT_UPDATE.get()
+        return True
+
+
+class TextFormat(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        update_id = getattr(record, "update_id", None)
+        if update_id is None or f"update {update_id}" in record.getMessage():
+            return line
+        head, _, rest = line.partition(": ")
+        return f"{head}: [update {update_id}] {rest}"
+
+
+class JsonFormat(logging.Formatter):
+    """One JSON object per line, for log shippers: time (UTC, ISO 8601), level, logger,
+    message, update_id when the line is about an update, and the traceback if there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        update_id = getattr(record, "update_id", None)
+        if update_id is not None:
+            entry["update_id"] = update_id
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def configure_logging(
-    *, verbose: bool = False, quiet: bool = False, secrets: tuple[str, ...] = ()
+    *,
+    verbose: bool = False,
+    quiet: bool = False,
+    secrets: tuple[str, ...] = (),
+    log_format: str = "text",
 ) -> None:
     """`quiet`: warnings and errors only, unless `verbose` (for the terminal chat)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormat() if log_format == "json" else TextFormat())
     handler.addFilter(RedactTokens(secrets))
+    handler.addFilter(UpdateId())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -23,6 +24,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.i18n import I18n
 from sqlalchemy.engine import make_url
 
+from bot.app.backlog_watch import BacklogWatch
 from bot.app.config import Settings
 from bot.app.digest_wiring import build_digests, moderator_alert
 from bot.app.periodic import Periodic, pause
@@ -74,6 +76,9 @@ from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.reachability import ReplyAddresses
 from storage.set_aside import SetAside
 from storage.waves import SqlWaveRepository
+
+if TYPE_CHECKING:
+    from bot.telegram.metrics import Metrics  # prometheus-client: only with --metrics
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +141,8 @@ class Application:
     clock: Clock = system_clock
     # Set when Telegram refuses the token (401): polling or the webhook then stop.
     revocation: Revocation = field(default_factory=Revocation)
+    # Tells the moderators once per incident when the inbox backlog keeps growing.
+    backlog_watch: BacklogWatch | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Once a minute: an outcome message another process left half sent (its lease ran out).
     _followup_watch: Periodic | None = None
@@ -148,7 +155,10 @@ class Application:
         clock: Clock = system_clock,
         retry: RetryPolicy = DEFAULT_RETRY,
         rerun_backoff: BackoffConfig | None = None,
+        metrics: Metrics | None = None,
     ) -> Application:
+        """`metrics`: what `dialogbot run --metrics` serves (bot.app.observability); None
+        counts nothing (and does not load prometheus-client)."""
         database = Database(
             settings.database_url,
             connect_timeout=settings.database.connect_timeout,
@@ -168,7 +178,7 @@ class Application:
         reachability = Reachability(ReplyAddresses(database), settings.secret)
         revocation = Revocation()
         bot.session.middleware(RevokedToken(revocation))
-        bot.session.middleware(RetryRequests(retry))
+        bot.session.middleware(RetryRequests(retry, metrics))
         bot.session.middleware(ForbiddenChats(reachability.forbidden))
         # A replayed update's second answer to a button press, or an edit already shown, is done.
         bot.session.middleware(SettledCalls())
@@ -248,6 +258,7 @@ class Application:
             set_aside=set_aside,
             max_in_flight=settings.updates_in_flight,
             gate=flood_gate,
+            metrics=metrics,
         )
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(
@@ -268,6 +279,7 @@ class Application:
             followup_sender,
             clock,
             revocation,
+            backlog_watch=BacklogWatch(settings, database, bot, i18n),
         )
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
@@ -375,6 +387,8 @@ class Application:
                 "outcome messages", self.followup.periodic_step, after_failure=60.0
             )
         self._followup_watch.start(first_pause=60.0)
+        if self.backlog_watch is not None:
+            self.backlog_watch.start()
 
     async def stop_background(self) -> None:
         await self.scheduler.stop()
@@ -382,6 +396,8 @@ class Application:
         if self._followup_watch is not None:
             await self._followup_watch.stop()
         await self.followup.stop()
+        if self.backlog_watch is not None:
+            await self.backlog_watch.stop()
 
     async def close(self) -> None:
         await self.stop_background()

@@ -659,6 +659,21 @@ class _Chat:
     incoming: dict[int, JSON] = field(default_factory=dict)
     blocked: bool = False
     left: bool = False
+    # The bot's own membership (getChatMember): in a channel an administrator who may post, in
+    # a group a member, unless a test says otherwise (BotApiEmulator.set_bot_membership).
+    bot_status: str = ""
+    bot_rights: dict[str, bool] = field(default_factory=dict)
+
+    def bot_may_post(self) -> bool:
+        if self.type == "private" or self.bot_status in ("", "creator"):
+            return True
+        if self.type == "channel":
+            return self.bot_status == "administrator" and self.bot_rights.get(
+                "can_post_messages", False
+            )
+        if self.bot_status == "restricted":
+            return self.bot_rights.get("can_send_messages", False)
+        return self.bot_status in ("member", "administrator")
 
     def new_message_id(self) -> int:
         # Shared by users and bot so message ids are unique within the chat.
@@ -693,6 +708,47 @@ class _Update:
 
     def to_json(self) -> JSON:
         return {"update_id": self.update_id, self.kind: self.payload}
+
+
+_MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
+# ChatMemberAdministrator's rights (all required by the Bot API); a test sets the ones it needs.
+_ADMIN_RIGHTS = dict.fromkeys(
+    (
+        "can_manage_chat",
+        "can_delete_messages",
+        "can_manage_video_chats",
+        "can_restrict_members",
+        "can_promote_members",
+        "can_change_info",
+        "can_invite_users",
+        "can_post_stories",
+        "can_edit_stories",
+        "can_delete_stories",
+        "can_send_welcome_messages",
+    ),
+    False,
+)
+_RESTRICTED_RIGHTS = dict.fromkeys(
+    (
+        "can_send_messages",
+        "can_send_audios",
+        "can_send_documents",
+        "can_send_photos",
+        "can_send_videos",
+        "can_send_video_notes",
+        "can_send_voice_notes",
+        "can_send_polls",
+        "can_send_other_messages",
+        "can_add_web_page_previews",
+        "can_react_to_messages",
+        "can_edit_tag",
+        "can_change_info",
+        "can_invite_users",
+        "can_pin_messages",
+        "can_manage_topics",
+    ),
+    False,
+)
 
 
 # --------------------------------------------------------------------------- faults
@@ -1481,15 +1537,36 @@ class BotApiEmulator:
         """Create a channel the bot can post to (by id or @username); returns its id."""
         chat_id = -1_001_000_000_000 - next(self._counter)
         name = username if username.startswith("@") else f"@{username}"
-        self._chats[chat_id] = _Chat(chat_id, "channel", title or name[1:], name)
+        self._chats[chat_id] = _Chat(
+            chat_id,
+            "channel",
+            title or name[1:],
+            name,
+            bot_status="administrator",
+            bot_rights={"can_post_messages": True, "can_edit_messages": True},
+        )
         self._usernames[name.lower()] = chat_id
         return chat_id
 
     def add_group(self, title: str) -> int:
         """Create a group the bot is a member of; returns its (negative) id."""
         chat_id = -4_000_000_000 - next(self._counter)
-        self._chats[chat_id] = _Chat(chat_id, "group", title)
+        self._chats[chat_id] = _Chat(chat_id, "group", title, bot_status="member")
         return chat_id
+
+    def set_bot_membership(self, chat: int | str, status: str, **rights: bool) -> None:
+        """The bot's status in a channel or group as getChatMember reports it: "creator",
+        "administrator" (with rights such as can_post_messages), "member", "restricted" (with
+        can_send_messages), "left" or "kicked". A channel refuses the bot's posts unless it is
+        the creator or an administrator with can_post_messages; a group unless it is a member
+        allowed to send."""
+        found = self._lookup(chat)
+        if found is None or found.type == "private":
+            raise KeyError(f"no channel or group {chat!r}")
+        if status not in _MEMBER_STATUSES:
+            raise ValueError(f"unknown member status {status!r}")
+        found.bot_status, found.bot_rights = status, dict(rights)
+        found.left = status in ("left", "kicked")
 
     def chat_messages(
         self, chat: int | str, *, include_deleted: bool = False
@@ -1762,6 +1839,7 @@ class BotApiEmulator:
             "sendChatAction": self._send_chat_action,
             "leaveChat": self._leave_chat,
             "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
             "close": self._always_true,
             "logOut": self._always_true,
         }
@@ -2048,6 +2126,12 @@ class BotApiEmulator:
             raise _blocked()
         if send and chat.left:
             raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
+        if send and not chat.bot_may_post():
+            raise _bad_request(
+                "need administrator rights in the channel chat"
+                if chat.type == "channel"
+                else "not enough rights to send text messages to the chat"
+            )
         return chat
 
     def _reply_target(self, chat: _Chat, p: _Params) -> int | None:
@@ -2339,6 +2423,31 @@ class BotApiEmulator:
             "max_reaction_count": 11,
             "accepted_gift_types": accepted,
         }
+
+    async def _get_chat_member(self, p: _Params) -> JSON:
+        chat = self._chat_for(p, send=False)
+        user_id = p.integer("user_id")
+        if user_id is None:
+            raise _bad_request("user_id is empty")
+        if user_id == self.bot_id and chat.type != "private":
+            status = chat.bot_status or "member"
+            member: JSON = {"status": status, "user": self._bot_json()}
+            if status == "administrator":
+                member.update(can_be_edited=False, is_anonymous=False, **_ADMIN_RIGHTS)
+                member.update(chat.bot_rights)
+            elif status == "restricted":
+                member.update(_RESTRICTED_RIGHTS, until_date=0, is_member=True)
+                member.update(chat.bot_rights)
+            elif status == "creator":
+                member["is_anonymous"] = False
+            elif status == "kicked":
+                member["until_date"] = 0
+            return member
+        user = self._users.get(user_id)
+        if user is None:
+            raise _bad_request("user not found")
+        status = "member" if chat.type != "private" or chat.id == user_id else "left"
+        return {"status": status, "user": user.to_json()}
 
     # -- HTTP: control API ---------------------------------------------------
 

@@ -22,20 +22,25 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
+from bot.app.logs import about_update
 from bot.telegram.lenient import Problem, Reading, read_update, update_kind
 from bot.telegram.throttling import FloodGate
 from storage.inbox import Inbox
 from storage.outage import Outage, is_unreachable
 from storage.set_aside import SetAside, Unreadable
+
+if TYPE_CHECKING:
+    from bot.telegram.metrics import Metrics  # prometheus-client: only with --metrics
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,14 @@ class PendingWrites(Protocol):
     """What an update scope leaves to write when the update ends."""
 
     def write_in(self, connection: Any) -> None: ...
+
+
+def kind_of(update: Update) -> str:
+    """The update's kind ("message", "callback_query", ...), a metrics label."""
+    try:
+        return str(update.event_type)
+    except Exception:  # a kind this aiogram does not know
+        return "unknown"
 
 
 def ordering_key(update: Update) -> int:
@@ -79,8 +92,10 @@ class UpdatePipeline:
         retry_backoff: BackoffConfig = DEFAULT_RETRY_BACKOFF,
         set_aside: SetAside | None = None,
         gate: FloodGate | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._dp = dispatcher
+        self.metrics = metrics
         self._bot = bot
         self._inbox = inbox
         # Where updates that cannot be read are recorded (None: only logged; tests without a
@@ -136,11 +151,12 @@ class UpdatePipeline:
         fresh = await self._accept(readable)
         for update_id in fresh:
             if update_id in repaired:
-                log.warning(
-                    "update %d read leniently, without: %s",
-                    update_id,
-                    "; ".join(str(p) for p in repaired[update_id].repaired),
-                )
+                with about_update(update_id):
+                    log.warning(
+                        "update %d read leniently, without: %s",
+                        update_id,
+                        "; ".join(str(p) for p in repaired[update_id].repaired),
+                    )
         return new + len(fresh)
 
     async def _accept(self, batch: list[Update]) -> list[int]:
@@ -153,6 +169,8 @@ class UpdatePipeline:
         for update in batch:
             if update.update_id in unscheduled:
                 unscheduled.discard(update.update_id)  # twice in one batch: still once
+                if self.metrics is not None:
+                    self.metrics.updates_received.labels(kind_of(update)).inc()
                 self._schedule(update)
         return fresh
 
@@ -174,12 +192,15 @@ class UpdatePipeline:
             fresh = [r.update_id for r in records]
         for record in records:
             if record.update_id in fresh:
-                log.warning(
-                    "update %d (%s) set aside, it cannot be read: %s",
-                    record.update_id,
-                    record.kind,
-                    record.problems,
-                )
+                if self.metrics is not None:
+                    self.metrics.updates_received.labels("unreadable").inc()
+                with about_update(record.update_id):
+                    log.warning(
+                        "update %d (%s) set aside, it cannot be read: %s",
+                        record.update_id,
+                        record.kind,
+                        record.problems,
+                    )
                 self._answer_press(raws[record.update_id])
         return len(fresh)
 
@@ -370,7 +391,8 @@ class UpdatePipeline:
                 # The earlier update stays pending for the next start: so does this one, or
                 # the person's steps would run out of order.
                 return False
-        return await self._handle(update, replayed, key, generation)
+        with about_update(update.update_id):  # in this task only: its own log lines
+            return await self._handle(update, replayed, key, generation)
 
     async def _handle(self, update: Update, replayed: bool, key: int, generation: int) -> bool:
         """Run the update until it is done; False if it was left pending at shutdown."""
@@ -430,6 +452,7 @@ class UpdatePipeline:
     async def _attempt(self, update: Update, replayed: bool) -> None:
         """One run of the update: its handlers, then its state changes and "done" mark in one
         transaction. A failure that `retry_when` accepts leaves the update pending."""
+        started = time.monotonic()
         with self._scopes() if self._scopes is not None else nullcontext() as scope:
             failed = False
             try:
@@ -445,3 +468,7 @@ class UpdatePipeline:
             # The update's last state changes and its "done" mark: one transaction.
             also = scope.write_in if scope is not None else None
             await self._inbox.finish(update.update_id, failed=failed, also=also)
+        if self.metrics is not None:
+            kind = kind_of(update)
+            self.metrics.updates_handled.labels(kind, "failed" if failed else "ok").inc()
+            self.metrics.handling_seconds.labels(kind).observe(time.monotonic() - started)

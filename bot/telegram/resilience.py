@@ -30,7 +30,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
@@ -53,6 +53,9 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from bot.telegram import outcomes
 from bot.telegram.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from bot.telegram.metrics import Metrics  # prometheus-client: only with --metrics
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +94,11 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 class RetryRequests(BaseRequestMiddleware):
-    def __init__(self, policy: RetryPolicy = DEFAULT_RETRY) -> None:
+    """Also where every call's outcome is counted (`metrics`): once per call, after its tries."""
+
+    def __init__(self, policy: RetryPolicy = DEFAULT_RETRY, metrics: Metrics | None = None) -> None:
         self._policy = policy
+        self._metrics = metrics
 
     async def __call__(
         self,
@@ -104,15 +110,24 @@ class RetryRequests(BaseRequestMiddleware):
         backoff = self._policy.backoff()
         waited = 0.0
         attempt = 1
+        metrics, name = self._metrics, method.__api_method__
         while True:
             try:
-                return await make_request(bot, method)
+                answer = await make_request(bot, method)
             except Exception as exc:
-                if attempt >= attempts or not outcomes.is_transient(exc):
-                    raise
+                if metrics is not None:
+                    metrics.api_try_failed(name, exc)
                 delay = self._policy.delay(backoff, exc)
-                if waited + delay > self._policy.budget:
+                if (
+                    attempt >= attempts
+                    or not outcomes.is_transient(exc)
+                    or waited + delay > self._policy.budget
+                ):
+                    if metrics is not None:
+                        metrics.api_call(name, attempt, exc)
                     raise
+                if metrics is not None:
+                    metrics.api_wait(exc, delay)
                 log.warning(
                     "%s failed (%s); attempt %d of %d in %.2f s",
                     method.__api_method__,
@@ -124,6 +139,10 @@ class RetryRequests(BaseRequestMiddleware):
                 await asyncio.sleep(delay)
                 waited += delay
                 attempt += 1
+            else:
+                if metrics is not None:
+                    metrics.api_call(name, attempt, None)
+                return answer
 
     def _attempts(self, method: TelegramMethod[Any]) -> int:
         if isinstance(method, GetUpdates):

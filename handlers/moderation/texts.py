@@ -607,3 +607,10 @@ def waves(settings: Settings, listed: list[WaveRecord]) -> str:
 
 def restore_button(wave_id: int) -> str:
     return _("↩️ Welle #{id} wiederherstellen").format(id=wave_id)
+
+
+def backlog_growing(count: int, minutes: int) -> str:
+    return _(
+        "⚠️ Der Bot kommt nicht hinterher: {count} Nachrichten warten, die älteste seit "
+        "{minutes} Minuten, und es werden mehr. Bitte sagen Sie dem Betrieb Bescheid."
+    ).format(count=count, minutes=minutes)
