@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true, upd
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app.logs import MASK, TOKEN_PATTERN
+from bot.domain.redaction import MASK, TOKEN_PATTERN
 from bot.domain.digest_figures import DigestContent, DigestFigures, QuotedImpulse
 from bot.domain.digest_schedule import Period
 from bot.domain.digests import COMPLETED, OPEN, DigestRecord, DigestStatus, PostOutcome

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app.periodic import Periodic
+from bot.telegram.periodic import Periodic
 from bot.ops.housekeeping import Housekeeping
 from storage.db import Database
 from storage.inbox import Inbox

@@ -23,7 +23,7 @@ from aiogram.types import Update
 from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy import exc as sa_exc
 
-from bot.app.periodic import Periodic
+from bot.telegram.periodic import Periodic
 from bot.emulator.server import BotApiEmulator
 from bot.telegram.pipeline import UpdatePipeline
 from storage.db import Database
@@ -620,7 +620,7 @@ async def test_periodic_work_logs_an_outage_once_and_carries_on(
         return 0.0
 
     loop = Periodic("housekeeping", step, after_failure=0.0, min_pause=0.0)
-    with caplog.at_level(logging.WARNING, logger="bot.app.periodic"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.periodic"):
         loop.start()
         await asyncio.wait_for(ran.wait(), 10)
         await loop.stop()

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from bot.app.backlog_watch import BacklogWatch
 from bot.app.config import Settings
 from bot.app.digest_wiring import build_digests, moderator_alert
-from bot.app.periodic import Periodic, pause
+from bot.telegram.periodic import Periodic, pause
 from bot.app.ratings import RatingsFeature
 from bot.app.scheduler import DigestScheduler
 from bot.app.services import Services

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.app.periodic import Periodic
+from bot.telegram.periodic import Periodic
 from bot.domain.clock import Clock
 from bot.domain.digests import DigestService
 

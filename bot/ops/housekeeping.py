@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.app.periodic import Periodic
+from bot.telegram.periodic import Periodic
 from bot.domain.clock import Clock
 from storage.inbox import Inbox
 from storage.set_aside import SetAside

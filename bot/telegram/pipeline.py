@@ -32,7 +32,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.app.logs import about_update
+from bot.telegram.update_context import about_update
 from bot.telegram.lenient import Problem, Reading, read_update, update_kind
 from bot.telegram.throttling import FloodGate
 from storage.inbox import Inbox

@@ -39,7 +39,7 @@ from aiogram import Bot
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 
-from bot.app.periodic import pause
+from bot.telegram.periodic import pause
 from bot.telegram import outcomes
 from bot.telegram.pipeline import UpdatePipeline
 from bot.telegram.polling import ALLOWED_UPDATES
