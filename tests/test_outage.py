@@ -23,8 +23,8 @@ from aiogram.types import Update
 from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy import exc as sa_exc
 
-from bot.telegram.periodic import Periodic
 from bot.emulator.server import BotApiEmulator
+from bot.telegram.periodic import Periodic
 from bot.telegram.pipeline import UpdatePipeline
 from storage.db import Database
 from storage.inbox import Inbox, _key_parts, _lock_id

@@ -32,9 +32,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.telegram.update_context import about_update
 from bot.telegram.lenient import Problem, Reading, read_update, update_kind
 from bot.telegram.throttling import FloodGate
+from bot.telegram.update_context import about_update
 from storage.inbox import Inbox
 from storage.outage import Outage, is_unreachable
 from storage.set_aside import SetAside, Unreadable
