@@ -241,3 +241,16 @@ def test_settings_models_refuse_a_value_of_the_wrong_type() -> None:
         settings.with_overrides(answer_minutes="soon")
     with pytest.raises(ValidationError, match="rate_burst"):
         replace(settings.abuse, rate_burst="many")
+
+
+def test_a_printed_settings_shows_neither_the_token_nor_the_secret() -> None:
+    token = "4242:" + secrets.token_urlsafe(30)
+    secret = secrets.token_urlsafe(32)
+    settings = load_settings(EXAMPLE, env={"DIALOGBOT_TOKEN": token, "DIALOGBOT_SECRET": secret})
+    assert (settings.token, settings.secret) == (token, secret)
+    assert token not in repr(settings) and secret not in repr(settings)
+    assert token not in str(settings) and secret not in str(settings)
+    hooked = settings.with_overrides(webhook_secret="hook-secret", token=None)
+    assert hooked.token is None
+    assert hooked.secret_values() == (secret, "hook-secret")
+    assert settings.secret_values() == (token, secret)

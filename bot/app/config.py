@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from pydantic import SecretStr
 
 from bot.domain.digest_schedule import DEFAULT_CRON, DEFAULT_TIMEZONE, DigestSchedule
 from bot.domain.settings import (
@@ -134,9 +135,9 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         )
     channel_chat = env.get("DIALOGBOT_CHANNEL", _str(channel, "channel.chat", ""))
     return Settings(
-        token=env.get("DIALOGBOT_TOKEN") or None,
+        bot_token=_secret(env.get("DIALOGBOT_TOKEN")),
         api_base=api_base.rstrip("/"),
-        secret=secret,
+        pseudonym_secret=SecretStr(secret),
         default_locale=_str(bot, "bot.default_locale", "de"),
         database_url=env.get("DIALOGBOT_DATABASE_URL")
         or _str(database, "database.url", DEFAULT_DATABASE_URL),
@@ -176,6 +177,10 @@ def _tuning(table: Mapping[str, Any]) -> TuningPolicy:
             raise ConfigError(f"tuning.{name} must be true or false")
         switches[name] = value
     return TuningPolicy(**switches)
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
 
 
 def _poll_seconds(bot: Mapping[str, Any]) -> int:

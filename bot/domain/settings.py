@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from pydantic.dataclasses import dataclass
 
 # The languages moderators' texts are written in; German is the source.
@@ -163,9 +164,11 @@ TUNING_SWITCHES = ("lean_aiogram", "dispatcher", "sqlite_writer", "group_commit"
 
 @dataclass(frozen=True)
 class Settings:
-    token: str | None
+    # The bot token (DIALOGBOT_TOKEN) and the pseudonyms' key ([bot] secret): SecretStr, so a
+    # printed or logged Settings shows "**********"; read them through `token` and `secret`.
+    bot_token: SecretStr | None
     api_base: str
-    secret: str
+    pseudonym_secret: SecretStr
     default_locale: str
     database_url: str
     channel_chat: str | None
@@ -204,10 +207,28 @@ class Settings:
     database: DatabasePolicy = field(default_factory=DatabasePolicy)
     tuning: TuningPolicy = field(default_factory=TuningPolicy)
 
+    @property
+    def token(self) -> str | None:
+        return self.bot_token.get_secret_value() if self.bot_token is not None else None
+
+    @property
+    def secret(self) -> str:
+        return self.pseudonym_secret.get_secret_value()
+
+    def secret_values(self) -> tuple[str, ...]:
+        """What the log mask hides besides anything shaped like a token (bot/app/logs.py)."""
+        return tuple(v for v in (self.token, self.secret, self.webhook_secret) if v)
+
     def require_token(self) -> str:
         if not self.token:
             raise ConfigError("DIALOGBOT_TOKEN is not set (get a token from @BotFather)")
         return self.token
 
     def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with these fields changed; `token` and `secret` are accepted as plain text."""
+        if "token" in changes:
+            token = changes.pop("token")
+            changes["bot_token"] = SecretStr(token) if token is not None else None
+        if "secret" in changes:
+            changes["pseudonym_secret"] = SecretStr(changes.pop("secret"))
         return replace(self, **changes)
