@@ -20,8 +20,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
+from bot.domain.settings import Settings
 from handlers import flow, notices, views
 from handlers.callbacks import Step, StepCallback, on_step
 from handlers.my_vote import KEPT_STATUSES

@@ -11,8 +11,8 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
+from bot.domain.settings import Settings
 from handlers import commands, flow, rating_views, views
 from handlers.callbacks import ImpulseTopicCallback, Step, StepCallback, TopicCallback
 from handlers.filters import PhaseClosed

@@ -17,11 +17,11 @@ from typing import Any
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.app.config import Settings
 from bot.domain.followup import DeliveryStatus
 from bot.domain.moderation import AnswerStatus, RejectReason
 from bot.domain.participation import ParticipantStatus
 from bot.domain.ratings import Opinion, ReportReason
+from bot.domain.settings import Settings
 from bot.telegram.language import language_name
 from handlers import notices, views
 from handlers.rating_views import reason_label as report_label

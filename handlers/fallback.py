@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
+from bot.domain.settings import Settings
 from handlers import flow, views
 from handlers.states import Dialog
 

@@ -10,8 +10,8 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message
 
-from bot.app.config import Settings
 from bot.domain.participation import Citizen, ParticipationService
+from bot.domain.settings import Settings
 from handlers import keyboards, views
 from handlers.states import (
     DRAFT_KEY,

@@ -12,7 +12,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 
-from bot.app.config import Settings
+from bot.domain.settings import Settings
 
 log = logging.getLogger(__name__)
 

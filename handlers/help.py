@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.app.config import Settings
+from bot.domain.settings import Settings
 from handlers import commands, flow, views
 
 

@@ -6,9 +6,9 @@ from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.impulse import is_skip
 from bot.domain.participation import Citizen, ParticipationService
+from bot.domain.settings import Settings
 from bot.domain.similarity import SimilarImpulses
 from handlers import flow, keyboards, similar_hint, views
 from handlers.callbacks import ImpulseTopicCallback, Step, on_step

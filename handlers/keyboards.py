@@ -8,7 +8,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.app.config import Consultation
+from bot.domain.settings import Consultation
 from bot.telegram.language import language_name
 from handlers.callbacks import (
     ImpulseTopicCallback,

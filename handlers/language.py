@@ -8,7 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from bot.app.config import Settings
+from bot.domain.settings import Settings
 from bot.telegram.language import LanguageChoice, language_name, ordered_locales
 from handlers import commands, flow, keyboards, views
 from handlers.callbacks import LanguageCallback

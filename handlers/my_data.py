@@ -9,9 +9,9 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, Erasure, ParticipationService
+from bot.domain.settings import Settings
 from bot.telegram.language import LanguageChoice
 from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.throttling import FloodGate, RateLimiter

@@ -7,9 +7,9 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import Citizen, ParticipationService
+from bot.domain.settings import Settings
 from handlers import commands, flow, views
 from handlers.callbacks import Step, on_step
 from handlers.states import EARLIER_IDEAS

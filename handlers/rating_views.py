@@ -16,8 +16,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel import Locale, UnknownLocaleError
 
-from bot.app.config import Consultation
 from bot.domain.ratings import Opinion, RatingCard, ReportReason
+from bot.domain.settings import Consultation
 from bot.domain.similarity import SimilarImpulse
 from handlers.callbacks import RowId
 from handlers.views import topic_title

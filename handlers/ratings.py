@@ -10,12 +10,12 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
+from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import commands, flow
 from handlers import rating_views as rv

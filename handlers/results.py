@@ -6,8 +6,8 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.app.config import Settings
 from bot.domain.participation import ParticipationService
+from bot.domain.settings import Settings
 from handlers import commands, views
 
 

@@ -6,7 +6,6 @@ from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import (
@@ -17,6 +16,7 @@ from bot.domain.participation import (
     ParticipationService,
     Submission,
 )
+from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import flow, rating_views, views
 from handlers import followup_views as fv

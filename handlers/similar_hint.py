@@ -13,10 +13,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.participation import Citizen
 from bot.domain.ratings import Opinion, RatingService
+from bot.domain.settings import Settings
 from bot.domain.similarity import SimilarImpulses
 from handlers import flow, rating_views, views
 from handlers.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog

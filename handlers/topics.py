@@ -6,8 +6,8 @@ from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.app.config import Settings
 from bot.domain.selection import Toggle, toggle_topic
+from bot.domain.settings import Settings
 from handlers import flow, keyboards, views
 from handlers.callbacks import Step, TopicCallback, on_step
 from handlers.states import SELECTED, Dialog

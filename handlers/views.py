@@ -11,9 +11,9 @@ from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 
-from bot.app.config import Consultation, ConsultationText, Settings
 from bot.domain.impulse import ImpulseProblem, ImpulseStatus, meaningful_length
 from bot.domain.participation import VoteSet
+from bot.domain.settings import Consultation, ConsultationText, Settings
 from bot.domain.standings import Standings, percent
 from bot.telegram.i18n import format_moment, format_number, formatting_locale, reader_locale
 from handlers.commands import described

@@ -16,12 +16,12 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true, upd
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app.logs import MASK, TOKEN_PATTERN
 from bot.domain.digest_figures import DigestContent, DigestFigures, QuotedImpulse
 from bot.domain.digest_schedule import Period
 from bot.domain.digests import COMPLETED, OPEN, DigestRecord, DigestStatus, PostOutcome
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import ParticipantStatus
+from bot.domain.redaction import MASK, TOKEN_PATTERN
 from storage.db import Database
 from storage.models import AuditEntry, Digest, Impulse, Participant, Vote
 from storage.repository import upsert_into

@@ -6,11 +6,14 @@ import os
 import secrets
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.app.config import ConfigError, check_launch_secret, load_settings
+from bot.domain.settings import TuningPolicy
 from tests.harness import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -215,3 +218,39 @@ def test_a_cli_error_line_never_shows_the_token(tmp_path: Path) -> None:
     )
     assert out.returncode == 2 and "dialogbot:" in out.stderr
     assert token not in out.stderr and token.split(":")[1] not in out.stderr
+
+
+def test_tuning_switches_default_on_and_are_checked(tmp_path: Path) -> None:
+    example = EXAMPLE.read_text(encoding="utf-8")
+    assert "lean_session = true" in example
+    assert load_settings(EXAMPLE, env={}).tuning == TuningPolicy()
+    assert all(vars(TuningPolicy()).values())
+    config = tmp_path / "off.toml"
+    config.write_text(example.replace("group_commit = true", "group_commit = false"))
+    tuning = load_settings(config, env={}).tuning
+    assert (tuning.group_commit, tuning.lean_aiogram) == (False, True)
+    config.write_text(example.replace("lean_session = true", 'lean_session = "no"'))
+    with pytest.raises(ConfigError, match=r"^tuning\.lean_session must be true or false$"):
+        load_settings(config, env={})
+
+
+def test_settings_models_refuse_a_value_of_the_wrong_type() -> None:
+    settings = load_settings(EXAMPLE, env={})
+    assert settings.with_overrides(answer_minutes=20).answer_minutes == 20
+    with pytest.raises(ValidationError, match="answer_minutes"):
+        settings.with_overrides(answer_minutes="soon")
+    with pytest.raises(ValidationError, match="rate_burst"):
+        replace(settings.abuse, rate_burst="many")
+
+
+def test_a_printed_settings_shows_neither_the_token_nor_the_secret() -> None:
+    token = "4242:" + secrets.token_urlsafe(30)
+    secret = secrets.token_urlsafe(32)
+    settings = load_settings(EXAMPLE, env={"DIALOGBOT_TOKEN": token, "DIALOGBOT_SECRET": secret})
+    assert (settings.token, settings.secret) == (token, secret)
+    assert token not in repr(settings) and secret not in repr(settings)
+    assert token not in str(settings) and secret not in str(settings)
+    hooked = settings.with_overrides(webhook_secret="hook-secret", token=None)
+    assert hooked.token is None
+    assert hooked.secret_values() == (secret, "hook-secret")
+    assert settings.secret_values() == (token, secret)

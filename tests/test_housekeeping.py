@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.app.periodic import Periodic
 from bot.ops.housekeeping import Housekeeping
+from bot.telegram.periodic import Periodic
 from storage.db import Database
 from storage.inbox import Inbox
 from storage.models import InboxUpdate

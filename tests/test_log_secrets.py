@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.logs import MASK, configure_logging
+from bot.app.logs import configure_logging
+from bot.domain.redaction import MASK
 from bot.emulator.server import BotApiEmulator
 from tests.harness import ROOT
 

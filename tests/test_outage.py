@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -23,8 +24,9 @@ from aiogram.types import Update
 from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy import exc as sa_exc
 
-from bot.app.periodic import Periodic
 from bot.emulator.server import BotApiEmulator
+from bot.telegram import pipeline as pipeline_module
+from bot.telegram.periodic import Periodic
 from bot.telegram.pipeline import UpdatePipeline
 from storage.db import Database
 from storage.inbox import Inbox, _key_parts, _lock_id
@@ -620,7 +622,7 @@ async def test_periodic_work_logs_an_outage_once_and_carries_on(
         return 0.0
 
     loop = Periodic("housekeeping", step, after_failure=0.0, min_pause=0.0)
-    with caplog.at_level(logging.WARNING, logger="bot.app.periodic"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.periodic"):
         loop.start()
         await asyncio.wait_for(ran.wait(), 10)
         await loop.stop()
@@ -740,3 +742,28 @@ async def test_a_lost_commit_answer_is_not_left_pending_when_telegram_sends_it_e
                 await inbox.close()
         await a_db.dispose()
         await b_db.dispose()
+
+
+async def test_the_sweeper_waits_longer_after_each_bug_and_not_after_success(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep that fails for a bug (not an outage) pauses twice as long each time, up to a
+    minute; a sweep that works brings the pause back to the configured one."""
+    outcomes = [RuntimeError("bug")] * 7 + [None] + [RuntimeError("bug")] + [None]
+    pauses: list[float] = []
+
+    async def resume() -> None:
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if not outcomes:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(pipeline_module.asyncio, "sleep", sleep)
+    stand_in = SimpleNamespace(_resume=resume)
+    with pytest.raises(asyncio.CancelledError):
+        await UpdatePipeline._sweep(stand_in, 1.0)  # type: ignore[arg-type]
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 1.0, 2.0, 1.0]

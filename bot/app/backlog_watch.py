@@ -12,8 +12,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 
 from bot.app.config import Settings
-from bot.app.periodic import Periodic
 from bot.domain.backlog import BacklogIncident
+from bot.telegram.periodic import Periodic
 from handlers.moderation import texts
 from handlers.moderation.cards import review_chats
 from storage import observability

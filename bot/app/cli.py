@@ -319,12 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact = RedactTokens().redact
     try:
         settings = load_settings(args.config)
-        redact = RedactTokens((settings.token or "", settings.secret)).redact
-        # Mask the configured token and secret themselves, not only what looks like a token.
+        redact = RedactTokens(settings.secret_values()).redact
+        # Mask the configured token and secrets themselves, not only what looks like a token.
         configure_logging(
             verbose=args.verbose,
             quiet=quiet,
-            secrets=(settings.token or "", settings.secret),
+            secrets=settings.secret_values(),
             log_format=log_format,
         )
         return int(event_loop.run(args.handler(settings, args)))

@@ -1,7 +1,8 @@
 """Configuration: a TOML file, overridden by DIALOGBOT_* environment variables.
 
 Every problem becomes one `ConfigError` whose message names the key, so the CLI can stop with a
-single clear line instead of a traceback.
+single clear line instead of a traceback. The models it builds live in bot/domain/settings.py
+(re-exported here for the application layer).
 """
 
 from __future__ import annotations
@@ -10,14 +11,47 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from pydantic import SecretStr
 
 from bot.domain.digest_schedule import DEFAULT_CRON, DEFAULT_TIMEZONE, DigestSchedule
+from bot.domain.settings import (
+    LINK_POLICIES,
+    MODERATOR_LOCALES,
+    TUNING_SWITCHES,
+    AbusePolicy,
+    ConfigError,
+    Consultation,
+    ConsultationText,
+    DatabasePolicy,
+    PrivacyPolicy,
+    RatingsPolicy,
+    Settings,
+    Topic,
+    TuningPolicy,
+)
+
+__all__ = [
+    "MODERATOR_LOCALES",
+    "AbusePolicy",
+    "ConfigError",
+    "Consultation",
+    "ConsultationText",
+    "DatabasePolicy",
+    "PrivacyPolicy",
+    "RatingsPolicy",
+    "Settings",
+    "Topic",
+    "TuningPolicy",
+    "check_launch_secret",
+    "default_config_path",
+    "load_settings",
+    "shipped_example",
+]
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 # The secret shipped in config.example.toml: public, so never good enough for a real launch.
@@ -41,169 +75,6 @@ TRANSLATION_KEYS = ("title", "question", "purpose")
 PHASES = ("open", "closed")
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 REDIS_URL_PATTERN = re.compile(r"^(redis|rediss|unix)://")
-
-
-# The languages moderators' texts are written in; German is the source.
-MODERATOR_LOCALES = ("de", "en")
-
-
-class ConfigError(Exception):
-    """A missing or malformed setting; the message names the key."""
-
-
-@dataclass(frozen=True)
-class Topic:
-    id: str
-    title: str
-    # Titles in other languages, by locale; the German `title` is the fallback.
-    titles: Mapping[str, str] = field(default_factory=dict)
-
-    def title_for(self, locale: str) -> str:
-        return self.titles.get(locale, self.title)
-
-
-@dataclass(frozen=True)
-class ConsultationText:
-    """The consultation's own words, in one language."""
-
-    title: str
-    question: str
-    purpose: str
-
-
-@dataclass(frozen=True)
-class Consultation:
-    title: str
-    question: str
-    purpose: str
-    privacy_url: str
-    max_topics: int
-    impulse_min_length: int
-    impulse_max_length: int
-    phase: str
-    topics: tuple[Topic, ...]
-    # [consultation.translations.<locale>]; the German text above is the fallback.
-    translations: Mapping[str, ConsultationText] = field(default_factory=dict)
-
-    def text_for(self, locale: str) -> ConsultationText:
-        own = ConsultationText(title=self.title, question=self.question, purpose=self.purpose)
-        return self.translations.get(locale, own)
-
-    def topic(self, topic_id: str) -> Topic | None:
-        return next((t for t in self.topics if t.id == topic_id), None)
-
-    def title_of(self, topic_id: str, locale: str = "de") -> str:
-        """The topic's title; an id no longer configured is shown as it is."""
-        topic = self.topic(topic_id)
-        return topic.title_for(locale) if topic else topic_id
-
-    @property
-    def topic_ids(self) -> tuple[str, ...]:
-        return tuple(t.id for t in self.topics)
-
-
-LINK_POLICIES = ("allow", "hold", "refuse")
-
-
-@dataclass(frozen=True)
-class AbusePolicy:
-    """Limits against flooding and unwanted content ([abuse] in the config)."""
-
-    # Messages and button presses per person: a burst, refilled at a steady rate.
-    rate_per_minute: int = 40
-    rate_burst: int = 20
-    # Links, e-mail addresses and phone numbers in ideas: allow, hold for review, refuse.
-    links: str = "hold"
-    # Leave groups the bot was added to (except the moderators' group).
-    leave_groups: bool = True
-
-
-@dataclass(frozen=True)
-class PrivacyPolicy:
-    """How long the raw Telegram ids needed for replies are kept ([privacy] in the config)."""
-
-    # The consultation's last day; None: not decided yet, so nothing is purged without --force.
-    ends: date | None = None
-    retention_days: int = 90
-    # How long the records of updates set aside as unreadable are kept (ids, kinds, error
-    # locations; no content): `dialogbot inbox` shows them.
-    set_aside_days: int = 30
-    # The version of the privacy notice people agree to; a new value asks everyone again.
-    notice_version: str = "1"
-
-    @property
-    def purge_from(self) -> date | None:
-        """The first day `dialogbot purge` drops them: after `ends` plus `retention_days`."""
-        if self.ends is None:
-            return None
-        return self.ends + timedelta(days=self.retention_days + 1)
-
-
-@dataclass(frozen=True)
-class DatabasePolicy:
-    """Waiting for the database ([database] in the config, storage/outage.py), in seconds."""
-
-    # A new connection (and a free pooled one), and one statement's answer (PostgreSQL).
-    connect_timeout: float = 10.0
-    command_timeout: float = 30.0
-    # At start, how long to wait for the database to answer before giving up (exit 1).
-    startup_wait: float = 120.0
-    # The longest pause between two attempts while the database is unreachable.
-    retry_max_pause: float = 10.0
-    # Several instances: how long another instance's liveness lock must stay free before its
-    # pending updates are taken over (an outage frees every lock for a moment).
-    takeover_grace: float = 30.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    token: str | None
-    api_base: str
-    secret: str
-    default_locale: str
-    database_url: str
-    channel_chat: str | None
-    channel_link: str | None
-    moderators: frozenset[int]
-    moderation_mode: str
-    moderators_chat: int | None
-    digest_schedule: str
-    digest_timezone: str
-    consultation: Consultation
-    # The config file it was read from (`dialogbot doctor` checks its t.me links).
-    source_path: Path | None = None
-    abuse: AbusePolicy = field(default_factory=AbusePolicy)
-    # Language of the channel's digests, and what a period without news posts (skip | short).
-    digest_locale: str = "de"
-    digest_when_unchanged: str = "skip"
-    privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
-    ratings: RatingsPolicy = field(default_factory=lambda: RatingsPolicy())
-    # Webhook mode: Telegram sends it in X-Telegram-Bot-Api-Secret-Token (bot/telegram/webhook.py).
-    webhook_secret: str | None = None
-    # Several instances: the rate limits' shared store (bot/telegram/throttling.py); None: in
-    # memory.
-    redis_url: str | None = None
-    # Seconds a Bot API call may take before it counts as failed (and is tried again), and
-    # how long one getUpdates long poll waits for news (its own timeout is both added up).
-    request_timeout: float = 60.0
-    poll_seconds: int = 25
-    # Updates received but not yet handled, at most: polling fetches no more and a webhook call
-    # waits (then 503) while this many are in flight (bot/telegram/pipeline.py).
-    updates_in_flight: int = 200
-    # What moderators read where their own language is not a moderator language, and in the
-    # moderators' group chat (de or en).
-    moderation_language: str = "de"
-    # After "Antworten", how long the bot takes the next text as the answer (then it expires).
-    answer_minutes: int = 15
-    database: DatabasePolicy = field(default_factory=DatabasePolicy)
-
-    def require_token(self) -> str:
-        if not self.token:
-            raise ConfigError("DIALOGBOT_TOKEN is not set (get a token from @BotFather)")
-        return self.token
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 def default_config_path(cwd: Path | None = None) -> Path:
@@ -264,9 +135,9 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         )
     channel_chat = env.get("DIALOGBOT_CHANNEL", _str(channel, "channel.chat", ""))
     return Settings(
-        token=env.get("DIALOGBOT_TOKEN") or None,
+        bot_token=_secret(env.get("DIALOGBOT_TOKEN")),
         api_base=api_base.rstrip("/"),
-        secret=secret,
+        pseudonym_secret=SecretStr(secret),
         default_locale=_str(bot, "bot.default_locale", "de"),
         database_url=env.get("DIALOGBOT_DATABASE_URL")
         or _str(database, "database.url", DEFAULT_DATABASE_URL),
@@ -294,7 +165,22 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         ),
         answer_minutes=_int(moderation, "moderation.answer_minutes", 15, minimum=1),
         database=_database_policy(database),
+        tuning=_tuning(_table(raw, "tuning")),
     )
+
+
+def _tuning(table: Mapping[str, Any]) -> TuningPolicy:
+    switches: dict[str, bool] = {}
+    for name in TUNING_SWITCHES:
+        value = table.get(name, True)
+        if not isinstance(value, bool):
+            raise ConfigError(f"tuning.{name} must be true or false")
+        switches[name] = value
+    return TuningPolicy(**switches)
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
 
 
 def _poll_seconds(bot: Mapping[str, Any]) -> int:
@@ -524,16 +410,6 @@ def _abuse(table: Mapping[str, Any]) -> AbusePolicy:
         links=_choice(table, "abuse.links", LINK_POLICIES, "hold"),
         leave_groups=leave,
     )
-
-
-@dataclass(frozen=True)
-class RatingsPolicy:
-    """Citizens rating each other's impulses ([ratings] in the config, docs/ratings.md)."""
-
-    # Open reports that send an approved impulse back to the moderators.
-    report_threshold: int = 3
-    # Minutes between two computations of the opinion groups (background, cached).
-    consensus_refresh_minutes: int = 10
 
 
 def _ratings(table: Mapping[str, Any]) -> RatingsPolicy:

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 
-# The update being handled in this task (bot.telegram.pipeline sets it): every log line written
-# meanwhile carries its id (`update_id` in JSON lines, "[update N]" in text lines).
-CURRENT_UPDATE: ContextVar[int | None] = ContextVar("dialogbot_update", default=None)
-LOG_FORMATS = ("text", "json")
+from bot.domain.redaction import redact
+from bot.telegram.update_context import CURRENT_UPDATE
 
-TOKEN_PATTERN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
-MASK = "<redacted-token>"
+LOG_FORMATS = ("text", "json")
 
 
 class RedactTokens(logging.Filter):
@@ -30,9 +23,7 @@ class RedactTokens(logging.Filter):
         self._secrets = tuple(s for s in secrets if s)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return TOKEN_PATTERN.sub(MASK, text)
+        return redact(text, self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -44,16 +35,6 @@ class RedactTokens(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
-
-
-@contextmanager
-def about_update(update_id: int) -> Iterator[None]:
-    """Log lines written inside carry this update's id."""
-    token = CURRENT_UPDATE.set(update_id)
-    try:
-        yield
-    finally:
-        CURRENT_UPDATE.reset(token)
 
 
 class UpdateId(logging.Filter):

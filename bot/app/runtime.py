@@ -27,7 +27,6 @@ from sqlalchemy.engine import make_url
 from bot.app.backlog_watch import BacklogWatch
 from bot.app.config import Settings
 from bot.app.digest_wiring import build_digests, moderator_alert
-from bot.app.periodic import Periodic, pause
 from bot.app.ratings import RatingsFeature
 from bot.app.scheduler import DigestScheduler
 from bot.app.services import Services
@@ -49,6 +48,7 @@ from bot.telegram.language import LOCALE_DESTINY, LanguageMiddleware, menu_langu
 from bot.telegram.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
 from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.outcomes import is_revoked, is_transient
+from bot.telegram.periodic import Periodic, pause
 from bot.telegram.pipeline import UpdatePipeline
 from bot.telegram.polling import poll
 from bot.telegram.reachability import Reachability

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.app.periodic import Periodic
 from bot.domain.clock import Clock
 from bot.domain.digests import DigestService
+from bot.telegram.periodic import Periodic
 
 MAX_SLEEP = timedelta(seconds=60)
 AFTER_FAILURE = timedelta(seconds=30)  # a database hiccup must not end the digests for good

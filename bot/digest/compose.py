@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.app.config import Consultation
 from bot.digest.chart import (
     MAX_ROWS,
     RENDERING,
@@ -35,6 +34,7 @@ from bot.domain.digest_figures import (
     DigestFigures,
     OpinionChartSpec,
 )
+from bot.domain.settings import Consultation
 from bot.telegram.i18n import format_moment, format_number
 
 CAPTION_LIMIT = 1024

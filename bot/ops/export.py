@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.app.config import Settings
 from bot.app.services import Services
 from bot.domain.pseudonym import keyed_hash
+from bot.domain.settings import Settings
 from bot.domain.standings import Standings
 from storage.db import Database
 from storage.exports import ImpulseRow, impulses, votes

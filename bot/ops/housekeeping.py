@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.app.periodic import Periodic
 from bot.domain.clock import Clock
+from bot.telegram.periodic import Periodic
 from storage.inbox import Inbox
 from storage.set_aside import SetAside
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.app.config import PrivacyPolicy, Settings
+from bot.domain.settings import PrivacyPolicy, Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.retention import Purged, purge_telegram_ids

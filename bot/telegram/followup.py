@@ -25,9 +25,9 @@ from aiogram.exceptions import (
 )
 from aiogram.utils.i18n import I18n
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.followup import BATCH, LEASE, DeliveryStatus, Pacer, Recipient, Summary
+from bot.domain.settings import Settings
 from bot.telegram import outcomes
 from bot.telegram.outcomes import Outcome
 from storage.followup import SqlFollowUps

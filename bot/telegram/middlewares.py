@@ -12,10 +12,10 @@ from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.app.config import Settings
 from bot.app.services import Services
 from bot.domain.participation import Citizen
 from bot.domain.pseudonym import pseudonym_for
+from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
 from storage.settings import BlockList
 

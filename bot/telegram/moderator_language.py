@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.utils.i18n import I18n
 
-from bot.app.config import MODERATOR_LOCALES, Settings
+from bot.domain.settings import MODERATOR_LOCALES, Settings
 
 MODERATOR_DESTINY = "moderator_locale"
 _LOCALE = "locale"

@@ -32,9 +32,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.app.logs import about_update
 from bot.telegram.lenient import Problem, Reading, read_update, update_kind
 from bot.telegram.throttling import FloodGate
+from bot.telegram.update_context import about_update
 from storage.inbox import Inbox
 from storage.outage import Outage, is_unreachable
 from storage.set_aside import SetAside, Unreadable
@@ -283,6 +283,12 @@ class UpdatePipeline:
         """Every `every` s; while the database is unreachable one log line per outage, and
         after a failure that is a bug its traceback, then a longer pause each time."""
         outage = Outage("looking for orphaned updates", log)
+        # Twice `every` after the first such failure, doubling up to a minute.
+        after_bug = Backoff(
+            BackoffConfig(
+                min_delay=every * 2, max_delay=max(60.0, every * 4), factor=2.0, jitter=0.0
+            )
+        )
         pause = every
         while True:
             await asyncio.sleep(pause)
@@ -293,9 +299,10 @@ class UpdatePipeline:
                     outage.failed(exc)
                 else:
                     log.exception("looking for orphaned updates failed; trying again")
-                    pause = min(pause * 2, 60.0)
+                    pause = next(after_bug)
                 continue
             outage.answered()
+            after_bug.reset()
             pause = every
 
     async def wait_idle(self) -> None:

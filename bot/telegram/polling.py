@@ -29,9 +29,9 @@ from aiogram import Bot
 from aiogram.methods import GetUpdates
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from bot.app.periodic import pause
 from bot.telegram import outcomes
 from bot.telegram.outcomes import Outcome, TokenRevoked
+from bot.telegram.periodic import pause
 from bot.telegram.pipeline import UpdatePipeline
 from storage.outage import Outage, is_unreachable
 

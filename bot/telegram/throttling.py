@@ -34,7 +34,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 if TYPE_CHECKING:
-    from bot.app.config import Settings
+    from bot.domain.settings import Settings
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 

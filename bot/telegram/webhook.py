@@ -39,8 +39,8 @@ from aiogram import Bot
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 
-from bot.app.periodic import pause
 from bot.telegram import outcomes
+from bot.telegram.periodic import pause
 from bot.telegram.pipeline import UpdatePipeline
 from bot.telegram.polling import ALLOWED_UPDATES
 from storage.outage import Outage, is_unreachable

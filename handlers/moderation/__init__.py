@@ -2,7 +2,7 @@
 
 from aiogram import Router
 
-from bot.app.config import Settings
+from bot.domain.settings import Settings
 from bot.telegram.middlewares import ModeratorGate
 from handlers.moderation import answers, digest, followup, merge, review, steering, waves
 

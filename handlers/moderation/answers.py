@@ -18,9 +18,9 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import I18n
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.moderation import AnswerStatus, ModerationService, answer_mode_expired
+from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts

@@ -12,10 +12,10 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.app.config import Settings
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason
 from bot.domain.participation import Erasure
+from bot.domain.settings import Settings
 from bot.telegram import outcomes
 from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.outcomes import Outcome

@@ -19,11 +19,11 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.app.config import Settings
 from bot.digest.publisher import CHART_FILENAME
 from bot.domain.clock import Clock
 from bot.domain.digest_figures import DigestContent
 from bot.domain.digests import DigestService, PostOutcome
+from bot.domain.settings import Settings
 from handlers.callbacks import RowId
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)

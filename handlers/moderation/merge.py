@@ -14,11 +14,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
+from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts

@@ -11,9 +11,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.moderation import Decision, ModerationService
+from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers import notices
 from handlers.moderation import cards, texts

@@ -15,12 +15,12 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.app.config import Settings
 from bot.digest.opinion_chart import opinion_chart_spec, render_opinion_chart
 from bot.domain.clock import Clock
 from bot.domain.consensus_cache import ConsensusCache
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import ParticipationService
+from bot.domain.settings import Settings
 from bot.domain.waves import stats_since
 from bot.ops.export import export_stamp, export_zip, full_export
 from bot.telegram import outcomes

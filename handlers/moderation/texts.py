@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.app.config import Settings
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats
 from bot.domain.ratings import ReportReason
+from bot.domain.settings import Settings
 from bot.domain.standings import Standings, percent
 from bot.domain.waves import STATS_HOURS, Arrivals, WaveProblem, WaveRecord, WaveState, bar
 from bot.telegram.i18n import format_moment, format_number, format_share

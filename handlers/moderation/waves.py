@@ -13,9 +13,9 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.app.config import Settings
 from bot.domain.clock import Clock
 from bot.domain.consensus_cache import ConsensusCache
+from bot.domain.settings import Settings
 from bot.domain.waves import WaveProblem, WaveState, parse_wave
 from handlers.moderation import texts
 from handlers.moderation.callbacks import WaveAction, WaveCallback
