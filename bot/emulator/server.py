@@ -37,10 +37,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import (
-    BodyPartReader,
     ClientError,
     ClientResponse,
     ClientSession,
@@ -49,508 +48,74 @@ from aiohttp import (
     web,
 )
 
-JSON = dict[str, Any]
+from bot.emulator.html import EntityParseError, ParsedText, parse_html, utf16_len
+from bot.emulator.validation import (
+    CALLBACK_ANSWER_LIMIT,
+    CALLBACK_DATA_LIMIT,
+    CAPTION_LIMIT,
+    CHAT_ACTIONS,
+    DOCUMENT_LIMIT,
+    TEXT_LIMIT,
+    Button,
+    Markup,
+    bot_command,
+    check_image,
+    commands_key,
+    image_size,
+    markup,
+    render,
+)
+from bot.emulator.wire import (
+    HTML_ERROR_PAGE,
+    JSON,
+    NOT_MODIFIED,
+    QUERY_INVALID,
+    REASONS,
+    ApiError,
+    Params,
+    UploadedFile,
+    bad_request,
+    control_error,
+    json_response,
+    normalise,
+    now,
+    read_multipart,
+    read_request,
+)
+from bot.emulator.wire import blocked as _blocked
+
+__all__ = [
+    "CALLBACK_ANSWER_LIMIT",
+    "CALLBACK_DATA_LIMIT",
+    "CAPTION_LIMIT",
+    "TEXT_LIMIT",
+    "ApiCall",
+    "ApiError",
+    "BotApiEmulator",
+    "Button",
+    "CallbackAnswer",
+    "EmulatedUser",
+    "EntityParseError",
+    "Fault",
+    "FaultPlan",
+    "ParsedText",
+    "StoredMessage",
+    "UploadedFile",
+    "main",
+    "parse_html",
+    "utf16_len",
+]
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
-CALLBACK_DATA_LIMIT = 64
-CALLBACK_ANSWER_LIMIT = 200
 _MAX_UPLOAD = 60 * 1024 * 1024  # above Telegram's 50 MB so we can answer 413 ourselves
-_DOCUMENT_LIMIT = 50 * 1024 * 1024
-_PHOTO_LIMIT = 10 * 1024 * 1024
 _MAX_POLL_TIMEOUT = 50.0
 _WEBHOOK_AUTH_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _WEBHOOK_BACKOFF = (0.05, 1.0)  # first and maximum delay between webhook retries
 # Telegram's default set: everything except these three must be requested explicitly.
 _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-_NOT_MODIFIED = (
-    "message is not modified: specified new message content and reply markup are "
-    "exactly the same as a current content and reply markup of the message"
-)
-_QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
-_CHAT_ACTIONS = frozenset(
-    {
-        "typing",
-        "upload_photo",
-        "record_video",
-        "upload_video",
-        "record_voice",
-        "upload_voice",
-        "upload_document",
-        "choose_sticker",
-        "find_location",
-        "record_video_note",
-        "upload_video_note",
-    }
-)
-_SCOPE_TYPES = frozenset(
-    {
-        "default",
-        "all_private_chats",
-        "all_group_chats",
-        "all_chat_administrators",
-        "chat",
-        "chat_administrators",
-        "chat_member",
-    }
-)
-_OTHER_BUTTON_KINDS = (
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
-# Complex parameters arrive JSON-encoded inside form fields (aiogram, most clients).
-_JSON_FIELDS = frozenset(
-    {
-        "reply_markup",
-        "entities",
-        "caption_entities",
-        "commands",
-        "allowed_updates",
-        "scope",
-        "link_preview_options",
-        "reply_parameters",
-        "media",
-    }
-)
-_INT_FIELDS = frozenset(
-    {
-        "chat_id",
-        "message_id",
-        "offset",
-        "limit",
-        "timeout",
-        "cache_time",
-        "max_connections",
-        "message_thread_id",
-        "reply_to_message_id",
-    }
-)
-_BOOL_FIELDS = frozenset(
-    {
-        "show_alert",
-        "disable_notification",
-        "protect_content",
-        "drop_pending_updates",
-        "allow_sending_without_reply",
-        "has_spoiler",
-        "disable_content_type_detection",
-        "show_caption_above_media",
-    }
-)
-_INT_RE = re.compile(r"-?\d{1,20}")
-_URL_RE = re.compile(r"(?:https?|tg)://\S+")
 _SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
-_LANGUAGE_RE = re.compile(r"[a-z]{2}")
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
-
-
-def _now() -> int:
-    return int(time.time())
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class ApiError(Exception):
-    """A Bot API error answer; ``description`` follows Telegram's wording."""
-
-    def __init__(self, status: int, description: str, *, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.retry_after = retry_after
-
-    def payload(self) -> JSON:
-        body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
-        return body
-
-
-def _bad_request(detail: str) -> ApiError:
-    return ApiError(400, f"Bad Request: {detail}")
-
-
-def _blocked() -> ApiError:
-    return ApiError(403, "Forbidden: bot was blocked by the user")
-
-
-# --------------------------------------------------------------------------- HTML parsing
-
-
-class EntityParseError(ValueError):
-    """HTML that Telegram rejects; messages follow tdlib's wording."""
-
-
-@dataclass
-class ParsedText:
-    """Plain text plus Bot API entities (offsets in UTF-16 code units)."""
-
-    text: str
-    entities: list[JSON] = field(default_factory=list)
-
-
-_TAG_TYPES: dict[str, str] = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "span": "spoiler",
-    "tg-spoiler": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z][a-zA-Z0-9]{0,31}));")
-_SPECIAL_RE = re.compile(r"[<&]")
-_TAG_NAME_RE = re.compile(r"[^\s>]*")
-_ATTR_NAME_RE = re.compile(r"[^\s=>]+")
-_UNQUOTED_RE = re.compile(r"[^\s>]*")
-_SPACE_RE = re.compile(r"\s*")
-_LANGUAGE_KEY = " language"  # attribute names never contain spaces, so no clash
-
-
-def _decode_entity(match: re.Match[str]) -> str | None:
-    decimal, hexadecimal, name = match.groups()
-    if name is not None:
-        return _NAMED_ENTITIES.get(name)
-    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-        return chr(code)
-    return None
-
-
-def _unescape_lenient(value: str) -> str:
-    # Attribute values (URLs with bare '&') are accepted by Telegram; only decode.
-    return _ENTITY_RE.sub(lambda m: _decode_entity(m) or m.group(), value)
-
-
-@dataclass
-class _OpenTag:
-    name: str
-    start: int  # UTF-16 offset in the output
-    attrs: dict[str, str]
-
-
-class _HtmlParser:
-    """Telegram's HTML subset; stricter than Telegram on bare '&' to catch missing escapes."""
-
-    def __init__(self, source: str) -> None:
-        self._src = source
-        self._pos = 0
-        self._out: list[str] = []
-        self._out16 = 0
-        self._stack: list[_OpenTag] = []
-        self._entities: list[JSON] = []
-
-    def parse(self) -> ParsedText:
-        src = self._src
-        while self._pos < len(src):
-            special = _SPECIAL_RE.search(src, self._pos)
-            end = special.start() if special else len(src)
-            self._emit(src[self._pos : end])
-            self._pos = end
-            if special is None:
-                break
-            if special.group() == "&":
-                self._entity()
-            elif src.startswith("</", end):
-                self._end_tag()
-            else:
-                self._start_tag()
-        if self._stack:
-            name = self._stack[-1].name
-            self._fail(f'Can\'t find end tag corresponding to start tag "{name}"')
-        self._entities.sort(key=lambda e: (e["offset"], -e["length"]))
-        return ParsedText("".join(self._out), self._entities)
-
-    def _offset(self, index: int) -> int:
-        return len(self._src[:index].encode("utf-8"))
-
-    def _fail(self, message: str) -> NoReturn:
-        raise EntityParseError(message)
-
-    def _match(self, pattern: re.Pattern[str], pos: int) -> re.Match[str]:
-        match = pattern.match(self._src, pos)
-        assert match is not None  # only used with patterns that match the empty string
-        return match
-
-    def _emit(self, chunk: str) -> None:
-        if chunk:
-            self._out.append(chunk)
-            self._out16 += utf16_len(chunk)
-
-    def _entity(self) -> None:
-        begin = self._pos
-        match = _ENTITY_RE.match(self._src, begin)
-        if match is None:
-            self._fail(
-                f'Character "&" at byte offset {self._offset(begin)} must be escaped as &amp;'
-            )
-        char = _decode_entity(match)
-        if char is None:
-            entity = match.group()
-            self._fail(f'Unsupported HTML entity "{entity}" at byte offset {self._offset(begin)}')
-        self._emit(char)
-        self._pos = match.end()
-
-    def _start_tag(self) -> None:
-        begin = self._pos
-        name_match = self._match(_TAG_NAME_RE, begin + 1)
-        name = name_match.group().lower()
-        where = f"at byte offset {self._offset(begin)}"
-        if name_match.end() >= len(self._src):
-            self._fail(f"Unclosed start tag {where}")
-        if name not in _TAG_TYPES:
-            self._fail(f'Unsupported start tag "{name}" {where}')
-        attrs = self._attributes(name, name_match.end(), where)
-        if name == "span" and attrs.get("class") != "tg-spoiler":
-            self._fail(f'Tag "span" must have class "tg-spoiler" {where}')
-        if name == "tg-emoji" and not attrs.get("emoji-id"):
-            self._fail(f'Tag "tg-emoji" must have attribute "emoji-id" {where}')
-        self._stack.append(_OpenTag(name, self._out16, attrs))
-
-    def _attributes(self, tag: str, pos: int, where: str) -> dict[str, str]:
-        src = self._src
-        attrs: dict[str, str] = {}
-        while True:
-            pos = self._match(_SPACE_RE, pos).end()
-            if pos >= len(src):
-                self._fail(f"Unclosed start tag {where}")
-            if src[pos] == ">":
-                self._pos = pos + 1
-                return attrs
-            name = _ATTR_NAME_RE.match(src, pos)
-            if name is None:
-                self._fail(f'Empty attribute name in the tag "{tag}" {where}')
-            pos = self._match(_SPACE_RE, name.end()).end()
-            value = ""
-            if pos < len(src) and src[pos] == "=":
-                value, pos = self._attr_value(self._match(_SPACE_RE, pos + 1).end(), where)
-            attrs[name.group().lower()] = value
-
-    def _attr_value(self, pos: int, where: str) -> tuple[str, int]:
-        src = self._src
-        if pos < len(src) and src[pos] in "\"'":
-            end = src.find(src[pos], pos + 1)
-            if end < 0:
-                self._fail(f"Unclosed start tag {where}")
-            return _unescape_lenient(src[pos + 1 : end]), end + 1
-        match = self._match(_UNQUOTED_RE, pos)
-        return _unescape_lenient(match.group()), match.end()
-
-    def _end_tag(self) -> None:
-        begin = self._pos
-        end = self._src.find(">", begin + 2)
-        where = f"at byte offset {self._offset(begin)}"
-        if end < 0:
-            self._fail(f"Unclosed end tag {where}")
-        name = self._src[begin + 2 : end].strip().lower()
-        if not self._stack:
-            self._fail(f"Unexpected end tag {where}")
-        tag = self._stack.pop()
-        if name != tag.name:
-            self._fail(f'Unmatched end tag {where}, expected "</{tag.name}>", found "</{name}>"')
-        self._pos = end + 1
-        self._close(tag)
-
-    def _close(self, tag: _OpenTag) -> None:
-        language = tag.attrs.get("class", "")
-        in_pre = tag.name == "code" and self._stack and self._stack[-1].name == "pre"
-        if in_pre and language.startswith("language-"):
-            # Telegram folds <pre><code class="language-x"> into one pre entity.
-            self._stack[-1].attrs[_LANGUAGE_KEY] = language.removeprefix("language-")
-            return
-        length = self._out16 - tag.start
-        if length == 0:
-            return  # Telegram drops empty entities
-        entity: JSON = {"type": _TAG_TYPES[tag.name], "offset": tag.start, "length": length}
-        if tag.name == "a":
-            if not tag.attrs.get("href"):
-                return
-            entity["url"] = tag.attrs["href"]
-        elif tag.name == "pre" and tag.attrs.get(_LANGUAGE_KEY):
-            entity["language"] = tag.attrs[_LANGUAGE_KEY]
-        elif tag.name == "blockquote" and "expandable" in tag.attrs:
-            entity["type"] = "expandable_blockquote"
-        elif tag.name == "tg-emoji":
-            entity["custom_emoji_id"] = tag.attrs["emoji-id"]
-        self._entities.append(entity)
-
-
-def parse_html(source: str) -> ParsedText:
-    """Parse ``parse_mode=HTML`` text; raises EntityParseError where Telegram answers 400."""
-    return _HtmlParser(source).parse()
-
-
-def _trim(parsed: ParsedText) -> ParsedText:
-    """Strip outer whitespace like Telegram does, shifting and clipping entities."""
-    whitespace = " \t\n\r\v\f"
-    left = parsed.text.lstrip(whitespace)
-    shift = utf16_len(parsed.text[: len(parsed.text) - len(left)])
-    text = left.rstrip(whitespace)
-    total = utf16_len(text)
-    entities: list[JSON] = []
-    for entity in parsed.entities:
-        start = max(entity["offset"] - shift, 0)
-        end = min(entity["offset"] + entity["length"] - shift, total)
-        if end > start:
-            entities.append({**entity, "offset": start, "length": end - start})
-    return ParsedText(text, entities)
-
-
-def _explicit_entities(value: Any) -> list[JSON]:
-    if value is None:
-        return []
-    valid = isinstance(value, list) and all(
-        isinstance(e, dict)
-        and isinstance(e.get("type"), str)
-        and isinstance(e.get("offset"), int)
-        and isinstance(e.get("length"), int)
-        for e in value
-    )
-    if not valid:
-        raise _bad_request("can't parse entities JSON object")
-    return [dict(e) for e in value]
-
-
-def _render(raw: str, parse_mode: str | None, entities: Any, *, caption: bool) -> ParsedText:
-    """Apply parse_mode and Telegram's length rules to a text or caption."""
-    mode = (parse_mode or "").lower()
-    if mode == "html":
-        try:
-            parsed = parse_html(raw)
-        except EntityParseError as exc:
-            raise _bad_request(f"can't parse entities: {exc}") from exc
-    elif mode == "":
-        parsed = ParsedText(raw, _explicit_entities(entities))
-    elif mode in ("markdown", "markdownv2"):
-        parsed = ParsedText(raw)  # accepted but not parsed: the bot uses HTML
-    else:
-        raise _bad_request("unsupported parse_mode")
-    parsed = _trim(parsed)
-    length = utf16_len(parsed.text)
-    if caption and length > CAPTION_LIMIT:
-        raise _bad_request("message caption is too long")
-    if not caption and length == 0:
-        raise _bad_request("message text is empty")
-    if not caption and length > TEXT_LIMIT:
-        raise _bad_request("message is too long")
-    return parsed
-
-
-# --------------------------------------------------------------------------- keyboards
-
-
-@dataclass(frozen=True)
-class Button:
-    """One inline keyboard button as the bot sent it."""
-
-    text: str
-    callback_data: str | None = None
-    url: str | None = None
-    kind: str = "callback_data"
-
-
-@dataclass
-class _Markup:
-    buttons: list[list[Button]] = field(default_factory=list)
-    inline_json: JSON | None = None
-    reply_keyboard: list[list[str]] | None = None
-
-
-def _inline_button(raw: Any) -> Button:
-    if not isinstance(raw, dict):
-        raise _bad_request(
-            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
-        )
-    text = raw.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise _bad_request("BUTTON_TEXT_INVALID")
-    if "callback_data" in raw:
-        data = raw["callback_data"]
-        if not isinstance(data, str) or not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
-            raise _bad_request("BUTTON_DATA_INVALID")
-        return Button(text, callback_data=data)
-    if "url" in raw:
-        url = raw["url"]
-        if not isinstance(url, str) or not _URL_RE.fullmatch(url):
-            raise _bad_request("BUTTON_URL_INVALID")
-        return Button(text, url=url, kind="url")
-    for kind in _OTHER_BUTTON_KINDS:
-        if kind in raw:
-            return Button(text, kind=kind)
-    raise _bad_request(
-        "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
-    )
-
-
-def _rows(value: Any) -> list[list[Any]]:
-    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
-        raise _bad_request("can't parse reply keyboard markup JSON object")
-    return value
-
-
-def _keyboard_text(raw: Any) -> str:
-    text = raw.get("text") if isinstance(raw, dict) else raw
-    if not isinstance(text, str) or not text:
-        raise _bad_request('can\'t parse keyboard button: Field "text" must be of type String')
-    return text
-
-
-def _parse_markup(value: Any, *, inline_only: bool = False) -> _Markup:
-    if value is None:
-        return _Markup()
-    if not isinstance(value, dict):
-        raise _bad_request("can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" in value:
-        rows = [[_inline_button(b) for b in row] for row in _rows(value["inline_keyboard"])]
-        return _Markup(rows, value if any(rows) else None)
-    if inline_only:
-        raise _bad_request("inline keyboard expected")
-    if "keyboard" in value:
-        return _Markup(
-            reply_keyboard=[[_keyboard_text(b) for b in r] for r in _rows(value["keyboard"])]
-        )
-    if value.get("remove_keyboard") or value.get("force_reply"):
-        return _Markup()
-    raise _bad_request("can't parse reply keyboard markup JSON object")
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass
-class UploadedFile:
-    """A file the bot uploaded (multipart part) or referenced by file_id/URL."""
-
-    filename: str
-    data: bytes
-    content_type: str = "application/octet-stream"
-    source_url: str | None = None
 
 
 @dataclass
@@ -753,23 +318,6 @@ _RESTRICTED_RIGHTS = dict.fromkeys(
 
 # --------------------------------------------------------------------------- faults
 
-_HTML_ERROR_PAGE = (
-    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 # A raw body: text or bytes as they are, a dict as JSON, or made from the real status and answer.
 Body = str | bytes | JSON | Callable[[int, JSON], "str | bytes | JSON"]
 
@@ -814,7 +362,7 @@ class Fault:
     @classmethod
     def html_page(cls, status: int = 502) -> Fault:
         """A proxy's HTML error page (nginx while the Bot API restarts); not executed."""
-        page = _HTML_ERROR_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
+        page = HTML_ERROR_PAGE.format(status=status, reason=REASONS.get(status, "Error"))
         return cls(status, body=page, content_type="text/html", label=f"html {status}")
 
     @classmethod
@@ -838,7 +386,7 @@ class Fault:
         """An edit answered "message is not modified" after it was applied (as when an earlier
         try of the same edit went through)."""
         return cls(
-            400, execute=True, description=f"Bad Request: {_NOT_MODIFIED}", label="not modified"
+            400, execute=True, description=f"Bad Request: {NOT_MODIFIED}", label="not modified"
         )
 
     @classmethod
@@ -851,7 +399,7 @@ class Fault:
 
     @classmethod
     def query_too_old(cls) -> Fault:
-        return replace(cls.error(400, f"Bad Request: {_QUERY_INVALID}"), label="query too old")
+        return replace(cls.error(400, f"Bad Request: {QUERY_INVALID}"), label="query too old")
 
     @classmethod
     def blocked(cls) -> Fault:
@@ -890,7 +438,7 @@ class Fault:
             400: "Bad Request: injected fault",
             403: "Forbidden: injected fault",
             409: "Conflict: injected fault",
-        }.get(status, _REASONS.get(status, f"Error {status}: injected fault"))
+        }.get(status, REASONS.get(status, f"Error {status}: injected fault"))
         description = self.description or described
         return ApiError(status, description, retry_after=self.retry_after).payload()
 
@@ -1043,129 +591,6 @@ class _Notifier:
 # --------------------------------------------------------------------------- parameters
 
 
-def _normalise(values: JSON) -> JSON:
-    """Decode form strings to JSON/int/bool where the Bot API defines the type."""
-    out: JSON = {}
-    for key, value in values.items():
-        if isinstance(value, str):
-            if key in _JSON_FIELDS:
-                with contextlib.suppress(ValueError):
-                    value = json.loads(value)  # undecodable stays str; _Params rejects it
-            elif key in _INT_FIELDS and _INT_RE.fullmatch(value):
-                value = int(value)
-            elif key in _BOOL_FIELDS and value.lower() in ("true", "false", "1", "0"):
-                value = value.lower() in ("true", "1")
-        out[key] = value
-    return out
-
-
-class _Params:
-    """Typed access to one request's parameters with Telegram-like errors."""
-
-    def __init__(self, values: JSON, files: dict[str, UploadedFile]) -> None:
-        self.values = values
-        self.files = files
-
-    def get(self, name: str) -> Any:
-        value = self.values.get(name)
-        return None if value == "" else value
-
-    def text(self, name: str) -> str | None:
-        value = self.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise _bad_request(f'field "{name}" must be of type String')
-
-    def integer(self, name: str) -> int | None:
-        value = self.get(name)
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        if isinstance(value, str) and _INT_RE.fullmatch(value):
-            return int(value)
-        raise _bad_request(f'field "{name}" must be of type Integer')
-
-    def number(self, name: str) -> float | None:
-        value = self.get(name)
-        try:
-            return None if value is None else float(value)
-        except (TypeError, ValueError):
-            raise _bad_request(f'field "{name}" must be of type Float') from None
-
-    def flag(self, name: str) -> bool:
-        return self.get(name) in (True, 1, "true", "True", "1")
-
-    def json(self, name: str, error: str | None = None) -> Any:
-        value = self.get(name)
-        if isinstance(value, str):
-            raise _bad_request(error or f"can't parse {name} JSON object")
-        return value
-
-    def markup(self, *, inline_only: bool = False) -> _Markup:
-        raw = self.json("reply_markup", "can't parse reply keyboard markup JSON object")
-        return _parse_markup(raw, inline_only=inline_only)
-
-
-async def _read_request(request: web.Request) -> tuple[JSON, dict[str, UploadedFile]]:
-    """Collect parameters from the query string and a form, multipart or JSON body."""
-    values: JSON = dict(request.query)
-    files: dict[str, UploadedFile] = {}
-    if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            raise _bad_request("can't parse JSON request body") from None
-        if not isinstance(body, dict):
-            raise _bad_request("JSON request body must be an object")
-        values.update(body)
-    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        try:
-            form = await request.post()
-        except web.HTTPRequestEntityTooLarge:
-            raise ApiError(413, "Request Entity Too Large") from None
-        for key, value in form.items():
-            if isinstance(value, web.FileField):
-                upload = UploadedFile(value.filename, value.file.read(), value.content_type)
-                files[key] = upload
-            elif isinstance(value, bytes | bytearray):
-                values[key] = bytes(value).decode("utf-8", "replace")
-            else:
-                values[key] = value
-    return values, files
-
-
-async def _read_multipart(reader: MultipartReader) -> tuple[JSON, dict[str, UploadedFile]]:
-    values: JSON = {}
-    files: dict[str, UploadedFile] = {}
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        name = part.name or ""
-        if part.filename:
-            content_type = part.headers.get("Content-Type", "application/octet-stream")
-            files[name] = UploadedFile(part.filename, bytes(await part.read()), content_type)
-        else:
-            values[name] = await part.text()
-    return values, files
-
-
-def _image_size(data: bytes) -> tuple[int, int]:
-    if data.startswith(_IMAGE_MAGIC[0]) and data[12:16] == b"IHDR":
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    return 1280, 720  # good enough for formats whose header we do not decode
-
-
-def _check_image(upload: UploadedFile) -> None:
-    if upload.source_url is not None:
-        return  # Telegram would download it; offline we accept the URL as is
-    if len(upload.data) > _PHOTO_LIMIT:
-        raise _bad_request("PHOTO_INVALID_DIMENSIONS")
-    is_webp = upload.data.startswith(b"RIFF") and upload.data[8:12] == b"WEBP"
-    if not upload.data.startswith(_IMAGE_MAGIC[:-1]) and not is_webp:
-        raise _bad_request("IMAGE_PROCESS_FAILED")
-
-
 def _text_content(text: str) -> JSON:
     """A user's text message; clients mark a leading /command as bot_command."""
     content: JSON = {"text": text}
@@ -1176,32 +601,13 @@ def _text_content(text: str) -> JSON:
     return content
 
 
-def _bot_command(raw: Any) -> JSON:
-    if not isinstance(raw, dict):
-        raise _bad_request("can't parse BotCommand: BotCommand must be an Object")
-    command, description = raw.get("command"), raw.get("description")
-    if not isinstance(command, str) or not _COMMAND_NAME_RE.fullmatch(command):
-        raise _bad_request("BOT_COMMAND_INVALID")
-    if not isinstance(description, str) or not 1 <= len(description) <= 256:
-        raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-    return {"command": command, "description": description}
-
-
-def _json_response(status: int, body: Any) -> web.Response:
-    return web.json_response(body, status=status)
-
-
-def _control_error(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 def _bot_id_from_token(token: str) -> int:
     # The numeric token prefix is the bot's user id; aiogram's bot.id relies on it.
     prefix = token.split(":", 1)[0]
     return int(prefix) if prefix.isdigit() else 1_000_000_001
 
 
-_Handler = Callable[[_Params], Awaitable[Any]]
+_Handler = Callable[[Params], Awaitable[Any]]
 # A raw answer to a call (BotApiEmulator.answer_with): a body, or a function of the real one.
 RawAnswer = str | JSON | Callable[[JSON], "str | JSON"]
 
@@ -1326,7 +732,7 @@ class EmulatedUser:
 
     def forward_text(self, text: str) -> int:
         origin_user = {"id": 4242, "is_bot": False, "first_name": "Weitergeleitet"}
-        origin = {"type": "user", "date": _now() - 3600, "sender_user": origin_user}
+        origin = {"type": "user", "date": now() - 3600, "sender_user": origin_user}
         return self._send({"text": text, "forward_origin": origin})
 
     def send_raw(self, content: JSON) -> int:
@@ -1728,7 +1134,7 @@ class BotApiEmulator:
         if value is None:
             return
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _bad_request("can't parse allowed_updates JSON object")
+            raise bad_request("can't parse allowed_updates JSON object")
         self._allowed = frozenset(value) if value else None
         self._queue = [u for u in self._queue if self._allows(u.kind)]
         self._notifier.notify()
@@ -1754,7 +1160,7 @@ class BotApiEmulator:
             "message_id": chat.new_message_id(),
             "from": user.to_json(),
             "chat": chat.to_json(),
-            "date": _now(),
+            "date": now(),
             **content,
         }
         chat.incoming[message["message_id"]] = message
@@ -1766,7 +1172,7 @@ class BotApiEmulator:
         if original is None or "text" not in original:
             raise AssertionError(f"user {user.id} has no text message {message_id} to edit")
         original.pop("entities", None)
-        edited = {**original, **_text_content(new_text), "edit_date": _now()}
+        edited = {**original, **_text_content(new_text), "edit_date": now()}
         chat.incoming[message_id] = edited
         return self._enqueue("edited_message", edited)
 
@@ -1810,7 +1216,7 @@ class BotApiEmulator:
         payload = {
             "chat": chat.to_json(),
             "from": user.to_json(),
-            "date": _now(),
+            "date": now(),
             "old_chat_member": member if blocked else kicked,
             "new_chat_member": kicked if blocked else member,
         }
@@ -1847,19 +1253,19 @@ class BotApiEmulator:
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self._token:
-            return _json_response(401, ApiError(401, "Unauthorized").payload())
+            return json_response(401, ApiError(401, "Unauthorized").payload())
         key = request.match_info["method"].lower()
         if key not in self._handlers:
-            return _json_response(404, ApiError(404, "Not Found").payload())
+            return json_response(404, ApiError(404, "Not Found").payload())
         try:
-            values, files = await _read_request(request)
+            values, files = await read_request(request)
         except ApiError as exc:
-            return _json_response(exc.status, exc.payload())
+            return json_response(exc.status, exc.payload())
         fault = self.faults.take(key)
         if fault is not None:
             return await self._answer_fault(request, key, values, files, fault)
         status, body = await self._invoke(key, values, files)
-        return _json_response(status, body)
+        return json_response(status, body)
 
     async def _answer_fault(
         self,
@@ -1890,10 +1296,10 @@ class BotApiEmulator:
         if fault.drop:
             return self._drop_connection(request)
         if fault.body is None:
-            return _json_response(status, body)
+            return json_response(status, body)
         raw = fault.body(status, copy.deepcopy(real)) if callable(fault.body) else fault.body
         if isinstance(raw, dict):
-            return _json_response(status, raw)
+            return json_response(status, raw)
         return web.Response(
             status=status,
             body=raw.encode() if isinstance(raw, str) else raw,
@@ -1918,7 +1324,7 @@ class BotApiEmulator:
         follows the execution)."""
         started = time.monotonic()
         try:
-            result = await self._handlers[key][1](_Params(_normalise(values), files))
+            result = await self._handlers[key][1](Params(normalise(values), files))
             status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
             status, body = exc.status, exc.payload()
@@ -1938,7 +1344,7 @@ class BotApiEmulator:
         fault: str | None,
         source: str = "http",
     ) -> None:
-        params = _normalise(values)
+        params = normalise(values)
         chat_id = params.get("chat_id")
         method = self._handlers[key][0]
         deprecated = _deprecated_params(method)
@@ -1967,7 +1373,7 @@ class BotApiEmulator:
             "username": self.bot_username,
         }
 
-    async def _get_me(self, _: _Params) -> JSON:
+    async def _get_me(self, _: Params) -> JSON:
         return {
             **self._bot_json(),
             "can_join_groups": True,
@@ -1977,10 +1383,10 @@ class BotApiEmulator:
             "has_main_web_app": False,
         }
 
-    async def _always_true(self, _: _Params) -> bool:
+    async def _always_true(self, _: Params) -> bool:
         return True
 
-    async def _get_updates(self, p: _Params) -> list[JSON]:
+    async def _get_updates(self, p: Params) -> list[JSON]:
         if self._webhook is not None:
             raise ApiError(
                 409,
@@ -2011,13 +1417,13 @@ class BotApiEmulator:
 
     # -- methods: webhook ----------------------------------------------------
 
-    async def _set_webhook(self, p: _Params) -> bool:
+    async def _set_webhook(self, p: Params) -> bool:
         url = p.text("url") or ""
         secret = p.text("secret_token")
         if url and not re.match(r"https?://", url):
-            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         if secret is not None and not _SECRET_TOKEN_RE.fullmatch(secret):
-            raise _bad_request("secret token contains unallowed characters")
+            raise bad_request("secret token contains unallowed characters")
         self._set_allowed(p.json("allowed_updates"))
         if p.flag("drop_pending_updates"):
             self._confirm(self._next_update_id)
@@ -2030,13 +1436,13 @@ class BotApiEmulator:
             self._notifier.notify()
         return True
 
-    async def _delete_webhook(self, p: _Params) -> bool:
+    async def _delete_webhook(self, p: Params) -> bool:
         if p.flag("drop_pending_updates"):
             self._confirm(self._next_update_id)
         await self._stop_webhook()
         return True
 
-    async def _get_webhook_info(self, _: _Params) -> JSON:
+    async def _get_webhook_info(self, _: Params) -> JSON:
         info: JSON = {"url": "", "has_custom_certificate": False}
         info["pending_update_count"] = len(self._queue)
         hook = self._webhook
@@ -2092,7 +1498,7 @@ class BotApiEmulator:
                 )
         except (ClientError, OSError) as exc:  # OSError covers TimeoutError and refused ports
             hook.last_error_message = f"Connection failed: {type(exc).__name__}"
-        hook.last_error_date = _now()
+        hook.last_error_date = now()
         return False
 
     async def _run_webhook_reply(self, resp: ClientResponse) -> None:
@@ -2104,7 +1510,7 @@ class BotApiEmulator:
                 body = await resp.json()
                 values = dict(body) if isinstance(body, dict) else {}
             elif resp.content_type == "multipart/form-data":
-                values, files = await _read_multipart(MultipartReader(resp.headers, resp.content))
+                values, files = await read_multipart(MultipartReader(resp.headers, resp.content))
         except (ClientError, ValueError):
             return  # Telegram silently ignores unreadable webhook answers
         method = values.pop("method", None)
@@ -2113,28 +1519,28 @@ class BotApiEmulator:
 
     # -- methods: messages ---------------------------------------------------
 
-    def _chat_for(self, p: _Params, *, send: bool = True) -> _Chat:
+    def _chat_for(self, p: Params, *, send: bool = True) -> _Chat:
         """Resolve chat_id; ``send`` applies the rules for writing into the chat."""
         ref = p.get("chat_id")
         if ref is None:
-            raise _bad_request("chat_id is empty")
+            raise bad_request("chat_id is empty")
         chat = self._lookup(ref) if isinstance(ref, int | str) else None
         if chat is None:
             is_user = isinstance(ref, int) and ref > 0
-            raise _blocked() if send and is_user else _bad_request("chat not found")
+            raise _blocked() if send and is_user else bad_request("chat not found")
         if send and chat.blocked:
             raise _blocked()
         if send and chat.left:
             raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
         if send and not chat.bot_may_post():
-            raise _bad_request(
+            raise bad_request(
                 "need administrator rights in the channel chat"
                 if chat.type == "channel"
                 else "not enough rights to send text messages to the chat"
             )
         return chat
 
-    def _reply_target(self, chat: _Chat, p: _Params) -> int | None:
+    def _reply_target(self, chat: _Chat, p: Params) -> int | None:
         parameters = p.json("reply_parameters")
         if isinstance(parameters, dict):
             target = parameters.get("message_id")
@@ -2151,7 +1557,7 @@ class BotApiEmulator:
             return int(target)
         if lenient:
             return None
-        raise _bad_request("message to be replied not found")
+        raise bad_request("message to be replied not found")
 
     def _store(self, chat: _Chat, message: StoredMessage) -> JSON:
         chat.messages[message.message_id] = message
@@ -2190,11 +1596,11 @@ class BotApiEmulator:
             return chat.incoming[message_id]
         return self._message_json(chat, chat.messages[message_id], nested=False)
 
-    async def _send_message(self, p: _Params) -> JSON:
+    async def _send_message(self, p: Params) -> JSON:
         chat = self._chat_for(p)
         raw, mode = p.text("text") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("entities"), caption=False)
-        markup = p.markup()
+        parsed = render(raw, mode, p.json("entities"), caption=False)
+        keyboard = markup(p)
         message = StoredMessage(
             message_id=chat.new_message_id(),
             chat_id=chat.id,
@@ -2202,33 +1608,33 @@ class BotApiEmulator:
             raw_text=raw,
             parse_mode=mode,
             text=parsed.text,
-            date=_now(),
+            date=now(),
             entities=parsed.entities,
-            reply_markup=markup.buttons,
-            markup_json=markup.inline_json,
-            reply_keyboard=markup.reply_keyboard,
+            reply_markup=keyboard.buttons,
+            markup_json=keyboard.inline_json,
+            reply_keyboard=keyboard.reply_keyboard,
             reply_to_message_id=self._reply_target(chat, p),
         )
         return self._store(chat, message)
 
-    def _input_file(self, p: _Params, name: str) -> UploadedFile:
+    def _input_file(self, p: Params, name: str) -> UploadedFile:
         """A file given as multipart part, attach:// reference, known file_id or URL."""
         if name in p.files:
             return p.files[name]
         value = p.get(name)
         if not isinstance(value, str):
-            raise _bad_request(f"there is no {name} in the request")
+            raise bad_request(f"there is no {name} in the request")
         if value.startswith("attach://"):
             upload = p.files.get(value.removeprefix("attach://"))
             if upload is None:
-                raise _bad_request(f"there is no {name} in the request")
+                raise bad_request(f"there is no {name} in the request")
             return upload
         if value in self._files:
             return self._files[value]
         if re.match(r"https?://", value):
             filename = value.rstrip("/").rsplit("/", 1)[-1] or name
             return UploadedFile(filename, b"", source_url=value)
-        raise _bad_request("wrong file identifier/HTTP URL specified")
+        raise bad_request("wrong file identifier/HTTP URL specified")
 
     def _register_file(self, upload: UploadedFile, kind: str) -> JSON:
         ids = self._fake_file(kind)
@@ -2236,13 +1642,13 @@ class BotApiEmulator:
         return {**ids, "file_size": len(upload.data)}
 
     def _media_message(
-        self, p: _Params, chat: _Chat, kind: str, upload: UploadedFile
+        self, p: Params, chat: _Chat, kind: str, upload: UploadedFile
     ) -> StoredMessage:
         if upload.source_url is None and not upload.data:
-            raise _bad_request("file must be non-empty")
+            raise bad_request("file must be non-empty")
         raw, mode = p.text("caption") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("caption_entities"), caption=True)
-        markup = p.markup()
+        parsed = render(raw, mode, p.json("caption_entities"), caption=True)
+        keyboard = markup(p)
         return StoredMessage(
             message_id=chat.new_message_id(),
             chat_id=chat.id,
@@ -2250,21 +1656,21 @@ class BotApiEmulator:
             raw_text=raw,
             parse_mode=mode,
             text=parsed.text,
-            date=_now(),
+            date=now(),
             entities=parsed.entities,
-            reply_markup=markup.buttons,
-            markup_json=markup.inline_json,
-            reply_keyboard=markup.reply_keyboard,
+            reply_markup=keyboard.buttons,
+            markup_json=keyboard.inline_json,
+            reply_keyboard=keyboard.reply_keyboard,
             caption=parsed.text,
             reply_to_message_id=self._reply_target(chat, p),
         )
 
-    async def _send_photo(self, p: _Params) -> JSON:
+    async def _send_photo(self, p: Params) -> JSON:
         chat = self._chat_for(p)
         upload = self._input_file(p, "photo")
         message = self._media_message(p, chat, "photo", upload)
-        _check_image(upload)
-        width, height = _image_size(upload.data)
+        check_image(upload)
+        width, height = image_size(upload.data)
         thumb_width = min(width, 90)
         thumb_height = max(1, thumb_width * height // max(width, 1))
         message.photo = upload.data
@@ -2274,10 +1680,10 @@ class BotApiEmulator:
         ]
         return self._store(chat, message)
 
-    async def _send_document(self, p: _Params) -> JSON:
+    async def _send_document(self, p: Params) -> JSON:
         chat = self._chat_for(p)
         upload = self._input_file(p, "document")
-        if len(upload.data) > _DOCUMENT_LIMIT:
+        if len(upload.data) > DOCUMENT_LIMIT:
             raise ApiError(413, "Request Entity Too Large")
         message = self._media_message(p, chat, "document", upload)
         mime = mimetypes.guess_type(upload.filename)[0] or upload.content_type
@@ -2291,129 +1697,120 @@ class BotApiEmulator:
 
     # -- methods: editing ----------------------------------------------------
 
-    def _message_to_edit(self, p: _Params) -> tuple[_Chat, StoredMessage]:
+    def _message_to_edit(self, p: Params) -> tuple[_Chat, StoredMessage]:
         if p.get("inline_message_id") is not None:
-            raise _bad_request("MESSAGE_ID_INVALID")  # inline mode is not emulated
+            raise bad_request("MESSAGE_ID_INVALID")  # inline mode is not emulated
         chat = self._chat_for(p)
         message_id = p.integer("message_id")
         if message_id is None:
-            raise _bad_request("message identifier is not specified")
+            raise bad_request("message identifier is not specified")
         message = chat.messages.get(message_id)
         if message is None or message.deleted:
             if message_id in chat.incoming:
-                raise _bad_request("message can't be edited")
-            raise _bad_request("message to edit not found")
+                raise bad_request("message can't be edited")
+            raise bad_request("message to edit not found")
         return chat, message
 
     def _apply_edit(
-        self, chat: _Chat, message: StoredMessage, parsed: ParsedText | None, markup: _Markup
+        self, chat: _Chat, message: StoredMessage, parsed: ParsedText | None, markup: Markup
     ) -> JSON:
         """Apply new content/markup, or answer "not modified" as Telegram does."""
         same_text = parsed is None or (
             parsed.text == message.text and parsed.entities == message.entities
         )
         if same_text and markup.inline_json == message.markup_json:
-            raise _bad_request(_NOT_MODIFIED)
+            raise bad_request(NOT_MODIFIED)
         if parsed is not None:
             message.history.append(message.text)
             message.text, message.entities = parsed.text, parsed.entities
         message.reply_markup, message.markup_json = markup.buttons, markup.inline_json
         message.edit_count += 1
-        message.edit_date = _now()
+        message.edit_date = now()
         return self._message_json(chat, message)
 
-    async def _edit_message_text(self, p: _Params) -> JSON:
+    async def _edit_message_text(self, p: Params) -> JSON:
         chat, message = self._message_to_edit(p)
         if message.kind != "text":
-            raise _bad_request("there is no text in the message to edit")
+            raise bad_request("there is no text in the message to edit")
         raw, mode = p.text("text") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("entities"), caption=False)
-        result = self._apply_edit(chat, message, parsed, p.markup(inline_only=True))
+        parsed = render(raw, mode, p.json("entities"), caption=False)
+        result = self._apply_edit(chat, message, parsed, markup(p, inline_only=True))
         message.raw_text, message.parse_mode = raw, mode
         return result
 
-    async def _edit_message_caption(self, p: _Params) -> JSON:
+    async def _edit_message_caption(self, p: Params) -> JSON:
         chat, message = self._message_to_edit(p)
         if message.kind == "text":
-            raise _bad_request("there is no caption in the message to edit")
+            raise bad_request("there is no caption in the message to edit")
         raw, mode = p.text("caption") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("caption_entities"), caption=True)
-        result = self._apply_edit(chat, message, parsed, p.markup(inline_only=True))
+        parsed = render(raw, mode, p.json("caption_entities"), caption=True)
+        result = self._apply_edit(chat, message, parsed, markup(p, inline_only=True))
         message.raw_text, message.parse_mode, message.caption = raw, mode, parsed.text
         return result
 
-    async def _edit_message_reply_markup(self, p: _Params) -> JSON:
+    async def _edit_message_reply_markup(self, p: Params) -> JSON:
         chat, message = self._message_to_edit(p)
-        return self._apply_edit(chat, message, None, p.markup(inline_only=True))
+        return self._apply_edit(chat, message, None, markup(p, inline_only=True))
 
-    async def _delete_message(self, p: _Params) -> bool:
+    async def _delete_message(self, p: Params) -> bool:
         chat = self._chat_for(p)
         message_id = p.integer("message_id")
         if message_id is None:
-            raise _bad_request("message identifier is not specified")
+            raise bad_request("message identifier is not specified")
         message = chat.messages.get(message_id)
         if message is not None and not message.deleted:
             message.deleted = True
             return True
         if chat.incoming.pop(message_id, None) is not None:
             return True
-        raise _bad_request("message to delete not found")
+        raise bad_request("message to delete not found")
 
     # -- methods: misc -------------------------------------------------------
 
-    async def _answer_callback_query(self, p: _Params) -> bool:
+    async def _answer_callback_query(self, p: Params) -> bool:
         query_id = p.text("callback_query_id") or ""
         query = self._queries.get(query_id)
         if query is None or query.answered:
-            raise _bad_request(_QUERY_INVALID)
+            raise bad_request(QUERY_INVALID)
         text = p.text("text")
         if text is not None and utf16_len(text) > CALLBACK_ANSWER_LIMIT:
-            raise _bad_request("MESSAGE_TOO_LONG")
+            raise bad_request("MESSAGE_TOO_LONG")
         query.answered = True
         answer = CallbackAnswer(query_id, text, p.flag("show_alert"), p.text("url"))
         self._answers.setdefault(query.user_id, []).append(answer)
         return True
 
-    def _commands_key(self, p: _Params) -> tuple[str, str]:
-        scope = p.json("scope") or {"type": "default"}
-        if not isinstance(scope, dict) or scope.get("type") not in _SCOPE_TYPES:
-            raise _bad_request("can't parse BotCommandScope JSON object")
-        language = p.text("language_code") or ""
-        if language and not _LANGUAGE_RE.fullmatch(language):
-            raise _bad_request("invalid language code specified")
-        return json.dumps(scope, sort_keys=True), language
-
-    async def _set_my_commands(self, p: _Params) -> bool:
+    async def _set_my_commands(self, p: Params) -> bool:
         commands = p.json("commands")
         if not isinstance(commands, list):
-            raise _bad_request('parameter "commands" is required')
+            raise bad_request('parameter "commands" is required')
         if len(commands) > 100:
-            raise _bad_request("BOT_COMMANDS_TOO_MUCH")
-        validated = [_bot_command(c) for c in commands]
-        self._commands[self._commands_key(p)] = validated
+            raise bad_request("BOT_COMMANDS_TOO_MUCH")
+        validated = [bot_command(c) for c in commands]
+        self._commands[commands_key(p)] = validated
         return True
 
-    async def _get_my_commands(self, p: _Params) -> list[JSON]:
-        return self._commands.get(self._commands_key(p), [])
+    async def _get_my_commands(self, p: Params) -> list[JSON]:
+        return self._commands.get(commands_key(p), [])
 
-    async def _delete_my_commands(self, p: _Params) -> bool:
-        self._commands.pop(self._commands_key(p), None)
+    async def _delete_my_commands(self, p: Params) -> bool:
+        self._commands.pop(commands_key(p), None)
         return True
 
-    async def _send_chat_action(self, p: _Params) -> bool:
+    async def _send_chat_action(self, p: Params) -> bool:
         self._chat_for(p)
-        if p.text("action") not in _CHAT_ACTIONS:
-            raise _bad_request("wrong parameter action in request")
+        if p.text("action") not in CHAT_ACTIONS:
+            raise bad_request("wrong parameter action in request")
         return True
 
-    async def _leave_chat(self, p: _Params) -> bool:
+    async def _leave_chat(self, p: Params) -> bool:
         chat = self._chat_for(p, send=False)
         if chat.type == "private":
-            raise _bad_request("chat member status can't be changed in private chats")
+            raise bad_request("chat member status can't be changed in private chats")
         chat.left = True
         return True
 
-    async def _get_chat(self, p: _Params) -> JSON:
+    async def _get_chat(self, p: Params) -> JSON:
         chat = self._chat_for(p, send=False)
         gifts = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription")
         accepted = dict.fromkeys((*gifts, "gifts_from_channels"), False)
@@ -2424,11 +1821,11 @@ class BotApiEmulator:
             "accepted_gift_types": accepted,
         }
 
-    async def _get_chat_member(self, p: _Params) -> JSON:
+    async def _get_chat_member(self, p: Params) -> JSON:
         chat = self._chat_for(p, send=False)
         user_id = p.integer("user_id")
         if user_id is None:
-            raise _bad_request("user_id is empty")
+            raise bad_request("user_id is empty")
         if user_id == self.bot_id and chat.type != "private":
             status = chat.bot_status or "member"
             member: JSON = {"status": status, "user": self._bot_json()}
@@ -2445,7 +1842,7 @@ class BotApiEmulator:
             return member
         user = self._users.get(user_id)
         if user is None:
-            raise _bad_request("user not found")
+            raise bad_request("user not found")
         status = "member" if chat.type != "private" or chat.id == user_id else "left"
         return {"status": status, "user": user.to_json()}
 
@@ -2470,7 +1867,7 @@ class BotApiEmulator:
                 raise TypeError("text must be a string")
             update_id = self._control_user(request, body).send_text(text)
         except (ValueError, KeyError, TypeError) as exc:
-            return _control_error(f"{type(exc).__name__}: {exc}")
+            return control_error(f"{type(exc).__name__}: {exc}")
         return self._update_response(update_id)
 
     async def _control_press(self, request: web.Request) -> web.Response:
@@ -2484,7 +1881,7 @@ class BotApiEmulator:
                 target = None if message_id is None else int(message_id)
                 update_id = user.press(str(body["button"]), message_id=target)
         except (ValueError, KeyError, TypeError, AssertionError) as exc:
-            return _control_error(f"{type(exc).__name__}: {exc}")
+            return control_error(f"{type(exc).__name__}: {exc}")
         return self._update_response(update_id)
 
     async def _control_chat(self, request: web.Request) -> web.Response:
@@ -2493,7 +1890,7 @@ class BotApiEmulator:
         try:
             messages = self.chat_messages(ref, include_deleted=include_deleted)
         except KeyError as exc:
-            return _control_error(str(exc), status=404)
+            return control_error(str(exc), status=404)
         return web.json_response([m.to_dict() for m in messages])
 
     async def _control_events(self, request: web.Request) -> web.Response:
@@ -2501,7 +1898,7 @@ class BotApiEmulator:
             after = int(request.query.get("after", "0"))
             timeout = min(float(request.query.get("timeout", "0")), 60.0)
         except ValueError as exc:
-            return _control_error(str(exc))
+            return control_error(str(exc))
         await self._notifier.wait_until(
             lambda: len(self.api_calls) > after or self._closing, timeout
         )
