@@ -24,19 +24,15 @@ import argparse
 import asyncio
 import contextlib
 import copy
-import functools
-import importlib
 import inspect
 import itertools
 import json
 import logging
 import mimetypes
-import random
 import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import (
@@ -48,7 +44,19 @@ from aiohttp import (
     web,
 )
 
+from bot.emulator.calls import ApiCall, deprecated_params
+from bot.emulator.chats import (
+    ADMIN_RIGHTS,
+    MEMBER_STATUSES,
+    RESTRICTED_RIGHTS,
+    CallbackAnswer,
+    Chat,
+    Query,
+    StoredMessage,
+)
+from bot.emulator.faults import Fault, FaultPlan
 from bot.emulator.html import EntityParseError, ParsedText, parse_html, utf16_len
+from bot.emulator.updates import Notifier, Update, UpdateQueue
 from bot.emulator.validation import (
     CALLBACK_ANSWER_LIMIT,
     CALLBACK_DATA_LIMIT,
@@ -66,11 +74,9 @@ from bot.emulator.validation import (
     render,
 )
 from bot.emulator.wire import (
-    HTML_ERROR_PAGE,
     JSON,
     NOT_MODIFIED,
     QUERY_INVALID,
-    REASONS,
     ApiError,
     Params,
     UploadedFile,
@@ -109,439 +115,10 @@ T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
 _MAX_UPLOAD = 60 * 1024 * 1024  # above Telegram's 50 MB so we can answer 413 ourselves
-_MAX_POLL_TIMEOUT = 50.0
 _WEBHOOK_AUTH_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _WEBHOOK_BACKOFF = (0.05, 1.0)  # first and maximum delay between webhook retries
-# Telegram's default set: everything except these three must be requested explicitly.
-_OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
-
-
-@dataclass
-class StoredMessage:
-    """A message the bot sent, in its current state (edits applied)."""
-
-    message_id: int
-    chat_id: int
-    kind: str  # "text", "photo" or "document"
-    raw_text: str  # text or caption exactly as sent (HTML source)
-    parse_mode: str | None
-    text: str  # plain text after entity parsing (the caption for media)
-    date: int
-    entities: list[JSON] = field(default_factory=list)
-    reply_markup: list[list[Button]] = field(default_factory=list)
-    markup_json: JSON | None = None
-    reply_keyboard: list[list[str]] | None = None
-    photo: bytes | None = None
-    caption: str | None = None
-    document: bytes | None = None
-    filename: str | None = None
-    media_json: Any = None
-    edit_count: int = 0
-    edit_date: int | None = None
-    history: list[str] = field(default_factory=list)  # previous plain texts
-    deleted: bool = False
-    reply_to_message_id: int | None = None
-
-    @property
-    def buttons(self) -> list[Button]:
-        return [button for row in self.reply_markup for button in row]
-
-    @property
-    def button_texts(self) -> list[str]:
-        return [button.text for button in self.buttons]
-
-    def to_dict(self) -> JSON:
-        """JSON view for the control API (file contents as sizes)."""
-        return {
-            "message_id": self.message_id,
-            "chat_id": self.chat_id,
-            "kind": self.kind,
-            "text": self.text,
-            "raw_text": self.raw_text,
-            "parse_mode": self.parse_mode,
-            "entities": self.entities,
-            "reply_markup": [
-                [{"text": b.text, "callback_data": b.callback_data, "url": b.url} for b in row]
-                for row in self.reply_markup
-            ],
-            "reply_keyboard": self.reply_keyboard,
-            "caption": self.caption,
-            "photo_size": None if self.photo is None else len(self.photo),
-            "document_size": None if self.document is None else len(self.document),
-            "filename": self.filename,
-            "edit_count": self.edit_count,
-            "deleted": self.deleted,
-            "date": self.date,
-        }
-
-
-@dataclass
-class ApiCall:
-    """One Bot API request the bot made (time is time.monotonic() at arrival)."""
-
-    seq: int
-    method: str
-    params: JSON
-    files: dict[str, UploadedFile]
-    time: float
-    chat_id: int | str | None
-    status: int = 200
-    fault: str | None = None
-    source: str = "http"  # or "webhook-reply"
-
-    def to_event(self) -> JSON:
-        return {
-            "seq": self.seq,
-            "method": self.method,
-            "chat_id": self.chat_id,
-            "time": self.time,
-            "status": self.status,
-            "fault": self.fault,
-        }
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    """What the bot answered to one button press."""
-
-    query_id: str
-    text: str | None
-    show_alert: bool
-    url: str | None = None
-
-
-@dataclass
-class _Chat:
-    id: int
-    type: str
-    title: str | None = None
-    username: str | None = None
-    user: EmulatedUser | None = None
-    next_message_id: int = 1
-    messages: dict[int, StoredMessage] = field(default_factory=dict)
-    incoming: dict[int, JSON] = field(default_factory=dict)
-    blocked: bool = False
-    left: bool = False
-    # The bot's own membership (getChatMember): in a channel an administrator who may post, in
-    # a group a member, unless a test says otherwise (BotApiEmulator.set_bot_membership).
-    bot_status: str = ""
-    bot_rights: dict[str, bool] = field(default_factory=dict)
-
-    def bot_may_post(self) -> bool:
-        if self.type == "private" or self.bot_status in ("", "creator"):
-            return True
-        if self.type == "channel":
-            return self.bot_status == "administrator" and self.bot_rights.get(
-                "can_post_messages", False
-            )
-        if self.bot_status == "restricted":
-            return self.bot_rights.get("can_send_messages", False)
-        return self.bot_status in ("member", "administrator")
-
-    def new_message_id(self) -> int:
-        # Shared by users and bot so message ids are unique within the chat.
-        message_id = self.next_message_id
-        self.next_message_id += 1
-        return message_id
-
-    def visible(self) -> list[StoredMessage]:
-        return sorted(
-            (m for m in self.messages.values() if not m.deleted), key=lambda m: m.message_id
-        )
-
-    def to_json(self) -> JSON:
-        if self.user is not None:
-            data: JSON = {"id": self.id, "type": "private", "first_name": self.user.first_name}
-            if self.user.last_name:
-                data["last_name"] = self.user.last_name
-            if self.user.username:
-                data["username"] = self.user.username
-            return data
-        data = {"id": self.id, "type": self.type, "title": self.title}
-        if self.username:
-            data["username"] = self.username.lstrip("@")
-        return data
-
-
-@dataclass
-class _Update:
-    update_id: int
-    kind: str
-    payload: JSON
-
-    def to_json(self) -> JSON:
-        return {"update_id": self.update_id, self.kind: self.payload}
-
-
-_MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
-# ChatMemberAdministrator's rights (all required by the Bot API); a test sets the ones it needs.
-_ADMIN_RIGHTS = dict.fromkeys(
-    (
-        "can_manage_chat",
-        "can_delete_messages",
-        "can_manage_video_chats",
-        "can_restrict_members",
-        "can_promote_members",
-        "can_change_info",
-        "can_invite_users",
-        "can_post_stories",
-        "can_edit_stories",
-        "can_delete_stories",
-        "can_send_welcome_messages",
-    ),
-    False,
-)
-_RESTRICTED_RIGHTS = dict.fromkeys(
-    (
-        "can_send_messages",
-        "can_send_audios",
-        "can_send_documents",
-        "can_send_photos",
-        "can_send_videos",
-        "can_send_video_notes",
-        "can_send_voice_notes",
-        "can_send_polls",
-        "can_send_other_messages",
-        "can_add_web_page_previews",
-        "can_react_to_messages",
-        "can_edit_tag",
-        "can_change_info",
-        "can_invite_users",
-        "can_pin_messages",
-        "can_manage_topics",
-    ),
-    False,
-)
-
-
-# --------------------------------------------------------------------------- faults
-
-# A raw body: text or bytes as they are, a dict as JSON, or made from the real status and answer.
-Body = str | bytes | JSON | Callable[[int, JSON], "str | bytes | JSON"]
-
-
-@dataclass(frozen=True)
-class Fault:
-    """How the emulator answers one Bot API call instead of its normal answer.
-
-    ``execute``: run the method first, so its effects happen (the message is sent, the updates
-    are handed out), then answer as below; otherwise the method is not run at all.
-    ``status``, ``description``, ``retry_after``: the answer's HTTP status and, unless ``body``
-    is given, Telegram's error JSON for them (status 200 with ``execute``: the real answer).
-    ``body``: the raw body to answer instead: text or bytes as they are, a dict as JSON, or a
-    function of the real status and JSON answer (with ``execute``; else Telegram's error JSON)
-    that returns one of those.
-    ``content_type``: of that body. ``delay``: seconds to wait before answering (more than the
-    client's timeout: a slow answer). ``drop``: close the connection instead of answering.
-    ``label``: what ``ApiCall.fault`` says for the call.
-    """
-
-    status: int = 200
-    execute: bool = False
-    description: str | None = None
-    retry_after: int | None = None
-    body: Body | None = None
-    content_type: str = "application/json"
-    delay: float = 0.0
-    drop: bool = False
-    label: str = "fault"
-
-    # -- the faults of a real Bot API and a real network -------------------------------
-
-    @classmethod
-    def error(
-        cls, status: int, description: str | None = None, *, retry_after: int | None = None
-    ) -> Fault:
-        """Telegram's JSON error answer; the method is not executed."""
-        return cls(
-            status, description=description, retry_after=retry_after, label=f"status {status}"
-        )
-
-    @classmethod
-    def html_page(cls, status: int = 502) -> Fault:
-        """A proxy's HTML error page (nginx while the Bot API restarts); not executed."""
-        page = HTML_ERROR_PAGE.format(status=status, reason=REASONS.get(status, "Error"))
-        return cls(status, body=page, content_type="text/html", label=f"html {status}")
-
-    @classmethod
-    def cut_off(cls, *, execute: bool = True) -> Fault:
-        """The real answer, cut off in the middle (by default after the method ran)."""
-        return cls(execute=execute, body=_cut_off, label="cut off")
-
-    @classmethod
-    def slow(cls, seconds: float, *, execute: bool = True) -> Fault:
-        """The answer, ``seconds`` late: longer than the client waits, it sees a timeout."""
-        return cls(execute=execute, delay=seconds, label="slow")
-
-    @classmethod
-    def dropped(cls, *, execute: bool = True) -> Fault:
-        """The connection closes without an answer (by default after the method ran: the
-        message went out, the bot sees an error)."""
-        return cls(execute=execute, drop=True, label="dropped after" if execute else "disconnect")
-
-    @classmethod
-    def not_modified(cls) -> Fault:
-        """An edit answered "message is not modified" after it was applied (as when an earlier
-        try of the same edit went through)."""
-        return cls(
-            400, execute=True, description=f"Bad Request: {NOT_MODIFIED}", label="not modified"
-        )
-
-    @classmethod
-    def edit_gone(cls) -> Fault:
-        return replace(cls.error(400, "Bad Request: message to edit not found"), label="edit gone")
-
-    @classmethod
-    def cannot_edit(cls) -> Fault:
-        return replace(cls.error(400, "Bad Request: message can't be edited"), label="cannot edit")
-
-    @classmethod
-    def query_too_old(cls) -> Fault:
-        return replace(cls.error(400, f"Bad Request: {QUERY_INVALID}"), label="query too old")
-
-    @classmethod
-    def blocked(cls) -> Fault:
-        return cls.error(403, "Forbidden: bot was blocked by the user")
-
-    @classmethod
-    def deactivated(cls) -> Fault:
-        return cls.error(403, "Forbidden: user is deactivated")
-
-    @classmethod
-    def chat_not_found(cls) -> Fault:
-        return cls.error(400, "Bad Request: chat not found")
-
-    @classmethod
-    def not_admin(cls) -> Fault:
-        """The bot may not post in the channel: it is no administrator there."""
-        return cls.error(400, "Bad Request: need administrator rights in the channel chat")
-
-    @classmethod
-    def not_member(cls) -> Fault:
-        return cls.error(403, "Forbidden: bot is not a member of the channel chat")
-
-    @classmethod
-    def unauthorized(cls) -> Fault:
-        """The token was revoked."""
-        return cls.error(401, "Unauthorized")
-
-    def error_payload(self) -> JSON:
-        status = self.status if self.status >= 400 else 500
-        if status == 429:
-            retry = self.retry_after if self.retry_after is not None else 1
-            return ApiError(
-                429, f"Too Many Requests: retry after {retry}", retry_after=retry
-            ).payload()
-        described = {
-            400: "Bad Request: injected fault",
-            403: "Forbidden: injected fault",
-            409: "Conflict: injected fault",
-        }.get(status, REASONS.get(status, f"Error {status}: injected fault"))
-        description = self.description or described
-        return ApiError(status, description, retry_after=self.retry_after).payload()
-
-
-def _cut_off(_status: int, answer: JSON) -> str:
-    text = json.dumps(answer, ensure_ascii=False)
-    return text[: max(len(text) // 2, 1)]
-
-
-@functools.cache
-def _deprecated_params(method: str) -> frozenset[str]:
-    """The parameters of ``method`` that aiogram's own method model marks deprecated (the Bot
-    API documentation no longer has them): the emulator records every use of one."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower()
-    try:
-        module = importlib.import_module(f"aiogram.methods.{snake}")
-        model = getattr(module, method[0].upper() + method[1:])
-        fields = model.model_fields
-    except (ImportError, AttributeError):
-        return frozenset()
-    return frozenset(
-        name
-        for name, info in fields.items()
-        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("deprecated")
-    )
-
-
-class FaultPlan:
-    """Which calls get a fault: scheduled ones first (per method, in order), then, if switched
-    on, random ones drawn with a seed.
-
-    ``emulator.faults.schedule("sendMessage", Fault.html_page(), Fault.dropped())`` answers the
-    next two sendMessage calls so. ``emulator.faults.at_random(seed, rate=0.15, pool={...})``
-    hits each call with probability ``rate`` with a fault drawn from the pool of its method
-    (``pool[method] + pool["*"]``), and at least one in every ``at_least_every`` calls of each
-    method. ``injected`` lists every fault answered, as (method, label).
-    """
-
-    def __init__(self, known: Callable[[str], str]) -> None:
-        self._known = known  # checks a method name, returns its key
-        self._scheduled: dict[str, deque[Fault]] = {}
-        self._random: random.Random | None = None
-        self._rate = 0.0
-        self._pool: dict[str, tuple[Fault, ...]] = {}
-        self._every: int | None = None
-        self._since: dict[str, int] = {}
-        self.seed: int | None = None
-        self.injected: list[tuple[str, str]] = []
-
-    def schedule(self, method: str, *faults: Fault) -> None:
-        self._scheduled.setdefault(self._known(method), deque()).extend(faults)
-
-    def at_random(
-        self,
-        seed: int,
-        *,
-        rate: float,
-        pool: dict[str, Sequence[Fault]],
-        at_least_every: int | None = None,
-    ) -> None:
-        for method in pool:
-            if method != "*":
-                self._known(method)
-        self.seed = seed
-        self._random = random.Random(seed)  # noqa: S311 - a test schedule, repeatable by its seed
-        self._rate = rate
-        self._pool = {
-            (m if m == "*" else self._known(m)): tuple(faults) for m, faults in pool.items()
-        }
-        self._every = at_least_every
-        self._since = {}
-
-    def calm(self) -> None:
-        """No more random faults (scheduled ones stay)."""
-        self._random = None
-
-    def clear(self) -> None:
-        self.calm()
-        self._scheduled.clear()
-
-    def take(self, key: str) -> Fault | None:
-        """The fault for this call of method ``key``, if any."""
-        queue = self._scheduled.get(key)
-        if queue:
-            return queue.popleft()
-        if self._random is None:
-            return None
-        pool = self._pool.get(key, ()) + self._pool.get("*", ())
-        if not pool:
-            return None
-        since = self._since.get(key, 0)
-        due = self._every is not None and since + 1 >= self._every
-        if not due and self._random.random() >= self._rate:
-            self._since[key] = since + 1
-            return None
-        self._since[key] = 0
-        return self._random.choice(pool)
-
-
-@dataclass
-class _Query:
-    user_id: int
-    answered: bool = False
 
 
 @dataclass
@@ -552,40 +129,6 @@ class _Webhook:
     task: asyncio.Task[None] | None = None
     last_error_date: int | None = None
     last_error_message: str | None = None
-
-
-class _Notifier:
-    """Wakes all waiters on any state change.
-
-    Unlike asyncio.Condition it can be notified from synchronous code, which the
-    in-process test API (``user.send_text``) needs to wake long polls.
-    """
-
-    def __init__(self) -> None:
-        self._waiters: set[asyncio.Future[None]] = set()
-
-    def notify(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
-
-    async def wait_until(self, ready: Callable[[], bool], within: float | None) -> bool:
-        """Wait until ``ready()`` holds (True) or ``within`` seconds pass (False)."""
-        loop = asyncio.get_running_loop()
-        deadline = None if within is None else loop.time() + within
-        while not ready():
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.add(waiter)
-            try:
-                await asyncio.wait({waiter}, timeout=remaining)
-            finally:
-                self._waiters.discard(waiter)
-                waiter.cancel()
-        return True
 
 
 # --------------------------------------------------------------------------- parameters
@@ -727,7 +270,7 @@ class EmulatedUser:
         return self._send({"poll": poll})
 
     def send_dice(self, emoji: str = "🎲") -> int:
-        value = 1 + self._emu._next_update_id % 6  # deterministic, always in 1..6
+        value = 1 + self._emu.updates.next_update_id % 6  # deterministic, always in 1..6
         return self._send({"dice": {"emoji": emoji, "value": value}})
 
     def forward_text(self, text: str) -> int:
@@ -838,23 +381,18 @@ class BotApiEmulator:
         self.bot_first_name = bot_first_name
         self.api_calls: list[ApiCall] = []
         self._users: dict[int, EmulatedUser] = {}
-        self._chats: dict[int, _Chat] = {}
+        self._chats: dict[int, Chat] = {}
         self._usernames: dict[str, int] = {}
-        self._queue: list[_Update] = []
-        self._enqueued_at: dict[int, float] = {}
-        self._next_update_id = 1
-        self._allowed: frozenset[str] | None = None  # None: Telegram's default set
-        self._poll_generation = 0
-        self._queries: dict[str, _Query] = {}
+        self._queries: dict[str, Query] = {}
         self._answers: dict[int, list[CallbackAnswer]] = {}
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._files: dict[str, UploadedFile] = {}
         self._counter = itertools.count(1)
         self._webhook: _Webhook | None = None
-        self._notifier = _Notifier()
+        self._notifier = Notifier()
+        self.updates = UpdateQueue(self._notifier, lambda: self._webhook is not None)
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
-        self._closing = False
         self._handlers = self._build_handlers()
         self.faults = FaultPlan(self._method_key)
         # Parameters aiogram's own method models mark deprecated, as (method, parameter).
@@ -879,13 +417,13 @@ class BotApiEmulator:
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         self._runner = runner
-        self._closing = False
+        self.updates.closing = False
         self._base_url = f"http://{host}:{runner.addresses[0][1]}"
         return self._base_url
 
     async def stop(self) -> None:
         """Answer pending long polls, stop webhook delivery and close the server."""
-        self._closing = True
+        self.updates.closing = True
         self._notifier.notify()
         await self._stop_webhook()
         runner, self._runner = self._runner, None
@@ -936,14 +474,14 @@ class BotApiEmulator:
             language_code=language_code,
         )
         self._users[user_id] = user
-        self._chats[user_id] = _Chat(user_id, "private", user=user)
+        self._chats[user_id] = Chat(user_id, "private", user=user)
         return user
 
     def add_channel(self, username: str = "@ruhr_dialog", title: str | None = None) -> int:
         """Create a channel the bot can post to (by id or @username); returns its id."""
         chat_id = -1_001_000_000_000 - next(self._counter)
         name = username if username.startswith("@") else f"@{username}"
-        self._chats[chat_id] = _Chat(
+        self._chats[chat_id] = Chat(
             chat_id,
             "channel",
             title or name[1:],
@@ -957,7 +495,7 @@ class BotApiEmulator:
     def add_group(self, title: str) -> int:
         """Create a group the bot is a member of; returns its (negative) id."""
         chat_id = -4_000_000_000 - next(self._counter)
-        self._chats[chat_id] = _Chat(chat_id, "group", title, bot_status="member")
+        self._chats[chat_id] = Chat(chat_id, "group", title, bot_status="member")
         return chat_id
 
     def set_bot_membership(self, chat: int | str, status: str, **rights: bool) -> None:
@@ -969,7 +507,7 @@ class BotApiEmulator:
         found = self._lookup(chat)
         if found is None or found.type == "private":
             raise KeyError(f"no channel or group {chat!r}")
-        if status not in _MEMBER_STATUSES:
+        if status not in MEMBER_STATUSES:
             raise ValueError(f"unknown member status {status!r}")
         found.bot_status, found.bot_rights = status, dict(rights)
         found.left = status in ("left", "kicked")
@@ -996,7 +534,7 @@ class BotApiEmulator:
 
     @property
     def pending_updates(self) -> int:
-        return len(self._queue)
+        return len(self.updates.pending)
 
     @property
     def webhook_url(self) -> str | None:
@@ -1004,7 +542,7 @@ class BotApiEmulator:
 
     def update_enqueued_at(self, update_id: int) -> float:
         """time.monotonic() when the update was enqueued."""
-        return self._enqueued_at[update_id]
+        return self.updates.enqueued_at[update_id]
 
     # -- test-side API: faults -----------------------------------------------
 
@@ -1043,8 +581,8 @@ class BotApiEmulator:
         sender = payload.get("from")
         if kind == "callback_query" and isinstance(payload.get("id"), str):
             user_id = sender.get("id") if isinstance(sender, dict) else None
-            self._queries[payload["id"]] = _Query(user_id if isinstance(user_id, int) else 0)
-        return self._enqueue(kind, payload)
+            self._queries[payload["id"]] = Query(user_id if isinstance(user_id, int) else 0)
+        return self.updates.enqueue(kind, payload)
 
     def _method_key(self, method: str) -> str:
         if method.lower() not in self._handlers:
@@ -1056,8 +594,8 @@ class BotApiEmulator:
 
     async def wait_fetched(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - by design
         """Return once every enqueued update was delivered and confirmed by the bot."""
-        if not await self._notifier.wait_until(lambda: not self._queue, timeout):
-            ids = [u.update_id for u in self._queue]
+        if not await self._notifier.wait_until(lambda: not self.updates.pending, timeout):
+            ids = [u.update_id for u in self.updates.pending]
             raise TimeoutError(
                 f"updates {ids} not fetched and confirmed within {timeout}s "
                 "(is the bot polling with increasing offsets, or is the webhook failing?)"
@@ -1109,44 +647,14 @@ class BotApiEmulator:
 
     # -- updates -------------------------------------------------------------
 
-    def _allows(self, kind: str) -> bool:
-        return kind in self._allowed if self._allowed is not None else kind not in _OPT_IN_UPDATES
-
-    def _enqueue(self, kind: str, payload: JSON) -> int:
-        update_id = self._next_update_id
-        self._next_update_id += 1
-        self._enqueued_at[update_id] = time.monotonic()
-        if self._allows(kind):  # Telegram never creates updates the bot did not ask for
-            self._queue.append(_Update(update_id, kind, payload))
-        self._notifier.notify()
-        return update_id
-
-    def _confirm(self, offset: int) -> None:
-        before = len(self._queue)
-        if offset < 0:  # Telegram: keep only the last -offset updates
-            self._queue = self._queue[max(len(self._queue) + offset, 0) :]
-        else:
-            self._queue = [u for u in self._queue if u.update_id >= offset]
-        if len(self._queue) != before:
-            self._notifier.notify()
-
-    def _set_allowed(self, value: Any) -> None:
-        if value is None:
-            return
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise bad_request("can't parse allowed_updates JSON object")
-        self._allowed = frozenset(value) if value else None
-        self._queue = [u for u in self._queue if self._allows(u.kind)]
-        self._notifier.notify()
-
     def _fake_file(self, kind: str) -> JSON:
         number = next(self._counter)
         return {"file_id": f"{kind}-{number:08d}-emu", "file_unique_id": f"u{kind[:2]}{number}"}
 
-    def _private_chat(self, user: EmulatedUser) -> _Chat:
+    def _private_chat(self, user: EmulatedUser) -> Chat:
         return self._chats[user.id]
 
-    def _lookup(self, ref: int | str) -> _Chat | None:
+    def _lookup(self, ref: int | str) -> Chat | None:
         if isinstance(ref, str) and ref.startswith("@"):
             chat_id = self._usernames.get(ref.lower())
             return None if chat_id is None else self._chats.get(chat_id)
@@ -1155,7 +663,7 @@ class BotApiEmulator:
         except ValueError:
             return None
 
-    def _user_message(self, user: EmulatedUser, chat: _Chat, content: JSON) -> int:
+    def _user_message(self, user: EmulatedUser, chat: Chat, content: JSON) -> int:
         message: JSON = {
             "message_id": chat.new_message_id(),
             "from": user.to_json(),
@@ -1164,7 +672,7 @@ class BotApiEmulator:
             **content,
         }
         chat.incoming[message["message_id"]] = message
-        return self._enqueue("message", message)
+        return self.updates.enqueue("message", message)
 
     def _edit_user_message(self, user: EmulatedUser, message_id: int, new_text: str) -> int:
         chat = self._private_chat(user)
@@ -1174,9 +682,9 @@ class BotApiEmulator:
         original.pop("entities", None)
         edited = {**original, **_text_content(new_text), "edit_date": now()}
         chat.incoming[message_id] = edited
-        return self._enqueue("edited_message", edited)
+        return self.updates.enqueue("edited_message", edited)
 
-    def _keyboard_message(self, chat: _Chat, message_id: int | None) -> StoredMessage:
+    def _keyboard_message(self, chat: Chat, message_id: int | None) -> StoredMessage:
         visible = chat.visible()
         if message_id is not None:
             for message in visible:
@@ -1191,9 +699,9 @@ class BotApiEmulator:
             f"no bot message with an inline keyboard in chat {chat.id}; last: {texts}"
         )
 
-    def _press(self, user: EmulatedUser, chat: _Chat, message_id: int, data: str) -> int:
+    def _press(self, user: EmulatedUser, chat: Chat, message_id: int, data: str) -> int:
         query_id = str(4_000_000_000_000_000_000 + next(self._counter))
-        self._queries[query_id] = _Query(user.id)
+        self._queries[query_id] = Query(user.id)
         message = chat.messages.get(message_id)
         if message is not None and not message.deleted:
             message_json = self._message_json(chat, message)
@@ -1206,7 +714,7 @@ class BotApiEmulator:
             "chat_instance": f"{abs(chat.id) * 7919 % 10**12}",
             "data": data,
         }
-        return self._enqueue("callback_query", payload)
+        return self.updates.enqueue("callback_query", payload)
 
     def _set_blocked(self, user: EmulatedUser, *, blocked: bool) -> int:
         chat = self._private_chat(user)
@@ -1220,14 +728,14 @@ class BotApiEmulator:
             "old_chat_member": member if blocked else kicked,
             "new_chat_member": kicked if blocked else member,
         }
-        return self._enqueue("my_chat_member", payload)
+        return self.updates.enqueue("my_chat_member", payload)
 
     # -- HTTP: Bot API -------------------------------------------------------
 
     def _build_handlers(self) -> dict[str, tuple[str, _Handler]]:
         table: dict[str, _Handler] = {
             "getMe": self._get_me,
-            "getUpdates": self._get_updates,
+            "getUpdates": self.updates.get_updates,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
@@ -1347,7 +855,7 @@ class BotApiEmulator:
         params = normalise(values)
         chat_id = params.get("chat_id")
         method = self._handlers[key][0]
-        deprecated = _deprecated_params(method)
+        deprecated = deprecated_params(method)
         self.deprecated_params.extend((method, name) for name in params if name in deprecated)
         call = ApiCall(
             seq=len(self.api_calls) + 1,
@@ -1386,35 +894,6 @@ class BotApiEmulator:
     async def _always_true(self, _: Params) -> bool:
         return True
 
-    async def _get_updates(self, p: Params) -> list[JSON]:
-        if self._webhook is not None:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
-        offset = p.integer("offset")
-        limit = min(max(p.integer("limit") or 100, 1), 100)
-        timeout = min(max(p.number("timeout") or 0.0, 0.0), _MAX_POLL_TIMEOUT)
-        self._set_allowed(p.json("allowed_updates"))
-        if offset is not None:
-            self._confirm(offset)
-        self._poll_generation += 1  # a newer getUpdates terminates an older long poll
-        generation = self._poll_generation
-        self._notifier.notify()
-
-        def ready() -> bool:
-            return bool(self._queue) or self._closing or generation != self._poll_generation
-
-        await self._notifier.wait_until(ready, timeout)
-        if generation != self._poll_generation:
-            raise ApiError(
-                409,
-                "Conflict: terminated by other getUpdates request; "
-                "make sure that only one bot instance is running",
-            )
-        return [u.to_json() for u in self._queue[:limit]]
-
     # -- methods: webhook ----------------------------------------------------
 
     async def _set_webhook(self, p: Params) -> bool:
@@ -1424,35 +903,34 @@ class BotApiEmulator:
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         if secret is not None and not _SECRET_TOKEN_RE.fullmatch(secret):
             raise bad_request("secret token contains unallowed characters")
-        self._set_allowed(p.json("allowed_updates"))
+        self.updates.set_allowed(p.json("allowed_updates"))
         if p.flag("drop_pending_updates"):
-            self._confirm(self._next_update_id)
+            self.updates.drop_pending()
         await self._stop_webhook()
         if url:
             hook = _Webhook(url, secret, p.integer("max_connections") or 40)
             self._webhook = hook
             hook.task = asyncio.create_task(self._deliver_webhooks(hook))
-            self._poll_generation += 1  # a running long poll now answers 409
-            self._notifier.notify()
+            self.updates.terminate_polls()  # a running long poll now answers 409
         return True
 
     async def _delete_webhook(self, p: Params) -> bool:
         if p.flag("drop_pending_updates"):
-            self._confirm(self._next_update_id)
+            self.updates.drop_pending()
         await self._stop_webhook()
         return True
 
     async def _get_webhook_info(self, _: Params) -> JSON:
         info: JSON = {"url": "", "has_custom_certificate": False}
-        info["pending_update_count"] = len(self._queue)
+        info["pending_update_count"] = len(self.updates.pending)
         hook = self._webhook
         if hook is not None:
             info.update(url=hook.url, max_connections=hook.max_connections, ip_address="127.0.0.1")
             if hook.last_error_date is not None:
                 info["last_error_date"] = hook.last_error_date
                 info["last_error_message"] = hook.last_error_message
-        if self._allowed is not None:
-            info["allowed_updates"] = sorted(self._allowed)
+        if self.updates.allowed is not None:
+            info["allowed_updates"] = sorted(self.updates.allowed)
         return info
 
     async def _stop_webhook(self) -> None:
@@ -1470,19 +948,19 @@ class BotApiEmulator:
         async with ClientSession(timeout=ClientTimeout(total=10)) as session:
             while True:
                 await self._notifier.wait_until(
-                    lambda: bool(self._queue) or self._webhook is not hook, None
+                    lambda: bool(self.updates.pending) or self._webhook is not hook, None
                 )
                 if self._webhook is not hook:
                     return
-                update = self._queue[0]
+                update = self.updates.pending[0]
                 if await self._post_update(session, hook, update):
-                    self._confirm(update.update_id + 1)
+                    self.updates.confirm(update.update_id + 1)
                     delay = _WEBHOOK_BACKOFF[0]
                 else:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, _WEBHOOK_BACKOFF[1])
 
-    async def _post_update(self, session: ClientSession, hook: _Webhook, update: _Update) -> bool:
+    async def _post_update(self, session: ClientSession, hook: _Webhook, update: Update) -> bool:
         headers = {"Content-Type": "application/json"}
         if hook.secret_token:
             headers[_WEBHOOK_AUTH_HEADER] = hook.secret_token
@@ -1519,7 +997,7 @@ class BotApiEmulator:
 
     # -- methods: messages ---------------------------------------------------
 
-    def _chat_for(self, p: Params, *, send: bool = True) -> _Chat:
+    def _chat_for(self, p: Params, *, send: bool = True) -> Chat:
         """Resolve chat_id; ``send`` applies the rules for writing into the chat."""
         ref = p.get("chat_id")
         if ref is None:
@@ -1540,7 +1018,7 @@ class BotApiEmulator:
             )
         return chat
 
-    def _reply_target(self, chat: _Chat, p: Params) -> int | None:
+    def _reply_target(self, chat: Chat, p: Params) -> int | None:
         parameters = p.json("reply_parameters")
         if isinstance(parameters, dict):
             target = parameters.get("message_id")
@@ -1559,11 +1037,11 @@ class BotApiEmulator:
             return None
         raise bad_request("message to be replied not found")
 
-    def _store(self, chat: _Chat, message: StoredMessage) -> JSON:
+    def _store(self, chat: Chat, message: StoredMessage) -> JSON:
         chat.messages[message.message_id] = message
         return self._message_json(chat, message)
 
-    def _message_json(self, chat: _Chat, message: StoredMessage, *, nested: bool = True) -> JSON:
+    def _message_json(self, chat: Chat, message: StoredMessage, *, nested: bool = True) -> JSON:
         data: JSON = {
             "message_id": message.message_id,
             "date": message.date,
@@ -1591,7 +1069,7 @@ class BotApiEmulator:
             data["reply_to_message"] = self._reply_json(chat, message.reply_to_message_id)
         return data
 
-    def _reply_json(self, chat: _Chat, message_id: int) -> JSON:
+    def _reply_json(self, chat: Chat, message_id: int) -> JSON:
         if message_id in chat.incoming:
             return chat.incoming[message_id]
         return self._message_json(chat, chat.messages[message_id], nested=False)
@@ -1642,7 +1120,7 @@ class BotApiEmulator:
         return {**ids, "file_size": len(upload.data)}
 
     def _media_message(
-        self, p: Params, chat: _Chat, kind: str, upload: UploadedFile
+        self, p: Params, chat: Chat, kind: str, upload: UploadedFile
     ) -> StoredMessage:
         if upload.source_url is None and not upload.data:
             raise bad_request("file must be non-empty")
@@ -1697,7 +1175,7 @@ class BotApiEmulator:
 
     # -- methods: editing ----------------------------------------------------
 
-    def _message_to_edit(self, p: Params) -> tuple[_Chat, StoredMessage]:
+    def _message_to_edit(self, p: Params) -> tuple[Chat, StoredMessage]:
         if p.get("inline_message_id") is not None:
             raise bad_request("MESSAGE_ID_INVALID")  # inline mode is not emulated
         chat = self._chat_for(p)
@@ -1712,7 +1190,7 @@ class BotApiEmulator:
         return chat, message
 
     def _apply_edit(
-        self, chat: _Chat, message: StoredMessage, parsed: ParsedText | None, markup: Markup
+        self, chat: Chat, message: StoredMessage, parsed: ParsedText | None, markup: Markup
     ) -> JSON:
         """Apply new content/markup, or answer "not modified" as Telegram does."""
         same_text = parsed is None or (
@@ -1830,10 +1308,10 @@ class BotApiEmulator:
             status = chat.bot_status or "member"
             member: JSON = {"status": status, "user": self._bot_json()}
             if status == "administrator":
-                member.update(can_be_edited=False, is_anonymous=False, **_ADMIN_RIGHTS)
+                member.update(can_be_edited=False, is_anonymous=False, **ADMIN_RIGHTS)
                 member.update(chat.bot_rights)
             elif status == "restricted":
-                member.update(_RESTRICTED_RIGHTS, until_date=0, is_member=True)
+                member.update(RESTRICTED_RIGHTS, until_date=0, is_member=True)
                 member.update(chat.bot_rights)
             elif status == "creator":
                 member["is_anonymous"] = False
@@ -1856,7 +1334,7 @@ class BotApiEmulator:
         return user
 
     def _update_response(self, update_id: int) -> web.Response:
-        enqueued = self._enqueued_at[update_id]
+        enqueued = self.updates.enqueued_at[update_id]
         return web.json_response({"update_id": update_id, "enqueued_at": enqueued})
 
     async def _control_text(self, request: web.Request) -> web.Response:
@@ -1900,7 +1378,7 @@ class BotApiEmulator:
         except ValueError as exc:
             return control_error(str(exc))
         await self._notifier.wait_until(
-            lambda: len(self.api_calls) > after or self._closing, timeout
+            lambda: len(self.api_calls) > after or self.updates.closing, timeout
         )
         return web.json_response([c.to_event() for c in self.api_calls[max(after, 0) :]])
 
