@@ -22,6 +22,8 @@ class Person(Protocol):
     last_name: str | None
     username: str | None
 
+    def to_json(self) -> JSON: ...
+
 
 @dataclass
 class StoredMessage:
