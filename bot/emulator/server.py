@@ -23,19 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import inspect
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from aiohttp import (
-    web,
-)
-
-from bot.emulator.calls import ApiCall, deprecated_params
+from bot.emulator.calls import ApiCall, Calls, Handler
 from bot.emulator.chats import (
     MEMBER_STATUSES,
     CallbackAnswer,
@@ -46,6 +40,7 @@ from bot.emulator.chats import (
 from bot.emulator.citizens import EmulatedUser
 from bot.emulator.faults import Fault, FaultPlan
 from bot.emulator.html import EntityParseError, ParsedText, parse_html, utf16_len
+from bot.emulator.http import HttpSurface
 from bot.emulator.messages import Messages
 from bot.emulator.updates import Notifier, UpdateQueue
 from bot.emulator.validation import (
@@ -61,10 +56,6 @@ from bot.emulator.wire import (
     ApiError,
     Params,
     UploadedFile,
-    control_error,
-    json_response,
-    normalise,
-    read_request,
 )
 
 __all__ = [
@@ -91,8 +82,6 @@ __all__ = [
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
-_MAX_UPLOAD = 60 * 1024 * 1024  # above Telegram's 50 MB so we can answer 413 ourselves
-
 
 def _bot_id_from_token(token: str) -> int:
     # The numeric token prefix is the bot's user id; aiogram's bot.id relies on it.
@@ -100,7 +89,6 @@ def _bot_id_from_token(token: str) -> int:
     return int(prefix) if prefix.isdigit() else 1_000_000_001
 
 
-_Handler = Callable[[Params], Awaitable[Any]]
 # A raw answer to a call (BotApiEmulator.answer_with): a body, or a function of the real one.
 RawAnswer = str | JSON | Callable[[JSON], "str | JSON"]
 
@@ -123,40 +111,27 @@ class BotApiEmulator:
         self.bot_id = bot_id if bot_id is not None else _bot_id_from_token(token)
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
-        self.api_calls: list[ApiCall] = []
         self._users: dict[int, EmulatedUser] = {}  # the simulated citizens
-        self.messages = Messages(self._bot_json, lambda: self.bot_id)
         self._notifier = Notifier()
+        self.messages = Messages(self._bot_json, lambda: self.bot_id)
         self.updates = UpdateQueue(self._notifier, lambda: self.webhooks.hook is not None)
         self.webhooks = Webhooks(self.updates, self._invoke_from, self._knows)
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-        self._handlers = self._build_handlers()
-        self.faults = FaultPlan(self._method_key)
+        self.calls = Calls(self._notifier, self._method_table())
+        self.faults = FaultPlan(self.calls.key)
+        self.http = HttpSurface(
+            token, self.calls, self.faults, self.updates, self.user, self._chat_messages
+        )
+        self.api_calls: list[ApiCall] = self.calls.log
         # Parameters aiogram's own method models mark deprecated, as (method, parameter).
-        self.deprecated_params: list[tuple[str, str]] = []
+        self.deprecated_params: list[tuple[str, str]] = self.calls.deprecated
+        self._base_url: str | None = None
 
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on host:port (0 picks a free port) and return the base URL."""
-        if self._runner is not None:
-            raise RuntimeError("emulator already started")
-        app = web.Application(client_max_size=_MAX_UPLOAD)
-        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
-        app.router.add_post("/_emulator/users/{user_id}/text", self._control_text)
-        app.router.add_post("/_emulator/users/{user_id}/press", self._control_press)
-        app.router.add_get("/_emulator/chats/{chat_id}", self._control_chat)
-        app.router.add_get("/_emulator/events", self._control_events)
-        # handler_cancellation ends long polls of clients that went away.
-        runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
-        )
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
+        self._base_url = await self.http.start(host, port)
         self.updates.closing = False
-        self._base_url = f"http://{host}:{runner.addresses[0][1]}"
         return self._base_url
 
     async def stop(self) -> None:
@@ -164,10 +139,37 @@ class BotApiEmulator:
         self.updates.closing = True
         self._notifier.notify()
         await self.webhooks.stop()
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self.http.stop()
         self._base_url = None
+
+    def _method_table(self) -> dict[str, Handler]:
+        return {
+            "getMe": self._get_me,
+            "getUpdates": self.updates.get_updates,
+            "setWebhook": self.webhooks.set_webhook,
+            "deleteWebhook": self.webhooks.delete_webhook,
+            "getWebhookInfo": self.webhooks.get_webhook_info,
+            "sendMessage": self.messages.send_message,
+            "editMessageText": self.messages.edit_message_text,
+            "editMessageReplyMarkup": self.messages.edit_message_reply_markup,
+            "editMessageCaption": self.messages.edit_message_caption,
+            "deleteMessage": self.messages.delete_message,
+            "answerCallbackQuery": self.messages.answer_callback_query,
+            "sendPhoto": self.messages.send_photo,
+            "sendDocument": self.messages.send_document,
+            "setMyCommands": self.messages.set_my_commands,
+            "getMyCommands": self.messages.get_my_commands,
+            "deleteMyCommands": self.messages.delete_my_commands,
+            "sendChatAction": self.messages.send_chat_action,
+            "leaveChat": self.messages.leave_chat,
+            "getChat": self.messages.get_chat,
+            "getChatMember": self.messages.get_chat_member,
+            "close": self._always_true,
+            "logOut": self._always_true,
+        }
+
+    def _chat_messages(self, chat: str, include_deleted: bool) -> list[StoredMessage]:
+        return self.chat_messages(chat, include_deleted=include_deleted)
 
     @property
     def base_url(self) -> str:
@@ -334,18 +336,12 @@ class BotApiEmulator:
         return self.messages.chats[user.id]
 
     def _knows(self, method: str) -> bool:
-        return method.lower() in self._handlers
+        return self.calls.knows(method)
 
     async def _invoke_from(
         self, key: str, values: JSON, files: dict[str, UploadedFile], source: str
     ) -> object:
-        return await self._invoke(key, values, files, source=source)
-
-    def _method_key(self, method: str) -> str:
-        if method.lower() not in self._handlers:
-            known = sorted(name for name, _ in self._handlers.values())
-            raise ValueError(f"unknown Bot API method {method!r}; emulated: {known}")
-        return method.lower()
+        return await self.calls.invoke(key, values, files, source=source)
 
     # -- test-side API: synchronisation --------------------------------------
 
@@ -402,147 +398,6 @@ class BotApiEmulator:
             report += f"\nlast predicate error: {errors[0]!r}"
         return report
 
-    # -- HTTP: Bot API -------------------------------------------------------
-
-    def _build_handlers(self) -> dict[str, tuple[str, _Handler]]:
-        table: dict[str, _Handler] = {
-            "getMe": self._get_me,
-            "getUpdates": self.updates.get_updates,
-            "setWebhook": self.webhooks.set_webhook,
-            "deleteWebhook": self.webhooks.delete_webhook,
-            "getWebhookInfo": self.webhooks.get_webhook_info,
-            "sendMessage": self.messages.send_message,
-            "editMessageText": self.messages.edit_message_text,
-            "editMessageReplyMarkup": self.messages.edit_message_reply_markup,
-            "editMessageCaption": self.messages.edit_message_caption,
-            "deleteMessage": self.messages.delete_message,
-            "answerCallbackQuery": self.messages.answer_callback_query,
-            "sendPhoto": self.messages.send_photo,
-            "sendDocument": self.messages.send_document,
-            "setMyCommands": self.messages.set_my_commands,
-            "getMyCommands": self.messages.get_my_commands,
-            "deleteMyCommands": self.messages.delete_my_commands,
-            "sendChatAction": self.messages.send_chat_action,
-            "leaveChat": self.messages.leave_chat,
-            "getChat": self.messages.get_chat,
-            "getChatMember": self.messages.get_chat_member,
-            "close": self._always_true,
-            "logOut": self._always_true,
-        }
-        return {name.lower(): (name, handler) for name, handler in table.items()}
-
-    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["token"] != self._token:
-            return json_response(401, ApiError(401, "Unauthorized").payload())
-        key = request.match_info["method"].lower()
-        if key not in self._handlers:
-            return json_response(404, ApiError(404, "Not Found").payload())
-        try:
-            values, files = await read_request(request)
-        except ApiError as exc:
-            return json_response(exc.status, exc.payload())
-        fault = self.faults.take(key)
-        if fault is not None:
-            return await self._answer_fault(request, key, values, files, fault)
-        status, body = await self._invoke(key, values, files)
-        return json_response(status, body)
-
-    async def _answer_fault(
-        self,
-        request: web.Request,
-        key: str,
-        values: JSON,
-        files: dict[str, UploadedFile],
-        fault: Fault,
-    ) -> web.StreamResponse:
-        """Answer one call as ``fault`` says: after running it or without, late, with another
-        status or body, or not at all."""
-        self.faults.injected.append((self._handlers[key][0], fault.label))
-        answered = 0 if fault.drop else fault.status
-        if fault.execute:
-            # The real answer, for a body made from it; the status the bot sees is the fault's
-            # (200: the real one).
-            real_status, real = await self._invoke(key, values, files, fault=fault.label)
-            call = self.api_calls[-1]  # recorded with no await since
-            status = real_status if fault.status == 200 and not fault.drop else fault.status
-            call.status = 0 if fault.drop else status
-            body = real if status == real_status else fault.error_payload()
-        else:
-            status, body = fault.status, fault.error_payload()
-            real = body
-            self._record(key, values, files, time.monotonic(), answered, fault.label)
-        if fault.delay:
-            await asyncio.sleep(fault.delay)  # a client that gave up has gone by now
-        if fault.drop:
-            return self._drop_connection(request)
-        if fault.body is None:
-            return json_response(status, body)
-        raw = fault.body(status, copy.deepcopy(real)) if callable(fault.body) else fault.body
-        if isinstance(raw, dict):
-            return json_response(status, raw)
-        return web.Response(
-            status=status,
-            body=raw.encode() if isinstance(raw, str) else raw,
-            content_type=fault.content_type,
-        )
-
-    def _drop_connection(self, request: web.Request) -> web.StreamResponse:
-        if request.transport is not None:
-            request.transport.abort()  # the client sees the server disconnect
-        return web.Response(status=500)  # never reaches the client
-
-    async def _invoke(
-        self,
-        key: str,
-        values: JSON,
-        files: dict[str, UploadedFile],
-        *,
-        fault: str | None = None,
-        source: str = "http",
-    ) -> tuple[int, JSON]:
-        """Execute one method and record the call (``fault``: the label of a fault that
-        follows the execution)."""
-        started = time.monotonic()
-        try:
-            result = await self._handlers[key][1](Params(normalise(values), files))
-            status, body = 200, {"ok": True, "result": result}
-        except ApiError as exc:
-            status, body = exc.status, exc.payload()
-        except Exception as exc:  # an emulator bug: answer like Telegram, keep the traceback
-            _log.exception("emulator failed to execute %s", key)
-            status, body = 500, ApiError(500, f"Internal Server Error: {exc!r}").payload()
-        self._record(key, values, files, started, status, fault, source)
-        return status, body
-
-    def _record(
-        self,
-        key: str,
-        values: JSON,
-        files: dict[str, UploadedFile],
-        started: float,
-        status: int,
-        fault: str | None,
-        source: str = "http",
-    ) -> None:
-        params = normalise(values)
-        chat_id = params.get("chat_id")
-        method = self._handlers[key][0]
-        deprecated = deprecated_params(method)
-        self.deprecated_params.extend((method, name) for name in params if name in deprecated)
-        call = ApiCall(
-            seq=len(self.api_calls) + 1,
-            method=method,
-            params=params,
-            files=files,
-            time=started,
-            chat_id=chat_id if isinstance(chat_id, int | str) else None,
-            status=status,
-            fault=fault,
-            source=source,
-        )
-        self.api_calls.append(call)
-        self._notifier.notify()
-
     # -- methods: bot and updates --------------------------------------------
 
     def _bot_json(self) -> JSON:
@@ -565,67 +420,6 @@ class BotApiEmulator:
 
     async def _always_true(self, _: Params) -> bool:
         return True
-
-    # -- HTTP: control API ---------------------------------------------------
-
-    def _control_user(self, request: web.Request, body: JSON) -> EmulatedUser:
-        user = self.user(int(request.match_info["user_id"]))
-        for attribute in ("first_name", "last_name", "username", "language_code"):
-            if isinstance(body.get(attribute), str):
-                setattr(user, attribute, body[attribute])
-        return user
-
-    def _update_response(self, update_id: int) -> web.Response:
-        enqueued = self.updates.enqueued_at[update_id]
-        return web.json_response({"update_id": update_id, "enqueued_at": enqueued})
-
-    async def _control_text(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            text = body["text"]
-            if not isinstance(text, str):
-                raise TypeError("text must be a string")
-            update_id = self._control_user(request, body).send_text(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            return control_error(f"{type(exc).__name__}: {exc}")
-        return self._update_response(update_id)
-
-    async def _control_press(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            user = self._control_user(request, body)
-            message_id = body.get("message_id")
-            if "data" in body:
-                update_id = user.press_data(int(message_id), str(body["data"]))
-            else:
-                target = None if message_id is None else int(message_id)
-                update_id = user.press(str(body["button"]), message_id=target)
-        except (ValueError, KeyError, TypeError, AssertionError) as exc:
-            return control_error(f"{type(exc).__name__}: {exc}")
-        return self._update_response(update_id)
-
-    async def _control_chat(self, request: web.Request) -> web.Response:
-        ref = request.match_info["chat_id"]
-        include_deleted = request.query.get("include_deleted") in ("1", "true")
-        try:
-            messages = self.chat_messages(ref, include_deleted=include_deleted)
-        except KeyError as exc:
-            return control_error(str(exc), status=404)
-        return web.json_response([m.to_dict() for m in messages])
-
-    async def _control_events(self, request: web.Request) -> web.Response:
-        try:
-            after = int(request.query.get("after", "0"))
-            timeout = min(float(request.query.get("timeout", "0")), 60.0)
-        except ValueError as exc:
-            return control_error(str(exc))
-        await self._notifier.wait_until(
-            lambda: len(self.api_calls) > after or self.updates.closing, timeout
-        )
-        return web.json_response([c.to_event() for c in self.api_calls[max(after, 0) :]])
-
-
-# --------------------------------------------------------------------------- CLI
 
 
 async def _serve(host: str, port: int, token: str, username: str) -> None:
