@@ -224,6 +224,13 @@ class EmulatedUser:
         return messages[-1]
 
     @property
+    def newest_message(self) -> StoredMessage | None:
+        """The bot's newest message in this chat, deleted or not; None before the first
+        (cheaper than ``messages``: nothing is sorted)."""
+        sent = self._chat.messages
+        return sent[max(sent)] if sent else None
+
+    @property
     def last_text(self) -> str:
         return self.last_message.text
 

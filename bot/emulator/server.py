@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from bot.emulator.calls import ApiCall, Calls, Handler
+from bot.emulator.calls import ApiCall, CallObserver, Calls, Handler
 from bot.emulator.chats import (
     MEMBER_STATUSES,
     CallbackAnswer,
@@ -285,6 +285,35 @@ class BotApiEmulator:
     def update_enqueued_at(self, update_id: int) -> float:
         """time.monotonic() when the update was enqueued."""
         return self.updates.enqueued_at[update_id]
+
+    # -- test-side API: long runs (benchmarks/load.py) -----------------------
+
+    def observe_calls(self, observer: CallObserver) -> None:
+        """Tell ``observer`` of every Bot API call once it is recorded."""
+        self.calls.observers.append(observer)
+
+    def has_user(self, user_id: int) -> bool:
+        """Whether a simulated user with this id exists (and was not forgotten)."""
+        return user_id in self._users
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop a simulated user with their private chat and button answers, so a run with
+        many users keeps only the ones still active."""
+        self._users.pop(user_id, None)
+        self.messages.users.pop(user_id, None)
+        self.messages.chats.pop(user_id, None)
+        self.messages.answers.pop(user_id, None)
+
+    def callback_query_user(self, query_id: str, *, forget: bool = False) -> int | None:
+        """The id of the user whose button press ``query_id`` is (``forget``: drop the press
+        afterwards; it can no longer be answered)."""
+        queries = self.messages.queries
+        query = queries.pop(query_id, None) if forget else queries.get(query_id)
+        return None if query is None else query.user_id
+
+    def forget_update(self, update_id: int) -> float:
+        """Like ``update_enqueued_at``, and drop that record."""
+        return self.updates.enqueued_at.pop(update_id)
 
     # -- test-side API: faults -----------------------------------------------
 
