@@ -16,6 +16,10 @@ Tests run it in their own event loop and drive simulated users in-process::
 
 Other processes use the HTTP control API under ``/_emulator/`` and
 ``python -m bot.emulator.server --port 8081 --token 123:abc`` runs it standalone.
+
+``BotApiEmulator`` only composes the parts (see the package docstring for where each lives)
+and offers the test-side API; it may import every other module of the emulator and re-exports
+the names tests use (``Fault``, ``EmulatedUser``, ``parse_html``...).
 """
 
 from __future__ import annotations
