@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import inspect
 import json
-import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -84,7 +83,6 @@ __all__ = [
     "utf16_len",
 ]
 T = TypeVar("T")
-_log = logging.getLogger(__name__)
 
 
 def _bot_id_from_token(token: str) -> int:
