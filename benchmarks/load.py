@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -93,24 +94,14 @@ class BenchEmulator(BotApiEmulator):
         self.errors: list[str] = []
         self.methods: Counter[str] = Counter()
         self.lean = False  # drop the call log and per-user state as soon as possible
+        self.observe_calls(self._on_call)
 
-    def _record(
-        self,
-        key: str,
-        values: dict[str, Any],
-        files: dict[str, Any],
-        started: float,
-        status: int,
-        fault: str | None,
-        source: str = "http",
-    ) -> None:
-        super()._record(key, values, files, started, status, fault, source)
-        call = self.api_calls[-1]
+    def _on_call(self, call: ApiCall) -> None:
         if self.lean:
             self.api_calls.clear()
         self.methods[call.method] += 1
-        if status != 200:
-            self.errors.append(f"{call.method} -> {status} (chat {call.chat_id})")
+        if call.status != 200:
+            self.errors.append(f"{call.method} -> {call.status} (chat {call.chat_id})")
         user_id = self._user_of(call)
         if user_id is not None:
             watcher = self.watchers.get(user_id)
@@ -119,26 +110,21 @@ class BenchEmulator(BotApiEmulator):
 
     def _user_of(self, call: ApiCall) -> int | None:
         if isinstance(call.chat_id, int):
-            return call.chat_id if call.chat_id in self._users else None
+            return call.chat_id if self.has_user(call.chat_id) else None
         query_id = call.params.get("callback_query_id")
         if query_id is None:
             return None
-        query = self._queries.get(str(query_id))
-        if query is None:
-            return None
-        if self.lean:
-            del self._queries[str(query_id)]
-        return query.user_id
+        return self.callback_query_user(str(query_id), forget=self.lean)
 
     def forget(self, user_id: int) -> None:
         """Drop everything kept about a citizen who is done."""
         self.watchers.pop(user_id, None)
-        self._users.pop(user_id, None)
-        self._chats.pop(user_id, None)
-        self._answers.pop(user_id, None)
+        self.forget_user(user_id)
 
     def enqueued_at(self, update_id: int) -> float:
-        return self._enqueued_at.pop(update_id) if self.lean else self._enqueued_at[update_id]
+        if self.lean:
+            return self.forget_update(update_id)
+        return self.update_enqueued_at(update_id)
 
 
 # --------------------------------------------------------------------------- citizens
@@ -149,8 +135,8 @@ Action = Callable[[EmulatedUser], int]
 
 def _shows(user: EmulatedUser, marker: str) -> Callable[[], bool]:
     def check() -> bool:
-        messages = user._emu._chats[user.id].messages
-        return bool(messages) and marker in messages[max(messages)].text
+        newest = user.newest_message
+        return newest is not None and marker in newest.text
 
     return check
 
@@ -442,7 +428,7 @@ async def open_loop(population: Population, rate: float, seconds: float) -> dict
         citizen = ready.popleft() if ready else population.new()
         future = citizen.send(latencies)
         in_flight.add(future)
-        future.add_done_callback(lambda f, c=citizen: completed(c, f))
+        future.add_done_callback(functools.partial(completed, citizen))
         sent += 1
     elapsed = loop.time() - start
     # Let every started dialog finish (closed loop, unmeasured).
@@ -626,10 +612,11 @@ async def check_database(database_url: str, population: Population) -> dict[str,
             ):
                 votes.setdefault(ids[participant_id], set()).add(topic_id)
             impulses: dict[str, list[tuple[str, str]]] = {}
-            for participant_id, topic_id, text in await session.execute(
+            for author_id, topic_id, text in await session.execute(
                 select(Impulse.participant_id, Impulse.topic_id, Impulse.text)
             ):
-                impulses.setdefault(ids[participant_id], []).append((text, topic_id))
+                assert author_id is not None  # nothing is erased during a run
+                impulses.setdefault(ids[author_id], []).append((text, topic_id))
     finally:
         await database.dispose()
     actual = {

@@ -16,6 +16,10 @@ Tests run it in their own event loop and drive simulated users in-process::
 
 Other processes use the HTTP control API under ``/_emulator/`` and
 ``python -m bot.emulator.server --port 8081 --token 123:abc`` runs it standalone.
+
+``BotApiEmulator`` only composes the parts (see the package docstring for where each lives)
+and offers the test-side API; it may import every other module of the emulator and re-exports
+the names tests use (``Fault``, ``EmulatedUser``, ``parse_html``...).
 """
 
 from __future__ import annotations
@@ -23,1176 +27,62 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
-import functools
-import importlib
 import inspect
-import itertools
 import json
-import logging
-import mimetypes
-import random
-import re
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from aiohttp import (
-    BodyPartReader,
-    ClientError,
-    ClientResponse,
-    ClientSession,
-    ClientTimeout,
-    MultipartReader,
-    web,
+from bot.emulator.calls import ApiCall, CallObserver, Calls, Handler
+from bot.emulator.chats import (
+    MEMBER_STATUSES,
+    CallbackAnswer,
+    Chat,
+    Query,
+    StoredMessage,
+)
+from bot.emulator.citizens import EmulatedUser
+from bot.emulator.faults import Fault, FaultPlan
+from bot.emulator.html import EntityParseError, ParsedText, parse_html, utf16_len
+from bot.emulator.http import HttpSurface
+from bot.emulator.messages import Messages
+from bot.emulator.updates import Notifier, UpdateQueue
+from bot.emulator.validation import (
+    CALLBACK_ANSWER_LIMIT,
+    CALLBACK_DATA_LIMIT,
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    Button,
+)
+from bot.emulator.webhooks import Webhook, Webhooks
+from bot.emulator.wire import (
+    JSON,
+    ApiError,
+    Params,
+    UploadedFile,
 )
 
-JSON = dict[str, Any]
+__all__ = [
+    "CALLBACK_ANSWER_LIMIT",
+    "CALLBACK_DATA_LIMIT",
+    "CAPTION_LIMIT",
+    "TEXT_LIMIT",
+    "ApiCall",
+    "ApiError",
+    "BotApiEmulator",
+    "Button",
+    "CallbackAnswer",
+    "EmulatedUser",
+    "EntityParseError",
+    "Fault",
+    "FaultPlan",
+    "ParsedText",
+    "StoredMessage",
+    "UploadedFile",
+    "main",
+    "parse_html",
+    "utf16_len",
+]
 T = TypeVar("T")
-_log = logging.getLogger(__name__)
-
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
-CALLBACK_DATA_LIMIT = 64
-CALLBACK_ANSWER_LIMIT = 200
-_MAX_UPLOAD = 60 * 1024 * 1024  # above Telegram's 50 MB so we can answer 413 ourselves
-_DOCUMENT_LIMIT = 50 * 1024 * 1024
-_PHOTO_LIMIT = 10 * 1024 * 1024
-_MAX_POLL_TIMEOUT = 50.0
-_WEBHOOK_AUTH_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-_WEBHOOK_BACKOFF = (0.05, 1.0)  # first and maximum delay between webhook retries
-# Telegram's default set: everything except these three must be requested explicitly.
-_OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-_NOT_MODIFIED = (
-    "message is not modified: specified new message content and reply markup are "
-    "exactly the same as a current content and reply markup of the message"
-)
-_QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
-_CHAT_ACTIONS = frozenset(
-    {
-        "typing",
-        "upload_photo",
-        "record_video",
-        "upload_video",
-        "record_voice",
-        "upload_voice",
-        "upload_document",
-        "choose_sticker",
-        "find_location",
-        "record_video_note",
-        "upload_video_note",
-    }
-)
-_SCOPE_TYPES = frozenset(
-    {
-        "default",
-        "all_private_chats",
-        "all_group_chats",
-        "all_chat_administrators",
-        "chat",
-        "chat_administrators",
-        "chat_member",
-    }
-)
-_OTHER_BUTTON_KINDS = (
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
-# Complex parameters arrive JSON-encoded inside form fields (aiogram, most clients).
-_JSON_FIELDS = frozenset(
-    {
-        "reply_markup",
-        "entities",
-        "caption_entities",
-        "commands",
-        "allowed_updates",
-        "scope",
-        "link_preview_options",
-        "reply_parameters",
-        "media",
-    }
-)
-_INT_FIELDS = frozenset(
-    {
-        "chat_id",
-        "message_id",
-        "offset",
-        "limit",
-        "timeout",
-        "cache_time",
-        "max_connections",
-        "message_thread_id",
-        "reply_to_message_id",
-    }
-)
-_BOOL_FIELDS = frozenset(
-    {
-        "show_alert",
-        "disable_notification",
-        "protect_content",
-        "drop_pending_updates",
-        "allow_sending_without_reply",
-        "has_spoiler",
-        "disable_content_type_detection",
-        "show_caption_above_media",
-    }
-)
-_INT_RE = re.compile(r"-?\d{1,20}")
-_URL_RE = re.compile(r"(?:https?|tg)://\S+")
-_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_COMMAND_NAME_RE = re.compile(r"[a-z0-9_]{1,32}")
-_LANGUAGE_RE = re.compile(r"[a-z]{2}")
-_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
-
-
-def _now() -> int:
-    return int(time.time())
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class ApiError(Exception):
-    """A Bot API error answer; ``description`` follows Telegram's wording."""
-
-    def __init__(self, status: int, description: str, *, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.retry_after = retry_after
-
-    def payload(self) -> JSON:
-        body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
-        return body
-
-
-def _bad_request(detail: str) -> ApiError:
-    return ApiError(400, f"Bad Request: {detail}")
-
-
-def _blocked() -> ApiError:
-    return ApiError(403, "Forbidden: bot was blocked by the user")
-
-
-# --------------------------------------------------------------------------- HTML parsing
-
-
-class EntityParseError(ValueError):
-    """HTML that Telegram rejects; messages follow tdlib's wording."""
-
-
-@dataclass
-class ParsedText:
-    """Plain text plus Bot API entities (offsets in UTF-16 code units)."""
-
-    text: str
-    entities: list[JSON] = field(default_factory=list)
-
-
-_TAG_TYPES: dict[str, str] = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "span": "spoiler",
-    "tg-spoiler": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z][a-zA-Z0-9]{0,31}));")
-_SPECIAL_RE = re.compile(r"[<&]")
-_TAG_NAME_RE = re.compile(r"[^\s>]*")
-_ATTR_NAME_RE = re.compile(r"[^\s=>]+")
-_UNQUOTED_RE = re.compile(r"[^\s>]*")
-_SPACE_RE = re.compile(r"\s*")
-_LANGUAGE_KEY = " language"  # attribute names never contain spaces, so no clash
-
-
-def _decode_entity(match: re.Match[str]) -> str | None:
-    decimal, hexadecimal, name = match.groups()
-    if name is not None:
-        return _NAMED_ENTITIES.get(name)
-    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-        return chr(code)
-    return None
-
-
-def _unescape_lenient(value: str) -> str:
-    # Attribute values (URLs with bare '&') are accepted by Telegram; only decode.
-    return _ENTITY_RE.sub(lambda m: _decode_entity(m) or m.group(), value)
-
-
-@dataclass
-class _OpenTag:
-    name: str
-    start: int  # UTF-16 offset in the output
-    attrs: dict[str, str]
-
-
-class _HtmlParser:
-    """Telegram's HTML subset; stricter than Telegram on bare '&' to catch missing escapes."""
-
-    def __init__(self, source: str) -> None:
-        self._src = source
-        self._pos = 0
-        self._out: list[str] = []
-        self._out16 = 0
-        self._stack: list[_OpenTag] = []
-        self._entities: list[JSON] = []
-
-    def parse(self) -> ParsedText:
-        src = self._src
-        while self._pos < len(src):
-            special = _SPECIAL_RE.search(src, self._pos)
-            end = special.start() if special else len(src)
-            self._emit(src[self._pos : end])
-            self._pos = end
-            if special is None:
-                break
-            if special.group() == "&":
-                self._entity()
-            elif src.startswith("</", end):
-                self._end_tag()
-            else:
-                self._start_tag()
-        if self._stack:
-            name = self._stack[-1].name
-            self._fail(f'Can\'t find end tag corresponding to start tag "{name}"')
-        self._entities.sort(key=lambda e: (e["offset"], -e["length"]))
-        return ParsedText("".join(self._out), self._entities)
-
-    def _offset(self, index: int) -> int:
-        return len(self._src[:index].encode("utf-8"))
-
-    def _fail(self, message: str) -> NoReturn:
-        raise EntityParseError(message)
-
-    def _match(self, pattern: re.Pattern[str], pos: int) -> re.Match[str]:
-        match = pattern.match(self._src, pos)
-        assert match is not None  # only used with patterns that match the empty string
-        return match
-
-    def _emit(self, chunk: str) -> None:
-        if chunk:
-            self._out.append(chunk)
-            self._out16 += utf16_len(chunk)
-
-    def _entity(self) -> None:
-        begin = self._pos
-        match = _ENTITY_RE.match(self._src, begin)
-        if match is None:
-            self._fail(
-                f'Character "&" at byte offset {self._offset(begin)} must be escaped as &amp;'
-            )
-        char = _decode_entity(match)
-        if char is None:
-            entity = match.group()
-            self._fail(f'Unsupported HTML entity "{entity}" at byte offset {self._offset(begin)}')
-        self._emit(char)
-        self._pos = match.end()
-
-    def _start_tag(self) -> None:
-        begin = self._pos
-        name_match = self._match(_TAG_NAME_RE, begin + 1)
-        name = name_match.group().lower()
-        where = f"at byte offset {self._offset(begin)}"
-        if name_match.end() >= len(self._src):
-            self._fail(f"Unclosed start tag {where}")
-        if name not in _TAG_TYPES:
-            self._fail(f'Unsupported start tag "{name}" {where}')
-        attrs = self._attributes(name, name_match.end(), where)
-        if name == "span" and attrs.get("class") != "tg-spoiler":
-            self._fail(f'Tag "span" must have class "tg-spoiler" {where}')
-        if name == "tg-emoji" and not attrs.get("emoji-id"):
-            self._fail(f'Tag "tg-emoji" must have attribute "emoji-id" {where}')
-        self._stack.append(_OpenTag(name, self._out16, attrs))
-
-    def _attributes(self, tag: str, pos: int, where: str) -> dict[str, str]:
-        src = self._src
-        attrs: dict[str, str] = {}
-        while True:
-            pos = self._match(_SPACE_RE, pos).end()
-            if pos >= len(src):
-                self._fail(f"Unclosed start tag {where}")
-            if src[pos] == ">":
-                self._pos = pos + 1
-                return attrs
-            name = _ATTR_NAME_RE.match(src, pos)
-            if name is None:
-                self._fail(f'Empty attribute name in the tag "{tag}" {where}')
-            pos = self._match(_SPACE_RE, name.end()).end()
-            value = ""
-            if pos < len(src) and src[pos] == "=":
-                value, pos = self._attr_value(self._match(_SPACE_RE, pos + 1).end(), where)
-            attrs[name.group().lower()] = value
-
-    def _attr_value(self, pos: int, where: str) -> tuple[str, int]:
-        src = self._src
-        if pos < len(src) and src[pos] in "\"'":
-            end = src.find(src[pos], pos + 1)
-            if end < 0:
-                self._fail(f"Unclosed start tag {where}")
-            return _unescape_lenient(src[pos + 1 : end]), end + 1
-        match = self._match(_UNQUOTED_RE, pos)
-        return _unescape_lenient(match.group()), match.end()
-
-    def _end_tag(self) -> None:
-        begin = self._pos
-        end = self._src.find(">", begin + 2)
-        where = f"at byte offset {self._offset(begin)}"
-        if end < 0:
-            self._fail(f"Unclosed end tag {where}")
-        name = self._src[begin + 2 : end].strip().lower()
-        if not self._stack:
-            self._fail(f"Unexpected end tag {where}")
-        tag = self._stack.pop()
-        if name != tag.name:
-            self._fail(f'Unmatched end tag {where}, expected "</{tag.name}>", found "</{name}>"')
-        self._pos = end + 1
-        self._close(tag)
-
-    def _close(self, tag: _OpenTag) -> None:
-        language = tag.attrs.get("class", "")
-        in_pre = tag.name == "code" and self._stack and self._stack[-1].name == "pre"
-        if in_pre and language.startswith("language-"):
-            # Telegram folds <pre><code class="language-x"> into one pre entity.
-            self._stack[-1].attrs[_LANGUAGE_KEY] = language.removeprefix("language-")
-            return
-        length = self._out16 - tag.start
-        if length == 0:
-            return  # Telegram drops empty entities
-        entity: JSON = {"type": _TAG_TYPES[tag.name], "offset": tag.start, "length": length}
-        if tag.name == "a":
-            if not tag.attrs.get("href"):
-                return
-            entity["url"] = tag.attrs["href"]
-        elif tag.name == "pre" and tag.attrs.get(_LANGUAGE_KEY):
-            entity["language"] = tag.attrs[_LANGUAGE_KEY]
-        elif tag.name == "blockquote" and "expandable" in tag.attrs:
-            entity["type"] = "expandable_blockquote"
-        elif tag.name == "tg-emoji":
-            entity["custom_emoji_id"] = tag.attrs["emoji-id"]
-        self._entities.append(entity)
-
-
-def parse_html(source: str) -> ParsedText:
-    """Parse ``parse_mode=HTML`` text; raises EntityParseError where Telegram answers 400."""
-    return _HtmlParser(source).parse()
-
-
-def _trim(parsed: ParsedText) -> ParsedText:
-    """Strip outer whitespace like Telegram does, shifting and clipping entities."""
-    whitespace = " \t\n\r\v\f"
-    left = parsed.text.lstrip(whitespace)
-    shift = utf16_len(parsed.text[: len(parsed.text) - len(left)])
-    text = left.rstrip(whitespace)
-    total = utf16_len(text)
-    entities: list[JSON] = []
-    for entity in parsed.entities:
-        start = max(entity["offset"] - shift, 0)
-        end = min(entity["offset"] + entity["length"] - shift, total)
-        if end > start:
-            entities.append({**entity, "offset": start, "length": end - start})
-    return ParsedText(text, entities)
-
-
-def _explicit_entities(value: Any) -> list[JSON]:
-    if value is None:
-        return []
-    valid = isinstance(value, list) and all(
-        isinstance(e, dict)
-        and isinstance(e.get("type"), str)
-        and isinstance(e.get("offset"), int)
-        and isinstance(e.get("length"), int)
-        for e in value
-    )
-    if not valid:
-        raise _bad_request("can't parse entities JSON object")
-    return [dict(e) for e in value]
-
-
-def _render(raw: str, parse_mode: str | None, entities: Any, *, caption: bool) -> ParsedText:
-    """Apply parse_mode and Telegram's length rules to a text or caption."""
-    mode = (parse_mode or "").lower()
-    if mode == "html":
-        try:
-            parsed = parse_html(raw)
-        except EntityParseError as exc:
-            raise _bad_request(f"can't parse entities: {exc}") from exc
-    elif mode == "":
-        parsed = ParsedText(raw, _explicit_entities(entities))
-    elif mode in ("markdown", "markdownv2"):
-        parsed = ParsedText(raw)  # accepted but not parsed: the bot uses HTML
-    else:
-        raise _bad_request("unsupported parse_mode")
-    parsed = _trim(parsed)
-    length = utf16_len(parsed.text)
-    if caption and length > CAPTION_LIMIT:
-        raise _bad_request("message caption is too long")
-    if not caption and length == 0:
-        raise _bad_request("message text is empty")
-    if not caption and length > TEXT_LIMIT:
-        raise _bad_request("message is too long")
-    return parsed
-
-
-# --------------------------------------------------------------------------- keyboards
-
-
-@dataclass(frozen=True)
-class Button:
-    """One inline keyboard button as the bot sent it."""
-
-    text: str
-    callback_data: str | None = None
-    url: str | None = None
-    kind: str = "callback_data"
-
-
-@dataclass
-class _Markup:
-    buttons: list[list[Button]] = field(default_factory=list)
-    inline_json: JSON | None = None
-    reply_keyboard: list[list[str]] | None = None
-
-
-def _inline_button(raw: Any) -> Button:
-    if not isinstance(raw, dict):
-        raise _bad_request(
-            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
-        )
-    text = raw.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise _bad_request("BUTTON_TEXT_INVALID")
-    if "callback_data" in raw:
-        data = raw["callback_data"]
-        if not isinstance(data, str) or not 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT:
-            raise _bad_request("BUTTON_DATA_INVALID")
-        return Button(text, callback_data=data)
-    if "url" in raw:
-        url = raw["url"]
-        if not isinstance(url, str) or not _URL_RE.fullmatch(url):
-            raise _bad_request("BUTTON_URL_INVALID")
-        return Button(text, url=url, kind="url")
-    for kind in _OTHER_BUTTON_KINDS:
-        if kind in raw:
-            return Button(text, kind=kind)
-    raise _bad_request(
-        "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
-    )
-
-
-def _rows(value: Any) -> list[list[Any]]:
-    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
-        raise _bad_request("can't parse reply keyboard markup JSON object")
-    return value
-
-
-def _keyboard_text(raw: Any) -> str:
-    text = raw.get("text") if isinstance(raw, dict) else raw
-    if not isinstance(text, str) or not text:
-        raise _bad_request('can\'t parse keyboard button: Field "text" must be of type String')
-    return text
-
-
-def _parse_markup(value: Any, *, inline_only: bool = False) -> _Markup:
-    if value is None:
-        return _Markup()
-    if not isinstance(value, dict):
-        raise _bad_request("can't parse reply keyboard markup JSON object")
-    if "inline_keyboard" in value:
-        rows = [[_inline_button(b) for b in row] for row in _rows(value["inline_keyboard"])]
-        return _Markup(rows, value if any(rows) else None)
-    if inline_only:
-        raise _bad_request("inline keyboard expected")
-    if "keyboard" in value:
-        return _Markup(
-            reply_keyboard=[[_keyboard_text(b) for b in r] for r in _rows(value["keyboard"])]
-        )
-    if value.get("remove_keyboard") or value.get("force_reply"):
-        return _Markup()
-    raise _bad_request("can't parse reply keyboard markup JSON object")
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass
-class UploadedFile:
-    """A file the bot uploaded (multipart part) or referenced by file_id/URL."""
-
-    filename: str
-    data: bytes
-    content_type: str = "application/octet-stream"
-    source_url: str | None = None
-
-
-@dataclass
-class StoredMessage:
-    """A message the bot sent, in its current state (edits applied)."""
-
-    message_id: int
-    chat_id: int
-    kind: str  # "text", "photo" or "document"
-    raw_text: str  # text or caption exactly as sent (HTML source)
-    parse_mode: str | None
-    text: str  # plain text after entity parsing (the caption for media)
-    date: int
-    entities: list[JSON] = field(default_factory=list)
-    reply_markup: list[list[Button]] = field(default_factory=list)
-    markup_json: JSON | None = None
-    reply_keyboard: list[list[str]] | None = None
-    photo: bytes | None = None
-    caption: str | None = None
-    document: bytes | None = None
-    filename: str | None = None
-    media_json: Any = None
-    edit_count: int = 0
-    edit_date: int | None = None
-    history: list[str] = field(default_factory=list)  # previous plain texts
-    deleted: bool = False
-    reply_to_message_id: int | None = None
-
-    @property
-    def buttons(self) -> list[Button]:
-        return [button for row in self.reply_markup for button in row]
-
-    @property
-    def button_texts(self) -> list[str]:
-        return [button.text for button in self.buttons]
-
-    def to_dict(self) -> JSON:
-        """JSON view for the control API (file contents as sizes)."""
-        return {
-            "message_id": self.message_id,
-            "chat_id": self.chat_id,
-            "kind": self.kind,
-            "text": self.text,
-            "raw_text": self.raw_text,
-            "parse_mode": self.parse_mode,
-            "entities": self.entities,
-            "reply_markup": [
-                [{"text": b.text, "callback_data": b.callback_data, "url": b.url} for b in row]
-                for row in self.reply_markup
-            ],
-            "reply_keyboard": self.reply_keyboard,
-            "caption": self.caption,
-            "photo_size": None if self.photo is None else len(self.photo),
-            "document_size": None if self.document is None else len(self.document),
-            "filename": self.filename,
-            "edit_count": self.edit_count,
-            "deleted": self.deleted,
-            "date": self.date,
-        }
-
-
-@dataclass
-class ApiCall:
-    """One Bot API request the bot made (time is time.monotonic() at arrival)."""
-
-    seq: int
-    method: str
-    params: JSON
-    files: dict[str, UploadedFile]
-    time: float
-    chat_id: int | str | None
-    status: int = 200
-    fault: str | None = None
-    source: str = "http"  # or "webhook-reply"
-
-    def to_event(self) -> JSON:
-        return {
-            "seq": self.seq,
-            "method": self.method,
-            "chat_id": self.chat_id,
-            "time": self.time,
-            "status": self.status,
-            "fault": self.fault,
-        }
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    """What the bot answered to one button press."""
-
-    query_id: str
-    text: str | None
-    show_alert: bool
-    url: str | None = None
-
-
-@dataclass
-class _Chat:
-    id: int
-    type: str
-    title: str | None = None
-    username: str | None = None
-    user: EmulatedUser | None = None
-    next_message_id: int = 1
-    messages: dict[int, StoredMessage] = field(default_factory=dict)
-    incoming: dict[int, JSON] = field(default_factory=dict)
-    blocked: bool = False
-    left: bool = False
-    # The bot's own membership (getChatMember): in a channel an administrator who may post, in
-    # a group a member, unless a test says otherwise (BotApiEmulator.set_bot_membership).
-    bot_status: str = ""
-    bot_rights: dict[str, bool] = field(default_factory=dict)
-
-    def bot_may_post(self) -> bool:
-        if self.type == "private" or self.bot_status in ("", "creator"):
-            return True
-        if self.type == "channel":
-            return self.bot_status == "administrator" and self.bot_rights.get(
-                "can_post_messages", False
-            )
-        if self.bot_status == "restricted":
-            return self.bot_rights.get("can_send_messages", False)
-        return self.bot_status in ("member", "administrator")
-
-    def new_message_id(self) -> int:
-        # Shared by users and bot so message ids are unique within the chat.
-        message_id = self.next_message_id
-        self.next_message_id += 1
-        return message_id
-
-    def visible(self) -> list[StoredMessage]:
-        return sorted(
-            (m for m in self.messages.values() if not m.deleted), key=lambda m: m.message_id
-        )
-
-    def to_json(self) -> JSON:
-        if self.user is not None:
-            data: JSON = {"id": self.id, "type": "private", "first_name": self.user.first_name}
-            if self.user.last_name:
-                data["last_name"] = self.user.last_name
-            if self.user.username:
-                data["username"] = self.user.username
-            return data
-        data = {"id": self.id, "type": self.type, "title": self.title}
-        if self.username:
-            data["username"] = self.username.lstrip("@")
-        return data
-
-
-@dataclass
-class _Update:
-    update_id: int
-    kind: str
-    payload: JSON
-
-    def to_json(self) -> JSON:
-        return {"update_id": self.update_id, self.kind: self.payload}
-
-
-_MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
-# ChatMemberAdministrator's rights (all required by the Bot API); a test sets the ones it needs.
-_ADMIN_RIGHTS = dict.fromkeys(
-    (
-        "can_manage_chat",
-        "can_delete_messages",
-        "can_manage_video_chats",
-        "can_restrict_members",
-        "can_promote_members",
-        "can_change_info",
-        "can_invite_users",
-        "can_post_stories",
-        "can_edit_stories",
-        "can_delete_stories",
-        "can_send_welcome_messages",
-    ),
-    False,
-)
-_RESTRICTED_RIGHTS = dict.fromkeys(
-    (
-        "can_send_messages",
-        "can_send_audios",
-        "can_send_documents",
-        "can_send_photos",
-        "can_send_videos",
-        "can_send_video_notes",
-        "can_send_voice_notes",
-        "can_send_polls",
-        "can_send_other_messages",
-        "can_add_web_page_previews",
-        "can_react_to_messages",
-        "can_edit_tag",
-        "can_change_info",
-        "can_invite_users",
-        "can_pin_messages",
-        "can_manage_topics",
-    ),
-    False,
-)
-
-
-# --------------------------------------------------------------------------- faults
-
-_HTML_ERROR_PAGE = (
-    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-# A raw body: text or bytes as they are, a dict as JSON, or made from the real status and answer.
-Body = str | bytes | JSON | Callable[[int, JSON], "str | bytes | JSON"]
-
-
-@dataclass(frozen=True)
-class Fault:
-    """How the emulator answers one Bot API call instead of its normal answer.
-
-    ``execute``: run the method first, so its effects happen (the message is sent, the updates
-    are handed out), then answer as below; otherwise the method is not run at all.
-    ``status``, ``description``, ``retry_after``: the answer's HTTP status and, unless ``body``
-    is given, Telegram's error JSON for them (status 200 with ``execute``: the real answer).
-    ``body``: the raw body to answer instead: text or bytes as they are, a dict as JSON, or a
-    function of the real status and JSON answer (with ``execute``; else Telegram's error JSON)
-    that returns one of those.
-    ``content_type``: of that body. ``delay``: seconds to wait before answering (more than the
-    client's timeout: a slow answer). ``drop``: close the connection instead of answering.
-    ``label``: what ``ApiCall.fault`` says for the call.
-    """
-
-    status: int = 200
-    execute: bool = False
-    description: str | None = None
-    retry_after: int | None = None
-    body: Body | None = None
-    content_type: str = "application/json"
-    delay: float = 0.0
-    drop: bool = False
-    label: str = "fault"
-
-    # -- the faults of a real Bot API and a real network -------------------------------
-
-    @classmethod
-    def error(
-        cls, status: int, description: str | None = None, *, retry_after: int | None = None
-    ) -> Fault:
-        """Telegram's JSON error answer; the method is not executed."""
-        return cls(
-            status, description=description, retry_after=retry_after, label=f"status {status}"
-        )
-
-    @classmethod
-    def html_page(cls, status: int = 502) -> Fault:
-        """A proxy's HTML error page (nginx while the Bot API restarts); not executed."""
-        page = _HTML_ERROR_PAGE.format(status=status, reason=_REASONS.get(status, "Error"))
-        return cls(status, body=page, content_type="text/html", label=f"html {status}")
-
-    @classmethod
-    def cut_off(cls, *, execute: bool = True) -> Fault:
-        """The real answer, cut off in the middle (by default after the method ran)."""
-        return cls(execute=execute, body=_cut_off, label="cut off")
-
-    @classmethod
-    def slow(cls, seconds: float, *, execute: bool = True) -> Fault:
-        """The answer, ``seconds`` late: longer than the client waits, it sees a timeout."""
-        return cls(execute=execute, delay=seconds, label="slow")
-
-    @classmethod
-    def dropped(cls, *, execute: bool = True) -> Fault:
-        """The connection closes without an answer (by default after the method ran: the
-        message went out, the bot sees an error)."""
-        return cls(execute=execute, drop=True, label="dropped after" if execute else "disconnect")
-
-    @classmethod
-    def not_modified(cls) -> Fault:
-        """An edit answered "message is not modified" after it was applied (as when an earlier
-        try of the same edit went through)."""
-        return cls(
-            400, execute=True, description=f"Bad Request: {_NOT_MODIFIED}", label="not modified"
-        )
-
-    @classmethod
-    def edit_gone(cls) -> Fault:
-        return replace(cls.error(400, "Bad Request: message to edit not found"), label="edit gone")
-
-    @classmethod
-    def cannot_edit(cls) -> Fault:
-        return replace(cls.error(400, "Bad Request: message can't be edited"), label="cannot edit")
-
-    @classmethod
-    def query_too_old(cls) -> Fault:
-        return replace(cls.error(400, f"Bad Request: {_QUERY_INVALID}"), label="query too old")
-
-    @classmethod
-    def blocked(cls) -> Fault:
-        return cls.error(403, "Forbidden: bot was blocked by the user")
-
-    @classmethod
-    def deactivated(cls) -> Fault:
-        return cls.error(403, "Forbidden: user is deactivated")
-
-    @classmethod
-    def chat_not_found(cls) -> Fault:
-        return cls.error(400, "Bad Request: chat not found")
-
-    @classmethod
-    def not_admin(cls) -> Fault:
-        """The bot may not post in the channel: it is no administrator there."""
-        return cls.error(400, "Bad Request: need administrator rights in the channel chat")
-
-    @classmethod
-    def not_member(cls) -> Fault:
-        return cls.error(403, "Forbidden: bot is not a member of the channel chat")
-
-    @classmethod
-    def unauthorized(cls) -> Fault:
-        """The token was revoked."""
-        return cls.error(401, "Unauthorized")
-
-    def error_payload(self) -> JSON:
-        status = self.status if self.status >= 400 else 500
-        if status == 429:
-            retry = self.retry_after if self.retry_after is not None else 1
-            return ApiError(
-                429, f"Too Many Requests: retry after {retry}", retry_after=retry
-            ).payload()
-        described = {
-            400: "Bad Request: injected fault",
-            403: "Forbidden: injected fault",
-            409: "Conflict: injected fault",
-        }.get(status, _REASONS.get(status, f"Error {status}: injected fault"))
-        description = self.description or described
-        return ApiError(status, description, retry_after=self.retry_after).payload()
-
-
-def _cut_off(_status: int, answer: JSON) -> str:
-    text = json.dumps(answer, ensure_ascii=False)
-    return text[: max(len(text) // 2, 1)]
-
-
-@functools.cache
-def _deprecated_params(method: str) -> frozenset[str]:
-    """The parameters of ``method`` that aiogram's own method model marks deprecated (the Bot
-    API documentation no longer has them): the emulator records every use of one."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower()
-    try:
-        module = importlib.import_module(f"aiogram.methods.{snake}")
-        model = getattr(module, method[0].upper() + method[1:])
-        fields = model.model_fields
-    except (ImportError, AttributeError):
-        return frozenset()
-    return frozenset(
-        name
-        for name, info in fields.items()
-        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("deprecated")
-    )
-
-
-class FaultPlan:
-    """Which calls get a fault: scheduled ones first (per method, in order), then, if switched
-    on, random ones drawn with a seed.
-
-    ``emulator.faults.schedule("sendMessage", Fault.html_page(), Fault.dropped())`` answers the
-    next two sendMessage calls so. ``emulator.faults.at_random(seed, rate=0.15, pool={...})``
-    hits each call with probability ``rate`` with a fault drawn from the pool of its method
-    (``pool[method] + pool["*"]``), and at least one in every ``at_least_every`` calls of each
-    method. ``injected`` lists every fault answered, as (method, label).
-    """
-
-    def __init__(self, known: Callable[[str], str]) -> None:
-        self._known = known  # checks a method name, returns its key
-        self._scheduled: dict[str, deque[Fault]] = {}
-        self._random: random.Random | None = None
-        self._rate = 0.0
-        self._pool: dict[str, tuple[Fault, ...]] = {}
-        self._every: int | None = None
-        self._since: dict[str, int] = {}
-        self.seed: int | None = None
-        self.injected: list[tuple[str, str]] = []
-
-    def schedule(self, method: str, *faults: Fault) -> None:
-        self._scheduled.setdefault(self._known(method), deque()).extend(faults)
-
-    def at_random(
-        self,
-        seed: int,
-        *,
-        rate: float,
-        pool: dict[str, Sequence[Fault]],
-        at_least_every: int | None = None,
-    ) -> None:
-        for method in pool:
-            if method != "*":
-                self._known(method)
-        self.seed = seed
-        self._random = random.Random(seed)  # noqa: S311 - a test schedule, repeatable by its seed
-        self._rate = rate
-        self._pool = {
-            (m if m == "*" else self._known(m)): tuple(faults) for m, faults in pool.items()
-        }
-        self._every = at_least_every
-        self._since = {}
-
-    def calm(self) -> None:
-        """No more random faults (scheduled ones stay)."""
-        self._random = None
-
-    def clear(self) -> None:
-        self.calm()
-        self._scheduled.clear()
-
-    def take(self, key: str) -> Fault | None:
-        """The fault for this call of method ``key``, if any."""
-        queue = self._scheduled.get(key)
-        if queue:
-            return queue.popleft()
-        if self._random is None:
-            return None
-        pool = self._pool.get(key, ()) + self._pool.get("*", ())
-        if not pool:
-            return None
-        since = self._since.get(key, 0)
-        due = self._every is not None and since + 1 >= self._every
-        if not due and self._random.random() >= self._rate:
-            self._since[key] = since + 1
-            return None
-        self._since[key] = 0
-        return self._random.choice(pool)
-
-
-@dataclass
-class _Query:
-    user_id: int
-    answered: bool = False
-
-
-@dataclass
-class _Webhook:
-    url: str
-    secret_token: str | None
-    max_connections: int
-    task: asyncio.Task[None] | None = None
-    last_error_date: int | None = None
-    last_error_message: str | None = None
-
-
-class _Notifier:
-    """Wakes all waiters on any state change.
-
-    Unlike asyncio.Condition it can be notified from synchronous code, which the
-    in-process test API (``user.send_text``) needs to wake long polls.
-    """
-
-    def __init__(self) -> None:
-        self._waiters: set[asyncio.Future[None]] = set()
-
-    def notify(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
-
-    async def wait_until(self, ready: Callable[[], bool], within: float | None) -> bool:
-        """Wait until ``ready()`` holds (True) or ``within`` seconds pass (False)."""
-        loop = asyncio.get_running_loop()
-        deadline = None if within is None else loop.time() + within
-        while not ready():
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.add(waiter)
-            try:
-                await asyncio.wait({waiter}, timeout=remaining)
-            finally:
-                self._waiters.discard(waiter)
-                waiter.cancel()
-        return True
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-def _normalise(values: JSON) -> JSON:
-    """Decode form strings to JSON/int/bool where the Bot API defines the type."""
-    out: JSON = {}
-    for key, value in values.items():
-        if isinstance(value, str):
-            if key in _JSON_FIELDS:
-                with contextlib.suppress(ValueError):
-                    value = json.loads(value)  # undecodable stays str; _Params rejects it
-            elif key in _INT_FIELDS and _INT_RE.fullmatch(value):
-                value = int(value)
-            elif key in _BOOL_FIELDS and value.lower() in ("true", "false", "1", "0"):
-                value = value.lower() in ("true", "1")
-        out[key] = value
-    return out
-
-
-class _Params:
-    """Typed access to one request's parameters with Telegram-like errors."""
-
-    def __init__(self, values: JSON, files: dict[str, UploadedFile]) -> None:
-        self.values = values
-        self.files = files
-
-    def get(self, name: str) -> Any:
-        value = self.values.get(name)
-        return None if value == "" else value
-
-    def text(self, name: str) -> str | None:
-        value = self.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise _bad_request(f'field "{name}" must be of type String')
-
-    def integer(self, name: str) -> int | None:
-        value = self.get(name)
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        if isinstance(value, str) and _INT_RE.fullmatch(value):
-            return int(value)
-        raise _bad_request(f'field "{name}" must be of type Integer')
-
-    def number(self, name: str) -> float | None:
-        value = self.get(name)
-        try:
-            return None if value is None else float(value)
-        except (TypeError, ValueError):
-            raise _bad_request(f'field "{name}" must be of type Float') from None
-
-    def flag(self, name: str) -> bool:
-        return self.get(name) in (True, 1, "true", "True", "1")
-
-    def json(self, name: str, error: str | None = None) -> Any:
-        value = self.get(name)
-        if isinstance(value, str):
-            raise _bad_request(error or f"can't parse {name} JSON object")
-        return value
-
-    def markup(self, *, inline_only: bool = False) -> _Markup:
-        raw = self.json("reply_markup", "can't parse reply keyboard markup JSON object")
-        return _parse_markup(raw, inline_only=inline_only)
-
-
-async def _read_request(request: web.Request) -> tuple[JSON, dict[str, UploadedFile]]:
-    """Collect parameters from the query string and a form, multipart or JSON body."""
-    values: JSON = dict(request.query)
-    files: dict[str, UploadedFile] = {}
-    if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            raise _bad_request("can't parse JSON request body") from None
-        if not isinstance(body, dict):
-            raise _bad_request("JSON request body must be an object")
-        values.update(body)
-    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        try:
-            form = await request.post()
-        except web.HTTPRequestEntityTooLarge:
-            raise ApiError(413, "Request Entity Too Large") from None
-        for key, value in form.items():
-            if isinstance(value, web.FileField):
-                upload = UploadedFile(value.filename, value.file.read(), value.content_type)
-                files[key] = upload
-            elif isinstance(value, bytes | bytearray):
-                values[key] = bytes(value).decode("utf-8", "replace")
-            else:
-                values[key] = value
-    return values, files
-
-
-async def _read_multipart(reader: MultipartReader) -> tuple[JSON, dict[str, UploadedFile]]:
-    values: JSON = {}
-    files: dict[str, UploadedFile] = {}
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        name = part.name or ""
-        if part.filename:
-            content_type = part.headers.get("Content-Type", "application/octet-stream")
-            files[name] = UploadedFile(part.filename, bytes(await part.read()), content_type)
-        else:
-            values[name] = await part.text()
-    return values, files
-
-
-def _image_size(data: bytes) -> tuple[int, int]:
-    if data.startswith(_IMAGE_MAGIC[0]) and data[12:16] == b"IHDR":
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    return 1280, 720  # good enough for formats whose header we do not decode
-
-
-def _check_image(upload: UploadedFile) -> None:
-    if upload.source_url is not None:
-        return  # Telegram would download it; offline we accept the URL as is
-    if len(upload.data) > _PHOTO_LIMIT:
-        raise _bad_request("PHOTO_INVALID_DIMENSIONS")
-    is_webp = upload.data.startswith(b"RIFF") and upload.data[8:12] == b"WEBP"
-    if not upload.data.startswith(_IMAGE_MAGIC[:-1]) and not is_webp:
-        raise _bad_request("IMAGE_PROCESS_FAILED")
-
-
-def _text_content(text: str) -> JSON:
-    """A user's text message; clients mark a leading /command as bot_command."""
-    content: JSON = {"text": text}
-    match = _COMMAND_RE.match(text)
-    if match and (match.end() == len(text) or text[match.end()].isspace()):
-        length = utf16_len(match.group())
-        content["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
-    return content
-
-
-def _bot_command(raw: Any) -> JSON:
-    if not isinstance(raw, dict):
-        raise _bad_request("can't parse BotCommand: BotCommand must be an Object")
-    command, description = raw.get("command"), raw.get("description")
-    if not isinstance(command, str) or not _COMMAND_NAME_RE.fullmatch(command):
-        raise _bad_request("BOT_COMMAND_INVALID")
-    if not isinstance(description, str) or not 1 <= len(description) <= 256:
-        raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-    return {"command": command, "description": description}
-
-
-def _json_response(status: int, body: Any) -> web.Response:
-    return web.json_response(body, status=status)
-
-
-def _control_error(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 def _bot_id_from_token(token: str) -> int:
@@ -1201,215 +91,8 @@ def _bot_id_from_token(token: str) -> int:
     return int(prefix) if prefix.isdigit() else 1_000_000_001
 
 
-_Handler = Callable[[_Params], Awaitable[Any]]
 # A raw answer to a call (BotApiEmulator.answer_with): a body, or a function of the real one.
 RawAnswer = str | JSON | Callable[[JSON], "str | JSON"]
-
-
-# --------------------------------------------------------------------------- users
-
-
-class EmulatedUser:
-    """A simulated Telegram user talking to the bot; every action enqueues one Update."""
-
-    def __init__(
-        self,
-        emulator: BotApiEmulator,
-        user_id: int,
-        *,
-        first_name: str,
-        last_name: str | None,
-        username: str | None,
-        language_code: str | None,
-    ) -> None:
-        self._emu = emulator
-        self.id = user_id
-        self.first_name = first_name
-        self.last_name = last_name
-        self.username = username
-        self.language_code = language_code
-
-    def __repr__(self) -> str:
-        return f"EmulatedUser(id={self.id}, first_name={self.first_name!r})"
-
-    @property
-    def chat_id(self) -> int:
-        return self.id
-
-    def to_json(self) -> JSON:
-        data: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
-        if self.last_name:
-            data["last_name"] = self.last_name
-        if self.username:
-            data["username"] = self.username
-        if self.language_code:
-            data["language_code"] = self.language_code
-        return data
-
-    # -- sending -------------------------------------------------------------
-
-    def send_text(self, text: str, *, reply_to: int | None = None) -> int:
-        """A text message; `reply_to`: the id of a message in this chat it replies to (swiped
-        or long-pressed "Reply" in the client), sent with it as `reply_to_message`."""
-        if not text:
-            raise ValueError("Telegram clients cannot send an empty text")
-        content = _text_content(text)
-        if reply_to is not None:
-            chat = self._emu._private_chat(self)
-            content["reply_to_message"] = self._emu._reply_json(chat, reply_to)
-        return self._send(content)
-
-    def send_sticker(self) -> int:
-        sticker = {
-            **self._emu._fake_file("sticker"),
-            "type": "regular",
-            "width": 512,
-            "height": 512,
-            "is_animated": False,
-            "is_video": False,
-            "emoji": "👍",
-        }
-        return self._send({"sticker": sticker})
-
-    def send_photo(self, caption: str | None = None) -> int:
-        sizes = [
-            {**self._emu._fake_file("photo"), "width": 90, "height": 67},
-            {**self._emu._fake_file("photo"), "width": 1280, "height": 960},
-        ]
-        content: JSON = {"photo": sizes}
-        if caption:
-            content["caption"] = caption
-        return self._send(content)
-
-    def send_voice(self) -> int:
-        voice = {**self._emu._fake_file("voice"), "duration": 3, "mime_type": "audio/ogg"}
-        return self._send({"voice": voice})
-
-    def send_video_note(self) -> int:
-        note = {**self._emu._fake_file("video_note"), "length": 240, "duration": 5}
-        return self._send({"video_note": note})
-
-    def send_document(self, filename: str = "x.pdf") -> int:
-        mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        document = {**self._emu._fake_file("document"), "file_name": filename, "mime_type": mime}
-        return self._send({"document": {**document, "file_size": 1024}})
-
-    def send_location(self, lat: float, lon: float) -> int:
-        return self._send({"location": {"latitude": lat, "longitude": lon}})
-
-    def send_contact(self, phone: str) -> int:
-        contact = {"phone_number": phone, "first_name": self.first_name, "user_id": self.id}
-        return self._send({"contact": contact})
-
-    def send_poll(self, question: str) -> int:
-        options = [
-            {"persistent_id": str(i), "text": text, "voter_count": 0}
-            for i, text in enumerate(("Ja", "Nein"))
-        ]
-        poll = {
-            "id": self._emu._fake_file("poll")["file_unique_id"],
-            "question": question,
-            "options": options,
-            "total_voter_count": 0,
-            "is_closed": False,
-            "is_anonymous": True,
-            "type": "regular",
-            "allows_multiple_answers": False,
-            "allows_revoting": True,
-            "members_only": False,
-        }
-        return self._send({"poll": poll})
-
-    def send_dice(self, emoji: str = "🎲") -> int:
-        value = 1 + self._emu._next_update_id % 6  # deterministic, always in 1..6
-        return self._send({"dice": {"emoji": emoji, "value": value}})
-
-    def forward_text(self, text: str) -> int:
-        origin_user = {"id": 4242, "is_bot": False, "first_name": "Weitergeleitet"}
-        origin = {"type": "user", "date": _now() - 3600, "sender_user": origin_user}
-        return self._send({"text": text, "forward_origin": origin})
-
-    def send_raw(self, content: JSON) -> int:
-        """A message in the private chat with any content, as raw JSON: also what a newer Bot
-        API, or a Telegram that breaks its documentation, would send."""
-        return self._send(content)
-
-    def send_text_in_group(self, group_id: int, text: str) -> int:
-        chat = self._emu._chats.get(group_id)
-        if chat is None or chat.type not in ("group", "supergroup"):
-            raise AssertionError(f"{group_id} is not a group created with emu.add_group()")
-        return self._emu._user_message(self, chat, _text_content(text))
-
-    def edit_text(self, message_id: int, new_text: str) -> int:
-        return self._emu._edit_user_message(self, message_id, new_text)
-
-    def _send(self, content: JSON) -> int:
-        return self._emu._user_message(self, self._emu._private_chat(self), content)
-
-    # -- buttons -------------------------------------------------------------
-
-    def press(self, button_text: str, *, message_id: int | None = None) -> int:
-        """Press an inline button by visible text (exact match first, then substring)."""
-        chat = self._emu._private_chat(self)
-        message = self._emu._keyboard_message(chat, message_id)
-        button = _find_button(message, button_text)
-        if button.callback_data is None:
-            raise AssertionError(
-                f"button {button.text!r} is a {button.kind} button, not a callback"
-            )
-        return self._emu._press(self, chat, message.message_id, button.callback_data)
-
-    def press_data(self, message_id: int, data: str) -> int:
-        """Send arbitrary (possibly forged) callback data for a message."""
-        return self._emu._press(self, self._emu._private_chat(self), message_id, data)
-
-    # -- blocking ------------------------------------------------------------
-
-    def block_bot(self) -> int:
-        return self._emu._set_blocked(self, blocked=True)
-
-    def unblock_bot(self) -> int:
-        return self._emu._set_blocked(self, blocked=False)
-
-    @property
-    def blocked(self) -> bool:
-        return self._emu._private_chat(self).blocked
-
-    # -- reading -------------------------------------------------------------
-
-    @property
-    def messages(self) -> list[StoredMessage]:
-        """The bot's messages in this private chat (current state, deleted excluded)."""
-        return self._emu._private_chat(self).visible()
-
-    @property
-    def last_message(self) -> StoredMessage:
-        messages = self.messages
-        if not messages:
-            raise AssertionError(f"the bot has sent no (undeleted) message to user {self.id}")
-        return messages[-1]
-
-    @property
-    def last_text(self) -> str:
-        return self.last_message.text
-
-    @property
-    def callback_answers(self) -> list[CallbackAnswer]:
-        return list(self._emu._answers.get(self.id, []))
-
-
-def _find_button(message: StoredMessage, text: str) -> Button:
-    buttons = message.buttons
-    for candidates in (
-        [b for b in buttons if b.text == text],
-        [b for b in buttons if text in b.text],
-    ):
-        if candidates:
-            return candidates[0]
-    raise AssertionError(
-        f"no button {text!r} in message {message.message_id} ({message.text[:60]!r}); "
-        f"available buttons: {message.button_texts}"
-    )
 
 
 # --------------------------------------------------------------------------- emulator
@@ -1430,62 +113,65 @@ class BotApiEmulator:
         self.bot_id = bot_id if bot_id is not None else _bot_id_from_token(token)
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
-        self.api_calls: list[ApiCall] = []
-        self._users: dict[int, EmulatedUser] = {}
-        self._chats: dict[int, _Chat] = {}
-        self._usernames: dict[str, int] = {}
-        self._queue: list[_Update] = []
-        self._enqueued_at: dict[int, float] = {}
-        self._next_update_id = 1
-        self._allowed: frozenset[str] | None = None  # None: Telegram's default set
-        self._poll_generation = 0
-        self._queries: dict[str, _Query] = {}
-        self._answers: dict[int, list[CallbackAnswer]] = {}
-        self._commands: dict[tuple[str, str], list[JSON]] = {}
-        self._files: dict[str, UploadedFile] = {}
-        self._counter = itertools.count(1)
-        self._webhook: _Webhook | None = None
-        self._notifier = _Notifier()
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-        self._closing = False
-        self._handlers = self._build_handlers()
-        self.faults = FaultPlan(self._method_key)
+        self._users: dict[int, EmulatedUser] = {}  # the simulated citizens
+        self._notifier = Notifier()
+        self.messages = Messages(self._bot_json, lambda: self.bot_id)
+        self.updates = UpdateQueue(self._notifier, lambda: self.webhooks.hook is not None)
+        self.webhooks = Webhooks(self.updates, self._invoke_from, self._knows)
+        self.calls = Calls(self._notifier, self._method_table())
+        self.faults = FaultPlan(self.calls.key)
+        self.http = HttpSurface(
+            token, self.calls, self.faults, self.updates, self.user, self._chat_messages
+        )
+        self.api_calls: list[ApiCall] = self.calls.log
         # Parameters aiogram's own method models mark deprecated, as (method, parameter).
-        self.deprecated_params: list[tuple[str, str]] = []
+        self.deprecated_params: list[tuple[str, str]] = self.calls.deprecated
+        self._base_url: str | None = None
 
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on host:port (0 picks a free port) and return the base URL."""
-        if self._runner is not None:
-            raise RuntimeError("emulator already started")
-        app = web.Application(client_max_size=_MAX_UPLOAD)
-        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
-        app.router.add_post("/_emulator/users/{user_id}/text", self._control_text)
-        app.router.add_post("/_emulator/users/{user_id}/press", self._control_press)
-        app.router.add_get("/_emulator/chats/{chat_id}", self._control_chat)
-        app.router.add_get("/_emulator/events", self._control_events)
-        # handler_cancellation ends long polls of clients that went away.
-        runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
-        )
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        self._runner = runner
-        self._closing = False
-        self._base_url = f"http://{host}:{runner.addresses[0][1]}"
+        self._base_url = await self.http.start(host, port)
+        self.updates.closing = False
         return self._base_url
 
     async def stop(self) -> None:
         """Answer pending long polls, stop webhook delivery and close the server."""
-        self._closing = True
+        self.updates.closing = True
         self._notifier.notify()
-        await self._stop_webhook()
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self.webhooks.stop()
+        await self.http.stop()
         self._base_url = None
+
+    def _method_table(self) -> dict[str, Handler]:
+        return {
+            "getMe": self._get_me,
+            "getUpdates": self.updates.get_updates,
+            "setWebhook": self.webhooks.set_webhook,
+            "deleteWebhook": self.webhooks.delete_webhook,
+            "getWebhookInfo": self.webhooks.get_webhook_info,
+            "sendMessage": self.messages.send_message,
+            "editMessageText": self.messages.edit_message_text,
+            "editMessageReplyMarkup": self.messages.edit_message_reply_markup,
+            "editMessageCaption": self.messages.edit_message_caption,
+            "deleteMessage": self.messages.delete_message,
+            "answerCallbackQuery": self.messages.answer_callback_query,
+            "sendPhoto": self.messages.send_photo,
+            "sendDocument": self.messages.send_document,
+            "setMyCommands": self.messages.set_my_commands,
+            "getMyCommands": self.messages.get_my_commands,
+            "deleteMyCommands": self.messages.delete_my_commands,
+            "sendChatAction": self.messages.send_chat_action,
+            "leaveChat": self.messages.leave_chat,
+            "getChat": self.messages.get_chat,
+            "getChatMember": self.messages.get_chat_member,
+            "close": self._always_true,
+            "logOut": self._always_true,
+        }
+
+    def _chat_messages(self, chat: str, include_deleted: bool) -> list[StoredMessage]:
+        return self.chat_messages(chat, include_deleted=include_deleted)
 
     @property
     def base_url(self) -> str:
@@ -1522,22 +208,24 @@ class BotApiEmulator:
         if user_id <= 0:
             raise ValueError("user ids are positive")
         user = EmulatedUser(
-            self,
+            self.messages,
+            self.updates,
+            self._bot_json,
             user_id,
             first_name=first_name,
             last_name=last_name,
             username=username,
             language_code=language_code,
         )
-        self._users[user_id] = user
-        self._chats[user_id] = _Chat(user_id, "private", user=user)
+        self._users[user_id] = self.messages.users[user_id] = user
+        self.messages.chats[user_id] = Chat(user_id, "private", user=user)
         return user
 
     def add_channel(self, username: str = "@ruhr_dialog", title: str | None = None) -> int:
         """Create a channel the bot can post to (by id or @username); returns its id."""
-        chat_id = -1_001_000_000_000 - next(self._counter)
+        chat_id = -1_001_000_000_000 - next(self.messages.counter)
         name = username if username.startswith("@") else f"@{username}"
-        self._chats[chat_id] = _Chat(
+        self.messages.chats[chat_id] = Chat(
             chat_id,
             "channel",
             title or name[1:],
@@ -1545,13 +233,13 @@ class BotApiEmulator:
             bot_status="administrator",
             bot_rights={"can_post_messages": True, "can_edit_messages": True},
         )
-        self._usernames[name.lower()] = chat_id
+        self.messages.usernames[name.lower()] = chat_id
         return chat_id
 
     def add_group(self, title: str) -> int:
         """Create a group the bot is a member of; returns its (negative) id."""
-        chat_id = -4_000_000_000 - next(self._counter)
-        self._chats[chat_id] = _Chat(chat_id, "group", title, bot_status="member")
+        chat_id = -4_000_000_000 - next(self.messages.counter)
+        self.messages.chats[chat_id] = Chat(chat_id, "group", title, bot_status="member")
         return chat_id
 
     def set_bot_membership(self, chat: int | str, status: str, **rights: bool) -> None:
@@ -1560,10 +248,10 @@ class BotApiEmulator:
         can_send_messages), "left" or "kicked". A channel refuses the bot's posts unless it is
         the creator or an administrator with can_post_messages; a group unless it is a member
         allowed to send."""
-        found = self._lookup(chat)
+        found = self.messages.lookup(chat)
         if found is None or found.type == "private":
             raise KeyError(f"no channel or group {chat!r}")
-        if status not in _MEMBER_STATUSES:
+        if status not in MEMBER_STATUSES:
             raise ValueError(f"unknown member status {status!r}")
         found.bot_status, found.bot_rights = status, dict(rights)
         found.left = status in ("left", "kicked")
@@ -1572,7 +260,7 @@ class BotApiEmulator:
         self, chat: int | str, *, include_deleted: bool = False
     ) -> list[StoredMessage]:
         """The bot's messages in any chat (id or @username), oldest first."""
-        found = self._lookup(chat)
+        found = self.messages.lookup(chat)
         if found is None:
             raise KeyError(f"unknown chat {chat!r}")
         if include_deleted:
@@ -1582,7 +270,7 @@ class BotApiEmulator:
     def commands(self, *, scope: JSON | None = None, language_code: str = "") -> list[JSON]:
         """Commands stored by setMyCommands for this scope and language."""
         key = (json.dumps(scope or {"type": "default"}, sort_keys=True), language_code)
-        return [dict(c) for c in self._commands.get(key, [])]
+        return [dict(c) for c in self.messages.commands.get(key, [])]
 
     def calls_to(self, method: str) -> list[ApiCall]:
         """Recorded calls of one method (case-insensitive)."""
@@ -1590,15 +278,44 @@ class BotApiEmulator:
 
     @property
     def pending_updates(self) -> int:
-        return len(self._queue)
+        return len(self.updates.pending)
 
     @property
     def webhook_url(self) -> str | None:
-        return None if self._webhook is None else self._webhook.url
+        return None if self.webhooks.hook is None else self.webhooks.hook.url
 
     def update_enqueued_at(self, update_id: int) -> float:
         """time.monotonic() when the update was enqueued."""
-        return self._enqueued_at[update_id]
+        return self.updates.enqueued_at[update_id]
+
+    # -- test-side API: long runs (benchmarks/load.py) -----------------------
+
+    def observe_calls(self, observer: CallObserver) -> None:
+        """Tell ``observer`` of every Bot API call once it is recorded."""
+        self.calls.observers.append(observer)
+
+    def has_user(self, user_id: int) -> bool:
+        """Whether a simulated user with this id exists (and was not forgotten)."""
+        return user_id in self._users
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop a simulated user with their private chat and button answers, so a run with
+        many users keeps only the ones still active."""
+        self._users.pop(user_id, None)
+        self.messages.users.pop(user_id, None)
+        self.messages.chats.pop(user_id, None)
+        self.messages.answers.pop(user_id, None)
+
+    def callback_query_user(self, query_id: str, *, forget: bool = False) -> int | None:
+        """The id of the user whose button press ``query_id`` is (``forget``: drop the press
+        afterwards; it can no longer be answered)."""
+        queries = self.messages.queries
+        query = queries.pop(query_id, None) if forget else queries.get(query_id)
+        return None if query is None else query.user_id
+
+    def forget_update(self, update_id: int) -> float:
+        """Like ``update_enqueued_at``, and drop that record."""
+        return self.updates.enqueued_at.pop(update_id)
 
     # -- test-side API: faults -----------------------------------------------
 
@@ -1637,21 +354,32 @@ class BotApiEmulator:
         sender = payload.get("from")
         if kind == "callback_query" and isinstance(payload.get("id"), str):
             user_id = sender.get("id") if isinstance(sender, dict) else None
-            self._queries[payload["id"]] = _Query(user_id if isinstance(user_id, int) else 0)
-        return self._enqueue(kind, payload)
+            self.messages.queries[payload["id"]] = Query(user_id if isinstance(user_id, int) else 0)
+        return self.updates.enqueue(kind, payload)
 
-    def _method_key(self, method: str) -> str:
-        if method.lower() not in self._handlers:
-            known = sorted(name for name, _ in self._handlers.values())
-            raise ValueError(f"unknown Bot API method {method!r}; emulated: {known}")
-        return method.lower()
+    @property
+    def _webhook(self) -> Webhook | None:
+        # Kept for the tests that read the webhook's last error directly.
+        return self.webhooks.hook
+
+    def _private_chat(self, user: EmulatedUser) -> Chat:
+        # Kept for the tests that read what a person sent.
+        return self.messages.chats[user.id]
+
+    def _knows(self, method: str) -> bool:
+        return self.calls.knows(method)
+
+    async def _invoke_from(
+        self, key: str, values: JSON, files: dict[str, UploadedFile], source: str
+    ) -> object:
+        return await self.calls.invoke(key, values, files, source=source)
 
     # -- test-side API: synchronisation --------------------------------------
 
     async def wait_fetched(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - by design
         """Return once every enqueued update was delivered and confirmed by the bot."""
-        if not await self._notifier.wait_until(lambda: not self._queue, timeout):
-            ids = [u.update_id for u in self._queue]
+        if not await self._notifier.wait_until(lambda: not self.updates.pending, timeout):
+            ids = [u.update_id for u in self.updates.pending]
             raise TimeoutError(
                 f"updates {ids} not fetched and confirmed within {timeout}s "
                 "(is the bot polling with increasing offsets, or is the webhook failing?)"
@@ -1701,262 +429,6 @@ class BotApiEmulator:
             report += f"\nlast predicate error: {errors[0]!r}"
         return report
 
-    # -- updates -------------------------------------------------------------
-
-    def _allows(self, kind: str) -> bool:
-        return kind in self._allowed if self._allowed is not None else kind not in _OPT_IN_UPDATES
-
-    def _enqueue(self, kind: str, payload: JSON) -> int:
-        update_id = self._next_update_id
-        self._next_update_id += 1
-        self._enqueued_at[update_id] = time.monotonic()
-        if self._allows(kind):  # Telegram never creates updates the bot did not ask for
-            self._queue.append(_Update(update_id, kind, payload))
-        self._notifier.notify()
-        return update_id
-
-    def _confirm(self, offset: int) -> None:
-        before = len(self._queue)
-        if offset < 0:  # Telegram: keep only the last -offset updates
-            self._queue = self._queue[max(len(self._queue) + offset, 0) :]
-        else:
-            self._queue = [u for u in self._queue if u.update_id >= offset]
-        if len(self._queue) != before:
-            self._notifier.notify()
-
-    def _set_allowed(self, value: Any) -> None:
-        if value is None:
-            return
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _bad_request("can't parse allowed_updates JSON object")
-        self._allowed = frozenset(value) if value else None
-        self._queue = [u for u in self._queue if self._allows(u.kind)]
-        self._notifier.notify()
-
-    def _fake_file(self, kind: str) -> JSON:
-        number = next(self._counter)
-        return {"file_id": f"{kind}-{number:08d}-emu", "file_unique_id": f"u{kind[:2]}{number}"}
-
-    def _private_chat(self, user: EmulatedUser) -> _Chat:
-        return self._chats[user.id]
-
-    def _lookup(self, ref: int | str) -> _Chat | None:
-        if isinstance(ref, str) and ref.startswith("@"):
-            chat_id = self._usernames.get(ref.lower())
-            return None if chat_id is None else self._chats.get(chat_id)
-        try:
-            return self._chats.get(int(ref))
-        except ValueError:
-            return None
-
-    def _user_message(self, user: EmulatedUser, chat: _Chat, content: JSON) -> int:
-        message: JSON = {
-            "message_id": chat.new_message_id(),
-            "from": user.to_json(),
-            "chat": chat.to_json(),
-            "date": _now(),
-            **content,
-        }
-        chat.incoming[message["message_id"]] = message
-        return self._enqueue("message", message)
-
-    def _edit_user_message(self, user: EmulatedUser, message_id: int, new_text: str) -> int:
-        chat = self._private_chat(user)
-        original = chat.incoming.get(message_id)
-        if original is None or "text" not in original:
-            raise AssertionError(f"user {user.id} has no text message {message_id} to edit")
-        original.pop("entities", None)
-        edited = {**original, **_text_content(new_text), "edit_date": _now()}
-        chat.incoming[message_id] = edited
-        return self._enqueue("edited_message", edited)
-
-    def _keyboard_message(self, chat: _Chat, message_id: int | None) -> StoredMessage:
-        visible = chat.visible()
-        if message_id is not None:
-            for message in visible:
-                if message.message_id == message_id:
-                    return message
-            raise AssertionError(f"no (undeleted) bot message {message_id} in chat {chat.id}")
-        for message in reversed(visible):
-            if message.reply_markup:
-                return message
-        texts = [m.text[:40] for m in visible[-5:]]
-        raise AssertionError(
-            f"no bot message with an inline keyboard in chat {chat.id}; last: {texts}"
-        )
-
-    def _press(self, user: EmulatedUser, chat: _Chat, message_id: int, data: str) -> int:
-        query_id = str(4_000_000_000_000_000_000 + next(self._counter))
-        self._queries[query_id] = _Query(user.id)
-        message = chat.messages.get(message_id)
-        if message is not None and not message.deleted:
-            message_json = self._message_json(chat, message)
-        else:  # Telegram sends an InaccessibleMessage (date 0) for unknown messages
-            message_json = {"chat": chat.to_json(), "message_id": message_id, "date": 0}
-        payload = {
-            "id": query_id,
-            "from": user.to_json(),
-            "message": message_json,
-            "chat_instance": f"{abs(chat.id) * 7919 % 10**12}",
-            "data": data,
-        }
-        return self._enqueue("callback_query", payload)
-
-    def _set_blocked(self, user: EmulatedUser, *, blocked: bool) -> int:
-        chat = self._private_chat(user)
-        chat.blocked = blocked
-        member: JSON = {"status": "member", "user": self._bot_json()}
-        kicked: JSON = {"status": "kicked", "user": self._bot_json(), "until_date": 0}
-        payload = {
-            "chat": chat.to_json(),
-            "from": user.to_json(),
-            "date": _now(),
-            "old_chat_member": member if blocked else kicked,
-            "new_chat_member": kicked if blocked else member,
-        }
-        return self._enqueue("my_chat_member", payload)
-
-    # -- HTTP: Bot API -------------------------------------------------------
-
-    def _build_handlers(self) -> dict[str, tuple[str, _Handler]]:
-        table: dict[str, _Handler] = {
-            "getMe": self._get_me,
-            "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
-            "sendMessage": self._send_message,
-            "editMessageText": self._edit_message_text,
-            "editMessageReplyMarkup": self._edit_message_reply_markup,
-            "editMessageCaption": self._edit_message_caption,
-            "deleteMessage": self._delete_message,
-            "answerCallbackQuery": self._answer_callback_query,
-            "sendPhoto": self._send_photo,
-            "sendDocument": self._send_document,
-            "setMyCommands": self._set_my_commands,
-            "getMyCommands": self._get_my_commands,
-            "deleteMyCommands": self._delete_my_commands,
-            "sendChatAction": self._send_chat_action,
-            "leaveChat": self._leave_chat,
-            "getChat": self._get_chat,
-            "getChatMember": self._get_chat_member,
-            "close": self._always_true,
-            "logOut": self._always_true,
-        }
-        return {name.lower(): (name, handler) for name, handler in table.items()}
-
-    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["token"] != self._token:
-            return _json_response(401, ApiError(401, "Unauthorized").payload())
-        key = request.match_info["method"].lower()
-        if key not in self._handlers:
-            return _json_response(404, ApiError(404, "Not Found").payload())
-        try:
-            values, files = await _read_request(request)
-        except ApiError as exc:
-            return _json_response(exc.status, exc.payload())
-        fault = self.faults.take(key)
-        if fault is not None:
-            return await self._answer_fault(request, key, values, files, fault)
-        status, body = await self._invoke(key, values, files)
-        return _json_response(status, body)
-
-    async def _answer_fault(
-        self,
-        request: web.Request,
-        key: str,
-        values: JSON,
-        files: dict[str, UploadedFile],
-        fault: Fault,
-    ) -> web.StreamResponse:
-        """Answer one call as ``fault`` says: after running it or without, late, with another
-        status or body, or not at all."""
-        self.faults.injected.append((self._handlers[key][0], fault.label))
-        answered = 0 if fault.drop else fault.status
-        if fault.execute:
-            # The real answer, for a body made from it; the status the bot sees is the fault's
-            # (200: the real one).
-            real_status, real = await self._invoke(key, values, files, fault=fault.label)
-            call = self.api_calls[-1]  # recorded with no await since
-            status = real_status if fault.status == 200 and not fault.drop else fault.status
-            call.status = 0 if fault.drop else status
-            body = real if status == real_status else fault.error_payload()
-        else:
-            status, body = fault.status, fault.error_payload()
-            real = body
-            self._record(key, values, files, time.monotonic(), answered, fault.label)
-        if fault.delay:
-            await asyncio.sleep(fault.delay)  # a client that gave up has gone by now
-        if fault.drop:
-            return self._drop_connection(request)
-        if fault.body is None:
-            return _json_response(status, body)
-        raw = fault.body(status, copy.deepcopy(real)) if callable(fault.body) else fault.body
-        if isinstance(raw, dict):
-            return _json_response(status, raw)
-        return web.Response(
-            status=status,
-            body=raw.encode() if isinstance(raw, str) else raw,
-            content_type=fault.content_type,
-        )
-
-    def _drop_connection(self, request: web.Request) -> web.StreamResponse:
-        if request.transport is not None:
-            request.transport.abort()  # the client sees the server disconnect
-        return web.Response(status=500)  # never reaches the client
-
-    async def _invoke(
-        self,
-        key: str,
-        values: JSON,
-        files: dict[str, UploadedFile],
-        *,
-        fault: str | None = None,
-        source: str = "http",
-    ) -> tuple[int, JSON]:
-        """Execute one method and record the call (``fault``: the label of a fault that
-        follows the execution)."""
-        started = time.monotonic()
-        try:
-            result = await self._handlers[key][1](_Params(_normalise(values), files))
-            status, body = 200, {"ok": True, "result": result}
-        except ApiError as exc:
-            status, body = exc.status, exc.payload()
-        except Exception as exc:  # an emulator bug: answer like Telegram, keep the traceback
-            _log.exception("emulator failed to execute %s", key)
-            status, body = 500, ApiError(500, f"Internal Server Error: {exc!r}").payload()
-        self._record(key, values, files, started, status, fault, source)
-        return status, body
-
-    def _record(
-        self,
-        key: str,
-        values: JSON,
-        files: dict[str, UploadedFile],
-        started: float,
-        status: int,
-        fault: str | None,
-        source: str = "http",
-    ) -> None:
-        params = _normalise(values)
-        chat_id = params.get("chat_id")
-        method = self._handlers[key][0]
-        deprecated = _deprecated_params(method)
-        self.deprecated_params.extend((method, name) for name in params if name in deprecated)
-        call = ApiCall(
-            seq=len(self.api_calls) + 1,
-            method=method,
-            params=params,
-            files=files,
-            time=started,
-            chat_id=chat_id if isinstance(chat_id, int | str) else None,
-            status=status,
-            fault=fault,
-            source=source,
-        )
-        self.api_calls.append(call)
-        self._notifier.notify()
-
     # -- methods: bot and updates --------------------------------------------
 
     def _bot_json(self) -> JSON:
@@ -1967,7 +439,7 @@ class BotApiEmulator:
             "username": self.bot_username,
         }
 
-    async def _get_me(self, _: _Params) -> JSON:
+    async def _get_me(self, _: Params) -> JSON:
         return {
             **self._bot_json(),
             "can_join_groups": True,
@@ -1977,538 +449,8 @@ class BotApiEmulator:
             "has_main_web_app": False,
         }
 
-    async def _always_true(self, _: _Params) -> bool:
+    async def _always_true(self, _: Params) -> bool:
         return True
-
-    async def _get_updates(self, p: _Params) -> list[JSON]:
-        if self._webhook is not None:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
-        offset = p.integer("offset")
-        limit = min(max(p.integer("limit") or 100, 1), 100)
-        timeout = min(max(p.number("timeout") or 0.0, 0.0), _MAX_POLL_TIMEOUT)
-        self._set_allowed(p.json("allowed_updates"))
-        if offset is not None:
-            self._confirm(offset)
-        self._poll_generation += 1  # a newer getUpdates terminates an older long poll
-        generation = self._poll_generation
-        self._notifier.notify()
-
-        def ready() -> bool:
-            return bool(self._queue) or self._closing or generation != self._poll_generation
-
-        await self._notifier.wait_until(ready, timeout)
-        if generation != self._poll_generation:
-            raise ApiError(
-                409,
-                "Conflict: terminated by other getUpdates request; "
-                "make sure that only one bot instance is running",
-            )
-        return [u.to_json() for u in self._queue[:limit]]
-
-    # -- methods: webhook ----------------------------------------------------
-
-    async def _set_webhook(self, p: _Params) -> bool:
-        url = p.text("url") or ""
-        secret = p.text("secret_token")
-        if url and not re.match(r"https?://", url):
-            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        if secret is not None and not _SECRET_TOKEN_RE.fullmatch(secret):
-            raise _bad_request("secret token contains unallowed characters")
-        self._set_allowed(p.json("allowed_updates"))
-        if p.flag("drop_pending_updates"):
-            self._confirm(self._next_update_id)
-        await self._stop_webhook()
-        if url:
-            hook = _Webhook(url, secret, p.integer("max_connections") or 40)
-            self._webhook = hook
-            hook.task = asyncio.create_task(self._deliver_webhooks(hook))
-            self._poll_generation += 1  # a running long poll now answers 409
-            self._notifier.notify()
-        return True
-
-    async def _delete_webhook(self, p: _Params) -> bool:
-        if p.flag("drop_pending_updates"):
-            self._confirm(self._next_update_id)
-        await self._stop_webhook()
-        return True
-
-    async def _get_webhook_info(self, _: _Params) -> JSON:
-        info: JSON = {"url": "", "has_custom_certificate": False}
-        info["pending_update_count"] = len(self._queue)
-        hook = self._webhook
-        if hook is not None:
-            info.update(url=hook.url, max_connections=hook.max_connections, ip_address="127.0.0.1")
-            if hook.last_error_date is not None:
-                info["last_error_date"] = hook.last_error_date
-                info["last_error_message"] = hook.last_error_message
-        if self._allowed is not None:
-            info["allowed_updates"] = sorted(self._allowed)
-        return info
-
-    async def _stop_webhook(self) -> None:
-        hook, self._webhook = self._webhook, None
-        self._notifier.notify()
-        if hook is None or hook.task is None or hook.task is asyncio.current_task():
-            return  # a webhook reply may call deleteWebhook: the loop then ends by itself
-        hook.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await hook.task
-
-    async def _deliver_webhooks(self, hook: _Webhook) -> None:
-        """POST pending updates in order, retrying with backoff until a 2xx answer."""
-        delay = _WEBHOOK_BACKOFF[0]
-        async with ClientSession(timeout=ClientTimeout(total=10)) as session:
-            while True:
-                await self._notifier.wait_until(
-                    lambda: bool(self._queue) or self._webhook is not hook, None
-                )
-                if self._webhook is not hook:
-                    return
-                update = self._queue[0]
-                if await self._post_update(session, hook, update):
-                    self._confirm(update.update_id + 1)
-                    delay = _WEBHOOK_BACKOFF[0]
-                else:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, _WEBHOOK_BACKOFF[1])
-
-    async def _post_update(self, session: ClientSession, hook: _Webhook, update: _Update) -> bool:
-        headers = {"Content-Type": "application/json"}
-        if hook.secret_token:
-            headers[_WEBHOOK_AUTH_HEADER] = hook.secret_token
-        try:
-            async with session.post(
-                hook.url, data=json.dumps(update.to_json()), headers=headers
-            ) as resp:
-                if 200 <= resp.status < 300:
-                    await self._run_webhook_reply(resp)
-                    return True
-                hook.last_error_message = (
-                    f"Wrong response from the webhook: {resp.status} {resp.reason}"
-                )
-        except (ClientError, OSError) as exc:  # OSError covers TimeoutError and refused ports
-            hook.last_error_message = f"Connection failed: {type(exc).__name__}"
-        hook.last_error_date = _now()
-        return False
-
-    async def _run_webhook_reply(self, resp: ClientResponse) -> None:
-        """Execute a method returned in the webhook answer, as Telegram does."""
-        values: JSON = {}
-        files: dict[str, UploadedFile] = {}
-        try:
-            if resp.content_type == "application/json":
-                body = await resp.json()
-                values = dict(body) if isinstance(body, dict) else {}
-            elif resp.content_type == "multipart/form-data":
-                values, files = await _read_multipart(MultipartReader(resp.headers, resp.content))
-        except (ClientError, ValueError):
-            return  # Telegram silently ignores unreadable webhook answers
-        method = values.pop("method", None)
-        if isinstance(method, str) and method.lower() in self._handlers:
-            await self._invoke(method.lower(), values, files, source="webhook-reply")
-
-    # -- methods: messages ---------------------------------------------------
-
-    def _chat_for(self, p: _Params, *, send: bool = True) -> _Chat:
-        """Resolve chat_id; ``send`` applies the rules for writing into the chat."""
-        ref = p.get("chat_id")
-        if ref is None:
-            raise _bad_request("chat_id is empty")
-        chat = self._lookup(ref) if isinstance(ref, int | str) else None
-        if chat is None:
-            is_user = isinstance(ref, int) and ref > 0
-            raise _blocked() if send and is_user else _bad_request("chat not found")
-        if send and chat.blocked:
-            raise _blocked()
-        if send and chat.left:
-            raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
-        if send and not chat.bot_may_post():
-            raise _bad_request(
-                "need administrator rights in the channel chat"
-                if chat.type == "channel"
-                else "not enough rights to send text messages to the chat"
-            )
-        return chat
-
-    def _reply_target(self, chat: _Chat, p: _Params) -> int | None:
-        parameters = p.json("reply_parameters")
-        if isinstance(parameters, dict):
-            target = parameters.get("message_id")
-            lenient = bool(parameters.get("allow_sending_without_reply"))
-        else:
-            target, lenient = (
-                p.integer("reply_to_message_id"),
-                p.flag("allow_sending_without_reply"),
-            )
-        if target is None:
-            return None
-        known = chat.messages.get(target)
-        if target in chat.incoming or (known is not None and not known.deleted):
-            return int(target)
-        if lenient:
-            return None
-        raise _bad_request("message to be replied not found")
-
-    def _store(self, chat: _Chat, message: StoredMessage) -> JSON:
-        chat.messages[message.message_id] = message
-        return self._message_json(chat, message)
-
-    def _message_json(self, chat: _Chat, message: StoredMessage, *, nested: bool = True) -> JSON:
-        data: JSON = {
-            "message_id": message.message_id,
-            "date": message.date,
-            "chat": chat.to_json(),
-        }
-        if chat.type == "channel":
-            data["sender_chat"] = chat.to_json()
-        else:
-            data["from"] = self._bot_json()
-        if message.kind == "text":
-            data["text"] = message.text
-            if message.entities:
-                data["entities"] = message.entities
-        else:
-            data[message.kind] = message.media_json
-            if message.caption:
-                data["caption"] = message.caption
-                if message.entities:
-                    data["caption_entities"] = message.entities
-        if message.markup_json is not None:
-            data["reply_markup"] = message.markup_json
-        if message.edit_date is not None:
-            data["edit_date"] = message.edit_date
-        if nested and message.reply_to_message_id is not None:
-            data["reply_to_message"] = self._reply_json(chat, message.reply_to_message_id)
-        return data
-
-    def _reply_json(self, chat: _Chat, message_id: int) -> JSON:
-        if message_id in chat.incoming:
-            return chat.incoming[message_id]
-        return self._message_json(chat, chat.messages[message_id], nested=False)
-
-    async def _send_message(self, p: _Params) -> JSON:
-        chat = self._chat_for(p)
-        raw, mode = p.text("text") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("entities"), caption=False)
-        markup = p.markup()
-        message = StoredMessage(
-            message_id=chat.new_message_id(),
-            chat_id=chat.id,
-            kind="text",
-            raw_text=raw,
-            parse_mode=mode,
-            text=parsed.text,
-            date=_now(),
-            entities=parsed.entities,
-            reply_markup=markup.buttons,
-            markup_json=markup.inline_json,
-            reply_keyboard=markup.reply_keyboard,
-            reply_to_message_id=self._reply_target(chat, p),
-        )
-        return self._store(chat, message)
-
-    def _input_file(self, p: _Params, name: str) -> UploadedFile:
-        """A file given as multipart part, attach:// reference, known file_id or URL."""
-        if name in p.files:
-            return p.files[name]
-        value = p.get(name)
-        if not isinstance(value, str):
-            raise _bad_request(f"there is no {name} in the request")
-        if value.startswith("attach://"):
-            upload = p.files.get(value.removeprefix("attach://"))
-            if upload is None:
-                raise _bad_request(f"there is no {name} in the request")
-            return upload
-        if value in self._files:
-            return self._files[value]
-        if re.match(r"https?://", value):
-            filename = value.rstrip("/").rsplit("/", 1)[-1] or name
-            return UploadedFile(filename, b"", source_url=value)
-        raise _bad_request("wrong file identifier/HTTP URL specified")
-
-    def _register_file(self, upload: UploadedFile, kind: str) -> JSON:
-        ids = self._fake_file(kind)
-        self._files[ids["file_id"]] = upload
-        return {**ids, "file_size": len(upload.data)}
-
-    def _media_message(
-        self, p: _Params, chat: _Chat, kind: str, upload: UploadedFile
-    ) -> StoredMessage:
-        if upload.source_url is None and not upload.data:
-            raise _bad_request("file must be non-empty")
-        raw, mode = p.text("caption") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("caption_entities"), caption=True)
-        markup = p.markup()
-        return StoredMessage(
-            message_id=chat.new_message_id(),
-            chat_id=chat.id,
-            kind=kind,
-            raw_text=raw,
-            parse_mode=mode,
-            text=parsed.text,
-            date=_now(),
-            entities=parsed.entities,
-            reply_markup=markup.buttons,
-            markup_json=markup.inline_json,
-            reply_keyboard=markup.reply_keyboard,
-            caption=parsed.text,
-            reply_to_message_id=self._reply_target(chat, p),
-        )
-
-    async def _send_photo(self, p: _Params) -> JSON:
-        chat = self._chat_for(p)
-        upload = self._input_file(p, "photo")
-        message = self._media_message(p, chat, "photo", upload)
-        _check_image(upload)
-        width, height = _image_size(upload.data)
-        thumb_width = min(width, 90)
-        thumb_height = max(1, thumb_width * height // max(width, 1))
-        message.photo = upload.data
-        message.media_json = [
-            {**self._register_file(upload, "photo"), "width": thumb_width, "height": thumb_height},
-            {**self._register_file(upload, "photo"), "width": width, "height": height},
-        ]
-        return self._store(chat, message)
-
-    async def _send_document(self, p: _Params) -> JSON:
-        chat = self._chat_for(p)
-        upload = self._input_file(p, "document")
-        if len(upload.data) > _DOCUMENT_LIMIT:
-            raise ApiError(413, "Request Entity Too Large")
-        message = self._media_message(p, chat, "document", upload)
-        mime = mimetypes.guess_type(upload.filename)[0] or upload.content_type
-        message.document, message.filename = upload.data, upload.filename
-        message.media_json = {
-            **self._register_file(upload, "document"),
-            "file_name": upload.filename,
-            "mime_type": mime,
-        }
-        return self._store(chat, message)
-
-    # -- methods: editing ----------------------------------------------------
-
-    def _message_to_edit(self, p: _Params) -> tuple[_Chat, StoredMessage]:
-        if p.get("inline_message_id") is not None:
-            raise _bad_request("MESSAGE_ID_INVALID")  # inline mode is not emulated
-        chat = self._chat_for(p)
-        message_id = p.integer("message_id")
-        if message_id is None:
-            raise _bad_request("message identifier is not specified")
-        message = chat.messages.get(message_id)
-        if message is None or message.deleted:
-            if message_id in chat.incoming:
-                raise _bad_request("message can't be edited")
-            raise _bad_request("message to edit not found")
-        return chat, message
-
-    def _apply_edit(
-        self, chat: _Chat, message: StoredMessage, parsed: ParsedText | None, markup: _Markup
-    ) -> JSON:
-        """Apply new content/markup, or answer "not modified" as Telegram does."""
-        same_text = parsed is None or (
-            parsed.text == message.text and parsed.entities == message.entities
-        )
-        if same_text and markup.inline_json == message.markup_json:
-            raise _bad_request(_NOT_MODIFIED)
-        if parsed is not None:
-            message.history.append(message.text)
-            message.text, message.entities = parsed.text, parsed.entities
-        message.reply_markup, message.markup_json = markup.buttons, markup.inline_json
-        message.edit_count += 1
-        message.edit_date = _now()
-        return self._message_json(chat, message)
-
-    async def _edit_message_text(self, p: _Params) -> JSON:
-        chat, message = self._message_to_edit(p)
-        if message.kind != "text":
-            raise _bad_request("there is no text in the message to edit")
-        raw, mode = p.text("text") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("entities"), caption=False)
-        result = self._apply_edit(chat, message, parsed, p.markup(inline_only=True))
-        message.raw_text, message.parse_mode = raw, mode
-        return result
-
-    async def _edit_message_caption(self, p: _Params) -> JSON:
-        chat, message = self._message_to_edit(p)
-        if message.kind == "text":
-            raise _bad_request("there is no caption in the message to edit")
-        raw, mode = p.text("caption") or "", p.text("parse_mode")
-        parsed = _render(raw, mode, p.json("caption_entities"), caption=True)
-        result = self._apply_edit(chat, message, parsed, p.markup(inline_only=True))
-        message.raw_text, message.parse_mode, message.caption = raw, mode, parsed.text
-        return result
-
-    async def _edit_message_reply_markup(self, p: _Params) -> JSON:
-        chat, message = self._message_to_edit(p)
-        return self._apply_edit(chat, message, None, p.markup(inline_only=True))
-
-    async def _delete_message(self, p: _Params) -> bool:
-        chat = self._chat_for(p)
-        message_id = p.integer("message_id")
-        if message_id is None:
-            raise _bad_request("message identifier is not specified")
-        message = chat.messages.get(message_id)
-        if message is not None and not message.deleted:
-            message.deleted = True
-            return True
-        if chat.incoming.pop(message_id, None) is not None:
-            return True
-        raise _bad_request("message to delete not found")
-
-    # -- methods: misc -------------------------------------------------------
-
-    async def _answer_callback_query(self, p: _Params) -> bool:
-        query_id = p.text("callback_query_id") or ""
-        query = self._queries.get(query_id)
-        if query is None or query.answered:
-            raise _bad_request(_QUERY_INVALID)
-        text = p.text("text")
-        if text is not None and utf16_len(text) > CALLBACK_ANSWER_LIMIT:
-            raise _bad_request("MESSAGE_TOO_LONG")
-        query.answered = True
-        answer = CallbackAnswer(query_id, text, p.flag("show_alert"), p.text("url"))
-        self._answers.setdefault(query.user_id, []).append(answer)
-        return True
-
-    def _commands_key(self, p: _Params) -> tuple[str, str]:
-        scope = p.json("scope") or {"type": "default"}
-        if not isinstance(scope, dict) or scope.get("type") not in _SCOPE_TYPES:
-            raise _bad_request("can't parse BotCommandScope JSON object")
-        language = p.text("language_code") or ""
-        if language and not _LANGUAGE_RE.fullmatch(language):
-            raise _bad_request("invalid language code specified")
-        return json.dumps(scope, sort_keys=True), language
-
-    async def _set_my_commands(self, p: _Params) -> bool:
-        commands = p.json("commands")
-        if not isinstance(commands, list):
-            raise _bad_request('parameter "commands" is required')
-        if len(commands) > 100:
-            raise _bad_request("BOT_COMMANDS_TOO_MUCH")
-        validated = [_bot_command(c) for c in commands]
-        self._commands[self._commands_key(p)] = validated
-        return True
-
-    async def _get_my_commands(self, p: _Params) -> list[JSON]:
-        return self._commands.get(self._commands_key(p), [])
-
-    async def _delete_my_commands(self, p: _Params) -> bool:
-        self._commands.pop(self._commands_key(p), None)
-        return True
-
-    async def _send_chat_action(self, p: _Params) -> bool:
-        self._chat_for(p)
-        if p.text("action") not in _CHAT_ACTIONS:
-            raise _bad_request("wrong parameter action in request")
-        return True
-
-    async def _leave_chat(self, p: _Params) -> bool:
-        chat = self._chat_for(p, send=False)
-        if chat.type == "private":
-            raise _bad_request("chat member status can't be changed in private chats")
-        chat.left = True
-        return True
-
-    async def _get_chat(self, p: _Params) -> JSON:
-        chat = self._chat_for(p, send=False)
-        gifts = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription")
-        accepted = dict.fromkeys((*gifts, "gifts_from_channels"), False)
-        return {
-            **chat.to_json(),
-            "accent_color_id": 0,
-            "max_reaction_count": 11,
-            "accepted_gift_types": accepted,
-        }
-
-    async def _get_chat_member(self, p: _Params) -> JSON:
-        chat = self._chat_for(p, send=False)
-        user_id = p.integer("user_id")
-        if user_id is None:
-            raise _bad_request("user_id is empty")
-        if user_id == self.bot_id and chat.type != "private":
-            status = chat.bot_status or "member"
-            member: JSON = {"status": status, "user": self._bot_json()}
-            if status == "administrator":
-                member.update(can_be_edited=False, is_anonymous=False, **_ADMIN_RIGHTS)
-                member.update(chat.bot_rights)
-            elif status == "restricted":
-                member.update(_RESTRICTED_RIGHTS, until_date=0, is_member=True)
-                member.update(chat.bot_rights)
-            elif status == "creator":
-                member["is_anonymous"] = False
-            elif status == "kicked":
-                member["until_date"] = 0
-            return member
-        user = self._users.get(user_id)
-        if user is None:
-            raise _bad_request("user not found")
-        status = "member" if chat.type != "private" or chat.id == user_id else "left"
-        return {"status": status, "user": user.to_json()}
-
-    # -- HTTP: control API ---------------------------------------------------
-
-    def _control_user(self, request: web.Request, body: JSON) -> EmulatedUser:
-        user = self.user(int(request.match_info["user_id"]))
-        for attribute in ("first_name", "last_name", "username", "language_code"):
-            if isinstance(body.get(attribute), str):
-                setattr(user, attribute, body[attribute])
-        return user
-
-    def _update_response(self, update_id: int) -> web.Response:
-        enqueued = self._enqueued_at[update_id]
-        return web.json_response({"update_id": update_id, "enqueued_at": enqueued})
-
-    async def _control_text(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            text = body["text"]
-            if not isinstance(text, str):
-                raise TypeError("text must be a string")
-            update_id = self._control_user(request, body).send_text(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            return _control_error(f"{type(exc).__name__}: {exc}")
-        return self._update_response(update_id)
-
-    async def _control_press(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            user = self._control_user(request, body)
-            message_id = body.get("message_id")
-            if "data" in body:
-                update_id = user.press_data(int(message_id), str(body["data"]))
-            else:
-                target = None if message_id is None else int(message_id)
-                update_id = user.press(str(body["button"]), message_id=target)
-        except (ValueError, KeyError, TypeError, AssertionError) as exc:
-            return _control_error(f"{type(exc).__name__}: {exc}")
-        return self._update_response(update_id)
-
-    async def _control_chat(self, request: web.Request) -> web.Response:
-        ref = request.match_info["chat_id"]
-        include_deleted = request.query.get("include_deleted") in ("1", "true")
-        try:
-            messages = self.chat_messages(ref, include_deleted=include_deleted)
-        except KeyError as exc:
-            return _control_error(str(exc), status=404)
-        return web.json_response([m.to_dict() for m in messages])
-
-    async def _control_events(self, request: web.Request) -> web.Response:
-        try:
-            after = int(request.query.get("after", "0"))
-            timeout = min(float(request.query.get("timeout", "0")), 60.0)
-        except ValueError as exc:
-            return _control_error(str(exc))
-        await self._notifier.wait_until(
-            lambda: len(self.api_calls) > after or self._closing, timeout
-        )
-        return web.json_response([c.to_event() for c in self.api_calls[max(after, 0) :]])
-
-
-# --------------------------------------------------------------------------- CLI
 
 
 async def _serve(host: str, port: int, token: str, username: str) -> None:
