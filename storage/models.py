@@ -87,9 +87,7 @@ class Participant(Base):
     # The wave of new accounts (`waves`) this participant was set aside with; NULL otherwise.
     wave_id: Mapped[int | None] = mapped_column(Integer)
     # Where the person takes part: "telegram" or "web" (bot/web/).
-    channel: Mapped[str] = mapped_column(
-        String(16), default="telegram", server_default="telegram"
-    )
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
 
 
 class WebInvite(Base):
