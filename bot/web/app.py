@@ -272,7 +272,7 @@ class WebChat:
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        types = {"chat.js": "text/javascript", "chat.css": "text/css"}
+        types = {"chat.js": "text/javascript", "chat.css": "text/css", "icon.svg": "image/svg+xml"}
         if name not in types:
             raise web.HTTPNotFound
         return web.Response(
@@ -763,6 +763,7 @@ class WebChat:
             f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)} · {escape(texts.page_title())}</title>"
+            '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
             '<link rel="stylesheet" href="/static/chat.css">'
             '<script src="/static/chat.js" defer></script></head><body>'
             f'<header><p class="title">{escape(title)}</p>{languages}</header>'

@@ -11,9 +11,11 @@
     var form = event.target;
     if (typeof fetch !== "function" || typeof DOMParser !== "function") return;
     event.preventDefault();
-    var data = new FormData(form, event.submitter || undefined);
+    var submitter = event.submitter || null;
+    var data = new FormData(form, submitter || undefined);
     form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-    fetch(form.action, {
+    // Not form.action: the buttons are named "action", and a form's named controls shadow it.
+    fetch(form.getAttribute("action") || "/", {
       method: "POST",
       body: new URLSearchParams(data),
       credentials: "same-origin",
@@ -30,7 +32,15 @@
       var now = document.getElementById("now");
       if (now) { now.focus({ preventScroll: true }); now.scrollIntoView({ block: "start" }); }
     }).catch(function () {
-      form.submit();  // the network hiccupped: the plain form still works
+      // The network hiccupped: the plain form still works (with the pressed button's value).
+      if (submitter && submitter.name) {
+        var chosen = document.createElement("input");
+        chosen.type = "hidden";
+        chosen.name = submitter.name;
+        chosen.value = submitter.value;
+        form.appendChild(chosen);
+      }
+      HTMLFormElement.prototype.submit.call(form);
     });
   }
   enhance(document);
