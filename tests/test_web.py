@@ -247,3 +247,41 @@ def test_forwarded_for_only_from_trusted_proxies() -> None:
         "198.51.100.1"
     )
     assert client_address("10.0.0.2", "not-an-address", trusted) == "10.0.0.2"
+
+
+async def test_a_blocked_web_participant_keeps_only_the_data_rights(
+    h: Harness, person: WebCitizen
+) -> None:
+    await person.take_part(["bildung"], impulse="Ateliers in leeren Ladenlokalen für alle.")
+    moderator = h.citizen(MODERATOR)
+    await moderator.send("/block #1")
+    await moderator.press("Ja, sperren")
+    assert "gesperrt" in moderator.last_text
+    assert h.bot.app is not None
+    data = await snapshot(h.settings, h.bot.app.database, system_clock())
+    assert data["participants"] == 0
+    await person.open("/meinvotum")
+    await person.press("change")
+    assert "gesperrt" in person.now
+    data_file = await person.client.get("/daten")
+    assert data_file.status == 200
+    await person.open("/loeschen")
+    await person.press("erase")
+    assert "gelöscht" in person.page
+
+
+async def test_a_closed_consultation_takes_no_web_vote(h: Harness, person: WebCitizen) -> None:
+    await person.open()
+    await person.press("consent")
+    moderator = h.citizen(MODERATOR)
+    await moderator.send("/phase close")
+    await moderator.press("Ja, schließen")
+    await person.press("topics", topic=["bildung"])
+    assert "abgeschlossen" in person.now
+    assert h.bot.app is not None
+    data = await snapshot(h.settings, h.bot.app.database, system_clock())
+    assert data["participants"] == 0
+    # Someone arriving now sees the results instead of the consent.
+    async with browser(person.server) as newcomer:
+        await newcomer.open()
+        assert "abgeschlossen" in newcomer.now and 'value="consent"' not in newcomer.page

@@ -146,6 +146,8 @@ class Application:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Once a minute: an outcome message another process left half sent (its lease ran out).
     _followup_watch: Periodic | None = None
+    # The domain services the handlers use; the web chat beside the bot uses the same ones.
+    services: Services | None = None
 
     @classmethod
     def build(
@@ -280,6 +282,7 @@ class Application:
             clock,
             revocation,
             backlog_watch=BacklogWatch(settings, database, bot, i18n),
+            services=services,
         )
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:

@@ -47,6 +47,7 @@ from bot.web.identity import COOKIE, COOKIE_MAX_AGE, Visitor
 from bot.web.texts import views
 from storage.db import Database
 from storage.exports import participants_by_channel
+from storage.settings import BlockList
 from storage.web import WebInvites, published_impulses
 
 STATIC = Path(__file__).parent / "static"
@@ -133,6 +134,8 @@ class WebChat:
     clock: Clock = system_clock
     on_impulse: ImpulseHook = _nothing
     on_erasure: ErasureHook = _nothing
+    # The bot's own (bot.app.services), so a block by a moderator counts here at once.
+    blocklist: BlockList | None = None
     drafts: Drafts = field(default_factory=Drafts)
     _chart: tuple[float, str, bytes] | None = None
 
@@ -144,6 +147,8 @@ class WebChat:
             burst=abuse.rate_burst * ADDRESS_FACTOR,
         )
         self.invites = WebInvites(self.database)
+        if self.blocklist is None:
+            self.blocklist = BlockList(self.database)
         self.locales = ordered_locales(self.i18n.available_locales)
 
     def application(self) -> web.Application:
@@ -398,6 +403,10 @@ class WebChat:
             return None
         if action == "restart":
             draft.step = "welcome"
+            return None
+        # A person the moderators blocked keeps the data rights above, and nothing else.
+        if self.blocklist is not None and await self.blocklist.contains(who.pseudonym):
+            draft.note = texts.blocked()
             return None
         open_now = await self.participation.is_open()
         if not open_now and action not in ("privacy", "welcome", "decline"):
@@ -790,6 +799,7 @@ def build_app(
     clock: Clock = system_clock,
     on_impulse: ImpulseHook | None = None,
     on_erasure: ErasureHook | None = None,
+    blocklist: BlockList | None = None,
 ) -> web.Application:
     chat = WebChat(
         settings,
@@ -799,6 +809,7 @@ def build_app(
         clock,
         on_impulse=on_impulse or _nothing,
         on_erasure=on_erasure or _nothing,
+        blocklist=blocklist,
     )
     app = chat.application()
     app[CHAT] = chat

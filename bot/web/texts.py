@@ -75,6 +75,14 @@ def slow_down() -> str:
     return _("Bitte etwas langsamer: Wir kommen nicht hinterher. Gleich geht es weiter.")
 
 
+def blocked() -> str:
+    """As bot.telegram.middlewares.BlockedCitizens says it."""
+    return _(
+        "Ihre Teilnahme ist von der Moderation gesperrt. Wenn Sie glauben, dass das ein "
+        "Irrtum ist, schreiben Sie bitte an die Stelle, die in der Datenschutzerklärung steht."
+    )
+
+
 # Texts of the web page itself (not in the Telegram dialog).
 
 

@@ -6,6 +6,15 @@
     root.querySelectorAll("form[data-chat]").forEach(function (form) {
       form.addEventListener("submit", send);
     });
+    root.querySelectorAll("fieldset[data-limit]").forEach(function (fieldset) {
+      fieldset.addEventListener("change", function () { count(fieldset); });
+    });
+  }
+  // "Weiter · 1 von 3 gewählt" counts along as topics are ticked (the server checks the limit).
+  function count(fieldset) {
+    var chosen = fieldset.querySelectorAll("input:checked").length;
+    var button = fieldset.form && fieldset.form.querySelector("button.primary");
+    if (button) button.textContent = button.textContent.replace(/\d+/, String(chosen));
   }
   function send(event) {
     var form = event.target;
