@@ -3,18 +3,23 @@ rules, the same database, one pool of participants marked with their channel."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bot.app import cli
 from bot.app.web_command import make_invites, web_app_for
 from bot.domain.clock import system_clock
 from bot.ops.export import full_export, snapshot, to_csv, votes_csv
 from bot.web.identity import client_address
-from tests.harness import Harness, RunningBot, make_settings
+from storage.db import Database
+from storage.web import WebInvites
+from tests.harness import ROOT, Harness, RunningBot, make_settings
 from tests.web_client import WebCitizen, browser, served
 
 MODERATOR = 777
@@ -285,3 +290,28 @@ async def test_a_closed_consultation_takes_no_web_vote(h: Harness, person: WebCi
     async with browser(person.server) as newcomer:
         await newcomer.open()
         assert "abgeschlossen" in newcomer.now and 'value="consent"' not in newcomer.page
+
+
+def test_the_command_prints_invite_codes_and_stores_only_their_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'invites.sqlite3'}"
+    monkeypatch.setattr(cli, "configure_logging", lambda **_: None)  # keep pytest's handlers
+    monkeypatch.setenv("DIALOGBOT_DATABASE_URL", url)
+    monkeypatch.setenv("DIALOGBOT_SECRET", "invite-secret")
+    config = str(ROOT / "config.example.toml")
+    assert cli.main(["web", "invites", "5", "--config", config]) == 0
+    codes = capsys.readouterr().out.split()
+    assert len(set(codes)) == 5 and all(len(code) == 9 and code[4] == "-" for code in codes)
+    assert cli.main(["web", "invites", "0", "--config", config]) == 2
+
+    async def stored() -> tuple[int, bytes]:
+        database = Database(url)
+        try:
+            return await WebInvites(database).unused(), (tmp_path / "invites.sqlite3").read_bytes()
+        finally:
+            await database.dispose()
+
+    unused, raw = asyncio.run(stored())
+    assert unused == 5
+    assert not any(code.encode() in raw for code in codes)  # only keyed hashes

@@ -157,8 +157,9 @@ async def run_demo(
             stop.set()
             await polling
             await app.close()
-    _print_standings(data)
-    print_digest(digest)
+    if web is None:
+        _print_standings(data)
+        print_digest(digest)
     print(f"\nDatenbank der Demo: {database}")
     return 0
 
