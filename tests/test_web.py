@@ -90,8 +90,14 @@ async def test_a_web_answer_counts_next_to_a_telegram_answer(
     assert "Trinkbrunnen" in impulses and ";web;" in impulses
     # The moderators got the web idea's review card in Telegram, as for any idea.
     await h.settle()
-    cards = [m.text for m in h.emulator.user(MODERATOR).messages if "Trinkbrunnen" in m.text]
+    cards = [m for m in h.emulator.user(MODERATOR).messages if "Trinkbrunnen" in m.text]
     assert cards, "no review card for the web idea"
+    # Approving it tells nobody in Telegram (the author has no chat) and publishes it.
+    moderator = h.citizen(MODERATOR)
+    await moderator.press("Freigeben", message_id=cards[0].message_id)
+    data = await full_export(h.settings, h.bot.app.database, system_clock(), [])
+    assert [i["status"] for i in data["impulses"]] == ["approved"]
+    assert "Trinkbrunnen" in await person.open("/ergebnisse")
 
 
 async def test_a_forged_form_without_csrf_token_is_refused(h: Harness, person: WebCitizen) -> None:
