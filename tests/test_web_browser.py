@@ -183,7 +183,11 @@ async def test_keyboard_only(chromium: Any, site: TestServer) -> None:
     await context.close()
 
 
-@pytest.mark.parametrize("locale", ["de", "en", "tr", "de_LS"])
+# German in `make test`; the other languages (the same page, other words) with the slow tests.
+@pytest.mark.parametrize(
+    "locale",
+    ["de", *(pytest.param(code, marks=pytest.mark.slow) for code in ("en", "tr", "de_LS"))],
+)
 async def test_no_serious_accessibility_violation(
     chromium: Any, site: TestServer, locale: str
 ) -> None:
