@@ -98,6 +98,8 @@ async def test_a_web_answer_counts_next_to_a_telegram_answer(
     data = await full_export(h.settings, h.bot.app.database, system_clock(), [])
     assert [i["status"] for i in data["impulses"]] == ["approved"]
     assert "Trinkbrunnen" in await person.open("/ergebnisse")
+    await moderator.send("/stats")
+    assert "Telegram 1 · Web 1" in moderator.last_text
 
 
 async def test_a_forged_form_without_csrf_token_is_refused(h: Harness, person: WebCitizen) -> None:
