@@ -323,3 +323,9 @@ def test_the_command_prints_invite_codes_and_stores_only_their_hashes(
     unused, raw = asyncio.run(stored())
     assert unused == 5
     assert not any(code.encode() in raw for code in codes)  # only keyed hashes
+
+
+async def test_the_welcome_points_to_the_language_menu_not_a_command(person: WebCitizen) -> None:
+    page = await person.open()
+    assert "Dialog zur Ruhr-Konferenz" in person.now and "/sprache" not in page
+    assert '<select id="locale" name="locale">' in page

@@ -622,7 +622,7 @@ class WebChat:
                     '<input id="code" name="code" autocomplete="off" autocapitalize="characters" '
                     'required maxlength="20">'
                 )
-            return views.welcome(consultation), (
+            return texts.welcome(consultation), (
                 self._form(csrf, code + self._button("consent", join, primary=True))
                 + self._form(csrf, self._button("privacy", privacy), novalidate=True)
                 + self._form(csrf, self._button("decline", decline))

@@ -25,6 +25,11 @@ def _labels(markup: InlineKeyboardMarkup) -> list[str]:
     return [button.text for row in markup.inline_keyboard for button in row]
 
 
+def welcome(consultation: Consultation) -> str:
+    """The welcome without its hint at /sprache: the page has its language menu at the top."""
+    return views.welcome(consultation).replace("\n\n" + views.language_hint(), "")
+
+
 def consent_labels() -> tuple[str, str, str]:
     """Mitmachen, Datenschutz lesen, Nein danke."""
     join, privacy, decline = _labels(keyboards.consent())
