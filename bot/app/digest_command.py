@@ -13,12 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
-
+from bot.app.composition import Dependencies
 from bot.app.config import Settings
 from bot.app.digest_wiring import build_digests
 from bot.app.services import Services
@@ -79,13 +74,24 @@ async def post(settings: Settings, clock: Clock = system_clock) -> str:
 async def _digests(
     settings: Settings, *, with_bot: bool, consensus: bool = False
 ) -> AsyncIterator[DigestService]:
-    """With `consensus`, the opinion groups are computed first (a one-off, not cached)."""
+    """With a bot: the digests of the composition root, so a post goes through the same Bot as
+    `dialogbot run` (its retries, its handling of refusals) and a failure counts towards the
+    moderators' alert. With `consensus`, the opinion groups are computed first (a one-off)."""
+    if with_bot:
+        deps = Dependencies.build(settings)
+        try:
+            await upgrade(deps.database)
+            if consensus:
+                await deps.ratings.consensus.refresh()
+            yield deps.digests
+        finally:
+            await deps.close()
+        return
     database = Database(
         settings.database_url,
         connect_timeout=settings.database.connect_timeout,
         command_timeout=settings.database.command_timeout,
     )
-    bot = _bot(settings) if with_bot else None
     try:
         await upgrade(database)
         participation = Services.build(settings, database).participation
@@ -97,26 +103,10 @@ async def _digests(
                 refresh_minutes=settings.ratings.consensus_refresh_minutes,
             )
             await groups.refresh()
-        yield build_digests(
-            settings,
-            database,
-            build_i18n(settings.default_locale),
-            participation,
-            bot,
-            consensus=groups,
-        )
+        i18n = build_i18n(settings.default_locale)
+        yield build_digests(settings, database, i18n, participation, None, consensus=groups)
     finally:
-        if bot is not None:
-            await bot.session.close()
         await database.dispose()
-
-
-def _bot(settings: Settings) -> Bot:
-    return Bot(
-        token=settings.require_token(),
-        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base)),
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
 
 
 async def _wait_for_retry(service: DigestService, clock: Clock) -> None:
