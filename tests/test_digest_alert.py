@@ -12,7 +12,7 @@ import pytest
 from bot.domain.incidents import DIGEST_FAILURES_TO_TELL
 from bot.emulator.faults import Fault
 from bot.emulator.server import BotApiEmulator
-from tests.digest_support import MAY_18_1800, DigestHarness, digest_harness
+from tests.digest_support import MAY_18_1800, DigestHarness, digest_harness, digest_rows
 from tests.harness import FAST_RETRY
 
 MODERATOR = 7_400_001
@@ -55,6 +55,7 @@ async def failed_attempts(dh: DigestHarness, first: datetime, count: int) -> dat
     return wake
 
 
+@pytest.mark.slow
 async def test_told_once_after_failures_in_a_row_and_again_for_the_next_incident(
     dh: DigestHarness,
 ) -> None:
@@ -99,3 +100,18 @@ async def test_a_refusal_told_at_once_is_not_told_again_by_the_count(dh: DigestH
     assert len(told(dh)) == 1 and "kein Administrator" in told(dh)[0], told(dh)
     await dh.tick(MAY_18_1800 + attempts * 10 * MINUTE)  # the operator fixed it
     assert len(dh.photos()) == 1
+
+
+async def test_digest_post_goes_through_the_bots_retrying_session(dh: DigestHarness) -> None:
+    """`dialogbot digest --post` posts with the composition root's Bot, as `run` does: a 502
+    is retried by the session within the one attempt, not left to the outbox's backoff."""
+    from bot.app import digest_command
+
+    await dh.tick(MAY_18_1800 - 60 * MINUTE)
+    await dh.seed(["energie"], at=MAY_18_1800 - 30 * MINUTE)
+    dh.emulator.inject_fault("sendPhoto", status=502)
+    report = await digest_command.post(dh.bot.settings, dh.clock)
+    assert report.startswith("digest manual-") and len(dh.photos()) == 1
+    assert [c.status for c in dh.emulator.calls_to("sendPhoto")] == [502, 200]
+    row = (await digest_rows(dh.database))[-1]
+    assert (row.status, row.attempts) == ("sent", 1)  # one attempt of the outbox
