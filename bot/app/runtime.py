@@ -231,7 +231,7 @@ class Application:
             followup_sender,
             clock,
             deps.revocation,
-            backlog_watch=BacklogWatch(settings, database, bot, i18n),
+            backlog_watch=BacklogWatch(settings, database, bot, i18n, incidents=deps.incidents),
             dependencies=deps,
         )
 

@@ -1,11 +1,12 @@
 """Incidents the moderators hear of in Telegram: at most once each. No aiogram, no SQL.
 
-An incident of one kind (the digest that cannot be posted) opens with the first failure in a
-row and ends with the next success. The moderators are told once per incident: when the
-failures in a row reach a threshold, or earlier by whoever has the more precise message (the
-digest's "the bot is no administrator of the channel", bot.domain.digests), and not again
-until the incident ended. The log is kept in the database (storage/incidents.py), so neither
-a restart nor a second instance tells them a second time.
+An incident of one kind (the digest that cannot be posted, the inbox backlog that keeps
+growing) opens with the first failure in a row and ends with the next success. The moderators
+are told once per incident: for the digest when the failures in a row reach a threshold, or
+earlier by whoever has the more precise message (the digest's "the bot is no administrator of
+the channel", bot.domain.digests); for the backlog when bot.domain.backlog says so; and not
+again until the incident ended. The log is kept in the database (storage/incidents.py), so
+neither a restart nor a second instance tells them a second time.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.domain.digests import DigestOutbox, DigestRecord, PostOutcome
 log = logging.getLogger(__name__)
 
 DIGEST = "digest"
+BACKLOG = "backlog"  # the inbox backlog keeps growing (bot.domain.backlog decides when)
 # Failed attempts in a row before the moderators hear that the digest cannot be posted. An
 # attempt already includes the session's own retries (up to 5 tries, 60 s of waiting), and the
 # outbox waits 5, 10, 20, 40 s between attempts: five in a row are minutes of a Bot API that
