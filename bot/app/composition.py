@@ -24,7 +24,7 @@ from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.utils.i18n import I18n
 
 from bot.app.config import Settings
-from bot.app.digest_wiring import build_digests, moderator_alert, moderators_told
+from bot.app.digest_wiring import build_digests, moderator_alert
 from bot.app.ratings import RatingsFeature
 from bot.app.services import Services
 from bot.domain.clock import Clock, system_clock
@@ -114,7 +114,8 @@ class Dependencies:
             bot,
             consensus=ratings.consensus,
             alert=moderator_alert(bot, settings, i18n, incidents, clock),
-            incidents=(incidents, moderators_told(bot, settings, i18n), clock),
+            incidents=incidents,
+            clock=clock,
         )
         return cls(
             settings=settings,

@@ -35,20 +35,21 @@ def build_digests(
     *,
     consensus: ConsensusLatest | None = None,
     alert: Alert | None = None,
-    incidents: tuple[Incidents, Tell, Clock] | None = None,
+    incidents: Incidents | None = None,
+    clock: Clock = system_clock,
 ) -> DigestService:
     """Without a bot (a dry run without token) nothing is posted and the link is a placeholder.
     With `consensus` (the opinion groups' cache) the digest has the section "Worauf sich alle
-    einigen" whenever a result exists. With `incidents`, failed attempts in a row are counted
-    and the moderators told once per incident (bot.domain.incidents)."""
+    einigen" whenever a result exists. With `incidents` (and a bot), failed attempts in a row
+    are counted and the moderators told once per incident (bot.domain.incidents)."""
     ports = digest_ports(settings, database, i18n, standings, bot)
     if consensus is not None:
         ports = replace(ports, consensus=consensus.latest)
     if alert is not None:
         ports = replace(ports, alert=alert)
-    if incidents is not None:
-        log_, tell, clock = incidents
-        ports = replace(ports, outbox=WatchedOutbox(ports.outbox, log_, tell, clock))
+    if incidents is not None and bot is not None:
+        tell = moderators_told(bot, settings, i18n)
+        ports = replace(ports, outbox=WatchedOutbox(ports.outbox, incidents, tell, clock))
     return DigestService(ports, instance_name())
 
 
