@@ -115,3 +115,17 @@ async def test_digest_post_goes_through_the_bots_retrying_session(dh: DigestHarn
     assert [c.status for c in dh.emulator.calls_to("sendPhoto")] == [502, 200]
     row = (await digest_rows(dh.database))[-1]
     assert (row.status, row.attempts) == ("sent", 1)  # one attempt of the outbox
+
+
+async def test_digest_post_does_not_wait_for_what_only_an_operator_can_fix(
+    dh: DigestHarness,
+) -> None:
+    from bot.app import digest_command
+
+    await dh.tick(MAY_18_1800 - 60 * MINUTE)
+    await dh.seed(["energie"], at=MAY_18_1800 - 30 * MINUTE)
+    dh.emulator.faults.schedule("sendPhoto", Fault.not_admin())
+    with pytest.raises(digest_command.DigestCommandError, match=r"not posted yet \(retrying\)"):
+        await digest_command.post(dh.bot.settings, dh.clock)
+    assert len(dh.emulator.calls_to("sendPhoto")) == 1  # once, and no wait for the next try
+    assert len(told(dh)) == 1 and "kein Administrator" in told(dh)[0]

@@ -27,6 +27,7 @@ from storage.migrate import upgrade
 from storage.ratings import SqlConsensusSource
 
 POST_ATTEMPTS = 3
+MAX_WAIT = 60.0  # seconds: a later attempt is left to the running bot
 
 
 class DigestCommandError(Exception):
@@ -60,7 +61,8 @@ async def post(settings: Settings, clock: Clock = system_clock) -> str:
         for _ in range(POST_ATTEMPTS - 1):
             if outcome is not PostOutcome.RETRYING:
                 break
-            await _wait_for_retry(service, clock)
+            if not await _wait_for_retry(service, clock):
+                break  # not soon (a refusal only an operator can fix): no point in waiting
             outcome = await service.deliver(draft.id, clock())
     if outcome is PostOutcome.POSTED:
         return f"digest {draft.key} posted to {settings.channel_chat}"
@@ -109,11 +111,15 @@ async def _digests(
         await database.dispose()
 
 
-async def _wait_for_retry(service: DigestService, clock: Clock) -> None:
+async def _wait_for_retry(service: DigestService, clock: Clock) -> bool:
+    """Wait for the outbox's next attempt if it is due within a minute; False if it is not."""
     now = clock()
     retry = await service.next_attempt(now)
     seconds = (retry - now).total_seconds() if retry is not None else 0.0
-    await asyncio.sleep(min(max(seconds, 1.0), 60.0))
+    if seconds > MAX_WAIT:
+        return False
+    await asyncio.sleep(max(seconds, 1.0))
+    return True
 
 
 def _write(
