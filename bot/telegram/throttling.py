@@ -23,6 +23,7 @@ that is safe.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -162,6 +163,9 @@ def build_rate_limiter(
 # by then. Only presses beyond these are dropped before the inbox.
 FLOOD_GATE_MARGIN = 3
 FLOOD_GATE_NAMESPACE = "dialogbot:gate:"
+# How many recent update ids the gate remembers its verdict for: more than a batch of
+# getUpdates (100) or the updates a webhook instance takes in at once (`max_in_flight`).
+GATE_MEMORY = 4_096
 
 
 class FloodGate:
@@ -182,25 +186,40 @@ class FloodGate:
       this flood and would drop these too;
     * one bucket per person: other people are never slowed down or dropped; moderators (who
       the throttling exempts) and updates without a person are always let through;
-    * a dropped update is confirmed to Telegram like a handled one: it is not sent again.
+    * a dropped update is confirmed to Telegram like a handled one: it is not sent again;
+    * one verdict per update: an update delivered again (the inbox could not record it, the
+      database being away, so it was not confirmed and comes with the next getUpdates) gets the
+      verdict it got the first time, without taking another token. Otherwise each retry during
+      an outage would spend a token of the person's bucket on the same press, until the gate
+      dropped presses that were never over the limit. The last `memory` update ids are kept.
     """
 
-    def __init__(self, limiter: RateLimiter, exempt: frozenset[int]) -> None:
+    def __init__(
+        self, limiter: RateLimiter, exempt: frozenset[int], *, memory: int = GATE_MEMORY
+    ) -> None:
         self._limiter = limiter
         self._exempt = exempt
+        self._memory = memory
+        self._verdicts: OrderedDict[int, bool] = OrderedDict()  # update id: admitted
         self.dropped = 0  # since start: how many presses the gate kept out of the inbox
 
     async def admits(self, update: Update) -> bool:
         press = update.callback_query
         if press is None or press.from_user.id in self._exempt:
             return True
-        if await self._limiter.check(press.from_user.id) is Verdict.ALLOW:
-            return True
-        self.dropped += 1
-        return False
+        earlier = self._verdicts.get(update.update_id)
+        if earlier is not None:
+            return earlier
+        admitted = await self._limiter.check(press.from_user.id) is Verdict.ALLOW
+        self._verdicts[update.update_id] = admitted
+        while len(self._verdicts) > self._memory:
+            self._verdicts.popitem(last=False)
+        if not admitted:
+            self.dropped += 1
+        return admitted
 
     def forget(self, key: int) -> None:
-        """Erasure: the person's bucket goes too."""
+        """Erasure: the person's bucket goes too (the remembered verdicts name no person)."""
         self._limiter.forget(key)
 
     async def close(self) -> None:
