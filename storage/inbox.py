@@ -276,8 +276,11 @@ class Inbox:
         except BaseException:
             self._mark_unsure(unique)
             raise
-        # Taken out of `_unsure` before the next await: only this record resolves them.
-        unsure = [i for i in unique if i in self._unsure and i not in inserted]
+        # Taken out of `_unsure` before the next await: only this record resolves them. Not
+        # those handed out meanwhile (SQLite's `pending` at start leaves `_unsure` as it is).
+        unsure = [
+            i for i in unique if i in self._unsure and i not in inserted and i not in self._handed
+        ]
         self._unsure.difference_update(unique)
         if unsure:
             inserted |= await self._resolve(unsure, self._own_pending)
