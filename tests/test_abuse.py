@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 
 from bot.domain.clock import system_clock
 from bot.domain.impulse import contact_data
-from bot.emulator.server import BotApiEmulator
+from bot.emulator.server import BotApiEmulator, Fault
 from bot.ops.export import snapshot
 from bot.telegram.throttling import (
     FLOOD_GATE_MARGIN,
@@ -199,6 +199,23 @@ async def test_the_gate_judges_a_press_delivered_again_as_the_first_time() -> No
     assert not await small.admits(press(12, 7021))
     assert not await small.admits(press(10, 7021))  # forgotten: judged anew, over the burst
     assert len(small._verdicts) == 2
+
+
+async def test_a_step_run_again_after_a_passing_failure_is_not_charged_twice(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    """The Bot API fails the step's edit until the client gives up, so the pipeline runs the
+    step again: the throttling lets it through on the verdict it gave the first time, instead
+    of taking a token of a bucket that holds none by then."""
+    strict = await start(emulator, database_url, rate_per_minute=1, rate_burst=2)
+    citizen = strict.citizen(7022)
+    await citizen.send("/start")
+    emulator.faults.schedule("editMessageText", *[Fault.html_page(502) for _ in range(5)])
+    await citizen.press("Mitmachen")  # the second and last token
+    assert "Gewählt: 0 von 3" in citizen.last_text
+    assert not [a for a in citizen.user.callback_answers if a.text and "langsamer" in a.text]
+    assert [m for m, _ in emulator.faults.injected] == ["editMessageText"] * 5  # all used
+    await strict.bot.stop()
 
 
 async def test_a_message_flood_is_never_dropped_unseen(

@@ -163,9 +163,28 @@ def build_rate_limiter(
 # by then. Only presses beyond these are dropped before the inbox.
 FLOOD_GATE_MARGIN = 3
 FLOOD_GATE_NAMESPACE = "dialogbot:gate:"
-# How many recent update ids the gate remembers its verdict for: more than a batch of
-# getUpdates (100) or the updates a webhook instance takes in at once (`max_in_flight`).
+# How many recent update ids the gate and the throttling remember their verdict for: more
+# than a batch of getUpdates (100) or the updates an instance takes in at once (`max_in_flight`).
 GATE_MEMORY = 4_096
+
+
+class RecentVerdicts:
+    """The verdict given per update id, for the last `size` update ids (oldest go first)."""
+
+    def __init__(self, size: int = GATE_MEMORY) -> None:
+        self._size = size
+        self._verdicts: OrderedDict[int, Verdict] = OrderedDict()
+
+    def get(self, update_id: int) -> Verdict | None:
+        return self._verdicts.get(update_id)
+
+    def remember(self, update_id: int, verdict: Verdict) -> None:
+        self._verdicts[update_id] = verdict
+        while len(self._verdicts) > self._size:
+            self._verdicts.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
 
 
 class FloodGate:
@@ -199,24 +218,20 @@ class FloodGate:
     ) -> None:
         self._limiter = limiter
         self._exempt = exempt
-        self._memory = memory
-        self._verdicts: OrderedDict[int, bool] = OrderedDict()  # update id: admitted
+        self._verdicts = RecentVerdicts(memory)
         self.dropped = 0  # since start: how many presses the gate kept out of the inbox
 
     async def admits(self, update: Update) -> bool:
         press = update.callback_query
         if press is None or press.from_user.id in self._exempt:
             return True
-        earlier = self._verdicts.get(update.update_id)
-        if earlier is not None:
-            return earlier
-        admitted = await self._limiter.check(press.from_user.id) is Verdict.ALLOW
-        self._verdicts[update.update_id] = admitted
-        while len(self._verdicts) > self._memory:
-            self._verdicts.popitem(last=False)
-        if not admitted:
-            self.dropped += 1
-        return admitted
+        verdict = self._verdicts.get(update.update_id)
+        if verdict is None:
+            verdict = await self._limiter.check(press.from_user.id)
+            self._verdicts.remember(update.update_id, verdict)
+            if verdict is not Verdict.ALLOW:
+                self.dropped += 1
+        return verdict is Verdict.ALLOW
 
     def forget(self, key: int) -> None:
         """Erasure: the person's bucket goes too (the remembered verdicts name no person)."""
@@ -234,21 +249,36 @@ def build_flood_gate(settings: Settings) -> FloodGate:
 
 
 class ThrottlingMiddleware(BaseMiddleware):
-    """Registered on `dispatcher.update`, before language and storage middlewares."""
+    """Registered on `dispatcher.update`, before language and storage middlewares.
 
-    def __init__(self, limiter: RateLimiter, exempt: frozenset[int], i18n: I18n) -> None:
+    One verdict per update, as the flood gate's: a step run again in this process (it failed
+    because the database or the Bot API was away for a moment) is not charged a token again,
+    and a refused one stays refused, without a second notice."""
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        exempt: frozenset[int],
+        i18n: I18n,
+        *,
+        memory: int = GATE_MEMORY,
+    ) -> None:
         self._limiter = limiter
         self._exempt = exempt
         self._i18n = i18n
+        self._verdicts = RecentVerdicts(memory)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None or user.id in self._exempt or not isinstance(event, Update):
             return await handler(event, data)
-        verdict = await self._limiter.check(user.id)
+        earlier = self._verdicts.get(event.update_id)
+        verdict = earlier or await self._limiter.check(user.id)
+        if earlier is None:
+            self._verdicts.remember(event.update_id, verdict)
         if verdict is Verdict.ALLOW:
             return await handler(event, data)
-        await self._refuse(event, user, notify=verdict is Verdict.NOTIFY)
+        await self._refuse(event, user, notify=verdict is Verdict.NOTIFY and earlier is None)
         return None
 
     async def _refuse(self, update: Update, user: User, *, notify: bool) -> None:
