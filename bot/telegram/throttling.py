@@ -273,9 +273,11 @@ class ThrottlingMiddleware(BaseMiddleware):
         if user is None or user.id in self._exempt or not isinstance(event, Update):
             return await handler(event, data)
         earlier = self._verdicts.get(event.update_id)
-        verdict = earlier or await self._limiter.check(user.id)
         if earlier is None:
+            verdict = await self._limiter.check(user.id)
             self._verdicts.remember(event.update_id, verdict)
+        else:
+            verdict = earlier
         if verdict is Verdict.ALLOW:
             return await handler(event, data)
         await self._refuse(event, user, notify=verdict is Verdict.NOTIFY and earlier is None)
