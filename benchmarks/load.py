@@ -173,8 +173,11 @@ class Citizen:
 class Population:
     """Creates citizens with fresh ids, remembers what each confirmed, checks the answers."""
 
-    def __init__(self, emu: BenchEmulator, first_id: int, seed: int) -> None:
+    def __init__(
+        self, emu: BenchEmulator, first_id: int, seed: int, walk: Walk | None = None
+    ) -> None:
         self.emu = emu
+        self.walk = walk  # every citizen makes the choices of this recorded walk
         self._next_id = first_id
         self._rng = random.Random(seed)
         consultation = load_settings(CONFIG, env={"DIALOGBOT_SECRET": SECRET}).consultation
@@ -188,8 +191,14 @@ class Population:
         user_id = self._next_id
         self._next_id += 1
         user = self.emu.user(user_id, first_name=f"B{user_id}")
-        chosen = self._rng.sample(self._topics, 3)
-        impulse = f"Idee Nummer {user_id}: mehr Busse am Abend und sichere Radwege im Revier."
+        walk = self.walk
+        if walk is None:
+            chosen = self._rng.sample(self._topics, 3)
+            impulse = f"Idee Nummer {user_id}: mehr Busse am Abend und sichere Radwege im Revier."
+        else:
+            titles = dict(self._topics)
+            chosen = [(topic, titles[topic]) for topic in walk.topics]
+            impulse = walk.impulse
         steps: list[tuple[Action, str]] = [
             (lambda u: u.send_text("/start"), "Datenschutz"),
             (lambda u: u.press("Mitmachen"), "Gewählt: 0 von 3"),
@@ -232,6 +241,105 @@ class Population:
 
 def _press(title: str) -> Action:
     return lambda u: u.press(title)
+
+
+# --------------------------------------------------------------------------- the recorded walk
+
+STEP_NAMES = (
+    "start",
+    "consent",
+    "topic 1",
+    "topic 2",
+    "topic 3",
+    "next",
+    "idea",
+    "idea's topic",
+    "submit",
+)
+QUIET = 0.3  # recording: a step is over when no call came for this long
+
+
+@dataclass
+class Walk:
+    """One citizen's dialog as the emulator recorded it: per update, the Bot API calls the bot
+    made for it, in order, with the ids that differ per citizen as placeholders ("$chat",
+    "$query", "$sent:K" for the K-th message sent to the citizen); and the choices made."""
+
+    topics: tuple[str, ...]
+    impulse: str
+    steps: list[list[dict[str, Any]]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topics": list(self.topics), "impulse": self.impulse, "steps": self.steps}
+
+    @property
+    def calls(self) -> int:
+        return sum(len(step) for step in self.steps)
+
+    def where_calls_go(self) -> dict[str, list[str]]:
+        """Per step, its calls' methods in order."""
+        return {
+            name: [call["method"] for call in step]
+            for name, step in zip(STEP_NAMES, self.steps, strict=True)
+        }
+
+    def differences(self, other: Walk) -> list[str]:
+        """Where another walk's calls differ from this one's (methods, fields and values)."""
+        found = []
+        for name, mine, theirs in zip(STEP_NAMES, self.steps, other.steps, strict=True):
+            if mine != theirs:
+                found.append(f"{name}: {mine} != {theirs}")
+        return found
+
+
+async def record_walk(population: Population) -> Walk:
+    """One lone citizen's whole dialog, each step given time to finish (QUIET), its calls taken
+    from the emulator's call log."""
+    emu = population.emu
+    citizen = population.new()
+    user_id = citizen.user.id
+    raw: list[list[ApiCall]] = []
+    for _ in STEP_NAMES:
+        first = len(emu.api_calls)
+        await asyncio.wait_for(citizen.send(None), STEP_TIMEOUT)
+        while True:  # the step's calls after its last reply (an answer to the press, say)
+            await asyncio.sleep(QUIET / 3)
+            mine = [c for c in emu.api_calls[first:] if c.method != "getUpdates"]
+            if not mine or time.monotonic() - mine[-1].time > QUIET:
+                break
+        raw.append(mine)
+    population.finish(citizen)
+    sent = {
+        m.message_id: f"$sent:{k}"
+        for k, m in enumerate(emu.chat_messages(user_id, include_deleted=True))
+    }
+    queries: set[str] = set()
+    steps = []
+    for calls in raw:
+        step = []
+        for call in calls:
+            params = dict(call.params)
+            if params.get("chat_id") == user_id:
+                params["chat_id"] = "$chat"
+            if "message_id" in params and params.get("chat_id") == "$chat":
+                params["message_id"] = sent[params["message_id"]]
+            if "callback_query_id" in params:
+                queries.add(params["callback_query_id"])
+                params["callback_query_id"] = "$query"
+            if _holds(params, {user_id, *queries}):
+                raise RuntimeError(f"a citizen's id left in a recorded call: {params}")
+            step.append({"method": call.method, "params": params})
+        steps.append(step)
+    return Walk(citizen.topics, citizen.impulse, steps)
+
+
+def _holds(value: object, ids: set[int | str]) -> bool:
+    """Whether a recorded value holds one of these ids (as a value, not inside a text)."""
+    if isinstance(value, dict):
+        return any(_holds(v, ids) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds(v, ids) for v in value)
+    return isinstance(value, int | str) and value in ids
 
 
 # --------------------------------------------------------------------------- processes
@@ -678,14 +786,14 @@ async def postgres_reachable(admin_url: str) -> bool:
 
 async def bot_loads(
     emu: BenchEmulator, database_url: str, args: argparse.Namespace, log: Path, first_id: int
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Walk]:
     population = Population(emu, first_id, seed=first_id)
     bot = await start_bot(emu, database_url, log)
     errors_before = len(emu.errors)
     profiler = None
     try:
-        # Warm up (and learn the expected calls of one dialog from a lone citizen).
-        await population.run_dialog(population.new(), None, keep=True)
+        # Warm up: a lone citizen's walk, recorded (and the expected calls of one dialog).
+        walk = await record_walk(population)
         if args.profile:
             profiler = await start_profiler(bot.pid, args.profile, args.seconds + args.warmup)
         saturation = await closed_loop(population, args.citizens, args.seconds, args.warmup, bot)
@@ -697,7 +805,7 @@ async def bot_loads(
     finally:
         await bot.stop()
     database = await check_database(database_url, population)
-    return {
+    result = {
         "saturation": saturation,
         "open_loop": opened,
         "rss_mb_after": rss,
@@ -706,7 +814,42 @@ async def bot_loads(
         "examples": (population.lost + population.mismatched)[:5],
         "api_errors": emu.errors[errors_before:][:20],
         "calls_per_dialog": dict(population.expected_methods or {}),
+        "calls_per_dialog_total": walk.calls,
+        "calls_by_step": walk.where_calls_go(),
         "database_check": database,
+    }
+    return result, walk
+
+
+async def same_calls_floor(
+    emu: BenchEmulator, walk: Walk, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    """Stock aiogram making the recorded walk's calls (echo_bot.py --walk) at saturation: the
+    same closed loop as our bot's, its citizens making the walk's choices."""
+    path = workdir / "walk.json"
+    path.write_text(json.dumps(walk.to_json(), ensure_ascii=False))
+    env = {"DIALOGBOT_TOKEN": TOKEN, "DIALOGBOT_API_BASE": emu.base_url}
+    script = str(ROOT / "benchmarks" / "echo_bot.py")
+    process = await start_process(emu, [script, "--walk", str(path)], env, workdir / "same.log")
+    population = Population(emu, 30_000_000, seed=3, walk=walk)
+    errors_before = len(emu.errors)
+    try:
+        # Warm up, and check that the floor makes the calls it should.
+        replayed = await record_walk(population)
+        saturation = await closed_loop(
+            population, args.citizens, args.seconds, args.warmup, process
+        )
+    finally:
+        await process.stop()
+    differences = walk.differences(replayed)
+    return {
+        "saturation": saturation,
+        "same_calls_as_recorded": not differences,
+        "differences": differences[:3],
+        "calls_per_dialog_total": replayed.calls,
+        "lost_answers": len(population.lost),
+        "dialogs_with_wrong_calls": len(population.mismatched),
+        "api_errors": emu.errors[errors_before:][:20],
     }
 
 
@@ -753,7 +896,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     await emu.start()
     try:
         if args.only_sqlite:
-            args.skip_echo, args.memory_citizens, args.postgres = True, 0, ""
+            args.skip_floors, args.memory_citizens, args.postgres = True, 0, ""
         if args.only_memory:
             summary["memory"] = await memory_run(
                 emu,
@@ -763,18 +906,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 workdir / "memory.log",
             )
             return summary
-        if not args.skip_echo:
+        sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        summary["sqlite"], walk = await bot_loads(
+            emu, sqlite_url, args, workdir / "bot.log", 10_000_000
+        )
+        print("sqlite:", json.dumps(summary["sqlite"]), file=sys.stderr)
+        if not args.skip_floors:
+            summary["same_calls_floor"] = await same_calls_floor(emu, walk, args, workdir)
+            print("same-calls floor:", json.dumps(summary["same_calls_floor"]), file=sys.stderr)
             summary["echo_floor"] = await echo_floor(
                 emu, args.citizens, args.seconds, args.warmup, workdir / "echo.log"
             )
             print("echo floor:", json.dumps(summary["echo_floor"]), file=sys.stderr)
-        sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
-        summary["sqlite"] = await bot_loads(emu, sqlite_url, args, workdir / "bot.log", 10_000_000)
-        print("sqlite:", json.dumps(summary["sqlite"]), file=sys.stderr)
-        floor = summary.get("echo_floor", {}).get("updates_per_s")
-        if floor:
-            ours = summary["sqlite"]["saturation"]["updates_per_s"]
-            summary["sqlite"]["ratio_to_echo_floor"] = round(ours / floor, 3)
         if args.memory_citizens:
             memory_url = f"sqlite+aiosqlite:///{workdir / 'memory.sqlite3'}"
             summary["memory"] = await memory_run(
@@ -784,21 +927,50 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if args.postgres and await postgres_reachable(args.postgres):
             url = await fresh_postgres(args.postgres, "dialogbot_bench")
             try:
-                summary["postgresql"] = await bot_loads(
+                summary["postgresql"], pg_walk = await bot_loads(
                     emu, url, args, workdir / "bot-pg.log", 20_000_000
                 )
             finally:
                 await drop_postgres(args.postgres, "dialogbot_bench")
-            if floor:
-                ours = summary["postgresql"]["saturation"]["updates_per_s"]
-                summary["postgresql"]["ratio_to_echo_floor"] = round(ours / floor, 3)
+            summary["postgresql"]["same_calls_as_on_sqlite"] = not walk.differences(pg_walk)
         elif args.postgres:
             summary["postgresql"] = f"skipped: no PostgreSQL at {args.postgres}"
+        summary["ratios"] = ratios(summary)
     finally:
         await emu.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return summary
+
+
+def ratios(summary: dict[str, Any]) -> dict[str, Any]:
+    """Ours over each floor, by updates/s at saturation and by the bot process's CPU time per
+    update (steadier where others share the machine): 1.0 means as fast as that floor."""
+    floors = {
+        "same_calls": summary.get("same_calls_floor", {}).get("saturation", {}),
+        "echo": summary.get("echo_floor", {}),
+    }
+    found: dict[str, Any] = {}
+    for database in ("sqlite", "postgresql"):
+        ours = summary.get(database)
+        if not isinstance(ours, dict):
+            continue
+        rate, cpu = ours["saturation"]["updates_per_s"], ours["saturation"]["bot_cpu_ms_per_update"]
+        for name, floor in floors.items():
+            if floor.get("updates_per_s"):
+                found[f"{database}_ratio_{name}"] = round(rate / floor["updates_per_s"], 3)
+                found[f"{database}_ratio_{name}_by_cpu"] = round(
+                    floor["bot_cpu_ms_per_update"] / max(cpu, 1e-9), 3
+                )
+    if isinstance(summary.get("postgresql"), dict) and "sqlite" in summary:
+        found["postgresql_to_sqlite"] = round(
+            summary["postgresql"]["saturation"]["updates_per_s"]
+            / summary["sqlite"]["saturation"]["updates_per_s"],
+            3,
+        )
+    if "sqlite" in summary:
+        found["calls_per_dialog"] = summary["sqlite"]["calls_per_dialog_total"]
+    return found
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -814,7 +986,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--memory-citizens", type=int, default=1000, help="memory run: dialogs (0: skip)"
     )
-    parser.add_argument("--skip-echo", action="store_true", help="do not measure the floor")
+    parser.add_argument(
+        "--skip-floors",
+        action="store_true",
+        help="measure neither the same-calls nor the echo floor",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="shorter: 5 s measured after 2 s of warm-up, open loops of 5 s, no memory run",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("DIALOGBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1/test"),
@@ -829,7 +1010,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--only-memory", action="store_true", help="only the memory run (--memory-citizens)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.warmup, args.open_seconds, args.pg_open_seconds = 5, 2, 5, 5
+        args.memory_citizens = 0
+    return args
 
 
 if __name__ == "__main__":
@@ -837,5 +1022,6 @@ if __name__ == "__main__":
     result = asyncio.run(main(arguments))
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
+    print("ratios:", json.dumps(result.get("ratios", {})), file=sys.stderr)
     if arguments.output:
         arguments.output.write_text(text + "\n")
