@@ -781,6 +781,110 @@ async def postgres_reachable(admin_url: str) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- round trips
+
+
+class RoundTripCounter:
+    """A TCP proxy between the bot and PostgreSQL that counts round trips: a round trip is the
+    server's answer to what the client sent since the server last spoke (pipelined statements
+    sent together count once, as they cost one wait)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.round_trips = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        asked = [False]
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, up: bool) -> None:
+            try:
+                while data := await source.read(65536):
+                    if up:
+                        asked[0] = True
+                    elif asked[0]:
+                        asked[0] = False
+                        self.round_trips += 1
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        for task in (
+            asyncio.create_task(pump(reader, upstream_writer, True)),
+            asyncio.create_task(pump(upstream_reader, writer, False)),
+        ):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+async def postgres_round_trips(
+    emu: BenchEmulator, admin_url: str, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    """Round trips to PostgreSQL per update, counted by a proxy in a run of its own (the proxy
+    costs time, so the loads above do not go through it): a lone citizen's walk, step by step,
+    and a closed loop of `args.citizens` citizens, each less what the idle bot makes in as much
+    time (its periodic sweeps and cache refreshes)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(await fresh_postgres(admin_url, "dialogbot_bench_rt"))
+    counter = RoundTripCounter(url.host or "127.0.0.1", url.port or 5432)
+    port = await counter.start()
+    proxied = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    population = Population(emu, 40_000_000, seed=4)
+    bot = await start_bot(emu, proxied, workdir / "bot-rt.log")
+    loop = asyncio.get_running_loop()
+    try:
+        await population.run_dialog(population.new(), None, keep=True)  # warm-up
+        await asyncio.sleep(1)
+        before, started = counter.round_trips, loop.time()
+        await asyncio.sleep(3)
+        idle_per_s = (counter.round_trips - before) / (loop.time() - started)
+        citizen = population.new()
+        by_step: dict[str, float] = {}
+        for name in STEP_NAMES:
+            before, started = counter.round_trips, loop.time()
+            await asyncio.wait_for(citizen.send(None), STEP_TIMEOUT)
+            await asyncio.sleep(QUIET)
+            idle = idle_per_s * (loop.time() - started)
+            by_step[name] = round(max(counter.round_trips - before - idle, 0), 1)
+        population.finish(citizen)
+        before = counter.round_trips
+        loaded = await closed_loop(population, args.citizens, args.seconds, args.warmup)
+        counted = counter.round_trips - before - idle_per_s * (args.seconds + args.warmup)
+        # The closed loop counts updates in its measured window only; round trips were counted
+        # over warm-up and window: scale by the window's share of the updates.
+        updates = loaded["updates"] * (args.seconds + args.warmup) / args.seconds
+    finally:
+        await bot.stop()
+        await counter.stop()
+        await drop_postgres(admin_url, "dialogbot_bench_rt")
+    return {
+        "idle_round_trips_per_s": round(idle_per_s, 1),
+        "lone_walk_by_step": by_step,
+        "lone_walk_per_update": round(sum(by_step.values()) / len(by_step), 2),
+        "closed_loop_citizens": args.citizens,
+        "closed_loop_updates_per_s_through_proxy": loaded["updates_per_s"],
+        "closed_loop_per_update": round(counted / max(updates, 1), 2),
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -932,7 +1036,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 )
             finally:
                 await drop_postgres(args.postgres, "dialogbot_bench")
-            summary["postgresql"]["same_calls_as_on_sqlite"] = not walk.differences(pg_walk)
+            summary["postgresql"]["same_methods_as_on_sqlite"] = (
+                walk.where_calls_go() == pg_walk.where_calls_go()
+            )
+            summary["postgresql"]["round_trips"] = await postgres_round_trips(
+                emu, args.postgres, args, workdir
+            )
+            print("round trips:", json.dumps(summary["postgresql"]["round_trips"]), file=sys.stderr)
         elif args.postgres:
             summary["postgresql"] = f"skipped: no PostgreSQL at {args.postgres}"
         summary["ratios"] = ratios(summary)
