@@ -787,11 +787,14 @@ async def postgres_reachable(admin_url: str) -> bool:
 class RoundTripCounter:
     """A TCP proxy between the bot and PostgreSQL that counts round trips: a round trip is the
     server's answer to what the client sent since the server last spoke (pipelined statements
-    sent together count once, as they cost one wait)."""
+    sent together count once, as they cost one wait). Each round trip is labelled with the first
+    statement the client sent for it (read from the wire protocol's Query, Parse and Bind
+    messages), so a step's round trips can be told apart."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.round_trips = 0
+        self.labels: Counter[str] = Counter()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -809,16 +812,17 @@ class RoundTripCounter:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        asked = [False]
+        wire = _Frontend()
 
         async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, up: bool) -> None:
             try:
                 while data := await source.read(65536):
                     if up:
-                        asked[0] = True
-                    elif asked[0]:
-                        asked[0] = False
+                        wire.feed(data)
+                    elif wire.asked:
                         self.round_trips += 1
+                        self.labels[wire.label or "?"] += 1
+                        wire.asked, wire.label = False, None
                     sink.write(data)
                     await sink.drain()
             except (ConnectionError, asyncio.CancelledError):
@@ -832,6 +836,44 @@ class RoundTripCounter:
         ):
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+
+class _Frontend:
+    """What a PostgreSQL client sent: enough of the wire protocol to name the statements."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.started = False  # past the untyped start-up (and SSL request) messages
+        self.asked = False
+        self.label: str | None = None
+        self.prepared: dict[bytes, str] = {}
+
+    def feed(self, data: bytes) -> None:
+        self.asked = True
+        self.buffer += data
+        while True:
+            head = 0 if not self.started else 1
+            if len(self.buffer) < head + 4:
+                return
+            length = int.from_bytes(self.buffer[head : head + 4], "big")
+            if len(self.buffer) < head + length:
+                return
+            kind, body = self.buffer[:head], self.buffer[head + 4 : head + length]
+            self.buffer = self.buffer[head + length :]
+            if not self.started:
+                # The SSL request (80877103) is followed by the real start-up message.
+                self.started = body[:4] != (80877103).to_bytes(4, "big")
+                continue
+            statement = None
+            if kind == b"Q":
+                statement = body.split(b"\0", 1)[0].decode(errors="replace")
+            elif kind == b"P":
+                name, query = body.split(b"\0", 2)[:2]
+                statement = self.prepared[name] = query.decode(errors="replace")
+            elif kind == b"B":
+                statement = self.prepared.get(body.split(b"\0", 2)[1], "?")
+            if statement is not None and self.label is None:
+                self.label = " ".join(statement.split())[:70]
 
 
 async def postgres_round_trips(
@@ -858,6 +900,7 @@ async def postgres_round_trips(
         idle_per_s = (counter.round_trips - before) / (loop.time() - started)
         citizen = population.new()
         by_step: dict[str, float] = {}
+        labels_before = Counter(counter.labels)
         for name in STEP_NAMES:
             before, started = counter.round_trips, loop.time()
             await asyncio.wait_for(citizen.send(None), STEP_TIMEOUT)
@@ -865,6 +908,7 @@ async def postgres_round_trips(
             idle = idle_per_s * (loop.time() - started)
             by_step[name] = round(max(counter.round_trips - before - idle, 0), 1)
         population.finish(citizen)
+        statements = counter.labels - labels_before
         before = counter.round_trips
         loaded = await closed_loop(population, args.citizens, args.seconds, args.warmup)
         counted = counter.round_trips - before - idle_per_s * (args.seconds + args.warmup)
@@ -879,6 +923,7 @@ async def postgres_round_trips(
         "idle_round_trips_per_s": round(idle_per_s, 1),
         "lone_walk_by_step": by_step,
         "lone_walk_per_update": round(sum(by_step.values()) / len(by_step), 2),
+        "lone_walk_statements": dict(statements.most_common()),
         "closed_loop_citizens": args.citizens,
         "closed_loop_updates_per_s_through_proxy": loaded["updates_per_s"],
         "closed_loop_per_update": round(counted / max(updates, 1), 2),
