@@ -1015,7 +1015,7 @@ async def start_profiler(pid: int, output: Path, seconds: float) -> asyncio.subp
         "--rate",
         "200",
         "--format",
-        "speedscope" if output.suffix == ".json" else "flamegraph",
+        {".json": "speedscope", ".txt": "raw"}.get(output.suffix, "flamegraph"),
         "--output",
         str(output),
         stdout=asyncio.subprocess.DEVNULL,
@@ -1158,7 +1158,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, help="also write the JSON summary here")
     parser.add_argument(
-        "--profile", type=Path, help="py-spy the bot during the closed loop (.svg or .json)"
+        "--profile",
+        type=Path,
+        help="py-spy the bot during the closed loop (.svg, .json or .txt: collapsed stacks)",
     )
     parser.add_argument("--only-sqlite", action="store_true", help="skip echo, memory and PG")
     parser.add_argument(
