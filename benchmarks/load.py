@@ -1,22 +1,30 @@
 """Load benchmark: simulated citizens against the real bot process, through the emulator.
 
-The emulator runs in this process; the bot (`dialogbot run`) and the echo bot that sets the floor
-(benchmarks/echo_bot.py) run as separate processes and reach it over HTTP, exactly as they would
+The emulator runs in this process; the bot (`dialogbot run`) and the floors (stock aiogram,
+benchmarks/echo_bot.py) run as separate processes and reach it over HTTP, exactly as they would
 reach Telegram. Every citizen goes through the whole dialog (start, consent, three topics, next,
 an impulse, its topic, submit: nine updates) and waits for each step's reply before the next.
 
 Phases (each prints into one JSON summary at the end):
 
-* echo: the floor, a bare aiogram echo bot at saturation (closed loop);
-* saturation: closed loop, N citizens without think time: updates/s and its ratio to the floor;
+* walk: a lone citizen's dialog with our bot, its Bot API calls recorded step by step from the
+  emulator's call log (the ids that differ per citizen as placeholders): calls per dialog;
+* saturation: closed loop, N citizens without think time: updates/s, CPU per update;
 * open: open loop at a fixed offered rate: latency from the update entering the emulator's
   queue to the bot's first API call for that citizen (p50/p95/p99);
+* same-calls floor: stock aiogram with in-memory FSM and no database making, for each update,
+  exactly the calls of the recorded walk's step (echo_bot.py --walk), at saturation;
+* echo floor: a bare aiogram echo bot at saturation;
 * memory: a fresh bot process, M citizens, resident size sampled as they go;
+* the same walk, saturation and open loop on PostgreSQL, and round trips to it per update
+  (through a counting proxy, in a run of its own);
+* ratios: ours over each floor (`ratio_same_calls`, `ratio_echo`) for each database;
 * checks: zero lost or duplicated answers (each citizen's API calls compared with the first
-  citizen's), no API errors, and the database holding exactly what was confirmed.
+  citizen's), no API errors, the database holding exactly what was confirmed, and the
+  same-calls floor making exactly the recorded calls.
 
-`--postgres URL` repeats saturation and open loop on a fresh PostgreSQL database (created and
-dropped here). Defaults are sized so that `make bench` stays well under ten minutes.
+`--postgres URL` names the PostgreSQL server (a fresh database is created and dropped here).
+Defaults are sized so that `make bench` stays well under ten minutes; `--quick` for a shorter run.
 """
 
 from __future__ import annotations
