@@ -952,7 +952,10 @@ async def bot_loads(
         # Warm up: a lone citizen's walk, recorded (and the expected calls of one dialog).
         walk = await record_walk(population)
         if args.profile:
-            profiler = await start_profiler(bot.pid, args.profile, args.seconds + args.warmup)
+            output = args.profile  # PostgreSQL's beside SQLite's: bot.txt, bot-postgresql.txt
+            if not database_url.startswith("sqlite"):
+                output = output.with_stem(output.stem + "-postgresql")
+            profiler = await start_profiler(bot.pid, output, args.seconds + args.warmup)
         saturation = await closed_loop(population, args.citizens, args.seconds, args.warmup, bot)
         if profiler is not None:
             await profiler.wait()
@@ -1168,7 +1171,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="py-spy the bot during the closed loop (.svg, .json or .txt: collapsed stacks)",
+        help="py-spy the bot during each closed loop (.svg, .json or .txt: collapsed stacks)",
     )
     parser.add_argument("--only-sqlite", action="store_true", help="skip echo, memory and PG")
     parser.add_argument(
