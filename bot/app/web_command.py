@@ -36,7 +36,11 @@ def web_app_for(app: Application) -> web.Application:
     """The web chat beside the bot: one database, one set of rules; a new idea gets its review
     cards in the moderators' chats, and an erasure takes them away, as in Telegram."""
     settings = app.settings
-    services = app.services or Services.build(settings, app.database)
+    services = (
+        app.dependencies.services
+        if app.dependencies is not None
+        else Services.build(settings, app.database)
+    )
     languages = app.dispatcher["moderator_languages"]
 
     async def on_impulse(impulse_id: int) -> None:

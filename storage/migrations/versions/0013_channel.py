@@ -1,7 +1,7 @@
 """participants per channel (Telegram or the web chat), and the web chat's invite codes
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 
 `participants.channel`: "telegram" for everyone so far, "web" for people taking part in the
 web chat (bot/web/). `web_invites`: one-use codes for the web chat (`[web] invite_codes`),
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
