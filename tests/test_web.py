@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.app import cli
-from bot.app.web_command import make_invites, web_app_for
+from bot.app.web_command import WebServer, make_invites, web_app_for
 from bot.domain.clock import system_clock
 from bot.ops.export import full_export, snapshot, to_csv, votes_csv
 from bot.web.identity import client_address
@@ -329,3 +329,23 @@ async def test_the_welcome_points_to_the_language_menu_not_a_command(person: Web
     page = await person.open()
     assert "Dialog zur Ruhr-Konferenz" in person.now and "/sprache" not in page
     assert '<select id="locale" name="locale">' in page
+
+
+async def test_the_web_server_beside_the_bot(h: Harness) -> None:
+    """What `dialogbot run --web` and `dialogbot demo --web` start: the chat on its address."""
+    import socket
+
+    from aiohttp import ClientSession
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert h.bot.app is not None
+    server = WebServer(h.bot.app, f"127.0.0.1:{port}")
+    await server.start()
+    try:
+        async with ClientSession() as session, session.get(server.url) as response:
+            assert response.status == 200 and "Mitmachen" in await response.text()
+    finally:
+        await server.stop()
+    assert server.url == f"http://127.0.0.1:{port}/"
