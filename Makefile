@@ -37,7 +37,7 @@ extract-messages: $(STAMP)
 		--output-dir $(LOCALES) --no-wrap --ignore-obsolete
 
 demo: setup
-	$(BIN)/dialogbot demo
+	$(BIN)/dialogbot demo --web
 
 lint: setup
 	$(BIN)/ruff check bot handlers storage tests benchmarks

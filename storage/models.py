@@ -86,6 +86,19 @@ class Participant(Base):
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     # The wave of new accounts (`waves`) this participant was set aside with; NULL otherwise.
     wave_id: Mapped[int | None] = mapped_column(Integer)
+    # Where the person takes part: "telegram" or "web" (bot/web/).
+    channel: Mapped[str] = mapped_column(String(16), default="telegram", server_default="telegram")
+
+
+class WebInvite(Base):
+    """A one-use code for the web chat (`[web] invite_codes`), kept as a keyed hash only."""
+
+    __tablename__ = "web_invites"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once the code was used; the pseudonym it admitted is not kept with it.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReplyAddress(Base):

@@ -186,7 +186,13 @@ class SqlModerationRepository:
                 .group_by(Participant.source)
                 .order_by(func.count().desc())
             )
+            channels = await session.execute(
+                select(Participant.channel, func.count())
+                .where(voted, Participant.status == ACTIVE)
+                .group_by(Participant.channel)
+            )
             return Stats(
+                channels={str(channel): int(n) for channel, n in channels},
                 participants_total=int(total),
                 participants_today=int(today),
                 participants_week=int(week),

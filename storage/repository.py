@@ -266,6 +266,7 @@ class SqlParticipationRepository:
                 "privacy_notice_version": participant.notice_version,
                 "voted_at": participant.voted_at.isoformat() if participant.voted_at else None,
                 "status": participant.status,
+                "channel": participant.channel,
                 "telegram_chat_id_for_replies": address.chat_id if address else None,
                 "reachable_for_replies": address.reachable if address else None,
                 "topics": list(topics),
@@ -437,13 +438,15 @@ def _ensure_participant(
             "source": source,
             "locale": citizen.locale,
             "consented_at": now,
+            "channel": citizen.channel,
         },
     )
     row = _participant(connection, citizen.pseudonym)
-    connection.execute(
-        _reply_address(sqlite),
-        {"participant_id": row.id, "chat_id": citizen.chat_id, "updated_at": now},
-    )
+    if citizen.channel == "telegram":  # the web chat has no chat to answer in
+        connection.execute(
+            _reply_address(sqlite),
+            {"participant_id": row.id, "chat_id": citizen.chat_id, "updated_at": now},
+        )
     return row.id, row.source
 
 

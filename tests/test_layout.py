@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
-LAYERS = ("app", "digest", "domain", "emulator", "ops", "telegram")
+LAYERS = ("app", "digest", "domain", "emulator", "ops", "telegram", "web")
 
 
 def test_no_module_sits_outside_a_layer_package() -> None:

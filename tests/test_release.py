@@ -85,6 +85,9 @@ def test_the_wheel_carries_every_catalog_and_the_example_config(wheel: Path) -> 
     assert "bot/app/config.example.toml" in names
     assert "storage/migrations/versions/0001_initial_schema.py" in names
     assert "storage/migrations/env.py" in names
+    # The web chat's script, style and icon (bot/web/static/): served from the package.
+    for asset in ("chat.js", "chat.css", "icon.svg"):
+        assert f"bot/web/static/{asset}" in names
 
 
 def test_the_installed_demo_runs_from_another_directory(wheel: Path, tmp_path: Path) -> None:

@@ -59,6 +59,15 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         app = Application.build(settings)
     if args.webhook:
         serve = partial(serve_webhook, app, options)
+    web_server = None
+    if args.web:
+        from bot.app.web_command import WebAddressError, WebServer
+
+        try:
+            web_server = WebServer(app, args.web)
+        except WebAddressError as exc:
+            raise CliError(str(exc)) from None
+        await web_server.start()
     # What exists now lives as long as the process: keep it out of every garbage collection
     # (shorter pauses under load; benchmarks/README.md).
     gc.collect()
@@ -68,6 +77,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     except TokenRevoked as exc:
         raise CliError(str(exc)) from None
     finally:
+        if web_server is not None:
+            await web_server.stop()
         if metrics_server is not None:
             await metrics_server.stop()
     return 0
@@ -93,7 +104,44 @@ def doctor_config_failure(error: ConfigError, args: argparse.Namespace) -> int:
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.emulator.demo import run_demo
 
-    return await run_demo(settings, output_dir=Path(args.output), citizens=args.citizens)
+    return await run_demo(
+        settings, output_dir=Path(args.output), citizens=args.citizens, web=args.web
+    )
+
+
+async def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    """`dialogbot web [--listen HOST:PORT]`, or `dialogbot web invites N`."""
+    from bot.app.web_command import WebAddressError, make_invites, parse_listen, serve_web
+
+    if args.action == "invites":
+        if args.count is None or args.count < 1:
+            raise CliError("dialogbot web invites N: N must be a positive number")
+        for code in await make_invites(settings, args.count):
+            print(code)
+        return 0
+    if args.action is not None:
+        raise CliError(f"unknown: dialogbot web {args.action} (only: invites N)")
+    from bot.app.lifecycle import STOP_SIGNALS
+    from bot.app.runtime import Application
+
+    listen = args.listen or settings.web.listen
+    try:
+        parse_listen(listen)
+    except WebAddressError as exc:
+        raise CliError(str(exc)) from None
+    check_launch_secret(settings.secret)
+    app = Application.build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await serve_web(app, listen, stop)
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+        await app.close()
+    return 0
 
 
 async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -266,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="/readyz fails when an update waits longer than this (default 300)",
     )
+    run.add_argument(
+        "--web",
+        metavar="HOST:PORT",
+        help="serve the web chat here as well, e.g. 127.0.0.1:8081 (bot/web/)",
+    )
     doctor = add(
         "doctor",
         cmd_doctor,
@@ -278,6 +331,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "Offline demo: emulator + real bot + simulated citizens.")
     demo.add_argument("--citizens", type=int, default=36, help="how many simulated citizens")
     demo.add_argument("--output", default="demo-output", help="folder for the demo's files")
+    demo.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8081",
+        metavar="HOST:PORT",
+        help="then keep the bot running and serve the web chat (default 127.0.0.1:8081)",
+    )
+    web_chat = add(
+        "web",
+        cmd_web,
+        "Serve the web chat (the dialog in a browser), or print invite codes: web invites N.",
+    )
+    web_chat.add_argument("action", nargs="?", metavar="invites", help="print new invite codes")
+    web_chat.add_argument("count", nargs="?", type=int, help="how many invite codes")
+    web_chat.add_argument(
+        "--listen", metavar="HOST:PORT", help="default: [web] listen, e.g. 127.0.0.1:8081"
+    )
     chat = add("chat", cmd_chat, "Talk to the bot in this terminal through the emulator.")
     chat.add_argument("--user-id", type=int, default=4242, help="your emulated Telegram id")
     chat.add_argument("--lang", default="de", help="your emulated Telegram client language")

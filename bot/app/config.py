@@ -7,6 +7,7 @@ single clear line instead of a traceback. The models it builds live in bot/domai
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -33,6 +34,7 @@ from bot.domain.settings import (
     Settings,
     Topic,
     TuningPolicy,
+    WebPolicy,
 )
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "Settings",
     "Topic",
     "TuningPolicy",
+    "WebPolicy",
     "check_launch_secret",
     "default_config_path",
     "load_settings",
@@ -166,6 +169,34 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], path: Path) -> Settin
         answer_minutes=_int(moderation, "moderation.answer_minutes", 15, minimum=1),
         database=_database_policy(database),
         tuning=_tuning(_table(raw, "tuning")),
+        web=_web(_table(raw, "web")),
+    )
+
+
+def _web(table: Mapping[str, Any]) -> WebPolicy:
+    listen = _str(table, "web.listen", "127.0.0.1:8081")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("web.listen must be host:port, such as 127.0.0.1:8081")
+    proxies = table.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+        raise ConfigError("web.trusted_proxies must be a list of addresses or networks")
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"web.trusted_proxies: {proxy!r} is no address or network") from None
+    invite_codes = table.get("invite_codes", False)
+    if not isinstance(invite_codes, bool):
+        raise ConfigError("web.invite_codes must be true or false")
+    public_url = _str(table, "web.public_url", "")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ConfigError("web.public_url must be an http(s) URL")
+    return WebPolicy(
+        listen=listen,
+        trusted_proxies=tuple(proxies),
+        invite_codes=invite_codes,
+        public_url=public_url.rstrip("/"),
     )
 
 

@@ -4,7 +4,7 @@ no SQL: the repository makes each change atomic, so the first of two moderators 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -97,6 +97,8 @@ class Stats:
     participants_week: int
     impulses_by_status: dict[str, int]
     sources: list[tuple[str, int]]
+    # Counted participants per channel ("telegram", "web"; bot/web/).
+    channels: dict[str, int] = field(default_factory=dict)
 
 
 class ModerationRepository(Protocol):

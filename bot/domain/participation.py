@@ -43,6 +43,8 @@ class Citizen:
     pseudonym: str
     chat_id: int
     locale: str
+    # "telegram", or "web" for the web chat (bot/web/), which has no chat to answer in.
+    channel: str = "telegram"
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,21 @@ class TuningPolicy:
     lean_session: bool = True
 
 
+@dataclass(frozen=True)
+class WebPolicy:
+    """The web chat ([web] in the config, `dialogbot web`; bot/web/)."""
+
+    # host:port the web chat listens on.
+    listen: str = "127.0.0.1:8081"
+    # Addresses of reverse proxies whose X-Forwarded-For is believed; from anyone else the
+    # connection's own address counts.
+    trusted_proxies: tuple[str, ...] = ()
+    # True: taking part on the web needs a one-use code (`dialogbot web invites N`).
+    invite_codes: bool = False
+    # The address people open (QR codes, links); empty: http://<listen>/.
+    public_url: str = ""
+
+
 TUNING_SWITCHES = ("lean_aiogram", "dispatcher", "sqlite_writer", "group_commit", "lean_session")
 
 
@@ -206,6 +221,7 @@ class Settings:
     answer_minutes: int = 15
     database: DatabasePolicy = field(default_factory=DatabasePolicy)
     tuning: TuningPolicy = field(default_factory=TuningPolicy)
+    web: WebPolicy = field(default_factory=WebPolicy)
 
     @property
     def token(self) -> str | None:

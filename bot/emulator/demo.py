@@ -122,7 +122,11 @@ class DemoDriver:
         return chosen
 
 
-async def run_demo(settings: Settings, *, output_dir: Path, citizens: int) -> int:
+async def run_demo(
+    settings: Settings, *, output_dir: Path, citizens: int, web: str | None = None
+) -> int:
+    """`web`: afterwards the bot keeps running and the web chat is served there (HOST:PORT)
+    until Ctrl-C, on the demo's database, next to the simulated citizens' answers."""
     database = _fresh_database(output_dir)
     async with BotApiEmulator(token=DEMO_TOKEN) as emulator:
         demo_settings = settings.with_overrides(
@@ -145,14 +149,43 @@ async def run_demo(settings: Settings, *, output_dir: Path, citizens: int) -> in
             digest = await post_demo_digest(
                 emulator, demo_settings.channel_chat, DEMO_MODERATOR, driver.settle, output_dir
             )
+            if web is not None:
+                _print_standings(data)
+                print_digest(digest)
+                await _serve_web(app, web)
         finally:
             stop.set()
             await polling
             await app.close()
-    _print_standings(data)
-    print_digest(digest)
+    if web is None:
+        _print_standings(data)
+        print_digest(digest)
     print(f"\nDatenbank der Demo: {database}")
     return 0
+
+
+async def _serve_web(app: Application, listen: str) -> None:
+    """The web chat on the demo's bot until Ctrl-C (SIGINT) or SIGTERM."""
+    from bot.app.lifecycle import STOP_SIGNALS
+    from bot.app.web_command import WebServer
+
+    server = WebServer(app, listen)
+    await server.start()
+    print(
+        f"\nWeb-Chat der Demo: http://{server.host}:{server.port}/ "
+        f"(Ergebnisse: http://{server.host}:{server.port}/ergebnisse). Beenden mit Strg+C.",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+        await server.stop()
 
 
 def _fresh_database(output_dir: Path) -> Path:

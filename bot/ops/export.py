@@ -15,7 +15,7 @@ from bot.domain.pseudonym import keyed_hash
 from bot.domain.settings import Settings
 from bot.domain.standings import Standings
 from storage.db import Database
-from storage.exports import ImpulseRow, impulses, votes
+from storage.exports import ImpulseRow, impulses, participants_by_channel, votes
 
 
 async def snapshot(settings: Settings, database: Database, now: datetime) -> dict[str, Any]:
@@ -24,6 +24,8 @@ async def snapshot(settings: Settings, database: Database, now: datetime) -> dic
         "consultation": settings.consultation.title,
         "generated_at": now.isoformat(),
         "participants": standings.participants,
+        # The same people counted once per channel they voted in (Telegram, the web chat).
+        "participants_by_channel": await participants_by_channel(database),
         "topics": _topics(settings, standings),
         "impulses": [_impulse(row) for row in await impulses(database)],
     }
@@ -51,6 +53,7 @@ def _impulse(row: ImpulseRow) -> dict[str, Any]:
         "status": row.status,
         "created_at": row.created_at.isoformat(),
         "source": row.source,
+        "channel": row.channel,
     }
 
 
@@ -111,7 +114,7 @@ def to_csv(data: dict[str, Any], table: str) -> str:
     fields = (
         ["rank", "id", "title", "votes", "share"]
         if table == "topics"
-        else ["id", "topic", "status", "created_at", "source", "text"]
+        else ["id", "topic", "status", "created_at", "source", "channel", "text"]
     )
     return _excel_csv(rows, fields)
 
@@ -128,6 +131,7 @@ async def full_export(
             "topic": v.topic_id,
             "voted_at": v.voted_at.isoformat() if v.voted_at else None,
             "counted": v.counted,
+            "channel": v.channel,
         }
         for v in await votes(database)
     ]
@@ -142,7 +146,7 @@ async def full_export(
 
 
 def votes_csv(data: dict[str, Any]) -> str:
-    return _excel_csv(data["votes"], ["pseudonym", "topic", "voted_at", "counted"])
+    return _excel_csv(data["votes"], ["pseudonym", "topic", "voted_at", "counted", "channel"])
 
 
 def export_stamp(now: datetime, timezone: str) -> str:

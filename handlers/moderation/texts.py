@@ -381,6 +381,10 @@ def stats(settings: Settings, stats: Stats, standings: Standings) -> str:
             _("heute {today} · 7 Tage {week}").format(
                 today=number(stats.participants_today), week=number(stats.participants_week)
             ),
+            _("Telegram {telegram} · Web {web}").format(
+                telegram=number(stats.channels.get("telegram", 0)),
+                web=number(stats.channels.get("web", 0)),
+            ),
             "<pre>" + escape("\n".join([header, *rows])) + "</pre>",
             _("Impulse:"),
             *by_status,
