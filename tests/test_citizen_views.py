@@ -8,7 +8,7 @@ import json
 from bot.domain.pseudonym import pseudonym_for
 from bot.emulator.server import BotApiEmulator
 from bot.telegram.language import PLAIN_GERMAN
-from handlers import commands
+from handlers.citizen import commands
 from storage.repository import SqlParticipationRepository
 from tests.harness import Citizen, Harness
 from tests.test_languages import choose_language, i18n, next_button, t, walk

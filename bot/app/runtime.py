@@ -62,11 +62,11 @@ from bot.telegram.resilience import (
     SettledCalls,
 )
 from bot.telegram.throttling import ThrottlingMiddleware, build_flood_gate, build_rate_limiter
-from handlers import citizen_router, followup_views, groups
-from handlers.commands import described
-from handlers.data_rights import data_rights
+from handlers import all_routers
+from handlers.citizen.commands import described
+from handlers.citizen.data_rights import data_rights
+from handlers.citizen.texts import followup as followup_texts
 from handlers.moderation import followup as moderation_followup
-from handlers.moderation import moderator_router
 from storage.db import Database
 from storage.followup import SqlFollowUps
 from storage.fsm import SqlStorage
@@ -211,7 +211,7 @@ class Application:
             settings,
             clock,
             instance_name(),
-            render=followup_views.outcome_message,
+            render=followup_texts.outcome_message,
             report=moderation_followup.report,
         )
         flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
@@ -241,7 +241,7 @@ class Application:
         on_every_observer(dispatcher, reachability.middleware())
         on_every_observer(dispatcher, BlockedCitizens(services.blocklist, data_rights))
         # Moderators first: the citizen routers end in a catch-all fallback.
-        dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
+        dispatcher.include_router(all_routers(settings))
         dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)

@@ -65,10 +65,13 @@ class ModeratorGate(BaseMiddleware):
     is logged under the person's pseudonym.
     """
 
-    def __init__(self, settings: Settings, commands: frozenset[str]) -> None:
+    def __init__(
+        self, settings: Settings, commands: frozenset[str], buttons: frozenset[str]
+    ) -> None:
         self._moderators = settings.moderators
         self._secret = settings.secret
         self._commands = commands
+        self._buttons = buttons  # the callback-data prefixes of the moderators' buttons
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
@@ -104,7 +107,7 @@ class ModeratorGate(BaseMiddleware):
             return f"/{command}" if command in self._commands else None
         if isinstance(event, CallbackQuery) and event.data:
             prefix = event.data.split(":")[0]
-            return f"button {prefix[:8]}" if prefix.startswith("m") else None
+            return f"button {prefix}" if prefix in self._buttons else None
         return None
 
 

@@ -22,7 +22,7 @@ from bot.domain.clock import Clock
 from bot.domain.moderation import AnswerStatus, ModerationService, answer_mode_expired
 from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import notices
+from handlers.citizen.texts import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import (
     AnswerCallback,

@@ -19,7 +19,7 @@ from bot.domain.settings import Settings
 from bot.telegram import outcomes
 from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.outcomes import Outcome
-from handlers import notices
+from handlers.citizen.texts import notices
 from handlers.moderation import texts
 from handlers.moderation.callbacks import (
     AnswerCallback,

@@ -8,7 +8,6 @@ from html import escape
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -24,13 +23,9 @@ from bot.domain.clock import Clock
 from bot.domain.digest_figures import DigestContent
 from bot.domain.digests import DigestService, PostOutcome
 from bot.domain.settings import Settings
-from handlers.callbacks import RowId
+from handlers.moderation.callbacks import DigestPostCallback
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-class DigestPostCallback(CallbackData, prefix="md"):
-    digest: RowId
 
 
 async def preview(

@@ -20,7 +20,7 @@ from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
 from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import notices
+from handlers.citizen.texts import notices
 from handlers.moderation import cards, texts
 from handlers.moderation.callbacks import Confirmable, ConfirmCallback, MergeCallback
 from handlers.moderation.review import tell_author

@@ -11,7 +11,7 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.moderation import AnswerStatus, RejectReason
-from handlers.views import quote
+from handlers.citizen.texts.dialog import quote
 
 
 def reason_label(reason: RejectReason) -> str:

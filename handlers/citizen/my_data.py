@@ -15,8 +15,10 @@ from bot.domain.settings import Settings
 from bot.telegram.language import LanguageChoice
 from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.throttling import FloodGate, RateLimiter
-from handlers import commands, data_views, flow, followup, keyboards, views
-from handlers.callbacks import Step, on_step
+from handlers.citizen import commands, flow, followup, keyboards
+from handlers.citizen.callbacks import Step, on_step
+from handlers.citizen.texts import dialog
+from handlers.citizen.texts import my_data as data_texts
 from handlers.moderation.cards import erase_cards
 from storage.followup import SqlFollowUps
 
@@ -37,20 +39,20 @@ async def my_data(
         "language": await language.get(),
     }
     if stored is None and not any(conversation.values()):
-        await message.answer(views.nothing_stored())
+        await message.answer(dialog.nothing_stored())
         return
-    readable = data_views.document(settings, stored, conversation)
+    readable = data_texts.document(settings, stored, conversation)
     payload = json.dumps(readable, ensure_ascii=False, indent=2).encode()
     # One message: the summary in words as the caption (a few lines, far below 1,024 characters).
     await message.answer_document(
         BufferedInputFile(payload, filename="meine-daten.json"),
-        caption=data_views.summary(settings, stored),
+        caption=data_texts.summary(settings, stored),
     )
     await followup.offer_in_my_data(message, followups, citizen)
 
 
 async def ask_erase(message: Message) -> None:
-    await message.answer(views.erase_question(), reply_markup=keyboards.confirm_erase())
+    await message.answer(dialog.erase_question(), reply_markup=keyboards.confirm_erase())
 
 
 async def erase(
@@ -75,7 +77,7 @@ async def erase(
     rate_limiter.forget(callback.from_user.id)
     flood_gate.forget(callback.from_user.id)
     await callback.answer()
-    await flow.edit_or_send(callback, views.erased())
+    await flow.edit_or_send(callback, dialog.erased())
     if erasure is not None and plan is not None and callback.bot is not None:
         # A moderator decided in between: whatever changed since the plan.
         await erase_cards(
@@ -96,7 +98,7 @@ async def erase(
 
 async def keep(callback: CallbackQuery) -> None:
     await callback.answer()
-    await flow.edit_or_send(callback, views.kept_data())
+    await flow.edit_or_send(callback, dialog.kept_data())
 
 
 def router() -> Router:
