@@ -67,6 +67,7 @@ from handlers.citizen.commands import described
 from handlers.citizen.data_rights import data_rights
 from handlers.citizen.texts import followup as followup_texts
 from handlers.moderation import followup as moderation_followup
+from handlers.moderation.desk import ModeratorDesk
 from storage.db import Database
 from storage.followup import SqlFollowUps
 from storage.fsm import SqlStorage
@@ -215,6 +216,7 @@ class Application:
             report=moderation_followup.report,
         )
         flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
+        moderator_languages = ModeratorLanguages.build(storage, bot.id, i18n, settings)
         dispatcher = Dispatcher(
             storage=storage,
             # Registered by hand below, after throttling: aiogram's FSM middleware reads the
@@ -227,7 +229,9 @@ class Application:
             waves=SqlWaveRepository(database),
             rate_limiter=limiter,
             flood_gate=flood_gate,
-            moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
+            moderator_languages=moderator_languages,
+            # What citizens' handlers tell the moderators (the port of bot.domain.data_rights).
+            moderators=ModeratorDesk(bot, settings, services.moderation, moderator_languages),
             followups=followups,
             followup_sender=followup_sender,
             **ratings.workflow_data(),

@@ -9,18 +9,27 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.domain.moderation import ModerationService
-from bot.domain.participation import Citizen, Erasure, ParticipationService
+from bot.domain.data_rights import DataRights, Moderators
+from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
+from bot.telegram.conversation import ChatConversation
 from bot.telegram.language import LanguageChoice
-from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.throttling import FloodGate, RateLimiter
 from handlers.citizen import commands, flow, followup, keyboards
 from handlers.citizen.callbacks import Step, on_step
 from handlers.citizen.texts import dialog
 from handlers.citizen.texts import my_data as data_texts
-from handlers.moderation.cards import erase_cards
 from storage.followup import SqlFollowUps
+
+
+def conversation(
+    user_id: int,
+    state: FSMContext,
+    language: LanguageChoice,
+    rate_limiter: RateLimiter,
+    flood_gate: FloodGate,
+) -> ChatConversation:
+    return ChatConversation(state, language, rate_limiter, flood_gate, user_id)
 
 
 async def my_data(
@@ -30,23 +39,23 @@ async def my_data(
     participation: ParticipationService,
     citizen: Citizen,
     language: LanguageChoice,
+    rate_limiter: RateLimiter,
+    flood_gate: FloodGate,
     followups: SqlFollowUps,
 ) -> None:
-    stored = await participation.personal_data(citizen.pseudonym)
-    conversation = {
-        "step": await state.get_state(),
-        "draft": await state.get_data(),
-        "language": await language.get(),
-    }
-    if stored is None and not any(conversation.values()):
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    found = await DataRights(participation).personal_data(
+        citizen.pseudonym, conversation(user_id, state, language, rate_limiter, flood_gate)
+    )
+    if found is None:
         await message.answer(dialog.nothing_stored())
         return
-    readable = data_texts.document(settings, stored, conversation)
+    readable = data_texts.document(settings, found.stored, found.conversation)
     payload = json.dumps(readable, ensure_ascii=False, indent=2).encode()
     # One message: the summary in words as the caption (a few lines, far below 1,024 characters).
     await message.answer_document(
         BufferedInputFile(payload, filename="meine-daten.json"),
-        caption=data_texts.summary(settings, stored),
+        caption=data_texts.summary(settings, found.stored),
     )
     await followup.offer_in_my_data(message, followups, citizen)
 
@@ -63,37 +72,14 @@ async def erase(
     language: LanguageChoice,
     rate_limiter: RateLimiter,
     flood_gate: FloodGate,
-    settings: Settings,
-    moderation: ModerationService,
-    moderator_languages: ModeratorLanguages,
+    moderators: Moderators,
 ) -> None:
-    # The copies in moderators' chats first: their records go with the erasure.
-    plan = await participation.erasure_plan(citizen.pseudonym)
-    if plan is not None and callback.bot is not None:
-        await erase_cards(callback.bot, settings, moderation, moderator_languages, plan)
-    erasure = await participation.erase(citizen.pseudonym)
-    await state.clear()
-    await language.forget()
-    rate_limiter.forget(callback.from_user.id)
-    flood_gate.forget(callback.from_user.id)
+    chat = conversation(callback.from_user.id, state, language, rate_limiter, flood_gate)
+    late = await DataRights(participation).erase(citizen.pseudonym, chat, moderators)
     await callback.answer()
     await flow.edit_or_send(callback, dialog.erased())
-    if erasure is not None and plan is not None and callback.bot is not None:
-        # A moderator decided in between: whatever changed since the plan.
-        await erase_cards(
-            callback.bot,
-            settings,
-            moderation,
-            moderator_languages,
-            Erasure(
-                removed_cards=tuple(
-                    c for c in erasure.removed_cards if c not in plan.removed_cards
-                ),
-                kept_impulses=tuple(
-                    i for i in erasure.kept_impulses if i not in plan.kept_impulses
-                ),
-            ),
-        )
+    if late is not None:
+        await moderators.erased(late)
 
 
 async def keep(callback: CallbackQuery) -> None:

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import contextlib
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.clock import Clock
+from bot.domain.data_rights import Moderators
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
 from bot.domain.settings import Settings
-from bot.telegram.moderator_language import ModeratorLanguages
 from handlers.citizen import callbacks, commands, flow, keyboards
 from handlers.citizen.texts import ratings as rating_texts
-from handlers.moderation.cards import post_review_cards
 
 
 async def browse(
@@ -171,12 +170,10 @@ async def ask_report(callback: CallbackQuery, callback_data: callbacks.ReportAsk
 async def report(
     callback: CallbackQuery,
     callback_data: callbacks.ReportCallback,
-    bot: Bot,
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
-    moderation: ModerationService,
-    moderator_languages: ModeratorLanguages,
+    moderators: Moderators,
     citizen: Citizen,
     clock: Clock,
 ) -> None:
@@ -191,9 +188,7 @@ async def report(
     )
     await show_next(callback, settings, ratings, citizen)
     if outcome.held:
-        await post_review_cards(
-            bot, settings, moderation, moderator_languages, callback_data.impulse
-        )
+        await moderators.new_impulse(callback_data.impulse)
 
 
 def router() -> Router:

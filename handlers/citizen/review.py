@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.clock import Clock
-from bot.domain.moderation import ModerationService
+from bot.domain.data_rights import Moderators
 from bot.domain.participation import (
     Citizen,
     ConsultationClosed,
@@ -17,12 +17,10 @@ from bot.domain.participation import (
     Submission,
 )
 from bot.domain.settings import Settings
-from bot.telegram.moderator_language import ModeratorLanguages
 from handlers.citizen import flow, keyboards
 from handlers.citizen.callbacks import Step, on_step
 from handlers.citizen.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
 from handlers.citizen.texts import dialog
-from handlers.moderation.cards import post_review_cards
 from storage.followup import SqlFollowUps
 
 
@@ -33,9 +31,7 @@ async def submit(
     participation: ParticipationService,
     citizen: Citizen,
     clock: Clock,
-    bot: Bot,
-    moderation: ModerationService,
-    moderator_languages: ModeratorLanguages,
+    moderators: Moderators,
     followups: SqlFollowUps,
 ) -> None:
     data = await state.get_data()
@@ -63,9 +59,7 @@ async def submit(
         keyboards.with_followup_button(keyboards.browse_offer(), subscribed),
     )
     if impulse_id is not None:
-        await post_review_cards(
-            bot, settings, moderation, moderator_languages, impulse_id, missing_only=True
-        )
+        await moderators.new_impulse(impulse_id, missing_only=True)
     # Cleared last, so it is written with the update's "done" mark (storage/fsm.py). Cleared
     # first, it was committed before the thanks went out, and a press handled again after a
     # crash in between found no step and thanked nobody. Now it finds the review step and
