@@ -241,7 +241,10 @@ class Application:
         dispatcher.update.outer_middleware(dispatcher.fsm)
         with i18n.context():
             LanguageMiddleware(i18n, storage).setup(dispatcher)
-        on_every_observer(dispatcher, ParticipationMiddleware(settings, services, i18n))
+        on_every_observer(
+            dispatcher,
+            ParticipationMiddleware(settings, services.participation, services.moderation, i18n),
+        )
         on_every_observer(dispatcher, reachability.middleware())
         on_every_observer(dispatcher, BlockedCitizens(services.blocklist, data_rights))
         # Moderators first: the citizen routers end in a catch-all fallback.

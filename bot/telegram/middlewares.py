@@ -12,8 +12,8 @@ from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.app.services import Services
-from bot.domain.participation import Citizen
+from bot.domain.moderation import ModerationService
+from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.pseudonym import pseudonym_for
 from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
@@ -31,9 +31,16 @@ class ParticipationMiddleware(BaseMiddleware):
     returns, always follows the commit.
     """
 
-    def __init__(self, settings: Settings, services: Services, i18n: I18n) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        participation: ParticipationService,
+        moderation: ModerationService,
+        i18n: I18n,
+    ) -> None:
         self._settings = settings
-        self._services = services
+        self._participation = participation
+        self._moderation = moderation
         self._i18n = i18n
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -45,8 +52,8 @@ class ParticipationMiddleware(BaseMiddleware):
                 chat_id=chat.id if chat is not None else user.id,
                 locale=self._i18n.current_locale,
             )
-        data["participation"] = self._services.participation
-        data["moderation"] = self._services.moderation
+        data["participation"] = self._participation
+        data["moderation"] = self._moderation
         return await handler(event, data)
 
 
