@@ -1,4 +1,7 @@
-"""aiogram routers, one per feature. Handlers stay thin: rules live in bot.domain."""
+"""What a citizen meets: one router per feature, in private chats only, and one module per kind
+of UI code (`callbacks`, `keyboards`, `states`, `commands`, `texts/`). Handlers stay thin: rules
+live in bot.domain. Never imports `handlers.moderation`: moderators are reached through the
+`Moderators` port (bot.domain.data_rights), handed to the handlers as `moderators`."""
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
