@@ -69,4 +69,3 @@ def test_callback_prefixes_are_unique_and_the_moderator_gate_knows_the_moderator
     assert all(prefix.startswith("m") for prefix in MODERATOR_BUTTONS)
     citizens = {cls.__prefix__ for cls in by_module["handlers.citizen.callbacks"]}  # type: ignore[attr-defined]
     assert not any(prefix.startswith("m") for prefix in citizens)
-
