@@ -313,7 +313,7 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
 @pytest.mark.parametrize("locale", LANGUAGES)
 def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
     """/meinvotum shows an idea's status: each of the five, never its stored code."""
-    from handlers.views import impulse_status
+    from handlers.citizen.texts.dialog import impulse_status
 
     from bot.domain.impulse import ImpulseStatus
 
@@ -332,7 +332,7 @@ def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
 def test_every_participant_status_has_words_in_every_language(locale: str) -> None:
     """/meinedaten shows the person's own status (taking part, blocked, set aside with a wave):
     each in words, never its stored code."""
-    from handlers.data_views import participant_status_label
+    from handlers.citizen.texts.my_data import participant_status_label
 
     from bot.domain.participation import ParticipantStatus
 
@@ -344,7 +344,7 @@ def test_every_participant_status_has_words_in_every_language(locale: str) -> No
 
 def _status_msgids() -> list[str]:
     """The German labels, so a missing translation (falling back to German) is caught."""
-    from handlers.views import impulse_status
+    from handlers.citizen.texts.dialog import impulse_status
 
     from bot.domain.impulse import ImpulseStatus
 
