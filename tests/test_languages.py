@@ -313,9 +313,8 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
 @pytest.mark.parametrize("locale", LANGUAGES)
 def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
     """/meinvotum shows an idea's status: each of the five, never its stored code."""
-    from handlers.citizen.texts.dialog import impulse_status
-
     from bot.domain.impulse import ImpulseStatus
+    from handlers.citizen.texts.dialog import impulse_status
 
     labels = {}
     with rendering_in(i18n(), locale):
@@ -332,9 +331,8 @@ def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
 def test_every_participant_status_has_words_in_every_language(locale: str) -> None:
     """/meinedaten shows the person's own status (taking part, blocked, set aside with a wave):
     each in words, never its stored code."""
-    from handlers.citizen.texts.my_data import participant_status_label
-
     from bot.domain.participation import ParticipantStatus
+    from handlers.citizen.texts.my_data import participant_status_label
 
     with rendering_in(i18n(), locale):
         labels = {status: participant_status_label(status) for status in ParticipantStatus}
@@ -344,9 +342,8 @@ def test_every_participant_status_has_words_in_every_language(locale: str) -> No
 
 def _status_msgids() -> list[str]:
     """The German labels, so a missing translation (falling back to German) is caught."""
-    from handlers.citizen.texts.dialog import impulse_status
-
     from bot.domain.impulse import ImpulseStatus
+    from handlers.citizen.texts.dialog import impulse_status
 
     with rendering_in(i18n(), "de"):
         return [impulse_status(status.value) for status in ImpulseStatus]

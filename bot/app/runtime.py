@@ -85,7 +85,7 @@ log = logging.getLogger(__name__)
 
 
 def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
-    """The citizens' menu, with the command names of `locale` (handlers/commands.py)."""
+    """The citizens' menu, with the command names of `locale` (handlers/citizen/commands.py)."""
     with i18n.context(), i18n.use_locale(locale):
         return [
             BotCommand(command=command.name_for(locale), description=description)

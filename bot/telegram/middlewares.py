@@ -121,7 +121,7 @@ class ModeratorGate(BaseMiddleware):
 class BlockedCitizens(BaseMiddleware):
     """A blocked person gets one polite, fixed answer; nothing else happens.
 
-    Except for the inputs `spared` lets through (the data rights, handlers/data_rights.py).
+    Except for the inputs `spared` lets through (the data rights, handlers/citizen/data_rights.py).
     """
 
     def __init__(self, blocklist: BlockList, spared: Callable[[TelegramObject], bool]) -> None:

@@ -32,7 +32,8 @@ OFFERED = "offered_idea"  # FSM data outside the dialog: the text offered as a n
 
 
 def answer_heading(i18n: I18n, locale: str) -> re.Pattern[str]:
-    """The first line of an official answer (handlers/notices.py) as the reader sees it."""
+    """The first line of an official answer (handlers/citizen/texts/notices.py) as the reader
+    sees it."""
     with i18n.use_locale(locale):
         template = notices.answer_heading("\x00")
     visible = re.sub(r"<[^>]+>", "", template)

@@ -517,7 +517,7 @@ def help_text(settings: Settings) -> str:
 
 
 def command_list() -> str:
-    """The commands with the names of the reader's language (handlers/commands.py)."""
+    """The commands with the names of the reader's language (handlers/citizen/commands.py)."""
     locale = get_i18n().current_locale
     return "\n".join(
         f"/{command.name_for(locale)} – {escape(description)}"
