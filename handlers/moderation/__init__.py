@@ -1,6 +1,8 @@
 """Moderators' routers. `ModeratorGate` (bot.telegram.middlewares) guards all of them at once: it
 knows moderator commands by `MODERATOR_COMMANDS` and moderator buttons by `MODERATOR_BUTTONS`
-(handlers/moderation/callbacks.py)."""
+(handlers/moderation/callbacks.py). One router per concern; their buttons in `keyboards`, their
+texts in `texts`, the review cards in `cards`, and `desk`, the port through which citizens'
+handlers reach the moderators."""
 
 from aiogram import Router
 

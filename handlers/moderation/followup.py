@@ -14,13 +14,13 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.clock import Clock
 from bot.domain.followup import Summary, valid_text
 from bot.domain.moderation import ModerationService
 from bot.telegram.followup import FollowUpSender
 from handlers.citizen.texts import followup as followup_texts
+from handlers.moderation import keyboards
 from handlers.moderation.callbacks import DraftAction, FollowUpDraftCallback
 from storage.followup import SqlFollowUps
 
@@ -46,17 +46,9 @@ async def preview(
     now = clock()
     draft = await followups.create_draft(text, moderator_id, message.chat.id, now)
     await moderation.log(moderator_id, "followup_preview", None, f"followup:{draft}", now)
-    builder = InlineKeyboardBuilder()
-    for label, action in (
-        (_("📨 Senden"), DraftAction.SEND),
-        (_("✏️ Ändern"), DraftAction.EDIT),
-        (_("Abbrechen"), DraftAction.CANCEL),
-    ):
-        builder.button(
-            text=label, callback_data=FollowUpDraftCallback(message=draft, action=action)
-        )
-    builder.adjust(1, 2)
-    await message.answer(preview_text(text, recipients), reply_markup=builder.as_markup())
+    await message.answer(
+        preview_text(text, recipients), reply_markup=keyboards.followup_draft(draft)
+    )
 
 
 async def send(
