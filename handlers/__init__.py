@@ -1,47 +1,26 @@
-"""aiogram routers, one per feature. Handlers stay thin: rules live in bot.domain."""
+"""aiogram routers, one home per audience; handlers stay thin (rules live in bot.domain).
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+* `handlers.citizen`: the citizen dialog and everything else a citizen sees (routers per
+  feature, `callbacks`, `keyboards`, `states`, `commands`, `texts/`). It never imports
+  `handlers.moderation`: what citizens do reaches moderators through the `Moderators` port
+  (bot.domain.data_rights), implemented in `handlers.moderation.desk`.
+* `handlers.moderation`: the moderators' routers, guarded at once by `ModeratorGate`, which
+  knows their buttons by `MODERATOR_BUTTONS` (the prefixes in handlers/moderation/callbacks.py).
+* `handlers.groups`: groups the bot was added to.
 
-from handlers import (
-    after_submit,
-    closed,
-    fallback,
-    followup,
-    help,
-    impulse,
-    language,
-    my_data,
-    my_vote,
-    ratings,
-    results,
-    review,
-    similar_hint,
-    start,
-    topics,
-)
+May import `bot.domain`, `storage`, `bot.telegram`, `bot.digest` and `bot.ops`, never `bot.app`.
+"""
+
+from aiogram import Router
+
+from bot.domain.settings import Settings
+from handlers import groups
+from handlers.citizen import citizen_router
+from handlers.moderation import moderator_router
 
 
-def citizen_router() -> Router:
-    """The citizen dialog, in private chats only; order matters: commands before free text."""
-    router = Router(name="citizen")
-    router.message.filter(F.chat.type == ChatType.PRIVATE)
-    router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
-    router.include_routers(
-        closed.router(),  # only while the consultation is closed
-        start.router(),
-        help.router(),
-        language.router(),
-        my_vote.router(),
-        results.router(),
-        my_data.router(),
-        followup.router(),
-        ratings.router(),
-        topics.router(),
-        impulse.router(),
-        similar_hint.router(),
-        review.router(),
-        after_submit.router(),  # free text outside the dialog, before the last resort
-        fallback.router(),
-    )
+def all_routers(settings: Settings) -> Router:
+    """The whole router tree. Moderators first: the citizen routers end in a catch-all."""
+    router = Router(name="dialogbot")
+    router.include_routers(moderator_router(settings), groups.router(), citizen_router())
     return router

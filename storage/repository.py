@@ -204,7 +204,7 @@ class SqlParticipationRepository:
                     "source": source,
                     "draft_key": submission.draft_key,
                     # The language of the bot when it was written: a rating card notes it
-                    # when a reader uses another one (handlers/rating_views.py).
+                    # when a reader uses another one (handlers/citizen/texts/ratings.py).
                     "locale": citizen.locale,
                     "created_at": now,
                     "decided_at": now if published else None,

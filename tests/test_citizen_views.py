@@ -8,7 +8,7 @@ import json
 from bot.domain.pseudonym import pseudonym_for
 from bot.emulator.server import BotApiEmulator
 from bot.telegram.language import PLAIN_GERMAN
-from handlers import commands
+from handlers.citizen import commands
 from storage.repository import SqlParticipationRepository
 from tests.harness import Citizen, Harness
 from tests.test_languages import choose_language, i18n, next_button, t, walk
@@ -163,7 +163,7 @@ async def test_notices_quote_the_idea_give_the_reason_and_tell_of_a_merge(
 
 
 async def test_every_citizen_command_answers_to_each_of_its_names(harness: Harness) -> None:
-    """Each alias (handlers/commands.py) gets its command's answer, never the help for an
+    """Each alias (handlers/citizen/commands.py) gets its command's answer, never the help for an
     unknown command; the menus and /hilfe name the commands in the reader's language."""
     c = harness.citizen(6301)
     await c.take_part(["Sport & Events"])

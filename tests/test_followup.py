@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from bot.domain.followup import Pacer
 from bot.emulator.server import BotApiEmulator, Fault
-from handlers.moderation.callbacks import DraftAction
-from handlers.moderation.followup import FollowUpDraftCallback
+from handlers.moderation.callbacks import DraftAction, FollowUpDraftCallback
 from storage.models import AuditEntry, FollowUpDelivery, FollowUpSubscriber, ReplyAddress
 from tests.digest_support import FakeClock
 from tests.harness import Citizen, Harness, RunningBot, make_settings

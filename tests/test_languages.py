@@ -250,10 +250,10 @@ def test_client_languages_map_to_shipped_locales() -> None:
 
 def test_who_needs_which_translation() -> None:
     shipped = ("de", "en", "tr", PLAIN_GERMAN)
-    assert required_locales(["handlers/views.py"], shipped) == {"en", "tr", PLAIN_GERMAN}
+    assert required_locales(["handlers/dialog.py"], shipped) == {"en", "tr", PLAIN_GERMAN}
     assert required_locales(["handlers/moderation/texts.py"], shipped) == {"en"}
     assert required_locales(["bot/digest/compose.py"], shipped) == {"en", "tr"}
-    both = ["handlers/moderation/texts.py", "handlers/views.py"]
+    both = ["handlers/moderation/texts.py", "handlers/dialog.py"]
     assert required_locales(both, shipped) == {"en", "tr", PLAIN_GERMAN}
 
 
@@ -314,7 +314,7 @@ def test_the_terminal_chat_speaks_the_language_asked_for() -> None:
 def test_every_idea_status_has_words_in_every_language(locale: str) -> None:
     """/meinvotum shows an idea's status: each of the five, never its stored code."""
     from bot.domain.impulse import ImpulseStatus
-    from handlers.views import impulse_status
+    from handlers.citizen.texts.dialog import impulse_status
 
     labels = {}
     with rendering_in(i18n(), locale):
@@ -332,7 +332,7 @@ def test_every_participant_status_has_words_in_every_language(locale: str) -> No
     """/meinedaten shows the person's own status (taking part, blocked, set aside with a wave):
     each in words, never its stored code."""
     from bot.domain.participation import ParticipantStatus
-    from handlers.data_views import participant_status_label
+    from handlers.citizen.texts.my_data import participant_status_label
 
     with rendering_in(i18n(), locale):
         labels = {status: participant_status_label(status) for status in ParticipantStatus}
@@ -343,7 +343,7 @@ def test_every_participant_status_has_words_in_every_language(locale: str) -> No
 def _status_msgids() -> list[str]:
     """The German labels, so a missing translation (falling back to German) is caught."""
     from bot.domain.impulse import ImpulseStatus
-    from handlers.views import impulse_status
+    from handlers.citizen.texts.dialog import impulse_status
 
     with rendering_in(i18n(), "de"):
         return [impulse_status(status.value) for status in ImpulseStatus]

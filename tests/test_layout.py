@@ -27,7 +27,7 @@ def test_every_layer_says_what_it_may_import() -> None:
 
 
 def callback_data_classes() -> dict[str, list[type]]:
-    """Every CallbackData class of the routers, by the module that defines it."""
+    """Every CallbackData class of the project, by the module that defines it."""
     import importlib
     import pkgutil
 
@@ -42,19 +42,30 @@ def callback_data_classes() -> dict[str, list[type]]:
     while todo:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
-        if cls.__module__.startswith("handlers"):
+        if not cls.__module__.startswith("aiogram"):
             found.setdefault(cls.__module__, []).append(cls)
     return found
 
 
-def test_callback_prefixes_are_unique_and_moderator_buttons_start_with_m() -> None:
+def test_each_audience_keeps_its_callback_data_in_one_module() -> None:
+    assert sorted(callback_data_classes()) == [
+        "handlers.citizen.callbacks",
+        "handlers.moderation.callbacks",
+    ]
+
+
+def test_callback_prefixes_are_unique_and_the_moderator_gate_knows_the_moderators() -> None:
     """A button's data names its class by the prefix alone; `ModeratorGate` tells a moderator
-    button by its leading "m" (bot/telegram/middlewares.py)."""
+    button by `MODERATOR_BUTTONS` (bot/telegram/middlewares.py), so it must hold exactly the
+    moderators' prefixes and none of the citizens'."""
+    from handlers.moderation.callbacks import MODERATOR_BUTTONS
+
     by_module = callback_data_classes()
     prefixes = [cls.__prefix__ for classes in by_module.values() for cls in classes]  # type: ignore[attr-defined]
     assert len(prefixes) == len(set(prefixes)), sorted(prefixes)
     assert len(prefixes) >= 20  # all the routers' buttons were found
-    for module, classes in by_module.items():
-        moderators = module.startswith("handlers.moderation")
-        for cls in classes:
-            assert cls.__prefix__.startswith("m") == moderators, (module, cls.__prefix__)  # type: ignore[attr-defined]
+    moderators = {cls.__prefix__ for cls in by_module["handlers.moderation.callbacks"]}  # type: ignore[attr-defined]
+    assert moderators == MODERATOR_BUTTONS
+    assert all(prefix.startswith("m") for prefix in MODERATOR_BUTTONS)
+    citizens = {cls.__prefix__ for cls in by_module["handlers.citizen.callbacks"]}  # type: ignore[attr-defined]
+    assert not any(prefix.startswith("m") for prefix in citizens)

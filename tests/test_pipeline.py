@@ -23,7 +23,7 @@ from bot.domain.clock import system_clock
 from bot.emulator.server import BotApiEmulator, EmulatedUser, Fault
 from bot.ops.export import snapshot
 from bot.telegram.pipeline import ordering_key
-from handlers.callbacks import TopicCallback
+from handlers.citizen.callbacks import TopicCallback
 from storage.db import Database
 from storage.inbox import Inbox
 from storage.models import InboxUpdate

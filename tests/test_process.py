@@ -153,7 +153,7 @@ async def test_sigkill_at_random_points_with_many_citizens_mid_dialog(
         says who waited for what, and what they saw.
 
         In any message, not only the last: after a crash a step's prompt may come twice
-        (handlers/fallback.py), and a press on the earlier copy updates that copy. The walk
+        (handlers/citizen/fallback.py), and a press on the earlier copy updates that copy. The walk
         goes forward only, so a text shows up only once its step is reached. Steps are edited in
         place, so a prompt sent again after a crash (a second welcome) can be newer than the
         step itself: the id of the newest message showing `text` is returned, and the next

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.emulator.server import BotApiEmulator
-from handlers.rating_views import RateCallback, ReportCallback, UndoCallback
+from handlers.citizen.callbacks import RateCallback, ReportCallback, UndoCallback
 from storage.models import Impulse, ImpulseReport, Participant, Rating
 from storage.ratings import SqlRatingRepository
 from tests.harness import Citizen, Harness, RunningBot, make_settings

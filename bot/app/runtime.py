@@ -41,11 +41,12 @@ from bot.telegram.resilience import (
     Revocation,
 )
 from bot.telegram.throttling import ThrottlingMiddleware, build_flood_gate, build_rate_limiter
-from handlers import citizen_router, followup_views, groups
-from handlers.commands import described
-from handlers.data_rights import data_rights
+from handlers import all_routers
+from handlers.citizen.commands import described
+from handlers.citizen.data_rights import data_rights
+from handlers.citizen.texts import followup as followup_texts
 from handlers.moderation import followup as moderation_followup
-from handlers.moderation import moderator_router
+from handlers.moderation.desk import ModeratorDesk
 from storage.db import Database
 from storage.followup import SqlFollowUps
 from storage.inbox import Inbox, instance_name
@@ -61,7 +62,7 @@ log = logging.getLogger(__name__)
 
 
 def citizen_commands(i18n: I18n, locale: str) -> list[BotCommand]:
-    """The citizens' menu, with the command names of `locale` (handlers/commands.py)."""
+    """The citizens' menu, with the command names of `locale` (handlers/citizen/commands.py)."""
     with i18n.context(), i18n.use_locale(locale):
         return [
             BotCommand(command=command.name_for(locale), description=description)
@@ -163,10 +164,11 @@ class Application:
             settings,
             clock,
             instance_name(),
-            render=followup_views.outcome_message,
+            render=followup_texts.outcome_message,
             report=moderation_followup.report,
         )
         flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
+        moderator_languages = ModeratorLanguages.build(storage, bot.id, i18n, settings)
         dispatcher = Dispatcher(
             storage=storage,
             # Registered by hand below, after throttling: aiogram's FSM middleware reads the
@@ -179,7 +181,9 @@ class Application:
             waves=SqlWaveRepository(database),
             rate_limiter=limiter,
             flood_gate=flood_gate,
-            moderator_languages=ModeratorLanguages.build(storage, bot.id, i18n, settings),
+            moderator_languages=moderator_languages,
+            # What citizens' handlers tell the moderators (the port of bot.domain.data_rights).
+            moderators=ModeratorDesk(bot, settings, services.moderation, moderator_languages),
             followups=followups,
             followup_sender=followup_sender,
             **ratings.workflow_data(),
@@ -189,11 +193,14 @@ class Application:
         dispatcher.update.outer_middleware(dispatcher.fsm)
         with i18n.context():
             LanguageMiddleware(i18n, storage).setup(dispatcher)
-        on_every_observer(dispatcher, ParticipationMiddleware(settings, services, i18n))
+        on_every_observer(
+            dispatcher,
+            ParticipationMiddleware(settings, services.participation, services.moderation, i18n),
+        )
         on_every_observer(dispatcher, reachability.middleware())
         on_every_observer(dispatcher, BlockedCitizens(services.blocklist, data_rights))
         # Moderators first: the citizen routers end in a catch-all fallback.
-        dispatcher.include_routers(moderator_router(settings), groups.router(), citizen_router())
+        dispatcher.include_router(all_routers(settings))
         dispatcher.errors.register(answer_failure, FinalFailure(passing_failure))
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)

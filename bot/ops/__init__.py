@@ -2,7 +2,6 @@
 results), `dialogbot purge` (retention of raw Telegram ids) and the housekeeping task that
 drops what is kept only for a while.
 
-May import `bot.domain`, `storage`, `bot.telegram`, `bot.digest` and the modules of `bot.app`
-every layer may read (pyproject.toml); never `handlers`, `bot.emulator` or the rest of
-`bot.app`.
+May import `bot.domain`, `storage`, `bot.telegram` and `bot.digest`; never `handlers`,
+`bot.app` or `bot.emulator`.
 """

@@ -10,16 +10,17 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.app.services import Services
 from bot.domain.pseudonym import keyed_hash
 from bot.domain.settings import Settings
-from bot.domain.standings import Standings
+from bot.domain.standings import Standings, rank_standings
 from storage.db import Database
 from storage.exports import ImpulseRow, impulses, participants_by_channel, votes
+from storage.repository import SqlParticipationRepository
 
 
 async def snapshot(settings: Settings, database: Database, now: datetime) -> dict[str, Any]:
-    standings = await Services.build(settings, database).participation.standings()
+    participants, counts = await SqlParticipationRepository(database).vote_counts()
+    standings = rank_standings(settings.consultation.topic_ids, counts, participants)
     return {
         "consultation": settings.consultation.title,
         "generated_at": now.isoformat(),

@@ -2,11 +2,11 @@
 person's updates in order), the middlewares (language, participation, moderator gate, blocked
 citizens, rate limits and the flood gate, reachability), the Bot API client and its retry
 policy, the sorting of every call's outcome, lenient reading of what the pinned aiogram rejects,
-the paced sender of the outcome message (`followup`), the aiogram tuning (`lean_aiogram`,
+the paced sender of the outcome message (`followup`), what the chat keeps about a person
+(`conversation`, for the data rights), the aiogram tuning (`lean_aiogram`,
 `dispatching`), the background-task helper (`periodic`) and the update id for log lines
 (`update_context`).
 
-May import `bot.domain`, `storage` and the wired domain services of `bot.app` (the exception
-listed in pyproject.toml); never `handlers`, `bot.digest`, `bot.ops`, `bot.emulator`
-or the rest of `bot.app`. The routers that answer people live in `handlers`.
+May import `bot.domain` and `storage`; never `handlers`, `bot.digest`, `bot.ops`, `bot.app` or
+`bot.emulator`. The routers that answer people live in `handlers`.
 """

@@ -58,8 +58,8 @@ class FollowUpSender:
         self._settings = settings
         self._clock = clock
         self._owner = owner
-        # The texts (handlers/followup_views.py, handlers/moderation/followup.py), rendered in
-        # the locale set around the call.
+        # The texts (handlers/citizen/texts/followup.py, handlers/moderation/followup.py),
+        # rendered in the locale set around the call.
         self._render_text = render
         self._report_text = report
         self._pacer = pacer

@@ -12,8 +12,8 @@ from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.app.services import Services
-from bot.domain.participation import Citizen
+from bot.domain.moderation import ModerationService
+from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.pseudonym import pseudonym_for
 from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
@@ -31,9 +31,16 @@ class ParticipationMiddleware(BaseMiddleware):
     returns, always follows the commit.
     """
 
-    def __init__(self, settings: Settings, services: Services, i18n: I18n) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        participation: ParticipationService,
+        moderation: ModerationService,
+        i18n: I18n,
+    ) -> None:
         self._settings = settings
-        self._services = services
+        self._participation = participation
+        self._moderation = moderation
         self._i18n = i18n
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -45,8 +52,8 @@ class ParticipationMiddleware(BaseMiddleware):
                 chat_id=chat.id if chat is not None else user.id,
                 locale=self._i18n.current_locale,
             )
-        data["participation"] = self._services.participation
-        data["moderation"] = self._services.moderation
+        data["participation"] = self._participation
+        data["moderation"] = self._moderation
         return await handler(event, data)
 
 
@@ -65,10 +72,13 @@ class ModeratorGate(BaseMiddleware):
     is logged under the person's pseudonym.
     """
 
-    def __init__(self, settings: Settings, commands: frozenset[str]) -> None:
+    def __init__(
+        self, settings: Settings, commands: frozenset[str], buttons: frozenset[str]
+    ) -> None:
         self._moderators = settings.moderators
         self._secret = settings.secret
         self._commands = commands
+        self._buttons = buttons  # the callback-data prefixes of the moderators' buttons
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
@@ -104,14 +114,14 @@ class ModeratorGate(BaseMiddleware):
             return f"/{command}" if command in self._commands else None
         if isinstance(event, CallbackQuery) and event.data:
             prefix = event.data.split(":")[0]
-            return f"button {prefix[:8]}" if prefix.startswith("m") else None
+            return f"button {prefix}" if prefix in self._buttons else None
         return None
 
 
 class BlockedCitizens(BaseMiddleware):
     """A blocked person gets one polite, fixed answer; nothing else happens.
 
-    Except for the inputs `spared` lets through (the data rights, handlers/data_rights.py).
+    Except for the inputs `spared` lets through (the data rights, handlers/citizen/data_rights.py).
     """
 
     def __init__(self, blocklist: BlockList, spared: Callable[[TelegramObject], bool]) -> None:

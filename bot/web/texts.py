@@ -2,9 +2,9 @@
 texts and keyboards from `handlers`: the dialog's words are written once, for both channels,
 and a move of those modules changes this file alone.
 
-Texts from `handlers.views` are Telegram's HTML subset with user text already escaped; the
-page shows them as they are. Button labels are plain text (the page escapes them): they are
-read off the Telegram keyboards, so both channels name every button alike.
+Texts from `handlers.citizen.texts.dialog` are Telegram's HTML subset with user text already
+escaped; the page shows them as they are. Button labels are plain text (the page escapes
+them): they are read off the Telegram keyboards, so both channels name every button alike.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.settings import Consultation
-from handlers import keyboards, views
-from handlers.keyboards import CHECKED
+from handlers.citizen import keyboards
+from handlers.citizen.keyboards import CHECKED
+from handlers.citizen.texts import dialog as views
 
 __all__ = ["CHECKED", "views"]
 

@@ -1,10 +1,15 @@
-"""Moderators' routers. `ModeratorGate` (bot.telegram.middlewares) guards all of them at once."""
+"""Moderators' routers. `ModeratorGate` (bot.telegram.middlewares) guards all of them at once: it
+knows moderator commands by `MODERATOR_COMMANDS` and moderator buttons by `MODERATOR_BUTTONS`
+(handlers/moderation/callbacks.py). One router per concern; their buttons in `keyboards`, their
+texts in `texts`, the review cards in `cards`, and `desk`, the port through which citizens'
+handlers reach the moderators."""
 
 from aiogram import Router
 
 from bot.domain.settings import Settings
 from bot.telegram.middlewares import ModeratorGate
 from handlers.moderation import answers, digest, followup, merge, review, steering, waves
+from handlers.moderation.callbacks import MODERATOR_BUTTONS
 
 # Every moderator command; the gate logs others' attempts to use them.
 MODERATOR_COMMANDS = frozenset(
@@ -31,7 +36,7 @@ MODERATOR_COMMANDS = frozenset(
 
 def moderator_router(settings: Settings) -> Router:
     router = Router(name="moderation")
-    gate = ModeratorGate(settings, MODERATOR_COMMANDS)
+    gate = ModeratorGate(settings, MODERATOR_COMMANDS, MODERATOR_BUTTONS)
     router.message.outer_middleware(gate)
     router.callback_query.outer_middleware(gate)
     # The answer mode first: a command leaves it before any other router handles the command.

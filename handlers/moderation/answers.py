@@ -22,8 +22,8 @@ from bot.domain.clock import Clock
 from bot.domain.moderation import AnswerStatus, ModerationService, answer_mode_expired
 from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import notices
-from handlers.moderation import cards, texts
+from handlers.citizen.texts import notices
+from handlers.moderation import cards, keyboards, texts
 from handlers.moderation.callbacks import (
     AnswerCallback,
     AnswerDraftCallback,
@@ -63,7 +63,7 @@ async def choose_status(callback: CallbackQuery, callback_data: CardCallback) ->
     if isinstance(callback.message, Message):
         await callback.message.answer(
             texts.choose_answer_status(callback_data.impulse),
-            reply_markup=cards.answer_keyboard(callback_data.impulse),
+            reply_markup=keyboards.answer_keyboard(callback_data.impulse),
         )
 
 
@@ -100,7 +100,7 @@ async def preview(message: Message, state: FSMContext, clock: Clock) -> None:
     await state.update_data({ANSWER: answer, SINCE: clock().isoformat()})
     await message.answer(
         texts.answer_preview(int(data[IMPULSE]), AnswerStatus(data[STATUS]), answer),
-        reply_markup=cards.answer_draft_keyboard(),
+        reply_markup=keyboards.answer_draft_keyboard(),
     )
 
 

@@ -1,11 +1,13 @@
-"""Moderators' typed callback data. Prefixes start with "m" so the gate can log attempts."""
+"""Every moderator button's typed callback data, and `MODERATOR_BUTTONS`, their prefixes: the
+moderator gate (bot.telegram.middlewares.ModeratorGate) knows a moderator's button by them. The
+prefixes start with "m"; no citizen button's prefix (handlers/citizen/callbacks.py) does."""
 
 from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
 from bot.domain.moderation import AnswerStatus, RejectReason
-from handlers.callbacks import RowId
+from handlers.citizen.callbacks import RowId
 
 
 class CardAction(StrEnum):
@@ -94,3 +96,34 @@ class WaveCallback(CallbackData, prefix="mv"):
 
     wave: RowId
     action: WaveAction
+
+
+class FollowUpDraftCallback(CallbackData, prefix="mf"):
+    """The preview of the outcome message (/rueckmeldung): send it, or drop it."""
+
+    message: RowId
+    action: DraftAction
+
+
+class DigestPostCallback(CallbackData, prefix="md"):
+    """The preview of the next digest (/digest): post it to the channel now."""
+
+    digest: RowId
+
+
+MODERATOR_BUTTONS: frozenset[str] = frozenset(
+    cls.__prefix__
+    for cls in (
+        CardCallback,
+        RejectCallback,
+        ConfirmCallback,
+        TakeDownCallback,
+        AnswerCallback,
+        AnswerDraftCallback,
+        MergeCallback,
+        AnnounceCallback,
+        WaveCallback,
+        FollowUpDraftCallback,
+        DigestPostCallback,
+    )
+)

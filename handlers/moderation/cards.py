@@ -7,113 +7,17 @@ from dataclasses import replace
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.domain.impulse import ImpulseStatus
-from bot.domain.moderation import AnswerStatus, ImpulseCard, ModerationService, RejectReason
+from bot.domain.moderation import ImpulseCard, ModerationService
 from bot.domain.participation import Erasure
 from bot.domain.settings import Settings
 from bot.telegram import outcomes
 from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.outcomes import Outcome
-from handlers import notices
-from handlers.moderation import texts
-from handlers.moderation.callbacks import (
-    AnswerCallback,
-    AnswerDraftCallback,
-    CardAction,
-    CardCallback,
-    DraftAction,
-    MergeCallback,
-    RejectCallback,
-    TakeDownCallback,
-)
+from handlers.moderation import keyboards, texts
 
 log = logging.getLogger(__name__)
-
-
-def card_keyboard(impulse: ImpulseCard) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-
-    def add(text: str, action: CardAction) -> None:
-        builder.button(text=text, callback_data=CardCallback(impulse=impulse.id, action=action))
-
-    if impulse.status == ImpulseStatus.PENDING:
-        add(_("✅ Freigeben"), CardAction.APPROVE)
-        add(_("❌ Ablehnen"), CardAction.REJECT)
-    elif impulse.status == ImpulseStatus.APPROVED:
-        add(_("⬇️ Zurückziehen"), CardAction.TAKE_DOWN)
-    if impulse.status != ImpulseStatus.PENDING and impulse.has_author:
-        add(_("💬 Antworten"), CardAction.ANSWER)
-    for kept in impulse.similar:
-        builder.button(
-            text=_("🔗 Duplikat von #{id}").format(id=kept),
-            callback_data=MergeCallback(impulse=impulse.id, into=kept),
-        )
-    if impulse.has_author:
-        if impulse.author_blocked:
-            add(_("Entsperren"), CardAction.UNBLOCK)
-        else:
-            add(_("🚫 Autor sperren"), CardAction.BLOCK)
-    builder.adjust(2)
-    return builder.as_markup()
-
-
-def reasons_keyboard(impulse_id: int, *, take_down: bool = False) -> InlineKeyboardMarkup:
-    """The reasons to reject (or to withdraw, `take_down`): the author is told the one picked."""
-    builder = InlineKeyboardBuilder()
-    for reason in RejectReason:
-        builder.button(
-            text=notices.reason_label(reason),
-            callback_data=(
-                TakeDownCallback(impulse=impulse_id, reason=reason)
-                if take_down
-                else RejectCallback(impulse=impulse_id, reason=reason)
-            ),
-        )
-    builder.button(
-        text=_("↩️ Zurück"), callback_data=CardCallback(impulse=impulse_id, action=CardAction.BACK)
-    )
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def sure_keyboard(yes: str, confirm: CallbackData, cancel: CallbackData) -> InlineKeyboardMarkup:
-    """An action that cannot be undone, asked first: "Ja, …" or "Abbrechen"."""
-    builder = InlineKeyboardBuilder()
-    builder.button(text=yes, callback_data=confirm)
-    builder.button(text=_("Abbrechen"), callback_data=cancel)
-    builder.adjust(2)
-    return builder.as_markup()
-
-
-def card_back(impulse_id: int) -> CardCallback:
-    return CardCallback(impulse=impulse_id, action=CardAction.BACK)
-
-
-def answer_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for status in AnswerStatus:
-        builder.button(
-            text=notices.answer_label(status),
-            callback_data=AnswerCallback(impulse=impulse_id, status=status),
-        )
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def answer_draft_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("📨 Senden"), callback_data=AnswerDraftCallback(action=DraftAction.SEND))
-    builder.button(text=_("✏️ Ändern"), callback_data=AnswerDraftCallback(action=DraftAction.EDIT))
-    builder.button(
-        text=_("Abbrechen"), callback_data=AnswerDraftCallback(action=DraftAction.CANCEL)
-    )
-    builder.adjust(3)
-    return builder.as_markup()
 
 
 def review_chats(settings: Settings) -> list[int]:
@@ -139,7 +43,7 @@ def rendered_card(
     viewer_id: int | None = None,
     known: dict[int, str] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    return texts.card(settings, impulse, viewer_id, known), card_keyboard(impulse)
+    return texts.card(settings, impulse, viewer_id, known), keyboards.card_keyboard(impulse)
 
 
 async def send_card(

@@ -8,11 +8,9 @@ from html import escape
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
@@ -24,13 +22,10 @@ from bot.domain.clock import Clock
 from bot.domain.digest_figures import DigestContent
 from bot.domain.digests import DigestService, PostOutcome
 from bot.domain.settings import Settings
-from handlers.callbacks import RowId
+from handlers.moderation import keyboards
+from handlers.moderation.callbacks import DigestPostCallback
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-class DigestPostCallback(CallbackData, prefix="md"):
-    digest: RowId
 
 
 async def preview(
@@ -39,7 +34,7 @@ async def preview(
     draft = await digests.preview(clock())
     assert draft.content is not None  # a draft is always composed
     await message.answer(_intro(settings, digests.has_channel))
-    keyboard = _post_button(draft.id) if digests.has_channel else None
+    keyboard = keyboards.digest_post(draft.id) if digests.has_channel else None
     await _send_parts(message, draft.content, digests, keyboard)
 
 
@@ -73,12 +68,6 @@ async def _send_parts(
             await message.answer_photo(photo, caption=part, reply_markup=markup)
         else:
             await message.answer(part, reply_markup=markup, link_preview_options=_NO_PREVIEW)
-
-
-def _post_button(digest_id: int) -> InlineKeyboardMarkup:
-    data = DigestPostCallback(digest=digest_id).pack()
-    button = InlineKeyboardButton(text=_("📣 Jetzt im Kanal veröffentlichen"), callback_data=data)
-    return InlineKeyboardMarkup(inline_keyboard=[[button]])
 
 
 def _intro(settings: Settings, has_channel: bool) -> str:

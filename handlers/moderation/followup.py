@@ -11,27 +11,20 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.clock import Clock
 from bot.domain.followup import Summary, valid_text
 from bot.domain.moderation import ModerationService
 from bot.telegram.followup import FollowUpSender
-from handlers import followup_views
-from handlers.callbacks import RowId
-from handlers.moderation.callbacks import DraftAction
+from handlers.citizen.texts import followup as followup_texts
+from handlers.moderation import keyboards
+from handlers.moderation.callbacks import DraftAction, FollowUpDraftCallback
 from storage.followup import SqlFollowUps
 
 COMMANDS = ("rueckmeldung", "outcome")
-
-
-class FollowUpDraftCallback(CallbackData, prefix="mf"):
-    message: RowId
-    action: DraftAction
 
 
 async def preview(
@@ -53,17 +46,9 @@ async def preview(
     now = clock()
     draft = await followups.create_draft(text, moderator_id, message.chat.id, now)
     await moderation.log(moderator_id, "followup_preview", None, f"followup:{draft}", now)
-    builder = InlineKeyboardBuilder()
-    for label, action in (
-        (_("📨 Senden"), DraftAction.SEND),
-        (_("✏️ Ändern"), DraftAction.EDIT),
-        (_("Abbrechen"), DraftAction.CANCEL),
-    ):
-        builder.button(
-            text=label, callback_data=FollowUpDraftCallback(message=draft, action=action)
-        )
-    builder.adjust(1, 2)
-    await message.answer(preview_text(text, recipients), reply_markup=builder.as_markup())
+    await message.answer(
+        preview_text(text, recipients), reply_markup=keyboards.followup_draft(draft)
+    )
 
 
 async def send(
@@ -130,7 +115,7 @@ def preview_text(text: str, recipients: int) -> str:
         "<b>Vorschau</b> · Diese Nachricht geht an {count} Personen, die darum gebeten haben:",
         recipients,
     ).format(count=recipients)
-    return f"{head}\n\n{followup_views.outcome_message(text)}"
+    return f"{head}\n\n{followup_texts.outcome_message(text)}"
 
 
 def sending(count: int) -> str:

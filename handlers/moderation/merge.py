@@ -20,8 +20,8 @@ from bot.domain.moderation import ModerationService
 from bot.domain.ratings import MergeOutcome, RatingService
 from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import notices
-from handlers.moderation import cards, texts
+from handlers.citizen.texts import notices
+from handlers.moderation import cards, keyboards, texts
 from handlers.moderation.callbacks import Confirmable, ConfirmCallback, MergeCallback
 from handlers.moderation.review import tell_author
 
@@ -108,7 +108,7 @@ async def ask_on_card(
         card = texts.card(settings, impulse, moderator_id, known)
         await callback.message.edit_text(
             f"{card}\n\n<b>{ask(duplicate, kept)}</b>",
-            reply_markup=cards.sure_keyboard(yes_merge(), sure, cards.card_back(duplicate)),
+            reply_markup=keyboards.sure_keyboard(yes_merge(), sure, keyboards.card_back(duplicate)),
         )
 
 
@@ -176,7 +176,7 @@ async def on_command(
     cancel = ConfirmCallback(what=Confirmable.MERGE, target=duplicate, yes=False)
     await message.answer(
         f"<blockquote>{escape(impulse.text)}</blockquote>\n\n<b>{ask(duplicate, kept)}</b>",
-        reply_markup=cards.sure_keyboard(yes_merge(), sure, cancel),
+        reply_markup=keyboards.sure_keyboard(yes_merge(), sure, cancel),
     )
 
 

@@ -15,8 +15,8 @@ from bot.domain.clock import Clock
 from bot.domain.moderation import Decision, ModerationService
 from bot.domain.settings import Settings
 from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import notices
-from handlers.moderation import cards, texts
+from handlers.citizen.texts import notices
+from handlers.moderation import cards, keyboards, texts
 from handlers.moderation.callbacks import (
     CardAction,
     CardCallback,
@@ -103,7 +103,7 @@ async def ask_reason(callback: CallbackQuery, callback_data: CardCallback) -> No
     if isinstance(callback.message, Message):
         take_down = callback_data.action == CardAction.TAKE_DOWN
         await callback.message.edit_reply_markup(
-            reply_markup=cards.reasons_keyboard(callback_data.impulse, take_down=take_down)
+            reply_markup=keyboards.reasons_keyboard(callback_data.impulse, take_down=take_down)
         )
 
 
@@ -129,7 +129,7 @@ async def _ask_on_card(
         text = texts.card(settings, impulse, moderator_id, known)
         await callback.message.edit_text(
             f"{text}\n\n<b>{question}</b>",
-            reply_markup=cards.sure_keyboard(yes, confirm, cards.card_back(impulse_id)),
+            reply_markup=keyboards.sure_keyboard(yes, confirm, keyboards.card_back(impulse_id)),
         )
 
 
@@ -205,7 +205,7 @@ async def show_card_again(
         known = await cards.names(moderator_languages, impulse.decided_by)
         await callback.message.edit_text(
             texts.card(settings, impulse, moderator_id, known),
-            reply_markup=cards.card_keyboard(impulse),
+            reply_markup=keyboards.card_keyboard(impulse),
         )
 
 
@@ -276,7 +276,7 @@ async def block_command(
         cancel = ConfirmCallback(what=Confirmable.BLOCK, target=impulse_id, yes=False)
         await message.answer(
             texts.block_preview(impulse),
-            reply_markup=cards.sure_keyboard(texts.yes_block(), ask, cancel),
+            reply_markup=keyboards.sure_keyboard(texts.yes_block(), ask, cancel),
         )
         return
     await _block(

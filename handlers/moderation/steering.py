@@ -12,8 +12,6 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.digest.opinion_chart import opinion_chart_spec, render_opinion_chart
 from bot.domain.clock import Clock
@@ -27,7 +25,8 @@ from bot.telegram import outcomes
 from bot.telegram.moderator_language import ModeratorLanguages
 from handlers.moderation import texts
 from handlers.moderation.callbacks import AnnounceCallback, Confirmable, ConfirmCallback
-from handlers.moderation.cards import names, sure_keyboard
+from handlers.moderation.cards import names
+from handlers.moderation.keyboards import announce_preview, sure_keyboard
 from storage.db import Database
 from storage.waves import SqlWaveRepository
 
@@ -142,13 +141,7 @@ async def preview_announcement(
         return
     # The draft lives in the audit log; the button carries only its entry id.
     entry = await moderation.log(moderator_id, "announce_preview", None, text, clock())
-    keyboard = InlineKeyboardBuilder()
-    keyboard.button(
-        text=_("📣 Im Kanal veröffentlichen"),
-        callback_data=AnnounceCallback(entry=entry, publish=True),
-    )
-    keyboard.button(text=_("Abbrechen"), callback_data=AnnounceCallback(entry=entry, publish=False))
-    await message.answer(texts.announce_preview(text), reply_markup=keyboard.as_markup())
+    await message.answer(texts.announce_preview(text), reply_markup=announce_preview(entry))
 
 
 async def confirm_announcement(

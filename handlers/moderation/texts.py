@@ -20,9 +20,9 @@ from bot.domain.settings import Settings
 from bot.domain.standings import Standings, percent
 from bot.domain.waves import STATS_HOURS, Arrivals, WaveProblem, WaveRecord, WaveState, bar
 from bot.telegram.i18n import format_moment, format_number, format_share
-from handlers.notices import answer_label, reason_label
-from handlers.rating_views import reason_label as report_label
-from handlers.views import topic_title
+from handlers.citizen.texts.dialog import topic_title
+from handlers.citizen.texts.notices import answer_label, reason_label
+from handlers.citizen.texts.ratings import reason_label as report_label
 
 # /stats lines fit a phone held upright: at most this many characters (the <pre> table too).
 STATS_WIDTH = 32

@@ -10,14 +10,12 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.clock import Clock
 from bot.domain.consensus_cache import ConsensusCache
 from bot.domain.settings import Settings
-from bot.domain.waves import WaveProblem, WaveState, parse_wave
-from handlers.moderation import texts
+from bot.domain.waves import WaveProblem, parse_wave
+from handlers.moderation import keyboards, texts
 from handlers.moderation.callbacks import WaveAction, WaveCallback
 from storage.waves import SqlWaveRepository
 
@@ -36,15 +34,9 @@ async def propose(
         await message.answer(texts.wave_problem(window))
         return
     wave = await waves.propose(window, clock())
-    keyboard = InlineKeyboardBuilder()
-    keyboard.button(
-        text=_("Beiseitelegen"),
-        callback_data=WaveCallback(wave=wave.id, action=WaveAction.SET_ASIDE),
+    await message.answer(
+        texts.wave_preview(settings, wave), reply_markup=keyboards.wave_proposal(wave.id)
     )
-    keyboard.button(
-        text=_("Abbrechen"), callback_data=WaveCallback(wave=wave.id, action=WaveAction.CANCEL)
-    )
-    await message.answer(texts.wave_preview(settings, wave), reply_markup=keyboard.as_markup())
 
 
 async def decide(
@@ -76,15 +68,9 @@ async def decide(
 
 async def listing(message: Message, settings: Settings, waves: SqlWaveRepository) -> None:
     listed = await waves.recent(LISTED)
-    keyboard = InlineKeyboardBuilder()
-    for wave in listed:
-        if wave.state is WaveState.SET_ASIDE:
-            keyboard.button(
-                text=texts.restore_button(wave.id),
-                callback_data=WaveCallback(wave=wave.id, action=WaveAction.RESTORE),
-            )
-    keyboard.adjust(1)
-    await message.answer(texts.waves(settings, listed), reply_markup=keyboard.as_markup())
+    await message.answer(
+        texts.waves(settings, listed), reply_markup=keyboards.waves_to_restore(listed)
+    )
 
 
 def router() -> Router:

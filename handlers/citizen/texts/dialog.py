@@ -16,7 +16,7 @@ from bot.domain.participation import VoteSet
 from bot.domain.settings import Consultation, ConsultationText, Settings
 from bot.domain.standings import Standings, percent
 from bot.telegram.i18n import format_moment, format_number, formatting_locale, reader_locale
-from handlers.commands import described
+from handlers.citizen.commands import described
 
 
 def topic_title(consultation: Consultation, topic_id: str) -> str:
@@ -517,7 +517,7 @@ def help_text(settings: Settings) -> str:
 
 
 def command_list() -> str:
-    """The commands with the names of the reader's language (handlers/commands.py)."""
+    """The commands with the names of the reader's language (handlers/citizen/commands.py)."""
     locale = get_i18n().current_locale
     return "\n".join(
         f"/{command.name_for(locale)} – {escape(description)}"

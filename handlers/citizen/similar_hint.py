@@ -18,8 +18,10 @@ from bot.domain.participation import Citizen
 from bot.domain.ratings import Opinion, RatingService
 from bot.domain.settings import Settings
 from bot.domain.similarity import SimilarImpulses
-from handlers import flow, rating_views, views
-from handlers.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from handlers.citizen import callbacks, flow, keyboards
+from handlers.citizen.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from handlers.citizen.texts import dialog
+from handlers.citizen.texts import ratings as rating_texts
 
 
 async def offer(
@@ -37,8 +39,8 @@ async def offer(
     await state.update_data({IMPULSE_TEXT: text, IMPULSE_TOPIC: None})
     await state.set_state(Dialog.similar)
     await message.answer(
-        rating_views.similar_hint(settings.consultation, similar),
-        reply_markup=rating_views.hint_keyboard(similar),
+        rating_texts.similar_hint(settings.consultation, similar),
+        reply_markup=keyboards.hint_keyboard(similar),
     )
     return True
 
@@ -55,7 +57,7 @@ async def go_on(message: Message, state: FSMContext, settings: Settings) -> None
 
 async def choose(
     callback: CallbackQuery,
-    callback_data: rating_views.HintCallback,
+    callback_data: callbacks.HintCallback,
     state: FSMContext,
     settings: Settings,
     ratings: RatingService,
@@ -67,7 +69,7 @@ async def choose(
         return
     supported = callback_data.impulse
     if supported and not await ratings.rate(citizen.pseudonym, supported, Opinion.AGREE, clock()):
-        await callback.answer(views.stale_button(), show_alert=True)
+        await callback.answer(dialog.stale_button(), show_alert=True)
         return
     await callback.answer()
     with contextlib.suppress(TelegramBadRequest):
@@ -76,11 +78,11 @@ async def choose(
         await go_on(callback.message, state, settings)
         return
     await state.update_data({IMPULSE_TEXT: None, IMPULSE_TOPIC: None})
-    await callback.message.answer(rating_views.supported(supported))
+    await callback.message.answer(rating_texts.supported(supported))
     await flow.show_review(callback.message, state, settings)
 
 
 def router() -> Router:
     router = Router(name="similar_hint")
-    router.callback_query.register(choose, Dialog.similar, rating_views.HintCallback.filter())
+    router.callback_query.register(choose, Dialog.similar, callbacks.HintCallback.filter())
     return router

@@ -8,7 +8,8 @@ from aiogram.types import Message
 
 from bot.domain.participation import ParticipationService
 from bot.domain.settings import Settings
-from handlers import commands, views
+from handlers.citizen import commands
+from handlers.citizen.texts import dialog
 
 
 async def show_results(
@@ -16,7 +17,7 @@ async def show_results(
 ) -> None:
     standings = await participation.standings()
     is_open = await participation.is_open()
-    await message.answer(views.results(settings.consultation, standings, is_open=is_open))
+    await message.answer(dialog.results(settings.consultation, standings, is_open=is_open))
 
 
 def router() -> Router:

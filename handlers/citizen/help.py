@@ -7,11 +7,12 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.domain.settings import Settings
-from handlers import commands, flow, views
+from handlers.citizen import commands, flow
+from handlers.citizen.texts import dialog
 
 
 async def show_help(message: Message, settings: Settings) -> None:
-    await message.answer(views.help_text(settings), link_preview_options=flow.NO_PREVIEW)
+    await message.answer(dialog.help_text(settings), link_preview_options=flow.NO_PREVIEW)
 
 
 def router() -> Router:

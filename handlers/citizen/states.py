@@ -8,7 +8,7 @@ class Dialog(StatesGroup):
     topics = State()
     impulse_text = State()
     impulse_topic = State()
-    similar = State()  # similar published ideas were shown (handlers/similar_hint.py)
+    similar = State()  # similar published ideas were shown (handlers/citizen/similar_hint.py)
     review = State()
 
 

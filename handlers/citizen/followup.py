@@ -11,28 +11,29 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.domain.clock import Clock
 from bot.domain.participation import Citizen
-from handlers import followup_views as fv
+from handlers.citizen import callbacks, keyboards
+from handlers.citizen.texts import followup as followup_texts
 from storage.followup import SqlFollowUps
 
 
 async def toggle(
     callback: CallbackQuery,
-    callback_data: fv.FollowUpCallback,
+    callback_data: callbacks.FollowUpCallback,
     followups: SqlFollowUps,
     citizen: Citizen,
     clock: Clock,
 ) -> None:
     if callback_data.want:
         if not await followups.subscribe(citizen.pseudonym, clock()):
-            await callback.answer(fv.register_first(), show_alert=True)
+            await callback.answer(followup_texts.register_first(), show_alert=True)
             return
         # The pop-up is read aloud by screen readers; an edited keyboard is not.
-        await callback.answer(fv.subscribed_notice())
+        await callback.answer(followup_texts.subscribed_notice())
     else:
         await followups.unsubscribe(citizen.pseudonym)
-        await callback.answer(fv.unsubscribed_notice())
+        await callback.answer(followup_texts.unsubscribed_notice())
     if isinstance(callback.message, Message):
-        markup = fv.with_button(callback.message.reply_markup, callback_data.want)
+        markup = keyboards.with_followup_button(callback.message.reply_markup, callback_data.want)
         with contextlib.suppress(TelegramBadRequest):  # too old to edit: the state is stored
             await callback.message.edit_reply_markup(reply_markup=markup)
 
@@ -40,10 +41,12 @@ async def toggle(
 async def offer_in_my_data(message: Message, followups: SqlFollowUps, citizen: Citizen) -> None:
     """Under /meinedaten: that the person asked for the outcome message, and how to undo it."""
     if await followups.subscribed_since(citizen.pseudonym) is not None:
-        await message.answer(fv.in_my_data(), reply_markup=fv.keyboard(subscribed=True))
+        await message.answer(
+            followup_texts.in_my_data(), reply_markup=keyboards.followup_keyboard(subscribed=True)
+        )
 
 
 def router() -> Router:
     router = Router(name="followup")
-    router.callback_query.register(toggle, fv.FollowUpCallback.filter())
+    router.callback_query.register(toggle, callbacks.FollowUpCallback.filter())
     return router

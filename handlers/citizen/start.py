@@ -10,9 +10,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.domain.clock import Clock
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
-from handlers import flow, keyboards, views
-from handlers.callbacks import Step, on_step
-from handlers.states import SOURCE, Dialog
+from handlers.citizen import flow, keyboards
+from handlers.citizen.callbacks import Step, on_step
+from handlers.citizen.states import SOURCE, Dialog
+from handlers.citizen.texts import dialog
 
 
 async def start(
@@ -48,7 +49,7 @@ async def consent(
 ) -> None:
     data = await state.get_data()
     await participation.consent(citizen, source=data.get(SOURCE), now=clock())
-    await callback.answer(views.step_topics(thanks=True))
+    await callback.answer(dialog.step_topics(thanks=True))
     if isinstance(callback.message, Message):
         # The welcome turns into the topic list: consent was given on the screen that showed
         # the privacy note (or the full notice), and no consent button is left to press.
@@ -57,21 +58,21 @@ async def consent(
 
 async def read_privacy(callback: CallbackQuery, settings: Settings) -> None:
     """ "Datenschutz lesen": the full notice in place of the welcome, with consent and back."""
-    await callback.answer(views.privacy_opened())
+    await callback.answer(dialog.privacy_opened())
     await flow.edit_or_send(
-        callback, views.privacy_full(), keyboards.privacy(settings.consultation)
+        callback, dialog.privacy_full(), keyboards.privacy(settings.consultation)
     )
 
 
 async def back_to_welcome(callback: CallbackQuery, settings: Settings) -> None:
-    await callback.answer(views.welcome_again())
+    await callback.answer(dialog.welcome_again())
     if isinstance(callback.message, Message):
         await flow.show_welcome(callback.message, settings, edit=True)
 
 
 async def decline(callback: CallbackQuery, state: FSMContext) -> None:
     await callback.answer()
-    await flow.edit_or_send(callback, views.declined())
+    await flow.edit_or_send(callback, dialog.declined())
     await state.clear()  # after the reply, with the "done" mark (as in review.submit)
 
 

@@ -10,13 +10,14 @@ from aiogram.utils.i18n import I18n
 
 from bot.domain.settings import Settings
 from bot.telegram.language import LanguageChoice, language_name, ordered_locales
-from handlers import commands, flow, keyboards, views
-from handlers.callbacks import LanguageCallback
+from handlers.citizen import commands, flow, keyboards
+from handlers.citizen.callbacks import LanguageCallback
+from handlers.citizen.texts import dialog
 
 
 async def ask_language(message: Message, i18n: I18n) -> None:
     await message.answer(
-        views.language_prompt(),
+        dialog.language_prompt(),
         reply_markup=keyboards.languages(
             ordered_locales(i18n.available_locales), i18n.current_locale
         ),
@@ -33,16 +34,16 @@ async def choose_language(
 ) -> None:
     locale = callback_data.locale
     if locale not in i18n.available_locales:
-        await callback.answer(views.stale_button(), show_alert=True)
+        await callback.answer(dialog.stale_button(), show_alert=True)
         return
     await language.choose(locale)
     if locale == i18n.current_locale:
         # Nothing to redraw (and a second tap must not edit the message to the same text).
-        await callback.answer(views.language_chosen(language_name(locale)))
+        await callback.answer(dialog.language_chosen(language_name(locale)))
         return
     with i18n.use_locale(locale):
         await callback.answer()
-        await flow.edit_or_send(callback, views.language_chosen(language_name(locale)))
+        await flow.edit_or_send(callback, dialog.language_chosen(language_name(locale)))
         if isinstance(callback.message, Message):
             await flow.resume(callback.message, state, settings)
 

@@ -11,7 +11,7 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.moderation import AnswerStatus, RejectReason
-from handlers.views import quote
+from handlers.citizen.texts.dialog import quote
 
 
 def reason_label(reason: RejectReason) -> str:
@@ -75,7 +75,8 @@ def author_told_merged(text: str, kept: str) -> str:
 
 
 def answer_heading(impulse_id: int | str) -> str:
-    """The first line of an official answer (handlers/after_submit.py recognises replies)."""
+    """The first line of an official answer (handlers/citizen/after_submit.py recognises
+    replies)."""
     return _("<b>Antwort auf Ihre Idee (#{id})</b>").format(id=impulse_id)
 
 

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import contextlib
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.clock import Clock
+from bot.domain.data_rights import Moderators
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import ModerationService
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.ratings import RatingService
 from bot.domain.settings import Settings
-from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import commands, flow
-from handlers import rating_views as rv
-from handlers.moderation.cards import post_review_cards
+from handlers.citizen import callbacks, commands, flow, keyboards
+from handlers.citizen.texts import ratings as rating_texts
 
 
 async def browse(
@@ -33,7 +32,7 @@ async def browse(
     clock: Clock,
 ) -> None:
     if not await participation.is_registered(citizen.pseudonym):
-        await message.answer(rv.register_first())
+        await message.answer(rating_texts.register_first())
         return
     if await flow.ask_consent_again(message, state, settings, participation, citizen):
         return
@@ -42,10 +41,13 @@ async def browse(
         published = (await moderation.stats(clock())).impulses_by_status.get(
             ImpulseStatus.APPROVED, 0
         )
-        await message.answer(rv.all_seen() if published else rv.none_published())
+        await message.answer(
+            rating_texts.all_seen() if published else rating_texts.none_published()
+        )
         return
     await message.answer(
-        rv.card(settings.consultation, card), reply_markup=rv.card_keyboard(card.impulse_id)
+        rating_texts.card(settings.consultation, card),
+        reply_markup=keyboards.card_keyboard(card.impulse_id),
     )
 
 
@@ -65,7 +67,7 @@ async def browse_offer(
     if isinstance(callback.message, Message):
         with contextlib.suppress(TelegramBadRequest):
             await callback.message.edit_reply_markup(
-                reply_markup=rv.without_browse(callback.message.reply_markup)
+                reply_markup=keyboards.without_browse(callback.message.reply_markup)
             )
         await browse(
             callback.message, state, settings, participation, ratings, moderation, citizen, clock
@@ -86,17 +88,17 @@ async def show_next(
         return
     card = await ratings.next_card(citizen.pseudonym)
     if card is None:
-        await callback.message.edit_text(rv.all_seen())
+        await callback.message.edit_text(rating_texts.all_seen())
         return
     await callback.message.edit_text(
-        rv.card(settings.consultation, card),
-        reply_markup=rv.card_keyboard(card.impulse_id, undo=undo),
+        rating_texts.card(settings.consultation, card),
+        reply_markup=keyboards.card_keyboard(card.impulse_id, undo=undo),
     )
 
 
 async def rate(
     callback: CallbackQuery,
-    callback_data: rv.RateCallback,
+    callback_data: callbacks.RateCallback,
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
@@ -104,11 +106,11 @@ async def rate(
     clock: Clock,
 ) -> None:
     if not await participation.is_registered(citizen.pseudonym):
-        await callback.answer(rv.register_first(), show_alert=True)
+        await callback.answer(rating_texts.register_first(), show_alert=True)
         return
-    opinion = rv.OPINIONS[callback_data.opinion]
+    opinion = callbacks.OPINIONS[callback_data.opinion]
     if not await ratings.rate(citizen.pseudonym, callback_data.impulse, opinion, clock()):
-        await callback.answer(rv.rating_gone())
+        await callback.answer(rating_texts.rating_gone())
         await show_next(callback, settings, ratings, citizen)
         return
     await callback.answer()
@@ -117,7 +119,7 @@ async def rate(
 
 async def undo(
     callback: CallbackQuery,
-    callback_data: rv.UndoCallback,
+    callback_data: callbacks.UndoCallback,
     settings: Settings,
     ratings: RatingService,
     citizen: Citizen,
@@ -125,7 +127,7 @@ async def undo(
     """One step back: the last rating is removed and its card is shown again (without a
     further "Rückgängig": one step only)."""
     if not await ratings.undo(citizen.pseudonym, callback_data.impulse):
-        await callback.answer(rv.nothing_to_undo())
+        await callback.answer(rating_texts.nothing_to_undo())
         await show_next(callback, settings, ratings, citizen)
         return
     await callback.answer()
@@ -134,8 +136,8 @@ async def undo(
         await show_next(callback, settings, ratings, citizen)
         return
     await callback.message.edit_text(
-        rv.card(settings.consultation, card, undone=True),
-        reply_markup=rv.card_keyboard(card.impulse_id),
+        rating_texts.card(settings.consultation, card, undone=True),
+        reply_markup=keyboards.card_keyboard(card.impulse_id),
     )
 
 
@@ -143,55 +145,59 @@ async def pause(callback: CallbackQuery) -> None:
     """The card gives way to a short note; /stoebern starts where the person stopped."""
     await callback.answer()
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(rv.paused())
+        await callback.message.edit_text(rating_texts.paused())
 
 
-async def ask_report(callback: CallbackQuery, callback_data: rv.ReportAskCallback) -> None:
+async def ask_report(callback: CallbackQuery, callback_data: callbacks.ReportAskCallback) -> None:
     await callback.answer()
     if not isinstance(callback.message, Message):
         return
     if callback_data.back:
-        question, markup = rv.card_question(), rv.card_keyboard(callback_data.impulse)
+        question, markup = (
+            rating_texts.card_question(),
+            keyboards.card_keyboard(callback_data.impulse),
+        )
     else:
-        question, markup = rv.report_question(), rv.report_keyboard(callback_data.impulse)
-    text = rv.with_question(callback.message.html_text, question)
+        question, markup = (
+            rating_texts.report_question(),
+            keyboards.report_keyboard(callback_data.impulse),
+        )
+    text = rating_texts.with_question(callback.message.html_text, question)
     with contextlib.suppress(TelegramBadRequest):
         await callback.message.edit_text(text, reply_markup=markup)
 
 
 async def report(
     callback: CallbackQuery,
-    callback_data: rv.ReportCallback,
-    bot: Bot,
+    callback_data: callbacks.ReportCallback,
     settings: Settings,
     participation: ParticipationService,
     ratings: RatingService,
-    moderation: ModerationService,
-    moderator_languages: ModeratorLanguages,
+    moderators: Moderators,
     citizen: Citizen,
     clock: Clock,
 ) -> None:
     if not await participation.is_registered(citizen.pseudonym):
-        await callback.answer(rv.register_first(), show_alert=True)
+        await callback.answer(rating_texts.register_first(), show_alert=True)
         return
     outcome = await ratings.report(
         citizen.pseudonym, callback_data.impulse, callback_data.reason, clock()
     )
-    await callback.answer(rv.report_thanks() if outcome.recorded else rv.rating_gone())
+    await callback.answer(
+        rating_texts.report_thanks() if outcome.recorded else rating_texts.rating_gone()
+    )
     await show_next(callback, settings, ratings, citizen)
     if outcome.held:
-        await post_review_cards(
-            bot, settings, moderation, moderator_languages, callback_data.impulse
-        )
+        await moderators.new_impulse(callback_data.impulse)
 
 
 def router() -> Router:
     router = Router(name="ratings")
     router.message.register(browse, Command(*commands.BROWSE.aliases))
-    router.callback_query.register(browse_offer, rv.BrowseCallback.filter())
-    router.callback_query.register(rate, rv.RateCallback.filter())
-    router.callback_query.register(undo, rv.UndoCallback.filter())
-    router.callback_query.register(pause, rv.PauseCallback.filter())
-    router.callback_query.register(ask_report, rv.ReportAskCallback.filter())
-    router.callback_query.register(report, rv.ReportCallback.filter(F.reason))
+    router.callback_query.register(browse_offer, callbacks.BrowseCallback.filter())
+    router.callback_query.register(rate, callbacks.RateCallback.filter())
+    router.callback_query.register(undo, callbacks.UndoCallback.filter())
+    router.callback_query.register(pause, callbacks.PauseCallback.filter())
+    router.callback_query.register(ask_report, callbacks.ReportAskCallback.filter())
+    router.callback_query.register(report, callbacks.ReportCallback.filter(F.reason))
     return router

@@ -23,9 +23,7 @@ from bot.domain.participation import ParticipantStatus
 from bot.domain.ratings import Opinion, ReportReason
 from bot.domain.settings import Settings
 from bot.telegram.language import language_name
-from handlers import notices, views
-from handlers.rating_views import reason_label as report_label
-from handlers.states import (
+from handlers.citizen.states import (
     DRAFT_KEY,
     EARLIER_IDEAS,
     IMPULSE_TEXT,
@@ -36,12 +34,14 @@ from handlers.states import (
     TOPICS_MESSAGE,
     Dialog,
 )
+from handlers.citizen.texts import dialog, notices
+from handlers.citizen.texts.ratings import reason_label as report_label
 
 
 def _moment(settings: Settings, value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return views.local_date(settings, datetime.fromisoformat(value))
+            return dialog.local_date(settings, datetime.fromisoformat(value))
         except ValueError:
             return value
     return value
@@ -117,7 +117,7 @@ def document(
     consultation = settings.consultation
 
     def title(topic_id: Any) -> Any:
-        return views.topic_title(consultation, topic_id) if isinstance(topic_id, str) else topic_id
+        return dialog.topic_title(consultation, topic_id) if isinstance(topic_id, str) else topic_id
 
     result: dict[str, Any] = {
         _("Über diese Datei"): _(
@@ -147,7 +147,7 @@ def document(
                 _("Nummer"): idea.get("id"),
                 _("Thema"): title(idea.get("topic")),
                 _("Text"): idea.get("text"),
-                _("Stand"): _label(views.impulse_status, idea.get("status")),
+                _("Stand"): _label(dialog.impulse_status, idea.get("status")),
                 _("Geschickt am"): _moment(settings, idea.get("created_at")),
                 _("Gekommen über den Link"): idea.get("source"),
                 _("Entschieden am"): _moment(settings, idea.get("decided_at")),
@@ -226,7 +226,7 @@ def summary(settings: Settings, stored: Mapping[str, Any] | None) -> str:
     if stored is not None:
         consented = _moment(settings, stored.get("consented_at"))
         lines.append(_("• Ihre Einwilligung vom {date}").format(date=escape(str(consented))))
-        topics = [views.topic_title(settings.consultation, t) for t in _in_order(settings, stored)]
+        topics = [dialog.topic_title(settings.consultation, t) for t in _in_order(settings, stored)]
         if topics:
             lines.append(_("• Ihre Themen: {topics}").format(topics=escape(", ".join(topics))))
         ideas, ratings, reports = (

@@ -8,9 +8,10 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.domain.selection import Toggle, toggle_topic
 from bot.domain.settings import Settings
-from handlers import flow, keyboards, views
-from handlers.callbacks import Step, TopicCallback, on_step
-from handlers.states import SELECTED, Dialog
+from handlers.citizen import flow, keyboards
+from handlers.citizen.callbacks import Step, TopicCallback, on_step
+from handlers.citizen.states import SELECTED, Dialog
+from handlers.citizen.texts import dialog
 
 
 async def toggle(
@@ -29,19 +30,19 @@ async def toggle(
         limit=consultation.max_topics,
     )
     if result.outcome is Toggle.LIMIT_REACHED:
-        await callback.answer(views.topic_limit_reached(consultation), show_alert=True)
+        await callback.answer(dialog.topic_limit_reached(consultation), show_alert=True)
         return
     if result.outcome is Toggle.UNKNOWN_TOPIC:
-        await callback.answer(views.stale_button(), show_alert=True)
+        await callback.answer(dialog.stale_button(), show_alert=True)
         return
     if result.changed:
         await state.update_data({SELECTED: list(result.selected)})
     # Said in words, which a screen reader announces (the edited list it does not read out).
-    await callback.answer(views.topic_toggled(consultation, callback_data.topic, result.selected))
+    await callback.answer(dialog.topic_toggled(consultation, callback_data.topic, result.selected))
     # Also when it was so already: the list then shows it (unchanged: nothing to edit).
     await flow.edit_or_send(
         callback,
-        views.topics_prompt(consultation, result.selected),
+        dialog.topics_prompt(consultation, result.selected),
         keyboards.topics(consultation, result.selected),
     )
 
@@ -50,7 +51,7 @@ async def done(callback: CallbackQuery, state: FSMContext, settings: Settings) -
     data = await state.get_data()
     selected = flow.draft(data)
     if not selected:
-        await callback.answer(views.choose_one_topic(), show_alert=True)
+        await callback.answer(dialog.choose_one_topic(), show_alert=True)
         return
     await callback.answer(flow.step_after_topics(data, settings))
     if isinstance(callback.message, Message):

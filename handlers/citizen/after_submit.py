@@ -22,16 +22,18 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
-from handlers import flow, notices, views
-from handlers.callbacks import Step, StepCallback, on_step
-from handlers.my_vote import KEPT_STATUSES
-from handlers.states import DRAFT_KEY, EARLIER_IDEAS, IMPULSE_TEXT, SELECTED
+from handlers.citizen import flow
+from handlers.citizen.callbacks import Step, StepCallback, on_step
+from handlers.citizen.my_vote import KEPT_STATUSES
+from handlers.citizen.states import DRAFT_KEY, EARLIER_IDEAS, IMPULSE_TEXT, SELECTED
+from handlers.citizen.texts import dialog, notices
 
 OFFERED = "offered_idea"  # FSM data outside the dialog: the text offered as a new idea
 
 
 def answer_heading(i18n: I18n, locale: str) -> re.Pattern[str]:
-    """The first line of an official answer (handlers/notices.py) as the reader sees it."""
+    """The first line of an official answer (handlers/citizen/texts/notices.py) as the reader
+    sees it."""
     with i18n.use_locale(locale):
         template = notices.answer_heading("\x00")
     visible = re.sub(r"<[^>]+>", "", template)
@@ -86,7 +88,7 @@ async def free_text(
         if to_answer:
             await message.answer(reply_to_answer())
         else:
-            await message.answer(views.unknown_input())
+            await message.answer(dialog.unknown_input())
         return
     await state.update_data({OFFERED: text})
     offer = offer_new_idea(text)
@@ -105,13 +107,13 @@ async def take_as_new_idea(
     text = (await state.get_data()).get(OFFERED)
     vote = await participation.vote_set(citizen.pseudonym)
     if not isinstance(text, str) or vote is None or not isinstance(callback.message, Message):
-        await callback.answer(views.stale_button(), show_alert=True)
+        await callback.answer(dialog.stale_button(), show_alert=True)
         return
     problem = await participation.check_new_impulse(citizen.pseudonym, text)
     if problem is not None:
         await callback.answer()
         await flow.edit_or_send(
-            callback, views.impulse_problem(settings.consultation, problem, text)
+            callback, dialog.impulse_problem(settings.consultation, problem, text)
         )
         await state.set_data({})
         return

@@ -12,8 +12,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOption
 
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
-from handlers import keyboards, views
-from handlers.states import (
+from handlers.citizen import keyboards
+from handlers.citizen.states import (
     DRAFT_KEY,
     EARLIER_IDEAS,
     IMPULSE_TEXT,
@@ -24,6 +24,7 @@ from handlers.states import (
     TOPICS_MESSAGE,
     Dialog,
 )
+from handlers.citizen.texts import dialog
 
 # Texts with links (the privacy policy, the channel) show no preview card under them.
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -90,7 +91,7 @@ async def start_topics(
     consultation = settings.consultation
     shown = await present(
         message,
-        views.topics_prompt(consultation, selected),
+        dialog.topics_prompt(consultation, selected),
         keyboards.topics(consultation, selected),
         edit=edit,
     )
@@ -108,10 +109,10 @@ async def ask_impulse(
     data = await state.get_data()
     current = data.get(IMPULSE_TEXT)
     if isinstance(current, str) and current:
-        text = views.impulse_prompt_with_draft(settings.consultation, current)
+        text = dialog.impulse_prompt_with_draft(settings.consultation, current)
         markup = keyboards.keep_or_remove_impulse()
     else:
-        text = views.impulse_prompt(settings.consultation, earlier_ideas(data), draft(data))
+        text = dialog.impulse_prompt(settings.consultation, earlier_ideas(data), draft(data))
         markup = keyboards.skip_impulse()
     prompt = await present(message, text, markup, edit=edit)
     await state.update_data({PROMPT: prompt})
@@ -149,7 +150,7 @@ async def ask_consent_again(
         return False
     await state.set_state(Dialog.consent)
     await state.set_data({SOURCE: None})
-    await message.answer(views.notice_changed())
+    await message.answer(dialog.notice_changed())
     await show_welcome(message, settings)
     return True
 
@@ -159,7 +160,7 @@ async def show_welcome(message: Message, settings: Settings, *, edit: bool = Fal
     privacy notice."""
     await present(
         message,
-        views.welcome(settings.consultation),
+        dialog.welcome(settings.consultation),
         keyboards.consent(),
         edit=edit,
         link_preview_options=NO_PREVIEW,
@@ -169,10 +170,10 @@ async def show_welcome(message: Message, settings: Settings, *, edit: bool = Fal
 def step_after_topics(data: dict[str, Any], settings: Settings) -> str:
     """The name of the step after_topics shows, for the answer to the button that led there."""
     if not data.get(IMPULSE_TEXT):
-        return views.step_impulse()
+        return dialog.step_impulse()
     if data.get(IMPULSE_TOPIC) in settings.consultation.topic_ids or len(draft(data)) == 1:
-        return views.step_review()
-    return views.impulse_topic_prompt()
+        return dialog.step_review()
+    return dialog.impulse_topic_prompt()
 
 
 async def after_topics(
@@ -211,7 +212,7 @@ async def ask_impulse_topic(
         await release(state, message.message_id)
     await present(
         message,
-        with_note(note, views.impulse_topic_prompt()),
+        with_note(note, dialog.impulse_topic_prompt()),
         keyboards.impulse_topics(settings.consultation, selected),
         edit=edit,
     )
@@ -256,7 +257,7 @@ async def show_review(
     if edit:
         await release(state, message.message_id)
     data = await state.get_data()
-    text = views.review(
+    text = dialog.review(
         settings.consultation,
         data.get(SELECTED, []),
         data.get(IMPULSE_TEXT),
@@ -278,7 +279,7 @@ async def show_my_vote(
         return False
     can_change = await participation.is_open()
     await message.answer(
-        views.my_vote(settings, vote, can_change=can_change),
+        dialog.my_vote(settings, vote, can_change=can_change),
         reply_markup=keyboards.change_vote() if can_change else None,
     )
     return True

@@ -10,9 +10,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
-from handlers import commands, flow, views
-from handlers.callbacks import Step, on_step
-from handlers.states import EARLIER_IDEAS
+from handlers.citizen import commands, flow
+from handlers.citizen.callbacks import Step, on_step
+from handlers.citizen.states import EARLIER_IDEAS
+from handlers.citizen.texts import dialog
 
 # Ideas still on their way or published; rejected, withdrawn and merged ones are not "kept".
 KEPT_STATUSES = frozenset({ImpulseStatus.PENDING, ImpulseStatus.APPROVED})
@@ -28,7 +29,7 @@ async def my_vote(
     if await flow.ask_consent_again(message, state, settings, participation, citizen):
         return
     if not await flow.show_my_vote(message, settings, participation, citizen):
-        await message.answer(views.no_vote_yet())
+        await message.answer(dialog.no_vote_yet())
 
 
 async def change_vote(
@@ -39,11 +40,11 @@ async def change_vote(
     citizen: Citizen,
 ) -> None:
     if not await participation.is_open():
-        await callback.answer(views.consultation_closed(), show_alert=True)
+        await callback.answer(dialog.consultation_closed(), show_alert=True)
         return
     vote = await participation.vote_set(citizen.pseudonym)
     if vote is None:
-        await callback.answer(views.stale_button(), show_alert=True)
+        await callback.answer(dialog.stale_button(), show_alert=True)
         return
     await callback.answer()
     if isinstance(callback.message, Message):

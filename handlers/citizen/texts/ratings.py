@@ -1,74 +1,21 @@
-"""Texts, buttons and callback data of the rating cards and the similar-impulse hint.
-
-Callback prefixes are short and never start with "m" (those are the moderators').
-"""
+"""Texts of the rating cards (/stoebern) and the similar-impulse hint (their buttons:
+handlers/citizen/keyboards.py, their callback data: handlers/citizen/callbacks.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from html import escape
 
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel import Locale, UnknownLocaleError
 
-from bot.domain.ratings import Opinion, RatingCard, ReportReason
+from bot.domain.ratings import RatingCard, ReportReason
 from bot.domain.settings import Consultation
 from bot.domain.similarity import SimilarImpulse
-from handlers.callbacks import RowId
-from handlers.views import topic_title
+from handlers.citizen.texts.dialog import topic_title
 
 PREVIEW_CHARS = 300
-
-
-class OpinionCode(StrEnum):
-    AGREE = "a"
-    DISAGREE = "d"
-    NEUTRAL = "p"
-
-
-OPINIONS = {
-    OpinionCode.AGREE: Opinion.AGREE,
-    OpinionCode.DISAGREE: Opinion.DISAGREE,
-    OpinionCode.NEUTRAL: Opinion.PASS,
-}
-
-
-class RateCallback(CallbackData, prefix="r"):
-    impulse: RowId
-    opinion: OpinionCode
-
-
-class ReportAskCallback(CallbackData, prefix="rq"):
-    impulse: RowId
-    back: bool = False
-
-
-class ReportCallback(CallbackData, prefix="rr"):
-    impulse: RowId
-    reason: ReportReason
-
-
-class BrowseCallback(CallbackData, prefix="rb"):
-    pass
-
-
-class UndoCallback(CallbackData, prefix="ru"):
-    """One step back: the rating of this impulse is taken back and its card shown again."""
-
-    impulse: RowId
-
-
-class PauseCallback(CallbackData, prefix="rp"):
-    pass
-
-
-class HintCallback(CallbackData, prefix="h"):
-    impulse: RowId  # 0: send my own idea anyway
 
 
 # -- texts -------------------------------------------------------------------
@@ -196,66 +143,3 @@ def supported(impulse_id: int) -> str:
     return _(
         "Sie unterstützen jetzt die Idee #{id}. Ihre eigene Idee haben wir nicht übernommen."
     ).format(id=impulse_id)
-
-
-# -- keyboards ---------------------------------------------------------------
-
-
-def card_keyboard(impulse_id: int, *, undo: int | None = None) -> InlineKeyboardMarkup:
-    """The rating buttons; "Rückgängig" takes back the rating of `undo` (the card before)."""
-    builder = InlineKeyboardBuilder()
-    for code, text in (
-        (OpinionCode.AGREE, _("👍 Stimme zu")),
-        (OpinionCode.DISAGREE, _("👎 Stimme nicht zu")),
-        (OpinionCode.NEUTRAL, _("🤷 Weiß nicht")),
-    ):
-        builder.button(text=text, callback_data=RateCallback(impulse=impulse_id, opinion=code))
-    builder.button(text=_("⚠️ Melden"), callback_data=ReportAskCallback(impulse=impulse_id))
-    if undo is not None:
-        builder.button(text=_("↩️ Rückgängig"), callback_data=UndoCallback(impulse=undo))
-    builder.button(text=_("⏸ Pause"), callback_data=PauseCallback())
-    builder.adjust(2, 2, 2)
-    return builder.as_markup()
-
-
-def report_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for reason in ReportReason:
-        builder.button(
-            text=reason_label(reason),
-            callback_data=ReportCallback(impulse=impulse_id, reason=reason),
-        )
-    builder.button(
-        text=_("↩️ Zurück"), callback_data=ReportAskCallback(impulse=impulse_id, back=True)
-    )
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def browse_offer() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("🔎 Ideen anderer bewerten"), callback_data=BrowseCallback())
-    return builder.as_markup()
-
-
-def without_browse(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
-    """A keyboard without its "Ideen anderer bewerten" button (None when nothing is left)."""
-    browse = BrowseCallback().pack()
-    rows = [
-        [b for b in row if b.callback_data != browse]
-        for row in (markup.inline_keyboard if markup else [])
-    ]
-    rows = [row for row in rows if row]
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-
-
-def hint_keyboard(similar: Sequence[SimilarImpulse]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for impulse in similar:
-        builder.button(
-            text=_("👍 #{id} unterstützen").format(id=impulse.impulse_id),
-            callback_data=HintCallback(impulse=impulse.impulse_id),
-        )
-    builder.button(text=_("Meine Idee trotzdem senden"), callback_data=HintCallback(impulse=0))
-    builder.adjust(1)
-    return builder.as_markup()

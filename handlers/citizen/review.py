@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.clock import Clock
-from bot.domain.moderation import ModerationService
+from bot.domain.data_rights import Moderators
 from bot.domain.participation import (
     Citizen,
     ConsultationClosed,
@@ -17,12 +17,10 @@ from bot.domain.participation import (
     Submission,
 )
 from bot.domain.settings import Settings
-from bot.telegram.moderator_language import ModeratorLanguages
-from handlers import flow, rating_views, views
-from handlers import followup_views as fv
-from handlers.callbacks import Step, on_step
-from handlers.moderation.cards import post_review_cards
-from handlers.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from handlers.citizen import flow, keyboards
+from handlers.citizen.callbacks import Step, on_step
+from handlers.citizen.states import DRAFT_KEY, IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from handlers.citizen.texts import dialog
 from storage.followup import SqlFollowUps
 
 
@@ -33,9 +31,7 @@ async def submit(
     participation: ParticipationService,
     citizen: Citizen,
     clock: Clock,
-    bot: Bot,
-    moderation: ModerationService,
-    moderator_languages: ModeratorLanguages,
+    moderators: Moderators,
     followups: SqlFollowUps,
 ) -> None:
     data = await state.get_data()
@@ -48,24 +44,22 @@ async def submit(
     try:
         impulse_id = await participation.submit(citizen, submission, now=clock())
     except ConsultationClosed:
-        await callback.answer(views.consultation_closed(), show_alert=True)
+        await callback.answer(dialog.consultation_closed(), show_alert=True)
         return
     except InvalidSubmission:
-        await callback.answer(views.stale_button(), show_alert=True)
+        await callback.answer(dialog.stale_button(), show_alert=True)
         return
-    await callback.answer(views.step_thanks())
+    await callback.answer(dialog.step_thanks())
     standings = await participation.standings()
     # "Ergebnis später zuschicken" (or taking it back, for someone who asked already).
     subscribed = await followups.subscribed_since(citizen.pseudonym) is not None
     await flow.edit_or_send(
         callback,
-        views.thanks(settings, selected, standings, with_impulse=impulse is not None),
-        fv.with_button(rating_views.browse_offer(), subscribed),
+        dialog.thanks(settings, selected, standings, with_impulse=impulse is not None),
+        keyboards.with_followup_button(keyboards.browse_offer(), subscribed),
     )
     if impulse_id is not None:
-        await post_review_cards(
-            bot, settings, moderation, moderator_languages, impulse_id, missing_only=True
-        )
+        await moderators.new_impulse(impulse_id, missing_only=True)
     # Cleared last, so it is written with the update's "done" mark (storage/fsm.py). Cleared
     # first, it was committed before the thanks went out, and a press handled again after a
     # crash in between found no step and thanked nobody. Now it finds the review step and
@@ -75,14 +69,14 @@ async def submit(
 
 async def edit_topics(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     """The review turns back into the topic list (and "Weiter" into the review again)."""
-    await callback.answer(views.step_topics())
+    await callback.answer(dialog.step_topics())
     if isinstance(callback.message, Message):
         data = await state.get_data()
         await flow.start_topics(callback.message, state, settings, flow.draft(data), edit=True)
 
 
 async def edit_impulse(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    await callback.answer(views.step_impulse())
+    await callback.answer(dialog.step_impulse())
     if isinstance(callback.message, Message):
         await flow.ask_impulse(callback.message, state, settings, edit=True)
 

@@ -1,4 +1,5 @@
-"""Inline keyboards. The topic keyboard fits a phone screen: at most TOPIC_ROWS rows."""
+"""Every inline keyboard of the citizen dialog, /stoebern and the outcome message. The topic
+keyboard fits a phone screen: at most TOPIC_ROWS rows."""
 
 from __future__ import annotations
 
@@ -8,16 +9,29 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.domain.ratings import ReportReason
 from bot.domain.settings import Consultation
+from bot.domain.similarity import SimilarImpulse
 from bot.telegram.language import language_name
-from handlers.callbacks import (
+from handlers.citizen.callbacks import (
+    FOLLOWUP_PREFIX,
+    BrowseCallback,
+    FollowUpCallback,
+    HintCallback,
     ImpulseTopicCallback,
     LanguageCallback,
+    OpinionCode,
+    PauseCallback,
+    RateCallback,
+    ReportAskCallback,
+    ReportCallback,
     Step,
     StepCallback,
     TopicCallback,
+    UndoCallback,
 )
-from handlers.views import topic_title
+from handlers.citizen.texts.dialog import topic_title
+from handlers.citizen.texts.ratings import reason_label
 
 # ✅ means one thing only: chosen (a topic; the current language). A topic not chosen has no
 # mark at all: a screen reader then reads its title alone, not an emoji name before each one.
@@ -169,3 +183,94 @@ def _single(text: str, step: Step) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=text, callback_data=StepCallback(step=step))
     return builder.as_markup()
+
+
+# -- /stoebern and the similar-impulse hint --
+
+
+def card_keyboard(impulse_id: int, *, undo: int | None = None) -> InlineKeyboardMarkup:
+    """The rating buttons; "Rückgängig" takes back the rating of `undo` (the card before)."""
+    builder = InlineKeyboardBuilder()
+    for code, text in (
+        (OpinionCode.AGREE, _("👍 Stimme zu")),
+        (OpinionCode.DISAGREE, _("👎 Stimme nicht zu")),
+        (OpinionCode.NEUTRAL, _("🤷 Weiß nicht")),
+    ):
+        builder.button(text=text, callback_data=RateCallback(impulse=impulse_id, opinion=code))
+    builder.button(text=_("⚠️ Melden"), callback_data=ReportAskCallback(impulse=impulse_id))
+    if undo is not None:
+        builder.button(text=_("↩️ Rückgängig"), callback_data=UndoCallback(impulse=undo))
+    builder.button(text=_("⏸ Pause"), callback_data=PauseCallback())
+    builder.adjust(2, 2, 2)
+    return builder.as_markup()
+
+
+def report_keyboard(impulse_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for reason in ReportReason:
+        builder.button(
+            text=reason_label(reason),
+            callback_data=ReportCallback(impulse=impulse_id, reason=reason),
+        )
+    builder.button(
+        text=_("↩️ Zurück"), callback_data=ReportAskCallback(impulse=impulse_id, back=True)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def browse_offer() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🔎 Ideen anderer bewerten"), callback_data=BrowseCallback())
+    return builder.as_markup()
+
+
+def without_browse(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """A keyboard without its "Ideen anderer bewerten" button (None when nothing is left)."""
+    browse = BrowseCallback().pack()
+    rows = [
+        [b for b in row if b.callback_data != browse]
+        for row in (markup.inline_keyboard if markup else [])
+    ]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def hint_keyboard(similar: Sequence[SimilarImpulse]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for impulse in similar:
+        builder.button(
+            text=_("👍 #{id} unterstützen").format(id=impulse.impulse_id),
+            callback_data=HintCallback(impulse=impulse.impulse_id),
+        )
+    builder.button(text=_("Meine Idee trotzdem senden"), callback_data=HintCallback(impulse=0))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+# -- the outcome message --
+
+
+def followup_button(subscribed: bool) -> InlineKeyboardButton:
+    if subscribed:
+        text, want = _("🔕 Doch keine Ergebnis-Nachricht"), False
+    else:
+        text, want = _("🔔 Ergebnis später zuschicken"), True
+    return InlineKeyboardButton(text=text, callback_data=FollowUpCallback(want=want).pack())
+
+
+def followup_keyboard(subscribed: bool) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[followup_button(subscribed)]])
+
+
+def with_followup_button(
+    markup: InlineKeyboardMarkup | None, subscribed: bool
+) -> InlineKeyboardMarkup:
+    """The message's keyboard with the offer's button in its new state; other buttons stay."""
+    rows = [list(row) for row in (markup.inline_keyboard if markup else [])]
+    for row in rows:
+        for index, old in enumerate(row):
+            if (old.callback_data or "").startswith(f"{FOLLOWUP_PREFIX}:"):
+                row[index] = followup_button(subscribed)
+                return InlineKeyboardMarkup(inline_keyboard=rows)
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, [followup_button(subscribed)]])

@@ -10,9 +10,10 @@ from bot.domain.impulse import is_skip
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
 from bot.domain.similarity import SimilarImpulses
-from handlers import flow, keyboards, similar_hint, views
-from handlers.callbacks import ImpulseTopicCallback, Step, on_step
-from handlers.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from handlers.citizen import flow, keyboards, similar_hint
+from handlers.citizen.callbacks import ImpulseTopicCallback, Step, on_step
+from handlers.citizen.states import IMPULSE_TEXT, IMPULSE_TOPIC, Dialog
+from handlers.citizen.texts import dialog
 
 
 async def impulse_text(
@@ -30,7 +31,7 @@ async def impulse_text(
     problem = await participation.check_new_impulse(citizen.pseudonym, text)
     if problem is not None:
         # Only the reason: the question above, with its button, still stands.
-        await message.answer(views.impulse_problem(settings.consultation, problem, text))
+        await message.answer(dialog.impulse_problem(settings.consultation, problem, text))
         return
     if await similar_hint.offer(message, state, settings, similar_impulses, text):
         return
@@ -49,27 +50,27 @@ async def skip_by_text(message: Message, state: FSMContext, settings: Settings) 
     has an idea, it stays (nothing is dropped unasked)."""
     await flow.retire_prompt(message, state)
     if (await state.get_data()).get(IMPULSE_TEXT):
-        await flow.after_topics(message, state, settings, note=views.impulse_kept())
+        await flow.after_topics(message, state, settings, note=dialog.impulse_kept())
         return
     await state.update_data({IMPULSE_TEXT: None, IMPULSE_TOPIC: None})
-    await flow.show_review(message, state, settings, note=views.impulse_skipped())
+    await flow.show_review(message, state, settings, note=dialog.impulse_skipped())
 
 
 async def forwarded(message: Message) -> None:
     """Someone else's words are no idea of one's own; ask for the person's own text (only the
     reason: the question above still stands)."""
-    await message.answer(views.impulse_not_forwarded())
+    await message.answer(dialog.impulse_not_forwarded())
 
 
 async def not_text(message: Message) -> None:
-    await message.answer(views.impulse_needs_text())
+    await message.answer(dialog.impulse_needs_text())
 
 
 async def skip(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     """ "Überspringen", or "Idee entfernen" for an idea in the draft: on without one; the
     pressed question turns into the review."""
     await state.update_data({IMPULSE_TEXT: None, IMPULSE_TOPIC: None})
-    await callback.answer(views.step_review())
+    await callback.answer(dialog.step_review())
     if isinstance(callback.message, Message):
         await flow.show_review(callback.message, state, settings, edit=True)
 
@@ -99,10 +100,10 @@ async def assign_topic(
     settings: Settings,
 ) -> None:
     if callback_data.topic not in settings.consultation.topic_ids:
-        await callback.answer(views.stale_button(), show_alert=True)
+        await callback.answer(dialog.stale_button(), show_alert=True)
         return
     await state.update_data({IMPULSE_TOPIC: callback_data.topic})
-    await callback.answer(views.step_review())
+    await callback.answer(dialog.step_review())
     if isinstance(callback.message, Message):
         # The question turns into the review, which names the idea's topic.
         await flow.show_review(callback.message, state, settings, edit=True)

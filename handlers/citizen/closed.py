@@ -13,10 +13,11 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
-from handlers import commands, flow, rating_views, views
-from handlers.callbacks import ImpulseTopicCallback, Step, StepCallback, TopicCallback
-from handlers.filters import PhaseClosed
-from handlers.states import Dialog
+from handlers.citizen import callbacks, commands, flow
+from handlers.citizen.callbacks import ImpulseTopicCallback, Step, StepCallback, TopicCallback
+from handlers.citizen.filters import PhaseClosed
+from handlers.citizen.states import Dialog
+from handlers.citizen.texts import dialog
 
 # The buttons that take the dialog on; erasure, "keep my data" and declining still work.
 DIALOG_STEPS = {
@@ -42,19 +43,20 @@ async def welcome_closed(
     """/start or /meinvotum: the person's stored choice if any, and the results; no consent."""
     standings = await participation.standings()
     if await flow.show_my_vote(message, settings, participation, citizen):
-        await message.answer(views.results(settings.consultation, standings, is_open=False))
+        await message.answer(dialog.results(settings.consultation, standings, is_open=False))
         return
     await message.answer(
-        views.closed_welcome(settings.consultation, standings), link_preview_options=flow.NO_PREVIEW
+        dialog.closed_welcome(settings.consultation, standings),
+        link_preview_options=flow.NO_PREVIEW,
     )
 
 
 async def button_closed(callback: CallbackQuery) -> None:
-    await callback.answer(views.consultation_closed(), show_alert=True)
+    await callback.answer(dialog.consultation_closed(), show_alert=True)
 
 
 async def message_closed(message: Message) -> None:
-    await message.answer(views.consultation_closed())
+    await message.answer(dialog.consultation_closed())
 
 
 def router() -> Router:
@@ -72,10 +74,10 @@ def router() -> Router:
     for dialog_button in (
         TopicCallback,
         ImpulseTopicCallback,
-        rating_views.HintCallback,
-        rating_views.RateCallback,
-        rating_views.UndoCallback,
-        rating_views.BrowseCallback,
+        callbacks.HintCallback,
+        callbacks.RateCallback,
+        callbacks.UndoCallback,
+        callbacks.BrowseCallback,
     ):
         router.callback_query.register(button_closed, dialog_button.filter(), closed)
     return router

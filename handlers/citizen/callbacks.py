@@ -1,4 +1,5 @@
-"""Typed callback data. Prefixes are short: Telegram allows 64 bytes per button."""
+"""Every citizen button's typed callback data. Prefixes are short (Telegram allows 64 bytes per
+button) and never one of the moderators' (handlers/moderation/callbacks.py)."""
 
 from enum import StrEnum
 from typing import Annotated
@@ -6,6 +7,8 @@ from typing import Annotated
 from aiogram import F
 from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from pydantic import Field
+
+from bot.domain.ratings import Opinion, ReportReason
 
 # A row id inside callback data. A forged button may carry any number; beyond this bound no row
 # exists (ids are 32-bit integers), and a database driver would fail on a larger one, so such a
@@ -52,3 +55,61 @@ class LanguageCallback(CallbackData, prefix="l"):
 def on_step(step: Step) -> CallbackQueryFilter:
     """Filter for one step's button."""
     return StepCallback.filter(F.step == step)
+
+
+# -- /stoebern and the similar-impulse hint --
+
+
+class OpinionCode(StrEnum):
+    AGREE = "a"
+    DISAGREE = "d"
+    NEUTRAL = "p"
+
+
+OPINIONS = {
+    OpinionCode.AGREE: Opinion.AGREE,
+    OpinionCode.DISAGREE: Opinion.DISAGREE,
+    OpinionCode.NEUTRAL: Opinion.PASS,
+}
+
+
+class RateCallback(CallbackData, prefix="r"):
+    impulse: RowId
+    opinion: OpinionCode
+
+
+class ReportAskCallback(CallbackData, prefix="rq"):
+    impulse: RowId
+    back: bool = False
+
+
+class ReportCallback(CallbackData, prefix="rr"):
+    impulse: RowId
+    reason: ReportReason
+
+
+class BrowseCallback(CallbackData, prefix="rb"):
+    pass
+
+
+class UndoCallback(CallbackData, prefix="ru"):
+    """One step back: the rating of this impulse is taken back and its card shown again."""
+
+    impulse: RowId
+
+
+class PauseCallback(CallbackData, prefix="rp"):
+    pass
+
+
+class HintCallback(CallbackData, prefix="h"):
+    impulse: RowId  # 0: send my own idea anyway
+
+
+# -- the outcome message --
+
+FOLLOWUP_PREFIX = "fu"
+
+
+class FollowUpCallback(CallbackData, prefix=FOLLOWUP_PREFIX):
+    want: bool  # what the tap does: ask for the outcome message, or take that back

@@ -5,8 +5,8 @@
 
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from handlers.callbacks import Step, StepCallback
-from handlers.commands import ERASE, MY_DATA
+from handlers.citizen.callbacks import Step, StepCallback
+from handlers.citizen.commands import ERASE, MY_DATA
 
 # Every name of the two commands, in every language (/mydata, /sil, ...), not only the German.
 DATA_RIGHTS_COMMANDS = frozenset(f"/{name}" for name in (*MY_DATA.aliases, *ERASE.aliases))

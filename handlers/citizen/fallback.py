@@ -7,8 +7,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.settings import Settings
-from handlers import flow, views
-from handlers.states import Dialog
+from handlers.citizen import flow
+from handlers.citizen.states import Dialog
+from handlers.citizen.texts import dialog
 
 STEPS = {step.state for step in Dialog.__states__}  # what flow.resume can show again
 BUTTON_STEPS = {
@@ -27,16 +28,16 @@ async def unhandled_message(
         return  # see unhandled_button
     if (message.text or "").startswith("/"):
         # Unknown commands (moderators' ones included, for everyone else) get the plain help.
-        await message.answer(views.help_text(settings), link_preview_options=flow.NO_PREVIEW)
+        await message.answer(dialog.help_text(settings), link_preview_options=flow.NO_PREVIEW)
     elif current in BUTTON_STEPS or current == Dialog.review.state:
-        await message.answer(views.use_the_buttons())
+        await message.answer(dialog.use_the_buttons())
     else:
-        await message.answer(views.unknown_input())
+        await message.answer(dialog.unknown_input())
 
 
 async def edited(message: Message) -> None:
     """Edits of sent messages would change answers behind the person's back."""
-    await message.answer(views.edits_not_taken())
+    await message.answer(dialog.edits_not_taken())
 
 
 async def unhandled_button(
@@ -54,7 +55,7 @@ async def unhandled_button(
         await callback.answer()
         await flow.resume(callback.message, state, settings, edit=True)
         return
-    await callback.answer(views.stale_button(), show_alert=True)
+    await callback.answer(dialog.stale_button(), show_alert=True)
 
 
 def router() -> Router:
