@@ -45,7 +45,7 @@ from handlers import all_routers
 from handlers.citizen.commands import described
 from handlers.citizen.data_rights import data_rights
 from handlers.citizen.texts import followup as followup_texts
-from handlers.moderation import followup as moderation_followup
+from handlers.moderation import texts as moderation_texts
 from handlers.moderation.desk import ModeratorDesk
 from storage.db import Database
 from storage.followup import SqlFollowUps
@@ -165,7 +165,7 @@ class Application:
             clock,
             deps.owner,
             render=followup_texts.outcome_message,
-            report=moderation_followup.report,
+            report=moderation_texts.followup_report,
         )
         flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
         moderator_languages = ModeratorLanguages.build(storage, bot.id, i18n, settings)
