@@ -15,8 +15,6 @@ from pathlib import Path
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot.app.config import Settings
@@ -27,6 +25,7 @@ from bot.domain.consensus_cache import ConsensusCache
 from bot.domain.digest_figures import DigestContent
 from bot.domain.digests import DigestService, PostOutcome, PublishError
 from bot.telegram.i18n import build_i18n
+from bot.telegram.session import bot_api_session
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.ratings import SqlConsensusSource
@@ -114,7 +113,7 @@ async def _digests(
 def _bot(settings: Settings) -> Bot:
     return Bot(
         token=settings.require_token(),
-        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base)),
+        session=bot_api_session(settings),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
 

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.fsm.storage.base import DEFAULT_DESTINY
@@ -34,12 +32,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.domain.pseudonym import keyed_hash
 from bot.ops.housekeeping import Housekeeping
 from bot.telegram import outcomes
-from bot.telegram.client import (
-    CommitBeforeSending,
-    KeepResponseModels,
-    ReadWhatWasSent,
-    loads_answer,
-)
+from bot.telegram.client import CommitBeforeSending, KeepResponseModels, ReadWhatWasSent
 from bot.telegram.dispatching import run_sync_filters_inline
 from bot.telegram.errors import FinalFailure, answer_failure
 from bot.telegram.followup import FollowUpSender
@@ -52,6 +45,7 @@ from bot.telegram.periodic import Periodic, pause
 from bot.telegram.pipeline import UpdatePipeline
 from bot.telegram.polling import poll
 from bot.telegram.reachability import Reachability
+from bot.telegram.session import bot_api_session
 from bot.telegram.resilience import (
     DEFAULT_RETRY,
     ForbiddenChats,
@@ -167,11 +161,8 @@ class Application:
         i18n = build_i18n(settings.default_locale)
         bot = Bot(
             token=settings.require_token(),
-            session=AiohttpSession(
-                api=TelegramAPIServer.from_base(settings.api_base),
-                json_loads=loads_answer,
-                timeout=settings.request_timeout,
-            ),
+            # JSON requests, answers read as far as the bot reads them ([tuning] lean_session).
+            session=bot_api_session(settings),
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),
         )
         bot.session.middleware(KeepResponseModels())
