@@ -45,7 +45,6 @@ from bot.telegram.periodic import Periodic, pause
 from bot.telegram.pipeline import UpdatePipeline
 from bot.telegram.polling import poll
 from bot.telegram.reachability import Reachability
-from bot.telegram.session import bot_api_session
 from bot.telegram.resilience import (
     DEFAULT_RETRY,
     ForbiddenChats,
@@ -55,6 +54,7 @@ from bot.telegram.resilience import (
     RevokedToken,
     SettledCalls,
 )
+from bot.telegram.session import bot_api_session
 from bot.telegram.throttling import ThrottlingMiddleware, build_flood_gate, build_rate_limiter
 from handlers import citizen_router, followup_views, groups
 from handlers.commands import described

@@ -225,7 +225,11 @@ class Settings:
         return self.token
 
     def with_overrides(self, **changes: Any) -> Settings:
-        """A copy with these fields changed; `token` and `secret` are accepted as plain text."""
+        """A copy with these fields changed; `token` and `secret` are accepted as plain text,
+        and a [tuning] switch by its name (`lean_session=False`)."""
+        switches = {name: changes.pop(name) for name in TUNING_SWITCHES if name in changes}
+        if switches:
+            changes["tuning"] = replace(changes.get("tuning", self.tuning), **switches)
         if "token" in changes:
             token = changes.pop("token")
             changes["bot_token"] = SecretStr(token) if token is not None else None

@@ -82,7 +82,7 @@ def _json_value(value: Any, bot: Bot) -> Any:
     if isinstance(value, InputFile):
         raise _Upload
     if isinstance(value, datetime.timedelta):
-        now = datetime.datetime.now()  # noqa: DTZ005 - as aiogram: a local time's timestamp
+        now = datetime.datetime.now()  # as aiogram: the local time's timestamp
         return round((now + value).timestamp())
     if isinstance(value, datetime.datetime):
         return round(value.timestamp())
@@ -183,7 +183,7 @@ class LeanSession(AiohttpSession):
         self,
         bot: Bot,
         method: TelegramMethod[TelegramType],
-        timeout: int | None = None,
+        timeout: int | None = None,  # noqa: ASYNC109 - aiogram's signature
     ) -> TelegramType:
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
