@@ -48,7 +48,7 @@ from aiogram.types import (
     Message,
 )
 
-import bot.app.runtime
+from bot.app import runtime
 from bot.emulator.faults import Fault
 from bot.emulator.server import BotApiEmulator
 from bot.telegram.polling import ALLOWED_UPDATES, RawGetUpdates
@@ -309,7 +309,7 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> None:
             return RecordingSession(api=built.api, timeout=built.timeout)
         return built
 
-    monkeypatch.setattr(bot.app.runtime, "bot_api_session", session)
+    monkeypatch.setattr(runtime, "bot_api_session", session)
 
 
 @pytest.mark.sqlite_only

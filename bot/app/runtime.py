@@ -157,6 +157,8 @@ class Application:
             settings.database_url,
             connect_timeout=settings.database.connect_timeout,
             command_timeout=settings.database.command_timeout,
+            inline_sqlite=settings.tuning.sqlite_writer,
+            group_commit=settings.tuning.group_commit,
         )
         i18n = build_i18n(settings.default_locale)
         bot = Bot(
@@ -237,7 +239,8 @@ class Application:
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
         dispatcher.shutdown.register(flood_gate.close)
-        run_sync_filters_inline(dispatcher)
+        if settings.tuning.dispatcher:  # else aiogram runs them on worker threads, as stock
+            run_sync_filters_inline(dispatcher)
         set_aside = SetAside(database)
         pipeline = UpdatePipeline(
             dispatcher,

@@ -42,7 +42,7 @@ from aiogram.exceptions import ClientDecodeError, TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, InputFile, Message, TelegramObject
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientTimeout
 
 from bot.domain.settings import Settings
 
@@ -195,7 +195,7 @@ class LeanSession(AiohttpSession):
                 url,
                 data=data,
                 headers=headers,
-                timeout=self.timeout if timeout is None else timeout,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
