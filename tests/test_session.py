@@ -46,6 +46,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
 )
 
 from bot.app import runtime
@@ -75,6 +76,7 @@ METHODS: list[TelegramMethod[Any]] = [
         chat_id="@ruhr_dialog", text=TEXT, link_preview_options=LinkPreviewOptions(is_disabled=True)
     ),
     SendMessage(chat_id=-100_123_456_789, text="plain", parse_mode=None, reply_markup=None),
+    SendMessage(chat_id=BIG_ID, text=TEXT, reply_parameters=ReplyParameters(message_id=3)),
     EditMessageText(chat_id=BIG_ID, message_id=7, text=TEXT, reply_markup=KEYBOARD),
     EditMessageText(chat_id=BIG_ID, message_id=7, text=TEXT),
     EditMessageReplyMarkup(chat_id=BIG_ID, message_id=7, reply_markup=KEYBOARD),
@@ -108,6 +110,16 @@ def bots() -> list[Bot]:
     return [
         Bot(TOKEN, default=DefaultBotProperties(parse_mode=ParseMode.HTML)),
         Bot(TOKEN),
+        # Defaults that are objects, and defaults nested in an object (reply_parameters).
+        Bot(
+            TOKEN,
+            default=DefaultBotProperties(
+                parse_mode=ParseMode.HTML,
+                link_preview_is_disabled=True,
+                protect_content=True,
+                allow_sending_without_reply=True,
+            ),
+        ),
     ]
 
 
@@ -147,7 +159,7 @@ def test_a_lean_body_carries_the_fields_and_values_of_aiograms_form(
 
 
 def test_the_json_body_is_nested_json_not_json_in_text() -> None:
-    [html_bot, _] = bots()
+    html_bot = bots()[0]
     lean = assert_same_fields(html_bot, METHODS[0])
     assert lean["parse_mode"] == "HTML"  # the bot's default, as aiogram resolves it
     assert lean["chat_id"] == BIG_ID
@@ -155,7 +167,7 @@ def test_the_json_body_is_nested_json_not_json_in_text() -> None:
 
 
 def test_dates_and_durations_are_unix_seconds_as_aiogram_sends_them() -> None:
-    [html_bot, _] = bots()
+    html_bot = bots()[0]
     # A method with a date field; aiogram sends a datetime and a timedelta as Unix seconds.
     from aiogram.methods import BanChatMember
 

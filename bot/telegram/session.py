@@ -65,8 +65,26 @@ class _NotLean:
 NOT_LEAN: Final = _NotLean()
 
 
+_PLAIN: Final = frozenset({str, int, bool, float, type(None)})
+
+
 def _json_value(value: Any, bot: Bot) -> Any:
     """A field's value as aiogram's `prepare_value` sends it, as JSON instead of form text."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:  # most of a keyboard: first the values that need nothing done
+        return {
+            key: prepared
+            for key, item in value.items()
+            if (prepared := item if type(item) in _PLAIN else _json_value(item, bot)) is not None
+        }
+    if kind is list:
+        return [
+            prepared
+            for item in value
+            if (prepared := item if type(item) in _PLAIN else _json_value(item, bot)) is not None
+        ]
     if isinstance(value, Enum):
         return _json_value(value.value, bot)
     if value is None or isinstance(value, str | bool | int | float):
@@ -93,19 +111,42 @@ def _json_value(value: Any, bot: Bot) -> Any:
     return value
 
 
+class _Walk(Exception):
+    """Raised while encoding: a value orjson cannot take as it is (a default of the bot's
+    nested in an object, say); the call is prepared value by value (`_json_value`)."""
+
+
+def _unknown(value: Any) -> Any:
+    """orjson's hook for the values it does not encode itself."""
+    if isinstance(value, InputFile):
+        raise _Upload
+    if isinstance(value, datetime.datetime | datetime.timedelta):
+        return _json_value(value, cast("Bot", None))  # needs no bot
+    raise _Walk
+
+
 def json_body(bot: Bot, method: TelegramMethod[Any]) -> bytes | None:
     """The call's fields as one JSON object; None if it uploads a file (then multipart)."""
     fields: dict[str, Any] = {}
+    # exclude_none: what aiogram leaves out anyway.
+    for key, value in method.model_dump(warnings=False, exclude_none=True).items():
+        if isinstance(value, Default):
+            value = bot.default[value.name]
+        # aiogram leaves out what prepares to nothing: None and empty text.
+        if value is None or value == "":
+            continue
+        fields[key] = value
     try:
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = _json_value(value, bot)
-            # aiogram leaves out what prepares to nothing: None and empty text.
-            if prepared is None or prepared == "":
-                continue
-            fields[key] = prepared
-    except _Upload:
-        return None
-    return orjson.dumps(fields)
+        try:
+            return orjson.dumps(fields, default=_unknown, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        except orjson.JSONEncodeError as e:
+            if not isinstance(e.__cause__, _Walk):
+                raise
+        return orjson.dumps(_json_value(fields, bot))
+    except (_Upload, orjson.JSONEncodeError) as e:
+        if isinstance(e, _Upload) or isinstance(e.__cause__, _Upload):
+            return None
+        raise
 
 
 def _read_bool(result: Any, bot: Bot) -> Any:
