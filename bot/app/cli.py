@@ -331,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(event_loop.run(args.handler(settings, args)))
     except ConfigError as exc:
+        import_aiogram()  # no settings to say otherwise: the default, lean_aiogram on
         if args.command == "doctor":
             return doctor_config_failure(ConfigError(redact(str(exc))), args)
         print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)
