@@ -294,6 +294,3 @@ def bot_api_session(settings: Settings, *, timeout: float | None = None) -> Aioh
     if settings.tuning.lean_session:
         return LeanSession(**options)
     return AiohttpSession(**options)
-
-
-__all__ = ["LeanSession", "bot_api_session", "json_body", "lean_result"]
