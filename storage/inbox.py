@@ -26,7 +26,9 @@ and
   its own (`still_mine`). A record whose COMMIT went through but whose answer was lost leaves
   this instance's rows behind that the retry's insert does not return: they count as new all
   the same (`record`), or, if Telegram sent them to another instance instead, this one picks
-  them up on its next look for unfinished updates (`pending`).
+  them up on its next look for unfinished updates (`pending`). Whichever of the two finds them
+  first hands them out, once: an id handed out and not finished yet, or being looked up by
+  the other, is not taken for unsure again when a later record of it fails.
 
 SQLite has one instance by construction (one writer process): there the checks are skipped.
 """
@@ -41,7 +43,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -148,8 +150,12 @@ class Inbox:
         # instance's pending updates at the last time (the others were taken over meanwhile).
         self.generation = 0
         self._mine: set[int] = set()
-        # Ids whose record failed: the COMMIT may have gone through all the same.
+        # Ids whose record failed: the COMMIT may have gone through all the same. While a
+        # record or the look for unfinished updates finds out, they are `_resolving` (taken
+        # by that one alone); once handed out to be handled, `_handed` until `finish`.
         self._unsure: set[int] = set()
+        self._resolving: set[int] = set()
+        self._handed: set[int] = set()
         self._held_before = False
 
     async def open(self) -> None:
@@ -270,13 +276,42 @@ class Inbox:
         try:
             inserted = await self._db.run_write_grouped(work)
         except BaseException:
-            self._unsure.update(unique)
+            self._mark_unsure(unique)
             raise
-        unsure = [i for i in unique if i in self._unsure and i not in inserted]
+        # Taken out of `_unsure` before the next await: only this record resolves them. Not
+        # those handed out meanwhile (SQLite's `pending` at start leaves `_unsure` as it is).
+        unsure = [
+            i for i in unique if i in self._unsure and i not in inserted and i not in self._handed
+        ]
         self._unsure.difference_update(unique)
         if unsure:
-            inserted |= await self._own_pending(unsure)
-        return [i for i in unique if i in inserted]
+            inserted |= await self._resolve(unsure, self._own_pending)
+        new = [i for i in unique if i in inserted]
+        self._handed.update(new)
+        return new
+
+    def _mark_unsure(self, update_ids: Iterable[int]) -> None:
+        """After a failed record: its ids may be in the inbox all the same. Not those already
+        handed out to be handled (an earlier delivery's record went through, and this one is
+        Telegram's retry) or being resolved meanwhile: they would be handed out twice."""
+        self._unsure.update(
+            i for i in update_ids if i not in self._handed and i not in self._resolving
+        )
+
+    async def _resolve(
+        self, update_ids: list[int], find: Callable[[list[int]], Awaitable[set[int]]]
+    ) -> set[int]:
+        """Which of `update_ids` (taken out of `_unsure` by the caller) are this instance's
+        to handle; if that cannot be found out now, they go back to `_unsure`."""
+        self._resolving.update(update_ids)
+        try:
+            found = await find(update_ids)
+        except BaseException:
+            self._resolving.difference_update(update_ids)
+            self._mark_unsure(update_ids)
+            raise
+        self._resolving.difference_update(update_ids)
+        return found
 
     async def _reclaim_unsure(self) -> list[tuple[int, str]]:
         """This instance's rows of records that failed but committed: Telegram, told they were
@@ -290,12 +325,14 @@ class Inbox:
             .join(InboxPayload, InboxPayload.update_id == InboxUpdate.update_id)
             .where(InboxUpdate.update_id.in_(ids), _IS_PENDING, _owned_by(self.owner))
         )
-        try:
-            rows = await self._db.run_read(lambda c: list(c.execute(query)))
-        except BaseException:
-            self._unsure.update(ids)
-            raise
-        return [(row.update_id, row.payload) for row in rows]
+        found: list[tuple[int, str]] = []
+
+        async def rows(update_ids: list[int]) -> set[int]:
+            found.extend(await self._db.run_read(lambda c: list(c.execute(query))))
+            return {update_id for update_id, _ in found}
+
+        await self._resolve(ids, rows)
+        return [(update_id, payload) for update_id, payload in found]
 
     async def _own_pending(self, update_ids: list[int]) -> set[int]:
         """Those of `update_ids` this instance recorded and nobody handled yet: the COMMIT of
@@ -323,6 +360,7 @@ class Inbox:
             connection.execute(_DROP_PAYLOAD, {"id": update_id})
 
         await self._db.run_write_grouped(work)
+        self._handed.discard(update_id)
 
     async def wait_turn(self, key: int, update_id: int, stop: asyncio.Event | None = None) -> bool:
         """Return once no earlier update of the same person is pending (shared inbox only;
@@ -351,15 +389,18 @@ class Inbox:
         if self.shared:
             await self.hold_lock()
             adopted = await self._adopt_orphans()
-            return sorted(adopted + await self._reclaim_unsure())
-        async with self._db.reading() as session:
-            rows = await session.execute(
-                select(InboxUpdate.update_id, InboxPayload.payload)
-                .join(InboxPayload, InboxPayload.update_id == InboxUpdate.update_id)
-                .where(InboxUpdate.status == PENDING)
-                .order_by(InboxUpdate.update_id)
-            )
-            return [(row.update_id, row.payload) for row in rows]
+            found = sorted(adopted + await self._reclaim_unsure())
+        else:
+            async with self._db.reading() as session:
+                rows = await session.execute(
+                    select(InboxUpdate.update_id, InboxPayload.payload)
+                    .join(InboxPayload, InboxPayload.update_id == InboxUpdate.update_id)
+                    .where(InboxUpdate.status == PENDING)
+                    .order_by(InboxUpdate.update_id)
+                )
+                found = [(row.update_id, row.payload) for row in rows]
+        self._handed.update(update_id for update_id, _ in found)
+        return found
 
     async def _adopt_orphans(self) -> list[tuple[int, str]]:
         lease = self._lease

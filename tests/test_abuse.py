@@ -7,11 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from aiogram.types import Update
 from sqlalchemy import event, func, select
 
 from bot.domain.clock import system_clock
 from bot.domain.impulse import contact_data
-from bot.emulator.server import BotApiEmulator
+from bot.emulator.server import BotApiEmulator, Fault
 from bot.ops.export import snapshot
 from bot.telegram.throttling import (
     FLOOD_GATE_MARGIN,
@@ -156,6 +157,64 @@ async def test_a_press_flood_stops_before_the_inbox_and_others_are_still_answere
     # Somebody else, in the middle of the flood, is answered as usual.
     assert "Hilfe" in other.last_text
     assert not [m for m in other.user.messages if "langsamer" in m.text]
+    await strict.bot.stop()
+
+
+def press(update_id: int, user_id: int) -> Update:
+    """A button press as Telegram sends it."""
+    person = {"id": user_id, "is_bot": False, "first_name": "Test"}
+    message = {
+        "message_id": 1,
+        "date": 0,
+        "chat": {"id": user_id, "type": "private", "first_name": "Test"},
+        "text": "Schritt 1 von 3",
+    }
+    query = {
+        "id": str(update_id),
+        "from": person,
+        "message": message,
+        "chat_instance": "1",
+        "data": "topic:sport",
+    }
+    return Update.model_validate({"update_id": update_id, "callback_query": query})
+
+
+async def test_the_gate_judges_a_press_delivered_again_as_the_first_time() -> None:
+    """While the database is away nothing is confirmed, and each getUpdates brings the same
+    presses again: they must not spend the person's tokens once per delivery."""
+    gate = FloodGate(MemoryRateLimiter(per_minute=1, burst=2, clock=lambda: 0.0), frozenset())
+    first, second, third = press(1, 7020), press(2, 7020), press(3, 7020)
+    for _ in range(20):  # delivered again and again during an outage
+        assert await gate.admits(first) and await gate.admits(second)
+    assert gate.dropped == 0
+    assert not await gate.admits(third)  # a new press over the burst is dropped
+    assert not await gate.admits(third)  # and stays so when it comes again
+    assert gate.dropped == 1
+    assert await gate.admits(first)
+    # Bounded: the oldest verdicts go, the recent ones stay.
+    limiter = MemoryRateLimiter(per_minute=1, burst=1, clock=lambda: 0.0)
+    small = FloodGate(limiter, frozenset(), memory=2)
+    assert await small.admits(press(10, 7021))
+    assert not await small.admits(press(11, 7021))
+    assert not await small.admits(press(12, 7021))
+    assert not await small.admits(press(10, 7021))  # forgotten: judged anew, over the burst
+    assert len(small._verdicts) == 2
+
+
+async def test_a_step_run_again_after_a_passing_failure_is_not_charged_twice(
+    emulator: BotApiEmulator, database_url: str
+) -> None:
+    """The Bot API fails the step's edit until the client gives up, so the pipeline runs the
+    step again: the throttling lets it through on the verdict it gave the first time, instead
+    of taking a token of a bucket that holds none by then."""
+    strict = await start(emulator, database_url, rate_per_minute=1, rate_burst=2)
+    citizen = strict.citizen(7022)
+    await citizen.send("/start")
+    emulator.faults.schedule("editMessageText", *[Fault.html_page(502) for _ in range(5)])
+    await citizen.press("Mitmachen")  # the second and last token
+    assert "Gewählt: 0 von 3" in citizen.last_text
+    assert not [a for a in citizen.user.callback_answers if a.text and "langsamer" in a.text]
+    assert [m for m, _ in emulator.faults.injected] == ["editMessageText"] * 5  # all used
     await strict.bot.stop()
 
 

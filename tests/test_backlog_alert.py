@@ -88,3 +88,47 @@ async def test_moderators_hear_of_a_growing_backlog_once_per_incident(
     await stale_updates(database_url, 900_400, 1)
     await watch.check()
     assert len(moderator.messages) == before + 2  # a new incident
+
+
+async def test_a_second_instance_or_a_restart_does_not_tell_the_same_incident(
+    running: RunningBot, emulator: BotApiEmulator, database_url: str
+) -> None:
+    """The incident is kept in the database: another process watching the same inbox, or this
+    one after a restart, knows that the moderators were told."""
+    from bot.app.backlog_watch import BacklogWatch
+
+    app = running.app
+    assert app is not None and app.backlog_watch is not None and app.dependencies is not None
+    deps = app.dependencies
+    other = BacklogWatch(deps.settings, deps.database, deps.bot, deps.i18n)  # without the log
+    second = BacklogWatch(
+        deps.settings, deps.database, deps.bot, deps.i18n, incidents=deps.incidents
+    )
+    moderator = emulator.user(MODERATOR)
+    before = len(moderator.messages)
+    await stale_updates(database_url, 910_000, 2)
+    await app.backlog_watch.check()
+    await second.check()
+    await other.check()
+    await stale_updates(database_url, 910_100, 2)
+    await app.backlog_watch.check()
+    await second.check()
+    assert len(moderator.messages) == before + 1  # told once, by one of the two
+    await other.check()
+    assert len(moderator.messages) == before + 2  # a watch without the log tells again
+
+    await running.restart()
+    assert running.app is not None and running.app.backlog_watch is not None
+    watch = running.app.backlog_watch
+    await watch.check()
+    await stale_updates(database_url, 910_200, 2)
+    await watch.check()
+    assert len(moderator.messages) == before + 2  # the same incident, after a restart
+
+    await work_off(database_url)
+    await watch.check()  # over: ended in the log too
+    await stale_updates(database_url, 910_300, 1)
+    await watch.check()
+    await stale_updates(database_url, 910_400, 1)
+    await watch.check()
+    assert len(moderator.messages) == before + 3  # a new incident

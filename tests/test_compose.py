@@ -168,3 +168,31 @@ async def wait_ready(port: int) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError("never ready")
+
+
+def test_systemd_does_not_restart_what_only_an_operator_can_cure(tmp_path: Path) -> None:
+    """A wrong configuration ends `dialogbot run` with status 2, which the unit does not
+    restart; other failures (status 1) it restarts."""
+    import subprocess
+
+    bad = tmp_path / "config.toml"
+    bad.write_text('[digest]\nschedule = "not cron"\n')
+    env = {**os.environ, **DOTENV, "DIALOGBOT_API_BASE": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.app.cli", "run", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "digest.schedule" in done.stderr, done.stderr
+    unit = (ROOT / "deploy" / "dialogbot.service").read_text().splitlines()
+    assert "Restart=on-failure" in unit and "RestartPreventExitStatus=2" in unit
+
+
+def test_the_image_build_leaves_out_secrets_and_local_state() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".env", "config.toml", "*.sqlite3", "tests"} <= ignored
+    text = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes" in text and "requirements.lock" in text  # the locked versions

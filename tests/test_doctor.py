@@ -269,10 +269,36 @@ async def test_a_sqlite_file_on_a_network_file_system_fails(
     assert result.ok and "xfs" in result.detail
 
 
+async def test_a_sqlite_file_or_folder_the_bot_may_not_write_fails(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    settings = await ready(emulator, sqlite_url(tmp_path))
+    # A folder nobody may create files in, root included.
+    read_only = settings.with_overrides(database_url="sqlite+aiosqlite:////proc/dialogbot.sqlite3")
+    result = await check(read_only, "sqlite file")
+    assert not result.ok and "not writable" in result.detail and "write access" in result.fix
+    assert not any(c.name == "database" for c in await run_checks(read_only))
+    if os.geteuid() == 0:
+        return  # root may write to a read-only file: the file's own mode cannot be tested
+    path = tmp_path / "dialogbot.sqlite3"
+    path.chmod(0o444)
+    try:
+        result = await check(settings, "sqlite file")
+    finally:
+        path.chmod(0o644)
+    assert not result.ok and f"{path} or its folder is not writable" in result.detail
+
+
 async def test_redis_answers(emulator: BotApiEmulator, tmp_path: Path, redis_url: str) -> None:
     settings = await ready(emulator, sqlite_url(tmp_path))
     result = await check(settings.with_overrides(redis_url=redis_url), "redis")
     assert result.ok and "answers" in result.detail
+
+
+async def test_an_old_redis_fails(emulator: BotApiEmulator, tmp_path: Path, redis_url: str) -> None:
+    settings = await ready(emulator, sqlite_url(tmp_path))
+    result = await check(settings.with_overrides(redis_url=redis_url), "redis", min_redis=(99, 0))
+    assert not result.ok and "too old" in result.detail and "Redis 99.0 or newer" in result.fix
 
 
 async def test_an_unreachable_redis_fails(emulator: BotApiEmulator, tmp_path: Path) -> None:

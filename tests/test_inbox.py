@@ -10,12 +10,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from sqlalchemy import select
 
+from storage.db import Database
+from storage.inbox import Inbox
 from storage.models import InboxPayload, InboxUpdate
 from tests.harness import Harness
 
@@ -186,3 +189,74 @@ async def test_finished_updates_older_than_a_day_are_forgotten_at_start(harness:
     async with harness.bot.app.database.reading() as session:
         left = set(await session.scalars(select(InboxUpdate.update_id)))
     assert {900_012, 900_013} <= left and not {900_010, 900_011} & left
+
+
+async def test_an_update_whose_record_was_unsure_is_handed_out_once(
+    harness: Harness, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During an outage a record's COMMIT goes through but its answer is lost, so the caller
+    tries again. Meanwhile the look for unfinished updates hands that update out (it is this
+    instance's, and pending); a retry that fails again, then one that goes through, must not
+    hand it out a second time."""
+    database = Database(database_url)
+    inbox = Inbox(database, owner="unsure-instance")
+    await inbox.open()
+    update = start_update(900_010, 7210)
+    batch = [(update.update_id, update.model_dump_json(exclude_unset=True))]
+    run_write = database.run_write_grouped
+    lost: list[bool] = []
+
+    async def answer_lost(work: Any) -> Any:
+        result = await run_write(work)  # committed
+        if not lost:
+            lost.append(True)
+            raise OSError("the connection was cut before the answer to the COMMIT came")
+        return result
+
+    async def refused(work: Any) -> Any:
+        raise OSError("connection refused")
+
+    try:
+        monkeypatch.setattr(database, "run_write_grouped", answer_lost)
+        with pytest.raises(OSError):
+            await inbox.record(batch, {update.update_id: 7210})
+        assert [i for i, _ in await inbox.pending()] == [update.update_id]  # handed out
+        monkeypatch.setattr(database, "run_write_grouped", refused)
+        with pytest.raises(OSError):  # the caller's retry: the database is still away
+            await inbox.record(batch, {update.update_id: 7210})
+        monkeypatch.setattr(database, "run_write_grouped", run_write)
+        assert await inbox.record(batch, {update.update_id: 7210}) == []  # not once more
+        assert [i for i, _ in await inbox.pending()] in ([], [update.update_id])
+        await inbox.finish(update.update_id)
+        assert await inbox.record(batch, {update.update_id: 7210}) == []
+    finally:
+        await inbox.close()
+        await database.dispose()
+
+
+async def test_an_update_whose_unsure_record_did_not_commit_is_new_on_the_retry(
+    harness: Harness, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other way an unsure record ends: its COMMIT did not go through either, so the
+    retry inserts the update, and it counts as new (once)."""
+    database = Database(database_url)
+    inbox = Inbox(database, owner="unsure-instance")
+    await inbox.open()
+    update = start_update(900_011, 7211)
+    batch = [(update.update_id, update.model_dump_json(exclude_unset=True))]
+    run_write = database.run_write_grouped
+
+    async def refused(work: Any) -> Any:
+        raise OSError("connection refused")
+
+    try:
+        monkeypatch.setattr(database, "run_write_grouped", refused)
+        with pytest.raises(OSError):
+            await inbox.record(batch, {update.update_id: 7211})
+        monkeypatch.setattr(database, "run_write_grouped", run_write)
+        assert await inbox.record(batch, {update.update_id: 7211}) == [update.update_id]
+        assert await inbox.record(batch, {update.update_id: 7211}) == []
+        await inbox.finish(update.update_id)
+    finally:
+        await inbox.close()
+        await database.dispose()

@@ -104,11 +104,6 @@ def taps_once(counts: list[str]) -> bool:
     return counts[-2:] == ["1", "2"] and counts[:-2] in (["0"], ["0", "0"])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known regression since steps are edited in place: after the outage a tap's edit is "
-    "sometimes sent twice (edits 0,1,1,2,2) or a tap's step never shows; to be fixed",
-)
 async def test_polling_stays_up_through_an_outage_and_applies_each_action_once(
     emulator: BotApiEmulator, proxy: DatabaseProxy, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from aiohttp import ClientSession
 from sqlalchemy import func, select
 
 from bot.domain.clock import system_clock
-from bot.emulator.server import BotApiEmulator, EmulatedUser
+from bot.emulator.server import BotApiEmulator, EmulatedUser, Fault
 from bot.ops.export import snapshot
 from bot.telegram.pipeline import ordering_key
 from handlers.callbacks import TopicCallback
@@ -221,3 +221,32 @@ async def test_updates_in_flight_stay_within_the_bound(
     assert most == bound  # never more received and unfinished than the bound, and it was used
     assert all("Hilfe" in c.last_text for c in citizens)  # every one answered in the end
     await bot.stop()
+
+
+@pytest.mark.sqlite_only  # where every look for unfinished updates finds each pending one
+async def test_an_update_handed_over_again_while_under_way_runs_once(harness: Harness) -> None:
+    """An update given to the pipeline a second time while its first run is still under way
+    (a look for unfinished updates, and a record retried after an outage, may both find it)
+    runs once: the person gets one answer."""
+    app = harness.bot.app
+    assert app is not None
+    user = harness.emulator.user(9301)
+    start = {
+        "update_id": 900_301,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": user.id, "type": "private", "first_name": "Test"},
+            "from": {"id": user.id, "is_bot": False, "first_name": "Test", "language_code": "de"},
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+    recorded = await Inbox(app.database).record([(900_301, json.dumps(start))], {900_301: user.id})
+    assert recorded == [900_301]
+    # Its answer is slow: the first run is still under way when it is handed over again.
+    harness.emulator.faults.schedule("sendMessage", Fault(execute=True, delay=0.3, label="slow"))
+    assert await app.pipeline.resume_pending() == 1
+    assert await app.pipeline.resume_pending() == 1  # found pending again
+    await app.pipeline.wait_idle()
+    assert len(user.messages) == 1 and "Datenschutz" in user.last_message.text

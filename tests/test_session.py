@@ -49,7 +49,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.app import runtime
+from bot.app import composition
 from bot.emulator.faults import Fault
 from bot.emulator.server import BotApiEmulator
 from bot.telegram.polling import ALLOWED_UPDATES, RawGetUpdates
@@ -313,7 +313,7 @@ async def run_walk(
 
 @pytest.fixture
 def recording(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The application's Bot gets a recording lean session (bot/app/runtime.py)."""
+    """The application's Bot gets a recording lean session (bot/app/composition.py)."""
 
     def session(settings: Any, **options: Any) -> Any:
         built = bot_api_session(settings, **options)
@@ -321,7 +321,7 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> None:
             return RecordingSession(api=built.api, timeout=built.timeout)
         return built
 
-    monkeypatch.setattr(runtime, "bot_api_session", session)
+    monkeypatch.setattr(composition, "bot_api_session", session)
 
 
 @pytest.mark.sqlite_only

@@ -1,6 +1,7 @@
 """The application: configuration (`config`), the `dialogbot` command line (`cli`), the
-composition root (`runtime.Application`, with the wiring in `services`, `ratings` and
-`digest_wiring`), the lifecycle until a signal, the background tasks (`scheduler`,
+composition root (`composition.Dependencies`, with the wiring in `services`, `ratings` and
+`digest_wiring`), the running application on it (`runtime.Application`), the lifecycle until a
+signal, the background tasks (`scheduler`,
 `backlog_watch`), logging and the event loop, `dialogbot doctor` (`doctor`) and the health and
 metrics endpoints (`observability`).
 

@@ -13,10 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.enums import ParseMode
-
+from bot.app.composition import Dependencies
 from bot.app.config import Settings
 from bot.app.digest_wiring import build_digests
 from bot.app.services import Services
@@ -25,12 +22,12 @@ from bot.domain.consensus_cache import ConsensusCache
 from bot.domain.digest_figures import DigestContent
 from bot.domain.digests import DigestService, PostOutcome, PublishError
 from bot.telegram.i18n import build_i18n
-from bot.telegram.session import bot_api_session
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.ratings import SqlConsensusSource
 
 POST_ATTEMPTS = 3
+MAX_WAIT = 60.0  # seconds: a later attempt is left to the running bot
 
 
 class DigestCommandError(Exception):
@@ -64,7 +61,8 @@ async def post(settings: Settings, clock: Clock = system_clock) -> str:
         for _ in range(POST_ATTEMPTS - 1):
             if outcome is not PostOutcome.RETRYING:
                 break
-            await _wait_for_retry(service, clock)
+            if not await _wait_for_retry(service, clock):
+                break  # not soon (a refusal only an operator can fix): no point in waiting
             outcome = await service.deliver(draft.id, clock())
     if outcome is PostOutcome.POSTED:
         return f"digest {draft.key} posted to {settings.channel_chat}"
@@ -78,13 +76,24 @@ async def post(settings: Settings, clock: Clock = system_clock) -> str:
 async def _digests(
     settings: Settings, *, with_bot: bool, consensus: bool = False
 ) -> AsyncIterator[DigestService]:
-    """With `consensus`, the opinion groups are computed first (a one-off, not cached)."""
+    """With a bot: the digests of the composition root, so a post goes through the same Bot as
+    `dialogbot run` (its retries, its handling of refusals) and a failure counts towards the
+    moderators' alert. With `consensus`, the opinion groups are computed first (a one-off)."""
+    if with_bot:
+        deps = Dependencies.build(settings)
+        try:
+            await upgrade(deps.database)
+            if consensus:
+                await deps.ratings.consensus.refresh()
+            yield deps.digests
+        finally:
+            await deps.close()
+        return
     database = Database(
         settings.database_url,
         connect_timeout=settings.database.connect_timeout,
         command_timeout=settings.database.command_timeout,
     )
-    bot = _bot(settings) if with_bot else None
     try:
         await upgrade(database)
         participation = Services.build(settings, database).participation
@@ -96,33 +105,21 @@ async def _digests(
                 refresh_minutes=settings.ratings.consensus_refresh_minutes,
             )
             await groups.refresh()
-        yield build_digests(
-            settings,
-            database,
-            build_i18n(settings.default_locale),
-            participation,
-            bot,
-            consensus=groups,
-        )
+        i18n = build_i18n(settings.default_locale)
+        yield build_digests(settings, database, i18n, participation, None, consensus=groups)
     finally:
-        if bot is not None:
-            await bot.session.close()
         await database.dispose()
 
 
-def _bot(settings: Settings) -> Bot:
-    return Bot(
-        token=settings.require_token(),
-        session=bot_api_session(settings),
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
-
-
-async def _wait_for_retry(service: DigestService, clock: Clock) -> None:
+async def _wait_for_retry(service: DigestService, clock: Clock) -> bool:
+    """Wait for the outbox's next attempt if it is due within a minute; False if it is not."""
     now = clock()
     retry = await service.next_attempt(now)
     seconds = (retry - now).total_seconds() if retry is not None else 0.0
-    await asyncio.sleep(min(max(seconds, 1.0), 60.0))
+    if seconds > MAX_WAIT:
+        return False
+    await asyncio.sleep(max(seconds, 1.0))
+    return True
 
 
 def _write(

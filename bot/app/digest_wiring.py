@@ -16,9 +16,11 @@ from bot.app.config import Settings
 from bot.digest.compose import DigestComposer, render_png
 from bot.digest.opinion_chart import render_opinion_chart
 from bot.digest.publisher import TelegramPublisher, bot_link, deep_link
+from bot.domain.clock import Clock, system_clock
 from bot.domain.consensus import ConsensusView
 from bot.domain.digest_schedule import DigestSchedule
 from bot.domain.digests import Alert, DigestPolicy, DigestPorts, DigestService, StandingsSource
+from bot.domain.incidents import DIGEST, Incidents, Tell, WatchedOutbox
 from storage.db import Database
 from storage.digests import SqlDigestFacts, SqlDigestOutbox
 from storage.inbox import instance_name
@@ -33,34 +35,67 @@ def build_digests(
     *,
     consensus: ConsensusLatest | None = None,
     alert: Alert | None = None,
+    incidents: Incidents | None = None,
+    clock: Clock = system_clock,
 ) -> DigestService:
     """Without a bot (a dry run without token) nothing is posted and the link is a placeholder.
     With `consensus` (the opinion groups' cache) the digest has the section "Worauf sich alle
-    einigen" whenever a result exists."""
+    einigen" whenever a result exists. With `incidents` (and a bot), failed attempts in a row
+    are counted and the moderators told once per incident (bot.domain.incidents)."""
     ports = digest_ports(settings, database, i18n, standings, bot)
     if consensus is not None:
         ports = replace(ports, consensus=consensus.latest)
     if alert is not None:
         ports = replace(ports, alert=alert)
+    if incidents is not None and bot is not None:
+        tell = moderators_told(bot, settings, i18n)
+        ports = replace(ports, outbox=WatchedOutbox(ports.outbox, incidents, tell, clock))
     return DigestService(ports, instance_name())
 
 
-def moderator_alert(bot: Bot, settings: Settings, i18n: I18n) -> Alert:
+def moderator_alert(
+    bot: Bot,
+    settings: Settings,
+    i18n: I18n,
+    incidents: Incidents | None = None,
+    clock: Clock = system_clock,
+) -> Alert:
     """Tells the moderators (their group, or each of them) what the operator must fix for the
-    channel: `DigestService` calls it once per problem."""
+    channel: `DigestService` calls it once per problem, and with `incidents` nobody else told
+    them about this incident yet."""
     from handlers.moderation import texts
-    from handlers.moderation.cards import review_chats
 
     async def alert(problem: str) -> None:
+        if incidents is not None and not await incidents.tell_first(DIGEST, clock()):
+            log.info("the moderators were already told that the digest cannot be posted")
+            return
         with i18n.context(), i18n.use_locale(settings.moderation_language):
             text = texts.digest_refused(settings.channel_chat or "", problem)
-        for chat_id in review_chats(settings):
-            try:
-                await bot.send_message(chat_id, text)
-            except TelegramAPIError as exc:
-                log.warning("a moderator could not be told about the channel: %s", exc.message)
+        await _tell(bot, settings, text)
 
     return alert
+
+
+def moderators_told(bot: Bot, settings: Settings, i18n: I18n) -> Tell:
+    """Tells the moderators that Telegram did not take the digest `failures` times in a row."""
+    from handlers.moderation import texts
+
+    async def tell(failures: int) -> None:
+        with i18n.context(), i18n.use_locale(settings.moderation_language):
+            text = texts.digest_failing(failures)
+        await _tell(bot, settings, text)
+
+    return tell
+
+
+async def _tell(bot: Bot, settings: Settings, text: str) -> None:
+    from handlers.moderation.cards import review_chats
+
+    for chat_id in review_chats(settings):
+        try:
+            await bot.send_message(chat_id, text)
+        except TelegramAPIError as exc:
+            log.warning("a moderator could not be told about the digest: %s", exc.message)
 
 
 log = logging.getLogger(__name__)

@@ -72,6 +72,7 @@ class DoctorOptions:
     webhook: str | None = None  # the URL `dialogbot run --webhook` will be given
     mounts: Path = Path("/proc/mounts")
     min_postgres: int = MIN_POSTGRES
+    min_redis: tuple[int, int] = MIN_REDIS
     now: datetime | None = None
 
 
@@ -93,7 +94,7 @@ async def run_checks(settings: Settings, options: DoctorOptions | None = None) -
     _secret(settings, found)
     _schedule(settings, options, found)
     await _database(settings, options, found)
-    await _redis(settings, found)
+    await _redis(settings, options, found)
     await _telegram(settings, options, found)
     return found.checks
 
@@ -299,7 +300,7 @@ def filesystem_type(path: Path, mounts: Path) -> str:
     return kind
 
 
-async def _redis(settings: Settings, found: _Found) -> None:
+async def _redis(settings: Settings, options: DoctorOptions, found: _Found) -> None:
     if not settings.redis_url:
         found.add("redis", True, "not configured (one instance keeps its rate limits itself)")
         return
@@ -323,8 +324,9 @@ async def _redis(settings: Settings, found: _Found) -> None:
         await client.aclose()
     version = str(info.get("redis_version", "0"))
     numbers = tuple(int(p) for p in re.findall(r"\d+", version)[:2])
-    if numbers < MIN_REDIS:
-        found.add("redis", False, f"Redis {version} is too old", "use Redis 5 or newer")
+    if numbers < options.min_redis:
+        oldest = ".".join(map(str, options.min_redis))
+        found.add("redis", False, f"Redis {version} is too old", f"use Redis {oldest} or newer")
     else:
         found.add("redis", True, f"Redis {version} answers")
 

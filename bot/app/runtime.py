@@ -1,7 +1,6 @@
-"""The composition root: builds the bot, dispatcher, middlewares and pipeline from settings.
-
-Real Telegram and the emulator are the same code path; only `settings.api_base` and the token
-differ.
+"""The running application: the update path (dispatcher, middlewares, pipeline) and the
+background tasks, assembled on the dependencies of the composition root
+(bot.app.composition), and their lifecycle: start, polling or the webhook, stop.
 """
 
 from __future__ import annotations
@@ -13,48 +12,34 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.enums import ParseMode
 from aiogram.exceptions import ClientDecodeError, TelegramAPIError
-from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.i18n import I18n
 from sqlalchemy.engine import make_url
 
 from bot.app.backlog_watch import BacklogWatch
+from bot.app.composition import Dependencies
 from bot.app.config import Settings
-from bot.app.digest_wiring import build_digests, moderator_alert
-from bot.app.ratings import RatingsFeature
 from bot.app.scheduler import DigestScheduler
-from bot.app.services import Services
 from bot.domain.clock import Clock, system_clock
-from bot.domain.pseudonym import keyed_hash
 from bot.ops.housekeeping import Housekeeping
 from bot.telegram import outcomes
-from bot.telegram.client import CommitBeforeSending, KeepResponseModels, ReadWhatWasSent
 from bot.telegram.dispatching import run_sync_filters_inline
 from bot.telegram.errors import FinalFailure, answer_failure
 from bot.telegram.followup import FollowUpSender
-from bot.telegram.i18n import build_i18n
-from bot.telegram.language import LOCALE_DESTINY, LanguageMiddleware, menu_language_codes
+from bot.telegram.language import LanguageMiddleware, menu_language_codes
 from bot.telegram.middlewares import BlockedCitizens, ParticipationMiddleware, on_every_observer
 from bot.telegram.moderator_language import ModeratorLanguages
 from bot.telegram.outcomes import is_revoked, is_transient
 from bot.telegram.periodic import Periodic, pause
 from bot.telegram.pipeline import UpdatePipeline
 from bot.telegram.polling import poll
-from bot.telegram.reachability import Reachability
 from bot.telegram.resilience import (
     DEFAULT_RETRY,
-    ForbiddenChats,
     RetryPolicy,
-    RetryRequests,
     Revocation,
-    RevokedToken,
-    SettledCalls,
 )
-from bot.telegram.session import bot_api_session
 from bot.telegram.throttling import ThrottlingMiddleware, build_flood_gate, build_rate_limiter
 from handlers import citizen_router, followup_views, groups
 from handlers.commands import described
@@ -63,11 +48,9 @@ from handlers.moderation import followup as moderation_followup
 from handlers.moderation import moderator_router
 from storage.db import Database
 from storage.followup import SqlFollowUps
-from storage.fsm import SqlStorage
 from storage.inbox import Inbox, instance_name
 from storage.migrate import upgrade
 from storage.outage import DatabaseUnreachable, describe, is_unreachable
-from storage.reachability import ReplyAddresses
 from storage.set_aside import SetAside
 from storage.waves import SqlWaveRepository
 
@@ -141,6 +124,9 @@ class Application:
     # Once a minute: an outcome message another process left half sent (its lease ran out).
     _followup_watch: Periodic | None = None
 
+    # Everything this application is made of, built once (bot.app.composition).
+    dependencies: Dependencies | None = None
+
     @classmethod
     def build(
         cls,
@@ -153,48 +139,21 @@ class Application:
     ) -> Application:
         """`metrics`: what `dialogbot run --metrics` serves (bot.app.observability); None
         counts nothing (and does not load prometheus-client)."""
-        database = Database(
-            settings.database_url,
-            connect_timeout=settings.database.connect_timeout,
-            command_timeout=settings.database.command_timeout,
-            inline_sqlite=settings.tuning.sqlite_writer,
-            group_commit=settings.tuning.group_commit,
+        return cls.assemble(
+            Dependencies.build(settings, clock=clock, retry=retry, metrics=metrics),
+            rerun_backoff=rerun_backoff,
         )
-        i18n = build_i18n(settings.default_locale)
-        bot = Bot(
-            token=settings.require_token(),
-            # JSON requests, answers read as far as the bot reads them ([tuning] lean_session).
-            session=bot_api_session(settings),
-            default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-        )
-        bot.session.middleware(KeepResponseModels())
-        reachability = Reachability(ReplyAddresses(database), settings.secret)
-        revocation = Revocation()
-        bot.session.middleware(RevokedToken(revocation))
-        bot.session.middleware(RetryRequests(retry, metrics))
-        bot.session.middleware(ForbiddenChats(reachability.forbidden))
-        # A replayed update's second answer to a button press, or an edit already shown, is done.
-        bot.session.middleware(SettledCalls())
-        storage = SqlStorage(
-            database,
-            lambda key: keyed_hash(key, settings.secret),
-            prefetch=(DEFAULT_DESTINY, LOCALE_DESTINY),
-        )
-        bot.session.middleware(CommitBeforeSending(storage.flush_current))
-        # Innermost: an answer that says "done" but does not fully read is still "done".
-        bot.session.middleware(ReadWhatWasSent())
-        services = Services.build(settings, database)
-        ratings = RatingsFeature.build(settings, database, clock=clock)
-        services.moderation.attach_similarity(ratings.similar_ids)
-        digests = build_digests(
-            settings,
-            database,
-            i18n,
-            services.participation,
-            bot,
-            consensus=ratings.consensus,
-            alert=moderator_alert(bot, settings, i18n),
-        )
+
+    @classmethod
+    def assemble(
+        cls, deps: Dependencies, *, rerun_backoff: BackoffConfig | None = None
+    ) -> Application:
+        """The update path (dispatcher, middlewares, pipeline) and the background tasks, on
+        the composition root's dependencies."""
+        settings, clock, database = deps.settings, deps.clock, deps.database
+        bot, i18n, storage = deps.bot, deps.i18n, deps.storage
+        services, ratings, digests = deps.services, deps.ratings, deps.digests
+        reachability, metrics = deps.reachability, deps.metrics
         limiter = build_rate_limiter(settings)  # in Redis with [scaling] redis_url, else memory
         followups = SqlFollowUps(database)
         followup_sender = FollowUpSender(
@@ -272,8 +231,9 @@ class Application:
             housekeeping,
             followup_sender,
             clock,
-            revocation,
-            backlog_watch=BacklogWatch(settings, database, bot, i18n),
+            deps.revocation,
+            backlog_watch=BacklogWatch(settings, database, bot, i18n, incidents=deps.incidents),
+            dependencies=deps,
         )
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:

@@ -116,6 +116,9 @@ class UpdatePipeline:
         # The task says whether it finished its update (False: left pending at shutdown).
         self._tails: dict[int, tuple[asyncio.Task[bool], int]] = {}  # task, its update id
         self._tasks: set[asyncio.Task[bool]] = set()
+        # The update ids scheduled and not yet through: one given again meanwhile (the inbox's
+        # look for unfinished updates and a retried record after an outage) runs only once.
+        self._scheduled: set[int] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -375,6 +378,10 @@ class UpdatePipeline:
             self._freed.set()
 
     def _schedule(self, update: Update, *, replayed: bool = False) -> None:
+        if update.update_id in self._scheduled:
+            log.debug("update %d is under way already", update.update_id)
+            return
+        self._scheduled.add(update.update_id)
         key = ordering_key(update)
         tail = self._tails.get(key)
         # An update taken over from a dead instance can be older than one already waiting
@@ -387,13 +394,14 @@ class UpdatePipeline:
         if newest:
             self._tails[key] = (task, update.update_id)
         self._tasks.add(task)
-        task.add_done_callback(lambda done: self._forget(key, done))
+        task.add_done_callback(lambda done: self._forget(key, update.update_id, done))
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         self._freed.set()
 
-    def _forget(self, key: int, task: asyncio.Task[bool]) -> None:
+    def _forget(self, key: int, update_id: int, task: asyncio.Task[bool]) -> None:
+        self._scheduled.discard(update_id)
         self._finished(task)
         tail = self._tails.get(key)
         if tail is not None and tail[0] is task:

@@ -21,9 +21,10 @@ resilience and bot.telegram.client) run around it as around the stock session.
   result the models reject still raises the ClientDecodeError that
   `bot.telegram.client.ReadWhatWasSent` reads leniently.
 
-`bot_api_session(settings)` is the one place a Bot's session is built (bot/app/runtime.py,
-`digest --post`, `doctor`). `[tuning] lean_session = false` makes it aiogram's stock
-`AiohttpSession`, unchanged: form-encoded requests, every answer validated whole.
+`bot_api_session(settings)` is the one place a Bot's session is built (the composition root,
+bot/app/composition.py, and `dialogbot doctor`). `[tuning] lean_session = false` makes it
+aiogram's stock `AiohttpSession`, unchanged: form-encoded requests, every answer validated
+whole.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ that is safe.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -162,6 +163,28 @@ def build_rate_limiter(
 # by then. Only presses beyond these are dropped before the inbox.
 FLOOD_GATE_MARGIN = 3
 FLOOD_GATE_NAMESPACE = "dialogbot:gate:"
+# How many recent update ids the gate and the throttling remember their verdict for: more
+# than a batch of getUpdates (100) or the updates an instance takes in at once (`max_in_flight`).
+GATE_MEMORY = 4_096
+
+
+class RecentVerdicts:
+    """The verdict given per update id, for the last `size` update ids (oldest go first)."""
+
+    def __init__(self, size: int = GATE_MEMORY) -> None:
+        self._size = size
+        self._verdicts: OrderedDict[int, Verdict] = OrderedDict()
+
+    def get(self, update_id: int) -> Verdict | None:
+        return self._verdicts.get(update_id)
+
+    def remember(self, update_id: int, verdict: Verdict) -> None:
+        self._verdicts[update_id] = verdict
+        while len(self._verdicts) > self._size:
+            self._verdicts.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
 
 
 class FloodGate:
@@ -182,25 +205,36 @@ class FloodGate:
       this flood and would drop these too;
     * one bucket per person: other people are never slowed down or dropped; moderators (who
       the throttling exempts) and updates without a person are always let through;
-    * a dropped update is confirmed to Telegram like a handled one: it is not sent again.
+    * a dropped update is confirmed to Telegram like a handled one: it is not sent again;
+    * one verdict per update: an update delivered again (the inbox could not record it, the
+      database being away, so it was not confirmed and comes with the next getUpdates) gets the
+      verdict it got the first time, without taking another token. Otherwise each retry during
+      an outage would spend a token of the person's bucket on the same press, until the gate
+      dropped presses that were never over the limit. The last `memory` update ids are kept.
     """
 
-    def __init__(self, limiter: RateLimiter, exempt: frozenset[int]) -> None:
+    def __init__(
+        self, limiter: RateLimiter, exempt: frozenset[int], *, memory: int = GATE_MEMORY
+    ) -> None:
         self._limiter = limiter
         self._exempt = exempt
+        self._verdicts = RecentVerdicts(memory)
         self.dropped = 0  # since start: how many presses the gate kept out of the inbox
 
     async def admits(self, update: Update) -> bool:
         press = update.callback_query
         if press is None or press.from_user.id in self._exempt:
             return True
-        if await self._limiter.check(press.from_user.id) is Verdict.ALLOW:
-            return True
-        self.dropped += 1
-        return False
+        verdict = self._verdicts.get(update.update_id)
+        if verdict is None:
+            verdict = await self._limiter.check(press.from_user.id)
+            self._verdicts.remember(update.update_id, verdict)
+            if verdict is not Verdict.ALLOW:
+                self.dropped += 1
+        return verdict is Verdict.ALLOW
 
     def forget(self, key: int) -> None:
-        """Erasure: the person's bucket goes too."""
+        """Erasure: the person's bucket goes too (the remembered verdicts name no person)."""
         self._limiter.forget(key)
 
     async def close(self) -> None:
@@ -215,21 +249,38 @@ def build_flood_gate(settings: Settings) -> FloodGate:
 
 
 class ThrottlingMiddleware(BaseMiddleware):
-    """Registered on `dispatcher.update`, before language and storage middlewares."""
+    """Registered on `dispatcher.update`, before language and storage middlewares.
 
-    def __init__(self, limiter: RateLimiter, exempt: frozenset[int], i18n: I18n) -> None:
+    One verdict per update, as the flood gate's: a step run again in this process (it failed
+    because the database or the Bot API was away for a moment) is not charged a token again,
+    and a refused one stays refused, without a second notice."""
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        exempt: frozenset[int],
+        i18n: I18n,
+        *,
+        memory: int = GATE_MEMORY,
+    ) -> None:
         self._limiter = limiter
         self._exempt = exempt
         self._i18n = i18n
+        self._verdicts = RecentVerdicts(memory)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None or user.id in self._exempt or not isinstance(event, Update):
             return await handler(event, data)
-        verdict = await self._limiter.check(user.id)
+        earlier = self._verdicts.get(event.update_id)
+        if earlier is None:
+            verdict = await self._limiter.check(user.id)
+            self._verdicts.remember(event.update_id, verdict)
+        else:
+            verdict = earlier
         if verdict is Verdict.ALLOW:
             return await handler(event, data)
-        await self._refuse(event, user, notify=verdict is Verdict.NOTIFY)
+        await self._refuse(event, user, notify=verdict is Verdict.NOTIFY and earlier is None)
         return None
 
     async def _refuse(self, update: Update, user: User, *, notify: bool) -> None:

@@ -340,6 +340,19 @@ def digest_refused(channel: str, problem: str) -> str:
     )
 
 
+def digest_failing(failures: int) -> str:
+    return "\n\n".join(
+        [
+            _("⚠️ Der Digest konnte nicht veröffentlicht werden."),
+            _(
+                "Telegram hat ihn {failures}-mal hintereinander nicht angenommen: Telegram oder "
+                "die Verbindung dorthin ist gestört. Bitte sagen Sie dem Betrieb Bescheid."
+            ).format(failures=failures),
+            _("Er bleibt vorgemerkt und wird regelmäßig erneut versucht."),
+        ]
+    )
+
+
 def no_channel() -> str:
     return _("Es ist kein Kanal eingerichtet (channel.chat in der Konfiguration).")
 
