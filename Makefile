@@ -60,7 +60,9 @@ test: lint typecheck unit
 test-all: lint typecheck
 	$(BIN)/pytest -q
 
-# Load (echo floor, saturation, open loop, memory; SQLite and PostgreSQL), then the standings
+# Load (saturation, open loop, memory; SQLite and PostgreSQL; the same-calls and echo floors and
+# ratio_same_calls / ratio_echo; Bot API calls per dialog; PostgreSQL round trips per update;
+# `benchmarks/load.py --quick` alone takes about three minutes), then the standings
 # and digest queries on a million participants, then how long a dead instance's updates wait
 # for another instance (PostgreSQL), the checks on user text with the worst inputs
 # (benchmarks/user_text.py) and the rating-card press at 2,000,000 ratings on SQLite and

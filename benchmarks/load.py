@@ -1,22 +1,30 @@
 """Load benchmark: simulated citizens against the real bot process, through the emulator.
 
-The emulator runs in this process; the bot (`dialogbot run`) and the echo bot that sets the floor
-(benchmarks/echo_bot.py) run as separate processes and reach it over HTTP, exactly as they would
+The emulator runs in this process; the bot (`dialogbot run`) and the floors (stock aiogram,
+benchmarks/echo_bot.py) run as separate processes and reach it over HTTP, exactly as they would
 reach Telegram. Every citizen goes through the whole dialog (start, consent, three topics, next,
 an impulse, its topic, submit: nine updates) and waits for each step's reply before the next.
 
 Phases (each prints into one JSON summary at the end):
 
-* echo: the floor, a bare aiogram echo bot at saturation (closed loop);
-* saturation: closed loop, N citizens without think time: updates/s and its ratio to the floor;
+* walk: a lone citizen's dialog with our bot, its Bot API calls recorded step by step from the
+  emulator's call log (the ids that differ per citizen as placeholders): calls per dialog;
+* saturation: closed loop, N citizens without think time: updates/s, CPU per update;
 * open: open loop at a fixed offered rate: latency from the update entering the emulator's
   queue to the bot's first API call for that citizen (p50/p95/p99);
+* same-calls floor: stock aiogram with in-memory FSM and no database making, for each update,
+  exactly the calls of the recorded walk's step (echo_bot.py --walk), at saturation;
+* echo floor: a bare aiogram echo bot at saturation;
 * memory: a fresh bot process, M citizens, resident size sampled as they go;
+* the same walk, saturation and open loop on PostgreSQL, and round trips to it per update
+  (through a counting proxy, in a run of its own);
+* ratios: ours over each floor (`ratio_same_calls`, `ratio_echo`) for each database;
 * checks: zero lost or duplicated answers (each citizen's API calls compared with the first
-  citizen's), no API errors, and the database holding exactly what was confirmed.
+  citizen's), no API errors, the database holding exactly what was confirmed, and the
+  same-calls floor making exactly the recorded calls.
 
-`--postgres URL` repeats saturation and open loop on a fresh PostgreSQL database (created and
-dropped here). Defaults are sized so that `make bench` stays well under ten minutes.
+`--postgres URL` names the PostgreSQL server (a fresh database is created and dropped here).
+Defaults are sized so that `make bench` stays well under ten minutes; `--quick` for a shorter run.
 """
 
 from __future__ import annotations
@@ -173,8 +181,11 @@ class Citizen:
 class Population:
     """Creates citizens with fresh ids, remembers what each confirmed, checks the answers."""
 
-    def __init__(self, emu: BenchEmulator, first_id: int, seed: int) -> None:
+    def __init__(
+        self, emu: BenchEmulator, first_id: int, seed: int, walk: Walk | None = None
+    ) -> None:
         self.emu = emu
+        self.walk = walk  # every citizen makes the choices of this recorded walk
         self._next_id = first_id
         self._rng = random.Random(seed)
         consultation = load_settings(CONFIG, env={"DIALOGBOT_SECRET": SECRET}).consultation
@@ -188,8 +199,14 @@ class Population:
         user_id = self._next_id
         self._next_id += 1
         user = self.emu.user(user_id, first_name=f"B{user_id}")
-        chosen = self._rng.sample(self._topics, 3)
-        impulse = f"Idee Nummer {user_id}: mehr Busse am Abend und sichere Radwege im Revier."
+        walk = self.walk
+        if walk is None:
+            chosen = self._rng.sample(self._topics, 3)
+            impulse = f"Idee Nummer {user_id}: mehr Busse am Abend und sichere Radwege im Revier."
+        else:
+            titles = dict(self._topics)
+            chosen = [(topic, titles[topic]) for topic in walk.topics]
+            impulse = walk.impulse
         steps: list[tuple[Action, str]] = [
             (lambda u: u.send_text("/start"), "Datenschutz"),
             (lambda u: u.press("Mitmachen"), "Gewählt: 0 von 3"),
@@ -232,6 +249,105 @@ class Population:
 
 def _press(title: str) -> Action:
     return lambda u: u.press(title)
+
+
+# --------------------------------------------------------------------------- the recorded walk
+
+STEP_NAMES = (
+    "start",
+    "consent",
+    "topic 1",
+    "topic 2",
+    "topic 3",
+    "next",
+    "idea",
+    "idea's topic",
+    "submit",
+)
+QUIET = 0.3  # recording: a step is over when no call came for this long
+
+
+@dataclass
+class Walk:
+    """One citizen's dialog as the emulator recorded it: per update, the Bot API calls the bot
+    made for it, in order, with the ids that differ per citizen as placeholders ("$chat",
+    "$query", "$sent:K" for the K-th message sent to the citizen); and the choices made."""
+
+    topics: tuple[str, ...]
+    impulse: str
+    steps: list[list[dict[str, Any]]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topics": list(self.topics), "impulse": self.impulse, "steps": self.steps}
+
+    @property
+    def calls(self) -> int:
+        return sum(len(step) for step in self.steps)
+
+    def where_calls_go(self) -> dict[str, list[str]]:
+        """Per step, its calls' methods in order."""
+        return {
+            name: [call["method"] for call in step]
+            for name, step in zip(STEP_NAMES, self.steps, strict=True)
+        }
+
+    def differences(self, other: Walk) -> list[str]:
+        """Where another walk's calls differ from this one's (methods, fields and values)."""
+        found = []
+        for name, mine, theirs in zip(STEP_NAMES, self.steps, other.steps, strict=True):
+            if mine != theirs:
+                found.append(f"{name}: {mine} != {theirs}")
+        return found
+
+
+async def record_walk(population: Population) -> Walk:
+    """One lone citizen's whole dialog, each step given time to finish (QUIET), its calls taken
+    from the emulator's call log."""
+    emu = population.emu
+    citizen = population.new()
+    user_id = citizen.user.id
+    raw: list[list[ApiCall]] = []
+    for _ in STEP_NAMES:
+        first = len(emu.api_calls)
+        await asyncio.wait_for(citizen.send(None), STEP_TIMEOUT)
+        while True:  # the step's calls after its last reply (an answer to the press, say)
+            await asyncio.sleep(QUIET / 3)
+            mine = [c for c in emu.api_calls[first:] if c.method != "getUpdates"]
+            if not mine or time.monotonic() - mine[-1].time > QUIET:
+                break
+        raw.append(mine)
+    population.finish(citizen)
+    sent = {
+        m.message_id: f"$sent:{k}"
+        for k, m in enumerate(emu.chat_messages(user_id, include_deleted=True))
+    }
+    queries: set[str] = set()
+    steps = []
+    for calls in raw:
+        step = []
+        for call in calls:
+            params = dict(call.params)
+            if params.get("chat_id") == user_id:
+                params["chat_id"] = "$chat"
+            if "message_id" in params and params.get("chat_id") == "$chat":
+                params["message_id"] = sent[params["message_id"]]
+            if "callback_query_id" in params:
+                queries.add(params["callback_query_id"])
+                params["callback_query_id"] = "$query"
+            if _holds(params, {user_id, *queries}):
+                raise RuntimeError(f"a citizen's id left in a recorded call: {params}")
+            step.append({"method": call.method, "params": params})
+        steps.append(step)
+    return Walk(citizen.topics, citizen.impulse, steps)
+
+
+def _holds(value: object, ids: set[int | str]) -> bool:
+    """Whether a recorded value holds one of these ids (as a value, not inside a text)."""
+    if isinstance(value, dict):
+        return any(_holds(v, ids) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds(v, ids) for v in value)
+    return isinstance(value, int | str) and value in ids
 
 
 # --------------------------------------------------------------------------- processes
@@ -673,21 +789,173 @@ async def postgres_reachable(admin_url: str) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- round trips
+
+
+class RoundTripCounter:
+    """A TCP proxy between the bot and PostgreSQL that counts round trips: a round trip is the
+    server's answer to what the client sent since the server last spoke (pipelined statements
+    sent together count once, as they cost one wait). Each round trip is labelled with the first
+    statement the client sent for it (read from the wire protocol's Query, Parse and Bind
+    messages), so a step's round trips can be told apart."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.round_trips = 0
+        self.labels: Counter[str] = Counter()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        wire = _Frontend()
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, up: bool) -> None:
+            try:
+                while data := await source.read(65536):
+                    if up:
+                        wire.feed(data)
+                    elif wire.asked:
+                        self.round_trips += 1
+                        self.labels[wire.label or "?"] += 1
+                        wire.asked, wire.label = False, None
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        for task in (
+            asyncio.create_task(pump(reader, upstream_writer, True)),
+            asyncio.create_task(pump(upstream_reader, writer, False)),
+        ):
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+class _Frontend:
+    """What a PostgreSQL client sent: enough of the wire protocol to name the statements."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.started = False  # past the untyped start-up (and SSL request) messages
+        self.asked = False
+        self.label: str | None = None
+        self.prepared: dict[bytes, str] = {}
+
+    def feed(self, data: bytes) -> None:
+        self.asked = True
+        self.buffer += data
+        while True:
+            head = 0 if not self.started else 1
+            if len(self.buffer) < head + 4:
+                return
+            length = int.from_bytes(self.buffer[head : head + 4], "big")
+            if len(self.buffer) < head + length:
+                return
+            kind, body = self.buffer[:head], self.buffer[head + 4 : head + length]
+            self.buffer = self.buffer[head + length :]
+            if not self.started:
+                # The SSL request (80877103) is followed by the real start-up message.
+                self.started = body[:4] != (80877103).to_bytes(4, "big")
+                continue
+            statement = None
+            if kind == b"Q":
+                statement = body.split(b"\0", 1)[0].decode(errors="replace")
+            elif kind == b"P":
+                name, query = body.split(b"\0", 2)[:2]
+                statement = self.prepared[name] = query.decode(errors="replace")
+            elif kind == b"B":
+                statement = self.prepared.get(body.split(b"\0", 2)[1], "?")
+            if statement is not None and self.label is None:
+                self.label = " ".join(statement.split())[:70]
+
+
+async def postgres_round_trips(
+    emu: BenchEmulator, admin_url: str, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    """Round trips to PostgreSQL per update, counted by a proxy in a run of its own (the proxy
+    costs time, so the loads above do not go through it): a lone citizen's walk, step by step,
+    and a closed loop of `args.citizens` citizens, each less what the idle bot makes in as much
+    time (its periodic sweeps and cache refreshes)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(await fresh_postgres(admin_url, "dialogbot_bench_rt"))
+    counter = RoundTripCounter(url.host or "127.0.0.1", url.port or 5432)
+    port = await counter.start()
+    proxied = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    population = Population(emu, 40_000_000, seed=4)
+    bot = await start_bot(emu, proxied, workdir / "bot-rt.log")
+    loop = asyncio.get_running_loop()
+    try:
+        await population.run_dialog(population.new(), None, keep=True)  # warm-up
+        await asyncio.sleep(1)
+        before, started = counter.round_trips, loop.time()
+        await asyncio.sleep(3)
+        idle_per_s = (counter.round_trips - before) / (loop.time() - started)
+        citizen = population.new()
+        by_step: dict[str, float] = {}
+        labels_before = Counter(counter.labels)
+        for name in STEP_NAMES:
+            before, started = counter.round_trips, loop.time()
+            await asyncio.wait_for(citizen.send(None), STEP_TIMEOUT)
+            await asyncio.sleep(QUIET)
+            idle = idle_per_s * (loop.time() - started)
+            by_step[name] = round(max(counter.round_trips - before - idle, 0), 1)
+        population.finish(citizen)
+        statements = counter.labels - labels_before
+        before = counter.round_trips
+        loaded = await closed_loop(population, args.citizens, args.seconds, args.warmup)
+        counted = counter.round_trips - before - idle_per_s * (args.seconds + args.warmup)
+        # The closed loop counts updates in its measured window only; round trips were counted
+        # over warm-up and window: scale by the window's share of the updates.
+        updates = loaded["updates"] * (args.seconds + args.warmup) / args.seconds
+    finally:
+        await bot.stop()
+        await counter.stop()
+        await drop_postgres(admin_url, "dialogbot_bench_rt")
+    return {
+        "idle_round_trips_per_s": round(idle_per_s, 1),
+        "lone_walk_by_step": by_step,
+        "lone_walk_per_update": round(sum(by_step.values()) / len(by_step), 2),
+        "lone_walk_statements": dict(statements.most_common()),
+        "closed_loop_citizens": args.citizens,
+        "closed_loop_updates_per_s_through_proxy": loaded["updates_per_s"],
+        "closed_loop_per_update": round(counted / max(updates, 1), 2),
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
 async def bot_loads(
     emu: BenchEmulator, database_url: str, args: argparse.Namespace, log: Path, first_id: int
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Walk]:
     population = Population(emu, first_id, seed=first_id)
     bot = await start_bot(emu, database_url, log)
     errors_before = len(emu.errors)
     profiler = None
     try:
-        # Warm up (and learn the expected calls of one dialog from a lone citizen).
-        await population.run_dialog(population.new(), None, keep=True)
+        # Warm up: a lone citizen's walk, recorded (and the expected calls of one dialog).
+        walk = await record_walk(population)
         if args.profile:
-            profiler = await start_profiler(bot.pid, args.profile, args.seconds + args.warmup)
+            output = args.profile  # PostgreSQL's beside SQLite's: bot.txt, bot-postgresql.txt
+            if not database_url.startswith("sqlite"):
+                output = output.with_stem(output.stem + "-postgresql")
+            profiler = await start_profiler(bot.pid, output, args.seconds + args.warmup)
         saturation = await closed_loop(population, args.citizens, args.seconds, args.warmup, bot)
         if profiler is not None:
             await profiler.wait()
@@ -697,7 +965,7 @@ async def bot_loads(
     finally:
         await bot.stop()
     database = await check_database(database_url, population)
-    return {
+    result = {
         "saturation": saturation,
         "open_loop": opened,
         "rss_mb_after": rss,
@@ -706,7 +974,42 @@ async def bot_loads(
         "examples": (population.lost + population.mismatched)[:5],
         "api_errors": emu.errors[errors_before:][:20],
         "calls_per_dialog": dict(population.expected_methods or {}),
+        "calls_per_dialog_total": walk.calls,
+        "calls_by_step": walk.where_calls_go(),
         "database_check": database,
+    }
+    return result, walk
+
+
+async def same_calls_floor(
+    emu: BenchEmulator, walk: Walk, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    """Stock aiogram making the recorded walk's calls (echo_bot.py --walk) at saturation: the
+    same closed loop as our bot's, its citizens making the walk's choices."""
+    path = workdir / "walk.json"
+    path.write_text(json.dumps(walk.to_json(), ensure_ascii=False))
+    env = {"DIALOGBOT_TOKEN": TOKEN, "DIALOGBOT_API_BASE": emu.base_url}
+    script = str(ROOT / "benchmarks" / "echo_bot.py")
+    process = await start_process(emu, [script, "--walk", str(path)], env, workdir / "same.log")
+    population = Population(emu, 30_000_000, seed=3, walk=walk)
+    errors_before = len(emu.errors)
+    try:
+        # Warm up, and check that the floor makes the calls it should.
+        replayed = await record_walk(population)
+        saturation = await closed_loop(
+            population, args.citizens, args.seconds, args.warmup, process
+        )
+    finally:
+        await process.stop()
+    differences = walk.differences(replayed)
+    return {
+        "saturation": saturation,
+        "same_calls_as_recorded": not differences,
+        "differences": differences[:3],
+        "calls_per_dialog_total": replayed.calls,
+        "lost_answers": len(population.lost),
+        "dialogs_with_wrong_calls": len(population.mismatched),
+        "api_errors": emu.errors[errors_before:][:20],
     }
 
 
@@ -723,7 +1026,7 @@ async def start_profiler(pid: int, output: Path, seconds: float) -> asyncio.subp
         "--rate",
         "200",
         "--format",
-        "speedscope" if output.suffix == ".json" else "flamegraph",
+        {".json": "speedscope", ".txt": "raw"}.get(output.suffix, "flamegraph"),
         "--output",
         str(output),
         stdout=asyncio.subprocess.DEVNULL,
@@ -753,7 +1056,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     await emu.start()
     try:
         if args.only_sqlite:
-            args.skip_echo, args.memory_citizens, args.postgres = True, 0, ""
+            args.skip_floors, args.memory_citizens, args.postgres = True, 0, ""
         if args.only_memory:
             summary["memory"] = await memory_run(
                 emu,
@@ -763,18 +1066,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 workdir / "memory.log",
             )
             return summary
-        if not args.skip_echo:
+        sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        summary["sqlite"], walk = await bot_loads(
+            emu, sqlite_url, args, workdir / "bot.log", 10_000_000
+        )
+        print("sqlite:", json.dumps(summary["sqlite"]), file=sys.stderr)
+        if not args.skip_floors:
+            summary["same_calls_floor"] = await same_calls_floor(emu, walk, args, workdir)
+            print("same-calls floor:", json.dumps(summary["same_calls_floor"]), file=sys.stderr)
             summary["echo_floor"] = await echo_floor(
                 emu, args.citizens, args.seconds, args.warmup, workdir / "echo.log"
             )
             print("echo floor:", json.dumps(summary["echo_floor"]), file=sys.stderr)
-        sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
-        summary["sqlite"] = await bot_loads(emu, sqlite_url, args, workdir / "bot.log", 10_000_000)
-        print("sqlite:", json.dumps(summary["sqlite"]), file=sys.stderr)
-        floor = summary.get("echo_floor", {}).get("updates_per_s")
-        if floor:
-            ours = summary["sqlite"]["saturation"]["updates_per_s"]
-            summary["sqlite"]["ratio_to_echo_floor"] = round(ours / floor, 3)
         if args.memory_citizens:
             memory_url = f"sqlite+aiosqlite:///{workdir / 'memory.sqlite3'}"
             summary["memory"] = await memory_run(
@@ -784,21 +1087,56 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if args.postgres and await postgres_reachable(args.postgres):
             url = await fresh_postgres(args.postgres, "dialogbot_bench")
             try:
-                summary["postgresql"] = await bot_loads(
+                summary["postgresql"], pg_walk = await bot_loads(
                     emu, url, args, workdir / "bot-pg.log", 20_000_000
                 )
             finally:
                 await drop_postgres(args.postgres, "dialogbot_bench")
-            if floor:
-                ours = summary["postgresql"]["saturation"]["updates_per_s"]
-                summary["postgresql"]["ratio_to_echo_floor"] = round(ours / floor, 3)
+            summary["postgresql"]["same_methods_as_on_sqlite"] = (
+                walk.where_calls_go() == pg_walk.where_calls_go()
+            )
+            summary["postgresql"]["round_trips"] = await postgres_round_trips(
+                emu, args.postgres, args, workdir
+            )
+            print("round trips:", json.dumps(summary["postgresql"]["round_trips"]), file=sys.stderr)
         elif args.postgres:
             summary["postgresql"] = f"skipped: no PostgreSQL at {args.postgres}"
+        summary["ratios"] = ratios(summary)
     finally:
         await emu.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return summary
+
+
+def ratios(summary: dict[str, Any]) -> dict[str, Any]:
+    """Ours over each floor, by updates/s at saturation and by the bot process's CPU time per
+    update (steadier where others share the machine): 1.0 means as fast as that floor."""
+    floors = {
+        "same_calls": summary.get("same_calls_floor", {}).get("saturation", {}),
+        "echo": summary.get("echo_floor", {}),
+    }
+    found: dict[str, Any] = {}
+    for database in ("sqlite", "postgresql"):
+        ours = summary.get(database)
+        if not isinstance(ours, dict):
+            continue
+        rate, cpu = ours["saturation"]["updates_per_s"], ours["saturation"]["bot_cpu_ms_per_update"]
+        for name, floor in floors.items():
+            if floor.get("updates_per_s"):
+                found[f"{database}_ratio_{name}"] = round(rate / floor["updates_per_s"], 3)
+                found[f"{database}_ratio_{name}_by_cpu"] = round(
+                    floor["bot_cpu_ms_per_update"] / max(cpu, 1e-9), 3
+                )
+    if isinstance(summary.get("postgresql"), dict) and "sqlite" in summary:
+        found["postgresql_to_sqlite"] = round(
+            summary["postgresql"]["saturation"]["updates_per_s"]
+            / summary["sqlite"]["saturation"]["updates_per_s"],
+            3,
+        )
+    if "sqlite" in summary:
+        found["calls_per_dialog"] = summary["sqlite"]["calls_per_dialog_total"]
+    return found
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -814,7 +1152,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--memory-citizens", type=int, default=1000, help="memory run: dialogs (0: skip)"
     )
-    parser.add_argument("--skip-echo", action="store_true", help="do not measure the floor")
+    parser.add_argument(
+        "--skip-floors",
+        action="store_true",
+        help="measure neither the same-calls nor the echo floor",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="shorter: 5 s measured after 2 s of warm-up, open loops of 5 s, no memory run",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("DIALOGBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1/test"),
@@ -822,14 +1169,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, help="also write the JSON summary here")
     parser.add_argument(
-        "--profile", type=Path, help="py-spy the bot during the closed loop (.svg or .json)"
+        "--profile",
+        type=Path,
+        help="py-spy the bot during each closed loop (.svg, .json or .txt: collapsed stacks)",
     )
     parser.add_argument("--only-sqlite", action="store_true", help="skip echo, memory and PG")
     parser.add_argument(
         "--only-memory", action="store_true", help="only the memory run (--memory-citizens)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.warmup, args.open_seconds, args.pg_open_seconds = 5, 2, 5, 5
+        args.memory_citizens = 0
+    return args
 
 
 if __name__ == "__main__":
@@ -837,5 +1190,6 @@ if __name__ == "__main__":
     result = asyncio.run(main(arguments))
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
+    print("ratios:", json.dumps(result.get("ratios", {})), file=sys.stderr)
     if arguments.output:
         arguments.output.write_text(text + "\n")
