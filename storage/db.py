@@ -44,7 +44,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngine:
+def _sqlite_engine(
+    url: str, *, writer: bool, inline: bool = False, on_loop: bool = True
+) -> AsyncEngine:
+    """`on_loop` False: the writer on aiosqlite's own thread ([tuning] sqlite_writer off)."""
     options: dict[str, Any] = {
         "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         # Logged errors name the statement, never its values (Telegram ids, texts).
@@ -55,7 +58,7 @@ def _sqlite_engine(url: str, *, writer: bool, inline: bool = False) -> AsyncEngi
         # inline readers, as an ORM session holds its connection while it closes.
         options.update(pool_size=1 if writer else 3, max_overflow=0, pool_timeout=60)
         path = make_url(url).database
-        if path and path != ":memory:":
+        if path and path != ":memory:" and on_loop:
             options["async_creator"] = inline_connector(path, SQLITE_BUSY_TIMEOUT_MS / 1000)
     else:
         # Long reads (digests, exports, statistics) on threads; not closed and reopened.
@@ -93,15 +96,25 @@ class Database:
         *,
         connect_timeout: float = CONNECT_TIMEOUT,
         command_timeout: float | None = COMMAND_TIMEOUT,
+        inline_sqlite: bool = True,
+        group_commit: bool = True,
     ) -> None:
-        """`command_timeout` None: statements may take as long as they take (migrations)."""
+        """`command_timeout` None: statements may take as long as they take (migrations).
+
+        `inline_sqlite` ([tuning] sqlite_writer): SQLite's writer and point reads on the event
+        loop's own thread; False: on aiosqlite's threads, as stock. `group_commit` ([tuning]
+        group_commit): False gives every `run_write_grouped` a transaction of its own."""
         self.url = url
         self.is_sqlite = is_sqlite(url)
         if self.is_sqlite:
             create_private_file(make_url(url).database)
-            self.write_engine = _sqlite_engine(url, writer=True)
+            self.write_engine = _sqlite_engine(url, writer=True, on_loop=inline_sqlite)
             self.read_engine = _sqlite_engine(url, writer=False)
-            self.lookup_engine = _sqlite_engine(url, writer=False, inline=True)
+            self.lookup_engine = (
+                _sqlite_engine(url, writer=False, inline=True)
+                if inline_sqlite
+                else self.read_engine
+            )
         else:
             self.write_engine = create_async_engine(
                 url,
@@ -115,7 +128,7 @@ class Database:
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._lookups = async_sessionmaker(self.lookup_engine, expire_on_commit=False)
-        self._group = GroupCommit(lambda: self.write_engine.sync_engine)
+        self._group = GroupCommit(lambda: self.write_engine.sync_engine) if group_commit else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -147,6 +160,8 @@ class Database:
         """Like `run_write`, but sharing one transaction with the other small writes handed in
         during the same turn of the event loop (storage/group_commit.py). Returns after the
         COMMIT that holds this write; a failing write fails alone."""
+        if self._group is None:
+            return await self.run_write(work)
         return await self._group.run(work)
 
     async def run_read(self, work: Callable[[Connection], T]) -> T:

@@ -13,6 +13,8 @@ transaction, so one bad write only fails its own caller. If the database could n
 for one timeout after another. Writes therefore must be plain
 functions of the connection, safe to run again after a rollback (they are: a few Core
 statements each).
+
+`[tuning] group_commit = false`: storage.db.Database gives each write its own transaction.
 """
 
 from __future__ import annotations

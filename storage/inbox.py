@@ -2,6 +2,8 @@
 
 An update is `pending` until its handler finished, then `done` with its payload dropped (the raw
 update holds Telegram ids and names; it is kept no longer than needed to finish handling it).
+The payload is the update's JSON as it was received (`record` takes it as text): no model
+validates the update and dumps it again for the inbox (bot/telegram/pipeline.py).
 Payloads live in their own table and are deleted, not blanked: SQLite reuses the pages of
 deleted rows, where blanked ones left the file growing by kilobytes per update (migration 0006).
 

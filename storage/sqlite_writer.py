@@ -16,6 +16,9 @@ The price: this process must be the only one writing to the file for long. Anoth
 holding the lock makes BEGIN IMMEDIATE wait on the busy timeout with the loop stopped; short
 maintenance (`dialogbot db upgrade`, an export) is fine, a second bot instance is not (use
 PostgreSQL for that, docs/scaling.md).
+
+`[tuning] sqlite_writer = false`: storage.db.Database keeps aiosqlite's own threads for the
+writer and the point reads as well.
 """
 
 from __future__ import annotations

@@ -13,8 +13,50 @@ import pytest
 
 from bot.emulator.server import BotApiEmulator
 from tests import postgres, redis_server
-from tests.harness import TOKEN, Harness, RunningBot, make_settings
+from tests.harness import SESSION_KINDS, TOKEN, Harness, RunningBot, make_settings, use_session
 from tests.postgres import PostgresServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "both_sessions: runs once more with aiogram's stock Bot API session ([tuning]"
+        " lean_session = false; on SQLite, and not for slow tests)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_sessions` runs with the lean and with the stock session."""
+    if "session_kind" not in metafunc.fixturenames:
+        return
+    definition = metafunc.definition
+    if definition.get_closest_marker("both_sessions") and not definition.get_closest_marker("slow"):
+        metafunc.parametrize("session_kind", SESSION_KINDS, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The session does not depend on the database: the stock session's run is on SQLite."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        stock_on_postgres = (
+            params.get("session_kind") == "stock" and params.get("database_url") == "postgresql"
+        )
+        (dropped if stock_on_postgres else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def session_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The Bot API session `make_settings` gives the bot ("lean" unless parametrized)."""
+    kind = str(getattr(request, "param", "lean"))
+    use_session(kind)
+    try:
+        yield kind
+    finally:
+        use_session("lean")
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,19 @@ def fast_config(directory: Path, **database: float) -> Path:
     return path
 
 
+# The Bot API session of the bots built by `make_settings` ([tuning] lean_session): "lean",
+# or "stock" in the second run of a test marked `both_sessions` (tests/conftest.py).
+SESSION_KINDS = ("lean", "stock")
+_session_kind = "lean"
+
+
+def use_session(kind: str) -> None:
+    """From now on `make_settings` builds bots with this Bot API session."""
+    global _session_kind
+    assert kind in SESSION_KINDS, kind
+    _session_kind = kind
+
+
 def make_settings(base_url: str, database_url: str, **overrides: Any) -> Settings:
     env = {
         "DIALOGBOT_TOKEN": TOKEN,
@@ -54,6 +67,7 @@ def make_settings(base_url: str, database_url: str, **overrides: Any) -> Setting
     settings = settings.with_overrides(poll_seconds=1)
     # A crashed instance's updates are taken over at once (tests/test_outage.py has the grace).
     settings = settings.with_overrides(database=replace(settings.database, takeover_grace=0))
+    settings = settings.with_overrides(lean_session=_session_kind == "lean")
     return settings.with_overrides(**overrides) if overrides else settings
 
 

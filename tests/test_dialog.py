@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.domain.clock import system_clock
@@ -14,6 +15,9 @@ from bot.domain.pseudonym import pseudonym_for
 from bot.ops.export import snapshot
 from storage.models import ConversationState, Impulse, Participant, ReplyAddress, Vote
 from tests.harness import Harness
+
+# Also with aiogram's stock Bot API session (tests/conftest.py).
+pytestmark = pytest.mark.both_sessions
 
 BIG_ID = 8_000_000_000  # above 2^32: Telegram ids are 64-bit
 

@@ -20,6 +20,9 @@ from bot.telegram.resilience import RetryPolicy
 from storage.models import InboxUpdate, Vote
 from tests.harness import Harness, RunningBot, make_settings
 
+# Also with aiogram's stock Bot API session (tests/conftest.py).
+pytestmark = pytest.mark.both_sessions
+
 SORRY = "etwas schiefgegangen"
 MODERATOR = 900_042
 

@@ -26,6 +26,9 @@ from tests.digest_support import FakeClock
 from tests.harness import Citizen, Harness, RunningBot, make_settings
 from tests.test_languages import walk
 
+# Also with aiogram's stock Bot API session (tests/conftest.py).
+pytestmark = pytest.mark.both_sessions
+
 MOD_A, MOD_B = 900_001, 8_000_000_777
 NAMES = {MOD_A: "Anna", MOD_B: "Bernd"}  # the moderators' first names on Telegram
 

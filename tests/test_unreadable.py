@@ -293,9 +293,13 @@ def message_id_unreadable(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.both_sessions
 @pytest.mark.parametrize("mangle", [origin_of_a_new_kind, message_id_unreadable])
 async def test_a_sent_message_whose_answer_does_not_read_is_not_sent_again_nor_apologised_for(
-    harness: Harness, caplog: pytest.LogCaptureFixture, mangle: Callable[[Any], Any]
+    harness: Harness,
+    caplog: pytest.LogCaptureFixture,
+    mangle: Callable[[Any], Any],
+    session_kind: str,
 ) -> None:
     caplog.set_level(logging.INFO)
     dora = harness.citizen(7306)
@@ -304,7 +308,10 @@ async def test_a_sent_message_whose_answer_does_not_read_is_not_sent_again_nor_a
     texts = sent_texts(harness.emulator, dora.user)
     assert len(texts) == 1 and "Datenschutz" in texts[0]  # sent once, no apology
     assert [c.fault for c in harness.emulator.calls_to("sendMessage")] == ["raw answer"]
-    assert "sendMessage succeeded" in caplog.text
+    # The lean session (bot/telegram/session.py) does not read the echoed message's origin at
+    # all; what it reads (the id) or what the stock session validates is read leniently.
+    if session_kind == "stock" or mangle is message_id_unreadable:
+        assert "sendMessage succeeded" in caplog.text
     await dora.press("Mitmachen")  # and the dialog goes on
     assert "Gewählt: 0 von 3" in dora.last_text
     assert not [t for t in sent_texts(harness.emulator, dora.user) if SORRY in t]

@@ -379,8 +379,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # before anything else imports it: about 100 MB less (bot/telegram/lean_aiogram.py)
-    import_aiogram()
     from storage.outage import DatabaseUnreachable
 
     quiet = getattr(args, "quiet", False)
@@ -389,6 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact = RedactTokens().redact
     try:
         settings = load_settings(args.config)
+        if settings.tuning.lean_aiogram:
+            # Before anything imports it (the settings do not): about 100 MB less
+            # (bot/telegram/lean_aiogram.py). Off: aiogram builds every model at import.
+            import_aiogram()
         redact = RedactTokens(settings.secret_values()).redact
         # Mask the configured token and secrets themselves, not only what looks like a token.
         configure_logging(
@@ -399,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(event_loop.run(args.handler(settings, args)))
     except ConfigError as exc:
+        import_aiogram()  # no settings to say otherwise: the default, lean_aiogram on
         if args.command == "doctor":
             return doctor_config_failure(ConfigError(redact(str(exc))), args)
         print(f"dialogbot: {redact(str(exc))}", file=sys.stderr)

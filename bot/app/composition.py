@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import DEFAULT_DESTINY
 from aiogram.utils.i18n import I18n
@@ -31,12 +29,7 @@ from bot.domain.clock import Clock, system_clock
 from bot.domain.digests import DigestService
 from bot.domain.incidents import Incidents
 from bot.domain.pseudonym import keyed_hash
-from bot.telegram.client import (
-    CommitBeforeSending,
-    KeepResponseModels,
-    ReadWhatWasSent,
-    loads_answer,
-)
+from bot.telegram.client import CommitBeforeSending, KeepResponseModels, ReadWhatWasSent
 from bot.telegram.i18n import build_i18n
 from bot.telegram.language import LOCALE_DESTINY
 from bot.telegram.reachability import Reachability
@@ -49,6 +42,7 @@ from bot.telegram.resilience import (
     RevokedToken,
     SettledCalls,
 )
+from bot.telegram.session import bot_api_session
 from storage.db import Database
 from storage.fsm import SqlStorage
 from storage.inbox import instance_name
@@ -96,6 +90,8 @@ class Dependencies:
             settings.database_url,
             connect_timeout=settings.database.connect_timeout,
             command_timeout=settings.database.command_timeout,
+            inline_sqlite=settings.tuning.sqlite_writer,
+            group_commit=settings.tuning.group_commit,
         )
         i18n = build_i18n(settings.default_locale)
         reachability = Reachability(ReplyAddresses(database), settings.secret)
@@ -158,11 +154,8 @@ def build_bot(
     """The one Bot, with its session's middlewares from the outermost to the innermost."""
     bot = Bot(
         token=settings.require_token(),
-        session=AiohttpSession(
-            api=TelegramAPIServer.from_base(settings.api_base),
-            json_loads=loads_answer,
-            timeout=settings.request_timeout,
-        ),
+        # JSON requests, answers read as far as the bot reads them ([tuning] lean_session).
+        session=bot_api_session(settings),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
     bot.session.middleware(KeepResponseModels())

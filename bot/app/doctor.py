@@ -336,8 +336,8 @@ async def _redis(settings: Settings, options: DoctorOptions, found: _Found) -> N
 
 async def _telegram(settings: Settings, options: DoctorOptions, found: _Found) -> None:
     from aiogram import Bot
-    from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.client.telegram import TelegramAPIServer
+
+    from bot.telegram.session import bot_api_session
 
     if not settings.token:
         found.add(
@@ -349,10 +349,7 @@ async def _telegram(settings: Settings, options: DoctorOptions, found: _Found) -
         return
     bot = Bot(
         token=settings.token,
-        session=AiohttpSession(
-            api=TelegramAPIServer.from_base(settings.api_base),
-            timeout=min(settings.request_timeout, _TIMEOUT),
-        ),
+        session=bot_api_session(settings, timeout=min(settings.request_timeout, _TIMEOUT)),
     )
     try:
         if not await _token(bot, settings, found):

@@ -205,7 +205,8 @@ class Application:
         dispatcher.shutdown.register(ratings.consensus.close)  # a refresh in flight stops
         dispatcher.shutdown.register(limiter.close)
         dispatcher.shutdown.register(flood_gate.close)
-        run_sync_filters_inline(dispatcher)
+        if settings.tuning.dispatcher:  # else aiogram runs them on worker threads, as stock
+            run_sync_filters_inline(dispatcher)
         set_aside = SetAside(database)
         # One inbox under the process's one name: the pipeline's, which housekeeping trims.
         inbox = Inbox(database, deps.owner, takeover_grace=settings.database.takeover_grace)

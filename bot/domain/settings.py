@@ -143,19 +143,22 @@ class RatingsPolicy:
 class TuningPolicy:
     """Switches for the performance work that reaches into libraries ([tuning] in the config).
 
-    All on by default. Declared and checked; no code reads them yet, so each optimisation
-    stays in effect whatever the value (config.example.toml says so to the operator).
+    All on by default. Each turned off takes the library's stock path (tests/test_tuning.py);
+    the code each one switches names it.
     """
 
-    # Import aiogram's Bot API types lazily (bot/telegram/lean_aiogram.py).
+    # aiogram's Bot API models built on first use, not at import (bot/telegram/lean_aiogram.py,
+    # called by `dialogbot` once the settings are read).
     lean_aiogram: bool = True
-    # Dispatch an update straight to the handler that takes it (bot/telegram/dispatching.py).
+    # aiogram's synchronous filters run on the event loop, not on worker threads
+    # (bot/telegram/dispatching.py).
     dispatcher: bool = True
-    # SQLite statements on the event loop's own thread (storage/sqlite_writer.py).
+    # SQLite's writer and point reads on the event loop's own thread (storage/sqlite_writer.py).
     sqlite_writer: bool = True
     # Commits of one turn of the event loop written together (storage/group_commit.py).
     group_commit: bool = True
-    # The Bot API session that decodes only what the bot reads.
+    # Bot API calls as orjson bodies, answers read only as far as the bot reads them
+    # (bot/telegram/session.py).
     lean_session: bool = True
 
 
@@ -241,7 +244,11 @@ class Settings:
         return self.token
 
     def with_overrides(self, **changes: Any) -> Settings:
-        """A copy with these fields changed; `token` and `secret` are accepted as plain text."""
+        """A copy with these fields changed; `token` and `secret` are accepted as plain text,
+        and a [tuning] switch by its name (`lean_session=False`)."""
+        switches = {name: changes.pop(name) for name in TUNING_SWITCHES if name in changes}
+        if switches:
+            changes["tuning"] = replace(changes.get("tuning", self.tuning), **switches)
         if "token" in changes:
             token = changes.pop("token")
             changes["bot_token"] = SecretStr(token) if token is not None else None

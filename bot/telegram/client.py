@@ -7,12 +7,9 @@ next call of that method rebuilds its validation schema, about 5 ms of CPU: unde
 a tenth of the bot's time (benchmarks/README.md). This request middleware keeps one strong
 reference per method type, so each schema is built once per process.
 
-Telegram answers every sent or edited message with the whole message, keyboard included, and
-aiogram validates all of it: the topics keyboard's twenty buttons are twenty more pydantic
-models, each with its own before-validator and private attributes, for an answer nobody reads
-(174 against 51 µs per call without them; benchmarks/README.md). `loads_answer` drops the echoed
-keyboard before validation: a `Message` returned by a call has `reply_markup=None`. Updates are
-not touched (their result is a list), so a pressed button's message keeps its keyboard.
+How an answer is parsed is the session's business (bot/telegram/session.py): the lean session
+reads a sent message's id without validating the rest and leaves everything else to aiogram's
+validation, which these middlewares make cheaper (`KeepResponseModels`) and more forgiving.
 
 `ReadWhatWasSent`: an `ok: true` answer whose result the models reject (a newer Bot API's
 union value in the echoed message, say) still means the call succeeded. Sending it again would
@@ -25,7 +22,6 @@ as sent. It is told apart by the error's `original` (a pydantic ValidationError 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -45,15 +41,6 @@ from bot.telegram.lenient import problems_of, read_leniently
 log = logging.getLogger(__name__)
 
 _RESPONSE_MODELS: dict[type[Any], type[Any]] = {}
-
-
-def loads_answer(content: str) -> Any:
-    """The session's JSON decoder: a Bot API answer, without the keyboard a message echoes."""
-    answer = json.loads(content)
-    result = answer.get("result") if isinstance(answer, dict) else None
-    if isinstance(result, dict):
-        result.pop("reply_markup", None)
-    return answer
 
 
 def keep_response_model(method: type[TelegramMethod[Any]]) -> None:

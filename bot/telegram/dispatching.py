@@ -4,7 +4,8 @@ aiogram 3.31 awaits every filter that is not a coroutine function through `async
 (aiogram/dispatcher/event/handler.py, `CallableObject.call`). That includes every magic filter
 (`F.text`, `F.chat.type == ...`): each check of one attribute became a trip to a worker thread
 and back, with its GIL hand-over, a few times per update (benchmarks/README.md). Those filters
-are pure and take microseconds, so they are run inline here instead.
+are pure and take microseconds, so they are run inline here instead (bot/app/runtime.py,
+unless `[tuning] dispatcher = false`).
 """
 
 from __future__ import annotations

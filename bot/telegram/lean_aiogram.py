@@ -15,8 +15,9 @@ Two things stand in the way, and both are handled here, only while aiogram is im
   `Message`, `Default`, ...). A deferred build looks them up in the model's module instead, so
   those names are added to the modules of `aiogram.types` and `aiogram.methods` where missing.
 
-`import_aiogram()` must run before anything else imports aiogram: `dialogbot` (bot/app/cli.py)
-and the tests (tests/conftest.py) call it first. If aiogram is already imported it does
+`import_aiogram()` must run before anything else imports aiogram: `dialogbot` (bot/app/cli.py,
+once the settings are read, unless `[tuning] lean_aiogram = false`) and the tests
+(tests/conftest.py) call it first. If aiogram is already imported it does
 nothing; the models then work as usual, only built eagerly. tests/test_lean_aiogram.py builds
 every aiogram model this way, so a new aiogram or pydantic release that breaks it fails there.
 """

@@ -23,10 +23,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
@@ -127,31 +128,44 @@ class UpdatePipeline:
         self._database = Outage("handling updates", log)
 
     async def accept(self, updates: Iterable[Update]) -> int:
-        """Record then schedule; returns how many were new. Safe to confirm afterwards."""
-        return len(await self._accept(list(updates)))
+        """Record then schedule; returns how many were new. Safe to confirm afterwards.
+        For updates built in code (tests, tools): their JSON is the model's."""
+        batch = list(updates)
+        payloads = {u.update_id: u.model_dump_json(exclude_unset=True) for u in batch}
+        return len(await self._accept(batch, payloads))
 
-    async def accept_raw(self, raw_updates: Sequence[Any]) -> int:
+    async def accept_raw(
+        self, raw_updates: Sequence[Any], *, received: Sequence[str] | None = None
+    ) -> int:
         """Updates as Telegram sent them (JSON objects), each read on its own.
 
         What the models reject in part is read leniently (bot/telegram/lenient.py); what still
-        cannot be
-        read is set aside (recorded without its content) and, a button press, answered so the
-        button stops spinning. The rest is accepted in order. Once this returns, everything
-        given is recorded one way or the other: safe to confirm. Returns how many were new.
+        cannot be read is set aside (recorded without its content) and, a button press,
+        answered so the button stops spinning. The rest is accepted in order. Once this
+        returns, everything given is recorded one way or the other: safe to confirm. Returns
+        how many were new.
+
+        The inbox stores each update's JSON as it came: `received`, the body a webhook call
+        carried (one per update), or else the object re-encoded with orjson (a getUpdates
+        batch arrives as one array). Never the model dumped again after validation.
         """
         readable: list[Update] = []
+        payloads: dict[int, str] = {}
         repaired: dict[int, Reading[Update]] = {}
         unreadable: list[tuple[Any, tuple[Problem, ...]]] = []
-        for raw in raw_updates:
+        for index, raw in enumerate(raw_updates):
             reading = read_update(raw, context={"bot": self._bot})
             if reading.value is None:
                 unreadable.append((raw, reading.problems))
                 continue
             readable.append(reading.value)
+            payloads[reading.value.update_id] = (
+                received[index] if received is not None else orjson.dumps(raw).decode()
+            )
             if reading.repaired:
                 repaired[reading.value.update_id] = reading
         new = await self._put_aside(unreadable) if unreadable else 0
-        fresh = await self._accept(readable)
+        fresh = await self._accept(readable, payloads)
         for update_id in fresh:
             if update_id in repaired:
                 with about_update(update_id):
@@ -162,12 +176,13 @@ class UpdatePipeline:
                     )
         return new + len(fresh)
 
-    async def _accept(self, batch: list[Update]) -> list[int]:
+    async def _accept(self, batch: list[Update], payloads: Mapping[int, str]) -> list[int]:
+        """`payloads`: each update's JSON, the text the inbox stores, by update id."""
         if self._gate is not None:
             # Before the inbox write: a dropped press costs neither a row nor a handler.
             batch = [update for update in batch if await self._gate.admits(update)]
-        payloads = [(u.update_id, u.model_dump_json(exclude_unset=True)) for u in batch]
-        fresh = await self._inbox.record(payloads, {u.update_id: ordering_key(u) for u in batch})
+        rows = [(u.update_id, payloads[u.update_id]) for u in batch]
+        fresh = await self._inbox.record(rows, {u.update_id: ordering_key(u) for u in batch})
         unscheduled = set(fresh)
         for update in batch:
             if update.update_id in unscheduled:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import orjson
 from aiogram import Bot
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
@@ -131,10 +131,12 @@ def webhook_routes(
         if not hmac.compare_digest(supplied, expected):
             wrong_secret.count()
             return web.Response(status=401)
+        body = await request.read()
         try:
-            payload = json.loads(await request.read())
-        except (ValueError, RecursionError):
-            # RecursionError: JSON nested a few thousand levels deep, which is no update either.
+            payload = orjson.loads(body)
+        except ValueError:
+            # orjson.JSONDecodeError, a ValueError: also JSON nested over 1024 levels deep, or
+            # text that is not UTF-8, which is no update either.
             payload = None
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             no_update.count()
@@ -146,7 +148,8 @@ def webhook_routes(
                 busy.count()
                 return web.Response(status=503, headers={"Retry-After": RETRY_AFTER})
             try:
-                await app.pipeline.accept_raw([payload])
+                # Stored as it came (bot/telegram/pipeline.py), not as the models dump it.
+                await app.pipeline.accept_raw([payload], received=[body.decode()])
             except Exception as exc:
                 if not is_unreachable(exc):
                     raise
