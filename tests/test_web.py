@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from bot.app import cli
 from bot.app.web_command import WebServer, make_invites, web_app_for
@@ -18,6 +19,7 @@ from bot.domain.clock import system_clock
 from bot.ops.export import full_export, snapshot, to_csv, votes_csv
 from bot.web.identity import client_address
 from storage.db import Database
+from storage.models import ConversationState
 from storage.web import WebInvites
 from tests.harness import ROOT, Harness, RunningBot, make_settings
 from tests.web_client import WebCitizen, browser, served
@@ -100,6 +102,43 @@ async def test_a_web_answer_counts_next_to_a_telegram_answer(
     assert "Trinkbrunnen" in await person.open("/ergebnisse")
     await moderator.send("/stats")
     assert "Telegram 1 · Web 1" in moderator.last_text
+
+
+async def test_a_restart_in_the_middle_keeps_the_draft(h: Harness) -> None:
+    """The place in a half-finished dialog is in the database: the web app started again (or
+    a second instance, both on the same database) continues it; erasure takes it away."""
+    assert h.bot.app is not None
+    async with served(web_app_for(h.bot.app)) as first, browser(first) as before:
+        await before.open()
+        await before.press("consent")
+        await before.press("topics", topic=["gruen", "bildung"])
+        await before.press("impulse", impulse="Mehr Trinkbrunnen in den Parks der Innenstadt.")
+        assert "passt Ihre Idee" in before.now
+        cookies = before.cookies
+    # The first server is gone; a new one, with nothing in memory, serves the same browser.
+    async with served(web_app_for(h.bot.app)) as second, browser(second, cookies) as after:
+        await after.open()
+        # Still choosing the idea's topic, the idea and the two topics kept.
+        assert 'name="action" value="impulse_topic"' in after.page
+        assert "Trinkbrunnen" in after.page
+        data = await (await after.client.get("/daten")).json()
+        assert data["web_dialog"]["step"] == "impulse_topic"
+        assert data["web_dialog"]["selected"] == ["gruen", "bildung"]
+        async with served(web_app_for(h.bot.app)) as third, browser(third, cookies) as other:
+            await other.open()  # a second instance at the same time, the same place
+            await other.press("impulse_topic", topic="gruen")
+        await after.open()
+        assert "Absenden" in after.page and "Trinkbrunnen" in after.now
+        await after.press("submit")
+        assert "Danke! Ihre Stimme ist gespeichert." in after.page
+        exported = await full_export(h.settings, h.bot.app.database, system_clock(), [])
+        assert {v["topic"] for v in exported["votes"]} == {"gruen", "bildung"}
+        assert [i["topic"] for i in exported["impulses"]] == ["gruen"]
+        await after.open("/loeschen")
+        await after.press("erase")
+    async with h.bot.app.database.reading() as session:
+        keys = (await session.execute(select(ConversationState.key))).scalars().all()
+    assert not [k for k in keys if k.startswith("web:")]
 
 
 async def test_a_forged_form_without_csrf_token_is_refused(h: Harness, person: WebCitizen) -> None:
