@@ -42,7 +42,7 @@ from bot.domain.participation import (
 from bot.domain.settings import Settings
 from bot.telegram.i18n import format_moment, format_number, rendering_in
 from bot.telegram.language import language_name, ordered_locales
-from bot.telegram.throttling import MemoryRateLimiter, Verdict
+from bot.telegram.throttling import Verdict, build_rate_limiter
 from bot.web import identity, texts
 from bot.web.identity import COOKIE, COOKIE_MAX_AGE, Visitor
 from bot.web.texts import views
@@ -56,6 +56,9 @@ CHANNEL = "web"
 # Shared addresses (a household, a school, mobile carriers' NAT) carry many people: the
 # per-address bucket is this many times a person's.
 ADDRESS_FACTOR = 10
+# The web chat's buckets, apart from the Telegram ones (their keys are not Telegram ids).
+PEOPLE_NAMESPACE = "dialogbot:web:"
+ADDRESS_NAMESPACE = "dialogbot:web-address:"
 TRANSCRIPT = 8  # earlier messages shown above the current step
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -147,11 +150,11 @@ class WebChat:
     _chart: tuple[float, str, bytes] | None = None
 
     def __post_init__(self) -> None:
-        abuse = self.settings.abuse
-        self.people = MemoryRateLimiter(per_minute=abuse.rate_per_minute, burst=abuse.rate_burst)
-        self.addresses = MemoryRateLimiter(
-            per_minute=abuse.rate_per_minute * ADDRESS_FACTOR,
-            burst=abuse.rate_burst * ADDRESS_FACTOR,
+        # The bot's limiters: in Redis with [scaling] redis_url, so every instance of the web
+        # chat (and a restarted one) counts against the same buckets; else in this process.
+        self.people = build_rate_limiter(self.settings, namespace=PEOPLE_NAMESPACE)
+        self.addresses = build_rate_limiter(
+            self.settings, namespace=ADDRESS_NAMESPACE, scale=ADDRESS_FACTOR
         )
         self.invites = WebInvites(self.database)
         self.drafts = WebDrafts(self.database)
@@ -169,7 +172,12 @@ class WebChat:
         app.router.add_get("/ergebnisse", self.results)
         app.router.add_get("/ergebnisse/chart.png", self.chart)
         app.router.add_get("/static/{name}", self.static)
+        app.on_cleanup.append(self._close)
         return app
+
+    async def _close(self, _: web.Application) -> None:
+        await self.people.close()
+        await self.addresses.close()
 
     @web.middleware
     async def _headers(
