@@ -23,6 +23,7 @@ from bot.domain.impulse import ImpulseStatus
 from bot.domain.participation import ParticipantStatus
 from bot.domain.redaction import MASK, TOKEN_PATTERN
 from storage.db import Database
+from storage.exports import participants_by_channel
 from storage.models import AuditEntry, Digest, Impulse, Participant, Vote
 from storage.repository import upsert_into
 
@@ -252,6 +253,9 @@ class SqlDigestFacts:
                 )
             )
             return int(count or 0)
+
+    async def participants_by_channel(self) -> dict[str, int]:
+        return await participants_by_channel(self._db)
 
     async def approved_impulses(
         self, start: datetime, end: datetime, limit: int

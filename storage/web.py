@@ -1,16 +1,45 @@
-"""What the web chat (bot/web/) stores besides the participation tables: its one-use invite
-codes (as keyed hashes) and the published ideas its results page shows."""
+"""What the web chat (bot/web/) stores besides the participation tables: each browser's place in a
+half-finished dialog, its one-use invite codes (as keyed hashes) and the published ideas its
+results page shows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
 from bot.domain.impulse import ImpulseStatus
 from storage.db import Database
+from storage.fsm import EMPTY, _select, _write
 from storage.models import Impulse, WebInvite
+
+WEB_KEY = "web:"  # the Telegram dialog's keys are keyed hashes without a colon: no overlap
+
+
+class WebDrafts:
+    """One web participant's place in the dialog (step, chosen topics, the idea so far), kept
+    where the Telegram dialog keeps its FSM (storage/fsm.py: `conversation_states`) under
+    "web:" plus the web pseudonym, so a restart or a second instance continues the dialog."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def load(self, pseudonym: str) -> tuple[str | None, dict[str, Any]]:
+        """The stored step and draft; (None, {}) when nothing is stored."""
+        key = WEB_KEY + pseudonym
+        rows = await self._db.run_read(partial(_select, [key]))
+        return rows.get(key, EMPTY)
+
+    async def save(self, pseudonym: str, step: str | None, data: dict[str, Any]) -> None:
+        """Keep the step and draft (no step and no data: the row goes)."""
+        rows = [(WEB_KEY + pseudonym, (step, data))]
+        await self._db.run_write(partial(_write, self._db, rows=rows))
+
+    async def drop(self, pseudonym: str) -> None:
+        await self.save(pseudonym, None, {})
 
 
 class WebInvites:

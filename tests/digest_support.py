@@ -67,8 +67,11 @@ class DigestHarness(Harness):
         at: datetime,
         impulse: str | None = None,
         source: str | None = None,
+        channel: str = "telegram",
     ) -> int | None:
-        return await seed(self.database, topics, at=at, impulse=impulse, source=source)
+        return await seed(
+            self.database, topics, at=at, impulse=impulse, source=source, channel=channel
+        )
 
 
 async def digest_harness(
@@ -100,10 +103,13 @@ async def seed(
     at: datetime,
     impulse: str | None = None,
     source: str | None = None,
+    channel: str = "telegram",
 ) -> int | None:
     """One participant who consented and voted at `at`; returns the impulse id, if any."""
     number = next(_counter)
-    citizen = Citizen(pseudonym=f"p{number:06d}", chat_id=10_000 + number, locale="de")
+    citizen = Citizen(
+        pseudonym=f"p{number:06d}", chat_id=10_000 + number, locale="de", channel=channel
+    )
     repo = SqlParticipationRepository(database)
     await repo.register(citizen, source=source, now=at)
     draft = ImpulseDraft(text=impulse, topic_id=topics[0]) if impulse is not None else None

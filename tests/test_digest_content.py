@@ -178,6 +178,23 @@ async def test_a_quiet_period_posts_a_short_note_when_configured(
         assert "?start=digest" in note.text
 
 
+async def test_participants_per_channel_only_when_the_web_has_any(dh: DigestHarness) -> None:
+    await _first_period_skipped(dh)
+    await dh.seed(["sport"], at=MAY_18_1800 - 60 * MINUTE)
+    await dh.tick(MAY_18_1800)
+    # Telegram only: the caption reads as before, without a split.
+    caption = dh.photos()[0].caption or ""
+    assert "Teilnehmende: 1" in caption and "Web-Chat" not in caption
+    await dh.seed(["sport", "bildung"], at=MAY_18_1800 + 60 * MINUTE)
+    await dh.seed(["bildung"], at=MAY_18_1800 + 61 * MINUTE, channel="web")
+    await dh.tick(MAY_18_1800 + DAY)
+    caption = dh.photos()[-1].caption or ""
+    assert "Teilnehmende: 3" in caption
+    assert "Telegram: 2 · Web-Chat: 1" in caption
+    figures = figures_of((await digest_rows(dh.database))[-1])
+    assert figures["channels"] == {"telegram": 2, "web": 1}
+
+
 async def test_the_channel_language_is_configurable(
     emulator: BotApiEmulator, database_url: str
 ) -> None:

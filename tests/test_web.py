@@ -4,6 +4,7 @@ rules, the same database, one pool of participants marked with their channel."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -11,13 +12,16 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from bot.app import cli
 from bot.app.web_command import WebServer, make_invites, web_app_for
 from bot.domain.clock import system_clock
 from bot.ops.export import full_export, snapshot, to_csv, votes_csv
+from bot.web.app import build_app
 from bot.web.identity import client_address
 from storage.db import Database
+from storage.models import ConversationState
 from storage.web import WebInvites
 from tests.harness import ROOT, Harness, RunningBot, make_settings
 from tests.web_client import WebCitizen, browser, served
@@ -100,6 +104,83 @@ async def test_a_web_answer_counts_next_to_a_telegram_answer(
     assert "Trinkbrunnen" in await person.open("/ergebnisse")
     await moderator.send("/stats")
     assert "Telegram 1 · Web 1" in moderator.last_text
+
+
+async def test_a_restart_in_the_middle_keeps_the_draft(h: Harness) -> None:
+    """The place in a half-finished dialog is in the database: the web app started again (or
+    a second instance, both on the same database) continues it; erasure takes it away."""
+    assert h.bot.app is not None
+    async with served(web_app_for(h.bot.app)) as first, browser(first) as before:
+        await before.open()
+        await before.press("consent")
+        await before.press("topics", topic=["gruen", "bildung"])
+        await before.press("impulse", impulse="Mehr Trinkbrunnen in den Parks der Innenstadt.")
+        assert "passt Ihre Idee" in before.now
+        cookies = before.cookies
+    # The first server is gone; a new one, with nothing in memory, serves the same browser.
+    async with served(web_app_for(h.bot.app)) as second, browser(second, cookies) as after:
+        await after.open()
+        # Still choosing the idea's topic, the idea and the two topics kept.
+        assert 'name="action" value="impulse_topic"' in after.page
+        assert "Trinkbrunnen" in after.page
+        data = await (await after.client.get("/daten")).json()
+        assert data["web_dialog"]["step"] == "impulse_topic"
+        assert data["web_dialog"]["selected"] == ["gruen", "bildung"]
+        async with served(web_app_for(h.bot.app)) as third, browser(third, cookies) as other:
+            await other.open()  # a second instance at the same time, the same place
+            await other.press("impulse_topic", topic="gruen")
+        await after.open()
+        assert "Absenden" in after.page and "Trinkbrunnen" in after.now
+        await after.press("submit")
+        assert "Danke! Ihre Stimme ist gespeichert." in after.page
+        exported = await full_export(h.settings, h.bot.app.database, system_clock(), [])
+        assert {v["topic"] for v in exported["votes"]} == {"gruen", "bildung"}
+        assert [i["topic"] for i in exported["impulses"]] == ["gruen"]
+        await after.open("/loeschen")
+        await after.press("erase")
+    async with h.bot.app.database.reading() as session:
+        keys = (await session.execute(select(ConversationState.key))).scalars().all()
+    assert not [k for k in keys if k.startswith("web:")]
+
+
+async def test_two_instances_share_the_rate_limit_in_redis(
+    emulator: Any, database_url: str, redis_url: str
+) -> None:
+    """With [scaling] redis_url the web chat's buckets are the bot's shared ones: a person
+    who spreads their presses over two instances gets the burst once, not once per instance."""
+    h = await start(
+        emulator,
+        database_url,
+        redis_url=redis_url,
+        # A secret of its own: Redis keys are derived from it, so no other run shares them.
+        secret=f"web-rate-limit-test-{uuid.uuid4().hex}",
+    )
+    try:
+        assert h.bot.app is not None
+        settings = h.bot.app.settings.with_overrides(
+            abuse=replace(h.bot.app.settings.abuse, rate_burst=3, rate_per_minute=1)
+        )
+        deps = h.bot.app.dependencies
+        assert deps is not None
+        app = h.bot.app
+        # Two instances of the web chat, each with its own limiters (and Redis connections).
+        apps = [
+            build_app(settings, app.database, deps.services.participation, app.i18n)
+            for _ in range(2)
+        ]
+        async with served(apps[0]) as one, served(apps[1]) as two, browser(one) as first:
+            await first.open()
+            async with browser(two, first.cookies) as second:
+                await first.press("privacy")
+                await first.press("welcome")
+                await second.open()
+                await second.press("privacy")
+                assert second.status == 200
+                await second.press("welcome")  # the fourth press: over the burst of three
+                assert second.status == 429
+                assert "Bitte etwas langsamer" in second.page
+    finally:
+        await h.bot.stop()
 
 
 async def test_a_forged_form_without_csrf_token_is_refused(h: Harness, person: WebCitizen) -> None:

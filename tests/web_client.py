@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +26,10 @@ class WebCitizen:
         self.server = server
         self.page = ""
         self.status = 0
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        return {cookie.key: cookie.value for cookie in self.client.cookie_jar}
 
     async def open(self, path: str = "/") -> str:
         response = await self.client.get(path)
@@ -86,10 +90,14 @@ async def served(app: web.Application) -> AsyncIterator[TestServer]:
 
 
 @asynccontextmanager
-async def browser(server: TestServer) -> AsyncIterator[WebCitizen]:
+async def browser(
+    server: TestServer, cookies: Mapping[str, str] | None = None
+) -> AsyncIterator[WebCitizen]:
     """The cookie is Secure: this test server over plain http counts as a secure origin, as
-    browsers count localhost."""
+    browsers count localhost. `cookies`: an earlier browser's (the same person again)."""
     root = URL(str(server.make_url("/")))
     jar = CookieJar(unsafe=True, treat_as_secure_origin=[root])
+    if cookies:
+        jar.update_cookies(cookies, root)
     async with ClientSession(base_url=root, cookie_jar=jar) as client:
         yield WebCitizen(client, server)

@@ -71,7 +71,8 @@ class DigestComposer:
         total = _("Teilnehmende bisher: <b>{total}</b>").format(
             total=self._number(facts.figures.participants)
         )
-        return _join(self._header(facts), f"{news} {total}", self._invitation(facts))
+        split = self._by_channel(facts.figures)
+        return _join(self._header(facts), f"{news} {total}{split}", self._invitation(facts))
 
     def _parts(self, facts: DigestFacts) -> tuple[str, ...]:
         head = [self._header(facts), self._participants(facts), self._topics(facts)]
@@ -98,7 +99,18 @@ class DigestComposer:
         )
         total = self._number(figures.participants)
         line = _("👥 Teilnehmende: <b>{total}</b>").format(total=total)
-        return f"{line}, {new.format(new=self._number(figures.new_participants))}"
+        line = f"{line}, {new.format(new=self._number(figures.new_participants))}"
+        return line + self._by_channel(figures)
+
+    def _by_channel(self, figures: DigestFigures) -> str:
+        """A line with the split by channel, only when the web chat has participants."""
+        web = figures.in_channel("web")
+        if not web:
+            return ""
+        split = _("Telegram: <b>{telegram}</b> · Web-Chat: <b>{web}</b>").format(
+            telegram=self._number(figures.in_channel("telegram")), web=self._number(web)
+        )
+        return f"\n{split}"
 
     def _topics(self, facts: DigestFacts) -> str:
         chosen = [t for t in facts.figures.topics if t.votes > 0][:TOP_TOPICS]

@@ -7,6 +7,7 @@ JSON round trips live here so storage keeps strings and the domain keeps types.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,13 +33,25 @@ class DigestFigures:
     new_participants: int
     approved_impulses: int
     topics: tuple[TopicFigure, ...]
+    # Participants per channel ("telegram", "web"), sorted; empty in figures stored before.
+    channels: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_standings(
-        cls, standings: Standings, *, as_of: datetime, new_participants: int, approved: int
+        cls,
+        standings: Standings,
+        *,
+        as_of: datetime,
+        new_participants: int,
+        approved: int,
+        channels: Mapping[str, int] | None = None,
     ) -> DigestFigures:
         topics = tuple(TopicFigure(t.topic_id, t.votes, t.share, t.rank) for t in standings.topics)
-        return cls(as_of, standings.participants, new_participants, approved, topics)
+        split = tuple(sorted((channels or {}).items()))
+        return cls(as_of, standings.participants, new_participants, approved, topics, split)
+
+    def in_channel(self, channel: str) -> int:
+        return dict(self.channels).get(channel, 0)
 
     def share_of(self, topic_id: str) -> float | None:
         return next((t.share for t in self.topics if t.topic_id == topic_id), None)
@@ -65,6 +78,7 @@ class DigestFigures:
                     {"id": t.topic_id, "votes": t.votes, "share": t.share, "rank": t.rank}
                     for t in self.topics
                 ],
+                "channels": dict(self.channels),
             },
             separators=(",", ":"),
         )
@@ -81,6 +95,7 @@ class DigestFigures:
                 TopicFigure(t["id"], int(t["votes"]), float(t["share"]), int(t["rank"]))
                 for t in data["topics"]
             ),
+            channels=tuple(sorted((str(c), int(n)) for c, n in data.get("channels", {}).items())),
         )
 
 

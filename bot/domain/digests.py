@@ -170,6 +170,10 @@ class DigestOutbox(Protocol):
 class DigestFactsSource(Protocol):
     async def new_participants(self, start: datetime, end: datetime) -> int: ...
 
+    async def participants_by_channel(self) -> dict[str, int]:
+        """Counted participants per channel ("telegram", "web")."""
+        ...
+
     async def approved_impulses(
         self, start: datetime, end: datetime, limit: int
     ) -> tuple[int, list[QuotedImpulse]]: ...
@@ -373,12 +377,13 @@ class DigestService:
         previous = await self._p.outbox.previous(end, exclude_id, posted_only=True)
         standings = await self._p.standings.standings()
         new = await self._p.facts.new_participants(start, end)
+        channels = await self._p.facts.participants_by_channel()
         approved, quoted = await self._p.facts.approved_impulses(start, end, MAX_QUOTED_IMPULSES)
         return DigestFacts(
             start=start,
             end=end,
             figures=DigestFigures.from_standings(
-                standings, as_of=now, new_participants=new, approved=approved
+                standings, as_of=now, new_participants=new, approved=approved, channels=channels
             ),
             previous=previous.figures if previous else None,
             impulses=tuple(quoted),

@@ -134,14 +134,20 @@ class MemoryRateLimiter:
 
 
 def build_rate_limiter(
-    settings: Settings, *, extra_burst: int = 0, namespace: str | None = None
+    settings: Settings,
+    *,
+    extra_burst: int = 0,
+    namespace: str | None = None,
+    scale: int = 1,
 ) -> RateLimiter:
     """In Redis when `[scaling] redis_url` is set (several instances), else in memory.
 
     `extra_burst` and `namespace`: the flood gate's buckets, `extra_burst` larger than the
-    throttling's and under keys of their own."""
+    throttling's and under keys of their own. `scale`: rate and burst that many times a
+    person's (the web chat's buckets per client address, bot.web.app)."""
     policy = settings.abuse
-    burst = policy.rate_burst + extra_burst
+    per_minute = policy.rate_per_minute * scale
+    burst = policy.rate_burst * scale + extra_burst
     if settings.redis_url:
         from bot.telegram.shared_limits import (
             RedisRateLimiter,  # only then: the Redis client is 6 MB
@@ -149,12 +155,12 @@ def build_rate_limiter(
 
         return RedisRateLimiter.from_url(
             settings.redis_url,
-            per_minute=policy.rate_per_minute,
+            per_minute=per_minute,
             burst=burst,
             secret=settings.secret,
             **({"namespace": namespace} if namespace else {}),
         )
-    return MemoryRateLimiter(per_minute=policy.rate_per_minute, burst=burst)
+    return MemoryRateLimiter(per_minute=per_minute, burst=burst)
 
 
 # How many button presses beyond the rate limit's burst still reach the inbox: the first of

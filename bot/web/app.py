@@ -6,8 +6,10 @@ the submits into requests that update the page in place, like a chat. The rules 
 domain's (bot.domain.participation: selection limit, idea checks, links policy, duplicates,
 phase), the storage is the bot's: a web participant is a participant with channel "web".
 
-One person's place in the dialog (step, chosen topics, the idea so far) is kept in this process
-(`Drafts`): a restart sends a half-finished web dialog back to its start, never a stored vote.
+One person's place in the dialog (step, chosen topics, the idea so far, the last messages) is
+kept in the database with the Telegram dialog's state (storage.web.WebDrafts), read when a
+request comes and written when it changed: a restart, or the next request landing on another
+instance, continues the dialog where it was.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -41,22 +42,23 @@ from bot.domain.participation import (
 from bot.domain.settings import Settings
 from bot.telegram.i18n import format_moment, format_number, rendering_in
 from bot.telegram.language import language_name, ordered_locales
-from bot.telegram.throttling import MemoryRateLimiter, Verdict
+from bot.telegram.throttling import Verdict, build_rate_limiter
 from bot.web import identity, texts
 from bot.web.identity import COOKIE, COOKIE_MAX_AGE, Visitor
 from bot.web.texts import views
 from storage.db import Database
 from storage.exports import participants_by_channel
 from storage.settings import BlockList
-from storage.web import WebInvites, published_impulses
+from storage.web import WebDrafts, WebInvites, published_impulses
 
 STATIC = Path(__file__).parent / "static"
 CHANNEL = "web"
 # Shared addresses (a household, a school, mobile carriers' NAT) carry many people: the
 # per-address bucket is this many times a person's.
 ADDRESS_FACTOR = 10
-# A half-finished dialog is kept for this many browsers at most (the oldest goes first).
-MAX_DRAFTS = 50_000
+# The web chat's buckets, apart from the Telegram ones (their keys are not Telegram ids).
+PEOPLE_NAMESPACE = "dialogbot:web:"
+ADDRESS_NAMESPACE = "dialogbot:web-address:"
 TRANSCRIPT = 8  # earlier messages shown above the current step
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -93,6 +95,8 @@ class Draft:
     note: str | None = None  # a line above the current step (a refusal, a confirmation)
     # Earlier messages, oldest first: ("you" | "bot", HTML).
     transcript: list[tuple[str, str]] = field(default_factory=list)
+    # The step and stored() as read from the database: written again only when changed.
+    as_read: tuple[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def said(self, who: str, html: str) -> None:
         self.transcript.append((who, html))
@@ -103,26 +107,33 @@ class Draft:
         self.every_topic, self.earlier = False, []
         self.draft_key = uuid.uuid4().hex
 
+    def stored(self) -> dict[str, Any]:
+        """What is kept in the database besides the step (storage.web.WebDrafts)."""
+        return {
+            "locale": self.locale,
+            "selected": list(self.selected),
+            "impulse": self.impulse,
+            "impulse_topic": self.impulse_topic,
+            "every_topic": self.every_topic,
+            "draft_key": self.draft_key,
+            "earlier": list(self.earlier),
+            "note": self.note,
+            "transcript": [list(entry) for entry in self.transcript],
+        }
 
-class Drafts:
-    def __init__(self, limit: int = MAX_DRAFTS) -> None:
-        self._drafts: OrderedDict[str, Draft] = OrderedDict()
-        self._limit = limit
-
-    def get(self, pseudonym: str) -> Draft | None:
-        draft = self._drafts.get(pseudonym)
-        if draft is not None:
-            self._drafts.move_to_end(pseudonym)
+    @classmethod
+    def restored(cls, step: str, data: dict[str, Any], locale: str) -> Draft:
+        """A draft as stored; fields it lacks (written by an older version) as new."""
+        draft = cls(locale=str(data.get("locale") or locale), step=step)
+        draft.selected = [str(t) for t in data.get("selected", [])]
+        draft.impulse = data.get("impulse")
+        draft.impulse_topic = data.get("impulse_topic")
+        draft.every_topic = bool(data.get("every_topic", False))
+        draft.draft_key = str(data.get("draft_key") or draft.draft_key)
+        draft.earlier = [str(t) for t in data.get("earlier", [])]
+        draft.note = data.get("note")
+        draft.transcript = [(str(w), str(h)) for w, h in data.get("transcript", [])]
         return draft
-
-    def put(self, pseudonym: str, draft: Draft) -> None:
-        self._drafts[pseudonym] = draft
-        self._drafts.move_to_end(pseudonym)
-        while len(self._drafts) > self._limit:
-            self._drafts.popitem(last=False)
-
-    def drop(self, pseudonym: str) -> None:
-        self._drafts.pop(pseudonym, None)
 
 
 @dataclass
@@ -136,17 +147,17 @@ class WebChat:
     on_erasure: ErasureHook = _nothing
     # The bot's own (bot.app.services), so a block by a moderator counts here at once.
     blocklist: BlockList | None = None
-    drafts: Drafts = field(default_factory=Drafts)
     _chart: tuple[float, str, bytes] | None = None
 
     def __post_init__(self) -> None:
-        abuse = self.settings.abuse
-        self.people = MemoryRateLimiter(per_minute=abuse.rate_per_minute, burst=abuse.rate_burst)
-        self.addresses = MemoryRateLimiter(
-            per_minute=abuse.rate_per_minute * ADDRESS_FACTOR,
-            burst=abuse.rate_burst * ADDRESS_FACTOR,
+        # The bot's limiters: in Redis with [scaling] redis_url, so every instance of the web
+        # chat (and a restarted one) counts against the same buckets; else in this process.
+        self.people = build_rate_limiter(self.settings, namespace=PEOPLE_NAMESPACE)
+        self.addresses = build_rate_limiter(
+            self.settings, namespace=ADDRESS_NAMESPACE, scale=ADDRESS_FACTOR
         )
         self.invites = WebInvites(self.database)
+        self.drafts = WebDrafts(self.database)
         if self.blocklist is None:
             self.blocklist = BlockList(self.database)
         self.locales = ordered_locales(self.i18n.available_locales)
@@ -161,7 +172,12 @@ class WebChat:
         app.router.add_get("/ergebnisse", self.results)
         app.router.add_get("/ergebnisse/chart.png", self.chart)
         app.router.add_get("/static/{name}", self.static)
+        app.on_cleanup.append(self._close)
         return app
+
+    async def _close(self, _: web.Application) -> None:
+        await self.people.close()
+        await self.addresses.close()
 
     @web.middleware
     async def _headers(
@@ -185,12 +201,25 @@ class WebChat:
             trusted_proxies=self.settings.web.trusted_proxies,
         )
 
-    def _draft(self, request: web.Request, who: Visitor) -> Draft:
-        draft = self.drafts.get(who.pseudonym)
-        if draft is None:
-            draft = Draft(locale=self._client_locale(request))
-            self.drafts.put(who.pseudonym, draft)
+    async def _draft(self, request: web.Request, who: Visitor) -> Draft:
+        """The browser's place in the dialog, as stored (see the module); `_keep` writes it."""
+        locale = self._client_locale(request)
+        if who.new:
+            return Draft(locale=locale)
+        step, data = await self.drafts.load(who.pseudonym)
+        draft = Draft(locale=locale) if step is None else Draft.restored(step, data, locale)
+        draft.as_read = (draft.step, draft.stored())
         return draft
+
+    async def _keep(self, who: Visitor, draft: Draft) -> None:
+        """Write the draft if this request changed it. A browser without a cookie yet has no
+        place to keep: its next request, with the cookie, starts anew."""
+        if who.new:
+            return
+        now = (draft.step, draft.stored())
+        if now != draft.as_read:
+            await self.drafts.save(who.pseudonym, *now)
+            draft.as_read = now
 
     def _client_locale(self, request: web.Request) -> str:
         for part in request.headers.get("Accept-Language", "").split(","):
@@ -219,12 +248,13 @@ class WebChat:
 
     async def page(self, request: web.Request) -> web.Response:
         who = self._visitor(request)
-        draft = self._draft(request, who)
+        draft = await self._draft(request, who)
         with rendering_in(self.i18n, draft.locale):
             await self._settle_step(who, draft)
             body = await self._dialog(who, draft)
             response = self._html(draft.locale, body, who)
         draft.note = None
+        await self._keep(who, draft)
         self._cookie(response, who)
         return response
 
@@ -250,24 +280,31 @@ class WebChat:
 
     async def my_vote(self, request: web.Request) -> web.StreamResponse:
         who = self._visitor(request)
-        draft = self._draft(request, who)
+        draft = await self._draft(request, who)
         draft.step = "my_vote"
+        await self._keep(who, draft)
         raise web.HTTPSeeOther("/#now")
 
     async def ask_erase(self, request: web.Request) -> web.StreamResponse:
         who = self._visitor(request)
-        draft = self._draft(request, who)
+        draft = await self._draft(request, who)
         draft.step = "erase"
+        await self._keep(who, draft)
         raise web.HTTPSeeOther("/#now")
 
     async def my_data(self, request: web.Request) -> web.StreamResponse:
         """The person's data as a JSON file (GDPR Art. 15), as /meinedaten sends it."""
         who = self._visitor(request)
         data = None if who.new else await self.participation.personal_data(who.pseudonym)
+        if data is not None:
+            step, stored = await self.drafts.load(who.pseudonym)
+            if step is not None:  # the place in a dialog, as kept (storage.web.WebDrafts)
+                data["web_dialog"] = {"step": step, **stored}
         if data is None:
-            draft = self._draft(request, who)
+            draft = await self._draft(request, who)
             with rendering_in(self.i18n, draft.locale):
                 draft.note = views.nothing_stored()
+            await self._keep(who, draft)
             raise web.HTTPSeeOther("/#now")
         return web.Response(
             text=json.dumps(data, ensure_ascii=False, indent=2),
@@ -291,8 +328,7 @@ class WebChat:
 
     async def results(self, request: web.Request) -> web.Response:
         who = self._visitor(request)
-        draft = self.drafts.get(who.pseudonym)
-        locale = draft.locale if draft else self._client_locale(request)
+        locale = (await self._draft(request, who)).locale
         standings = await self.participation.standings()
         is_open = await self.participation.is_open()
         channels = await participants_by_channel(self.database)
@@ -361,7 +397,7 @@ class WebChat:
     async def act(self, request: web.Request) -> web.StreamResponse:
         who = self._visitor(request)
         form = await request.post()
-        draft = self._draft(request, who)
+        draft = await self._draft(request, who)
         token = form.get("csrf")
         if not who.csrf_ok(token if isinstance(token, str) else None, self.settings.secret):
             with rendering_in(self.i18n, draft.locale):
@@ -382,6 +418,7 @@ class WebChat:
             erased = await self._act(action, form, who, draft)
         if erased is not None:
             return erased
+        await self._keep(who, draft)
         raise web.HTTPSeeOther("/#now")
 
     async def _admitted(self, who: Visitor) -> bool:
@@ -576,7 +613,7 @@ class WebChat:
                     ),
                 )
             )
-        self.drafts.drop(who.pseudonym)
+        await self.drafts.drop(who.pseudonym)
         self.people.forget(identity.limiter_key(who.pseudonym))
         body = (
             f'<main id="main"><div class="msg bot" id="now" tabindex="-1">{views.erased()}</div>'
