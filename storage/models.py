@@ -25,6 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain.participation import ParticipantStatus
+
+# The participants whose votes count (the one vocabulary: bot.domain.participation).
+_ACTIVE = ParticipantStatus.ACTIVE.value
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite hands back naive ones)."""
@@ -56,8 +61,8 @@ class Participant(Base):
         Index(
             "ix_participants_not_active",
             "id",
-            sqlite_where=text("status <> 'active'"),
-            postgresql_where=text("status <> 'active'"),
+            sqlite_where=text(f"status <> '{_ACTIVE}'"),
+            postgresql_where=text(f"status <> '{_ACTIVE}'"),
         ),
         # New participants per source (/stats) and a wave to set aside: consent times, then source.
         Index("ix_participants_consented_source", "consented_at", "source"),
@@ -81,9 +86,9 @@ class Participant(Base):
     # The version of the privacy notice agreed to ([privacy] notice_version); NULL: agreed
     # before versions were recorded.
     notice_version: Mapped[str | None] = mapped_column(String(32))
-    # Blocked participants' votes stop counting (moderation), as do those of participants in a
-    # wave set aside ("set_aside"); "active" otherwise.
-    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # A `ParticipantStatus`: blocked participants' votes stop counting (moderation), as do those
+    # of participants in a wave set aside; active otherwise.
+    status: Mapped[str] = mapped_column(String(16), default=_ACTIVE, server_default=_ACTIVE)
     # The wave of new accounts (`waves`) this participant was set aside with; NULL otherwise.
     wave_id: Mapped[int | None] = mapped_column(Integer)
     # Where the person takes part: "telegram" or "web" (bot/web/).
@@ -163,7 +168,7 @@ class Impulse(Base):
     )
     topic_id: Mapped[str] = mapped_column(String(24))
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # an `ImpulseStatus` (bot.domain.impulse)
     source: Mapped[str | None] = mapped_column(String(64))
     draft_key: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, func, select, text
 from bot.domain.digests import DigestStatus
 from bot.domain.impulse import ImpulseStatus
 from storage.db import Database
+from storage.inbox import PENDING
 from storage.models import Digest, Impulse, InboxUpdate, Participant
 
 
@@ -43,7 +44,7 @@ async def inbox_backlog(database: Database) -> tuple[int, datetime | None]:
     def _read(connection: Connection) -> tuple[int, datetime | None]:
         row = connection.execute(
             select(func.count(), func.min(InboxUpdate.received_at)).where(
-                InboxUpdate.status == "pending"
+                InboxUpdate.status == PENDING
             )
         ).one()
         return int(row[0]), row[1]
@@ -55,7 +56,7 @@ async def figures(database: Database) -> Figures:
     def _read(connection: Connection) -> Figures:
         backlog, oldest = connection.execute(
             select(func.count(), func.min(InboxUpdate.received_at)).where(
-                InboxUpdate.status == "pending"
+                InboxUpdate.status == PENDING
             )
         ).one()
         participants = dict(

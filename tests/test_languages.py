@@ -250,10 +250,10 @@ def test_client_languages_map_to_shipped_locales() -> None:
 
 def test_who_needs_which_translation() -> None:
     shipped = ("de", "en", "tr", PLAIN_GERMAN)
-    assert required_locales(["handlers/dialog.py"], shipped) == {"en", "tr", PLAIN_GERMAN}
+    assert required_locales(["handlers/citizen/flow.py"], shipped) == {"en", "tr", PLAIN_GERMAN}
     assert required_locales(["handlers/moderation/texts.py"], shipped) == {"en"}
     assert required_locales(["bot/digest/compose.py"], shipped) == {"en", "tr"}
-    both = ["handlers/moderation/texts.py", "handlers/dialog.py"]
+    both = ["handlers/moderation/texts.py", "handlers/citizen/flow.py"]
     assert required_locales(both, shipped) == {"en", "tr", PLAIN_GERMAN}
 
 

@@ -1,11 +1,17 @@
 """The layout of bot/: every module sits in a layer package, and each layer says what it may
-import (the contracts themselves: `lint-imports`, [tool.importlinter] in pyproject.toml)."""
+import (the contracts themselves: `lint-imports`, [tool.importlinter] in pyproject.toml); the
+composition root gives the process one inbox and one name."""
 
 import ast
 from pathlib import Path
 
-BOT = Path(__file__).resolve().parents[1] / "bot"
+from tests.harness import Harness
+
+ROOT = Path(__file__).resolve().parents[1]
+BOT = ROOT / "bot"
 LAYERS = ("app", "digest", "domain", "emulator", "ops", "telegram", "web")
+# The layers outside bot/: the aiogram routers (and their two audiences) and the database.
+TOP_LEVEL = ("handlers", "handlers/citizen", "handlers/moderation", "storage")
 
 
 def test_no_module_sits_outside_a_layer_package() -> None:
@@ -20,10 +26,24 @@ def test_no_module_sits_outside_a_layer_package() -> None:
 
 
 def test_every_layer_says_what_it_may_import() -> None:
-    for layer in LAYERS:
-        docstring = ast.get_docstring(ast.parse((BOT / layer / "__init__.py").read_text()))
-        assert docstring is not None, layer
-        assert "import" in docstring, layer
+    packages = [BOT / layer for layer in LAYERS] + [ROOT / package for package in TOP_LEVEL]
+    for package in packages:
+        docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text()))
+        assert docstring is not None, package
+        assert "import" in docstring, package
+
+
+async def test_one_process_has_one_inbox_and_one_owner_name(harness: Harness) -> None:
+    """The inbox (its rows and liveness lock), the digest outbox's lease and the outcome
+    message's lease name the process alike: the composition root's `owner`, given once."""
+    app = harness.bot.app
+    assert app is not None and app.dependencies is not None
+    owner = app.dependencies.owner
+    inbox = app.pipeline._inbox
+    assert app.housekeeping._inbox is inbox
+    assert inbox.owner == owner
+    assert app.dependencies.digests._owner == owner
+    assert app.followup._owner == owner
 
 
 def callback_data_classes() -> dict[str, list[type]]:

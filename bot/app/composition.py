@@ -45,6 +45,7 @@ from bot.telegram.resilience import (
 from bot.telegram.session import bot_api_session
 from storage.db import Database
 from storage.fsm import SqlStorage
+from storage.inbox import instance_name
 from storage.incidents import SqlIncidentLog
 from storage.reachability import ReplyAddresses
 
@@ -68,6 +69,9 @@ class Dependencies:
     # Told once per incident (a digest that cannot be posted), across restarts and instances.
     incidents: Incidents
     digests: DigestService
+    # This process's one name: in the inbox (and its liveness lock), the digest outbox's and
+    # the outcome message's leases.
+    owner: str
     metrics: Metrics | None = None
 
     @classmethod
@@ -102,6 +106,7 @@ class Dependencies:
         ratings = RatingsFeature.build(settings, database, clock=clock)
         services.moderation.attach_similarity(ratings.similar_ids)
         incidents = Incidents(SqlIncidentLog(database))
+        owner = instance_name()
         digests = build_digests(
             settings,
             database,
@@ -112,6 +117,7 @@ class Dependencies:
             alert=moderator_alert(bot, settings, i18n, incidents, clock),
             incidents=incidents,
             clock=clock,
+            owner=owner,
         )
         return cls(
             settings=settings,
@@ -126,6 +132,7 @@ class Dependencies:
             ratings=ratings,
             incidents=incidents,
             digests=digests,
+            owner=owner,
             metrics=metrics,
         )
 

@@ -37,11 +37,13 @@ def build_digests(
     alert: Alert | None = None,
     incidents: Incidents | None = None,
     clock: Clock = system_clock,
+    owner: str | None = None,
 ) -> DigestService:
     """Without a bot (a dry run without token) nothing is posted and the link is a placeholder.
     With `consensus` (the opinion groups' cache) the digest has the section "Worauf sich alle
     einigen" whenever a result exists. With `incidents` (and a bot), failed attempts in a row
-    are counted and the moderators told once per incident (bot.domain.incidents)."""
+    are counted and the moderators told once per incident (bot.domain.incidents). `owner`: the
+    process's name for the outbox's lease (the composition root's; a new one when None)."""
     ports = digest_ports(settings, database, i18n, standings, bot)
     if consensus is not None:
         ports = replace(ports, consensus=consensus.latest)
@@ -50,7 +52,7 @@ def build_digests(
     if incidents is not None and bot is not None:
         tell = moderators_told(bot, settings, i18n)
         ports = replace(ports, outbox=WatchedOutbox(ports.outbox, incidents, tell, clock))
-    return DigestService(ports, instance_name())
+    return DigestService(ports, owner or instance_name())
 
 
 def moderator_alert(

@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app.runtime import Application
+from bot.domain.participation import ParticipantStatus
 from bot.telegram.metrics import Metrics
 from bot.telegram.outcomes import describe
 from storage import observability
@@ -160,7 +161,7 @@ class MetricsServer:
             return
         m.inbox_backlog.set(found.inbox_backlog)
         m.inbox_oldest_seconds.set(_age(found.inbox_oldest))
-        for status in {"active", "blocked", *found.participants}:
+        for status in {*ParticipantStatus, *found.participants}:
             m.participants.labels(status).set(found.participants.get(status, 0))
         m.review_pending.set(found.review_pending)
         for state, count in found.digests.items():

@@ -45,11 +45,11 @@ from handlers import all_routers
 from handlers.citizen.commands import described
 from handlers.citizen.data_rights import data_rights
 from handlers.citizen.texts import followup as followup_texts
-from handlers.moderation import followup as moderation_followup
+from handlers.moderation import texts as moderation_texts
 from handlers.moderation.desk import ModeratorDesk
 from storage.db import Database
 from storage.followup import SqlFollowUps
-from storage.inbox import Inbox, instance_name
+from storage.inbox import Inbox
 from storage.migrate import upgrade
 from storage.outage import DatabaseUnreachable, describe, is_unreachable
 from storage.set_aside import SetAside
@@ -163,9 +163,9 @@ class Application:
             i18n,
             settings,
             clock,
-            instance_name(),
+            deps.owner,
             render=followup_texts.outcome_message,
-            report=moderation_followup.report,
+            report=moderation_texts.followup_report,
         )
         flood_gate = build_flood_gate(settings)  # a press flood stops before the inbox
         moderator_languages = ModeratorLanguages.build(storage, bot.id, i18n, settings)
@@ -208,10 +208,12 @@ class Application:
         if settings.tuning.dispatcher:  # else aiogram runs them on worker threads, as stock
             run_sync_filters_inline(dispatcher)
         set_aside = SetAside(database)
+        # One inbox under the process's one name: the pipeline's, which housekeeping trims.
+        inbox = Inbox(database, deps.owner, takeover_grace=settings.database.takeover_grace)
         pipeline = UpdatePipeline(
             dispatcher,
             bot,
-            Inbox(database, takeover_grace=settings.database.takeover_grace),
+            inbox,
             scopes=storage.update_scope,
             retry_when=passing_failure,
             retry_backoff=rerun_backoff or database_backoff(settings),
@@ -222,7 +224,7 @@ class Application:
         )
         scheduler = DigestScheduler(digests, clock)
         housekeeping = Housekeeping(
-            Inbox(database),
+            inbox,
             clock,
             set_aside=set_aside,
             keep_set_aside=timedelta(days=settings.privacy.set_aside_days),

@@ -3,6 +3,6 @@ the parts, and the channel publisher (aiogram calls, Telegram errors as `Publish
 
 What a digest says and when it is due are domain rules (`bot.domain.digest_figures`,
 `bot.domain.digest_schedule`, `bot.domain.digests`); it is wired in `bot.app.digest_wiring`.
-May import `bot.domain`, aiogram's types and the Bot API outcomes (`bot.telegram.outcomes`);
-never `storage`, `handlers`, `bot.app` (other than the settings) or `bot.ops`.
+May import `bot.domain`, aiogram, `bot.telegram` (the Bot API outcomes, number and date
+formats) and `storage`; never `handlers`, `bot.ops`, `bot.web`, `bot.app` or `bot.emulator`.
 """

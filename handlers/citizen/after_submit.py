@@ -10,20 +10,17 @@ says honestly that nobody reads replies here.
 from __future__ import annotations
 
 import re
-from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain.participation import Citizen, ParticipationService
 from bot.domain.settings import Settings
-from handlers.citizen import flow
-from handlers.citizen.callbacks import Step, StepCallback, on_step
+from handlers.citizen import flow, keyboards
+from handlers.citizen.callbacks import Step, on_step
 from handlers.citizen.my_vote import KEPT_STATUSES
 from handlers.citizen.states import DRAFT_KEY, EARLIER_IDEAS, IMPULSE_TEXT, SELECTED
 from handlers.citizen.texts import dialog, notices
@@ -48,31 +45,6 @@ def is_official_answer(message: Message | None, bot: Bot, i18n: I18n) -> bool:
     return any(answer_heading(i18n, locale).match(text) for locale in i18n.available_locales)
 
 
-def offer_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("💡 Als neue Idee schicken"), callback_data=StepCallback(step=Step.NEW_IDEA)
-    )
-    return builder.as_markup()
-
-
-def reply_to_answer() -> str:
-    return _(
-        "Danke für Ihre Rückmeldung zur Antwort der Moderation! Antworten auf diese Nachricht "
-        "liest hier leider niemand mit."
-    )
-
-
-def offer_new_idea(text: str) -> str:
-    return "\n\n".join(
-        [
-            _("Ihre Wahl ist gespeichert. Möchten Sie diesen Text als neue Idee schicken?"),
-            f"<blockquote>{escape(text)}</blockquote>",
-            _("Dann tippen Sie auf „Als neue Idee schicken“. Ihre Wahl sehen Sie mit /meinvotum."),
-        ]
-    )
-
-
 async def free_text(
     message: Message,
     state: FSMContext,
@@ -86,15 +58,15 @@ async def free_text(
     vote = await participation.vote_set(citizen.pseudonym)
     if vote is None or not vote.topics or not await participation.is_open():
         if to_answer:
-            await message.answer(reply_to_answer())
+            await message.answer(dialog.reply_to_answer())
         else:
             await message.answer(dialog.unknown_input())
         return
     await state.update_data({OFFERED: text})
-    offer = offer_new_idea(text)
+    offer = dialog.offer_new_idea(text)
     if to_answer:
-        offer = reply_to_answer() + "\n\n" + offer
-    await message.answer(offer, reply_markup=offer_keyboard())
+        offer = dialog.reply_to_answer() + "\n\n" + offer
+    await message.answer(offer, reply_markup=keyboards.offer_new_idea())
 
 
 async def take_as_new_idea(

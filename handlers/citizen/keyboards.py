@@ -179,6 +179,11 @@ def languages(locales: Sequence[str], current: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def offer_new_idea() -> InlineKeyboardMarkup:
+    """Under a text written after taking part (handlers/citizen/after_submit.py)."""
+    return _single(_("💡 Als neue Idee schicken"), Step.NEW_IDEA)
+
+
 def _single(text: str, step: Step) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=text, callback_data=StepCallback(step=step))

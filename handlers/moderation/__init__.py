@@ -2,7 +2,11 @@
 knows moderator commands by `MODERATOR_COMMANDS` and moderator buttons by `MODERATOR_BUTTONS`
 (handlers/moderation/callbacks.py). One router per concern; their buttons in `keyboards`, their
 texts in `texts`, the review cards in `cards`, and `desk`, the port through which citizens'
-handlers reach the moderators."""
+handlers reach the moderators.
+
+May import what `handlers` may, and from `handlers.citizen` what an author is told
+(`texts/`) and the citizens' callback types; the other way round is forbidden (an
+import-linter contract)."""
 
 from aiogram import Router
 

@@ -14,7 +14,6 @@ from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, TelegramObject
 from aiogram.utils.i18n import I18n
 
@@ -32,15 +31,9 @@ from handlers.moderation.callbacks import (
     DraftAction,
 )
 from handlers.moderation.review import tell_author
+from handlers.moderation.states import ANSWER, IMPULSE, SINCE, STATUS, Answering
 
 ANSWER_MAX = 1000
-IMPULSE, STATUS, ANSWER, SINCE = "impulse", "status", "answer", "since"
-
-
-class Answering(StatesGroup):
-    text = State()  # the next text is the answer
-    preview = State()  # the answer is shown with "Senden" / "Ändern" / "Abbrechen"
-
 
 ANSWER_MODE = StateFilter(Answering.text, Answering.preview)
 

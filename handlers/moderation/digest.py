@@ -3,8 +3,6 @@ post it now. The preview is stored as a draft, so the button posts what was show
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
@@ -15,14 +13,13 @@ from aiogram.types import (
     LinkPreviewOptions,
     Message,
 )
-from aiogram.utils.i18n import gettext as _
 
 from bot.digest.publisher import CHART_FILENAME
 from bot.domain.clock import Clock
 from bot.domain.digest_figures import DigestContent
 from bot.domain.digests import DigestService, PostOutcome
 from bot.domain.settings import Settings
-from handlers.moderation import keyboards
+from handlers.moderation import keyboards, texts
 from handlers.moderation.callbacks import DigestPostCallback
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -33,7 +30,7 @@ async def preview(
 ) -> None:
     draft = await digests.preview(clock())
     assert draft.content is not None  # a draft is always composed
-    await message.answer(_intro(settings, digests.has_channel))
+    await message.answer(texts.digest_intro(settings, digests.has_channel))
     keyboard = keyboards.digest_post(draft.id) if digests.has_channel else None
     await _send_parts(message, draft.content, digests, keyboard)
 
@@ -46,7 +43,9 @@ async def post(
     clock: Clock,
 ) -> None:
     outcome = await digests.post_draft(callback_data.digest, moderator_id, clock())
-    await callback.answer(_outcome(outcome), show_alert=outcome is not PostOutcome.POSTED)
+    await callback.answer(
+        texts.digest_outcome(outcome), show_alert=outcome is not PostOutcome.POSTED
+    )
     if outcome is not PostOutcome.IN_PROGRESS and isinstance(callback.message, Message):
         # The button has done its job (or can never do it): do not invite a second tap.
         await callback.message.edit_reply_markup(reply_markup=None)
@@ -68,36 +67,6 @@ async def _send_parts(
             await message.answer_photo(photo, caption=part, reply_markup=markup)
         else:
             await message.answer(part, reply_markup=markup, link_preview_options=_NO_PREVIEW)
-
-
-def _intro(settings: Settings, has_channel: bool) -> str:
-    if not has_channel:
-        return _(
-            "Vorschau des nächsten Digests. Es ist kein Kanal eingerichtet "
-            "(<code>[channel] chat</code>), daher kann er nicht veröffentlicht werden."
-        )
-    return _(
-        "Vorschau des nächsten Digests für {channel}: alles seit dem letzten Digest. "
-        "Der Knopf veröffentlicht genau diese Fassung."
-    ).format(channel=escape(settings.channel_chat or ""))
-
-
-def _outcome(outcome: PostOutcome) -> str:
-    texts = {
-        PostOutcome.POSTED: _("Der Digest ist im Kanal veröffentlicht."),
-        PostOutcome.RETRYING: _(
-            "Telegram hat den Digest noch nicht angenommen. Er bleibt vorgemerkt und wird "
-            "automatisch erneut gesendet."
-        ),
-        PostOutcome.IN_PROGRESS: _("Dieser Digest wird gerade veröffentlicht."),
-        PostOutcome.ALREADY_POSTED: _("Dieser Digest ist bereits veröffentlicht."),
-        PostOutcome.OUTDATED: _(
-            "Diese Vorschau ist veraltet: Inzwischen gibt es einen neueren Digest. "
-            "Für eine neue Vorschau /digest senden."
-        ),
-        PostOutcome.NO_CHANNEL: _("Es ist kein Kanal eingerichtet."),
-    }
-    return texts.get(outcome, _("Diese Vorschau gibt es nicht mehr. Bitte /digest senden."))
 
 
 def router() -> Router:

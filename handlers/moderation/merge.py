@@ -11,8 +11,7 @@ from html import escape
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n, ngettext
-from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import I18n
 
 from bot.domain.clock import Clock
 from bot.domain.impulse import ImpulseStatus
@@ -26,18 +25,6 @@ from handlers.moderation.callbacks import Confirmable, ConfirmCallback, MergeCal
 from handlers.moderation.review import tell_author
 
 TAKE_PART = {ImpulseStatus.PENDING.value, ImpulseStatus.APPROVED.value}  # as storage.ratings merges
-
-
-def merged_text(duplicate: int, kept: int, outcome: MergeOutcome) -> str:
-    if not outcome.merged:
-        return _("#{duplicate} kann nicht mit #{kept} zusammengeführt werden.").format(
-            duplicate=duplicate, kept=kept
-        )
-    return ngettext(
-        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmung übernommen.",
-        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmungen übernommen.",
-        outcome.carried,
-    ).format(duplicate=duplicate, kept=kept, count=outcome.carried)
 
 
 async def merge(
@@ -70,22 +57,7 @@ async def merge(
                 author.locale,
                 lambda: notices.author_told_merged(duplicate_text, kept_text),
             )
-    return merged_text(duplicate, kept, outcome)
-
-
-def ask(duplicate: int, kept: int) -> str:
-    return _(
-        "#{duplicate} mit #{kept} zusammenführen? #{duplicate} ist dann nicht mehr zu sehen; "
-        "die Zustimmung dazu zählt für #{kept}. Das lässt sich nicht rückgängig machen."
-    ).format(duplicate=duplicate, kept=kept)
-
-
-def yes_merge() -> str:
-    return _("Ja, zusammenführen")
-
-
-def not_merged() -> str:
-    return _("Nicht zusammengeführt.")
+    return texts.merged(duplicate, kept, outcome)
 
 
 async def ask_on_card(
@@ -107,8 +79,10 @@ async def ask_on_card(
         sure = MergeCallback(impulse=duplicate, into=kept, sure=True)
         card = texts.card(settings, impulse, moderator_id, known)
         await callback.message.edit_text(
-            f"{card}\n\n<b>{ask(duplicate, kept)}</b>",
-            reply_markup=keyboards.sure_keyboard(yes_merge(), sure, keyboards.card_back(duplicate)),
+            f"{card}\n\n<b>{texts.merge_question(duplicate, kept)}</b>",
+            reply_markup=keyboards.sure_keyboard(
+                texts.yes_merge(), sure, keyboards.card_back(duplicate)
+            ),
         )
 
 
@@ -148,7 +122,9 @@ async def on_button(
 async def cancel_command(callback: CallbackQuery) -> None:
     await callback.answer()
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(f"{callback.message.html_text}\n\n<i>{not_merged()}</i>")
+        await callback.message.edit_text(
+            f"{callback.message.html_text}\n\n<i>{texts.not_merged()}</i>"
+        )
 
 
 async def on_command(
@@ -165,18 +141,19 @@ async def on_command(
 ) -> None:
     numbers = [a.lstrip("#") for a in (command.args or "").split()]
     if len(numbers) != 2 or not all(n.isdigit() and len(n) < 10 for n in numbers):
-        await message.answer(_("So geht es: /merge 40 12 (führt #40 mit #12 zusammen)"))
+        await message.answer(texts.merge_usage())
         return
     duplicate, kept = int(numbers[0]), int(numbers[1])
     impulse, keeping = await moderation.card(duplicate), await moderation.card(kept)
     if impulse is None or keeping is None or not {impulse.status, keeping.status} <= TAKE_PART:
-        await message.answer(merged_text(duplicate, kept, MergeOutcome(merged=False, carried=0)))
+        await message.answer(texts.merged(duplicate, kept, MergeOutcome(merged=False, carried=0)))
         return
     sure = MergeCallback(impulse=duplicate, into=kept, sure=True, on_card=False)
     cancel = ConfirmCallback(what=Confirmable.MERGE, target=duplicate, yes=False)
+    question = texts.merge_question(duplicate, kept)
     await message.answer(
-        f"<blockquote>{escape(impulse.text)}</blockquote>\n\n<b>{ask(duplicate, kept)}</b>",
-        reply_markup=keyboards.sure_keyboard(yes_merge(), sure, cancel),
+        f"<blockquote>{escape(impulse.text)}</blockquote>\n\n<b>{question}</b>",
+        reply_markup=keyboards.sure_keyboard(texts.yes_merge(), sure, cancel),
     )
 
 

@@ -13,13 +13,16 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
 from bot.domain.consensus import MIN_RATINGS, ConsensusView, RatedImpulse
+from bot.domain.digests import PostOutcome
+from bot.domain.followup import Summary
 from bot.domain.impulse import ImpulseStatus
 from bot.domain.moderation import AnswerStatus, ImpulseCard, RejectReason, Stats
-from bot.domain.ratings import ReportReason
+from bot.domain.ratings import MergeOutcome, ReportReason
 from bot.domain.settings import Settings
 from bot.domain.standings import Standings, percent
 from bot.domain.waves import STATS_HOURS, Arrivals, WaveProblem, WaveRecord, WaveState, bar
 from bot.telegram.i18n import format_moment, format_number, format_share
+from handlers.citizen.texts import followup as followup_texts
 from handlers.citizen.texts.dialog import topic_title
 from handlers.citizen.texts.notices import answer_label, reason_label
 from handlers.citizen.texts.ratings import reason_label as report_label
@@ -631,3 +634,138 @@ def backlog_growing(count: int, minutes: int) -> str:
         "⚠️ Der Bot kommt nicht hinterher: {count} Nachrichten warten, die älteste seit "
         "{minutes} Minuten, und es werden mehr. Bitte sagen Sie dem Betrieb Bescheid."
     ).format(count=count, minutes=minutes)
+
+
+# /digest
+
+
+def digest_intro(settings: Settings, has_channel: bool) -> str:
+    if not has_channel:
+        return _(
+            "Vorschau des nächsten Digests. Es ist kein Kanal eingerichtet "
+            "(<code>[channel] chat</code>), daher kann er nicht veröffentlicht werden."
+        )
+    return _(
+        "Vorschau des nächsten Digests für {channel}: alles seit dem letzten Digest. "
+        "Der Knopf veröffentlicht genau diese Fassung."
+    ).format(channel=escape(settings.channel_chat or ""))
+
+
+def digest_outcome(outcome: PostOutcome) -> str:
+    texts = {
+        PostOutcome.POSTED: _("Der Digest ist im Kanal veröffentlicht."),
+        PostOutcome.RETRYING: _(
+            "Telegram hat den Digest noch nicht angenommen. Er bleibt vorgemerkt und wird "
+            "automatisch erneut gesendet."
+        ),
+        PostOutcome.IN_PROGRESS: _("Dieser Digest wird gerade veröffentlicht."),
+        PostOutcome.ALREADY_POSTED: _("Dieser Digest ist bereits veröffentlicht."),
+        PostOutcome.OUTDATED: _(
+            "Diese Vorschau ist veraltet: Inzwischen gibt es einen neueren Digest. "
+            "Für eine neue Vorschau /digest senden."
+        ),
+        PostOutcome.NO_CHANNEL: _("Es ist kein Kanal eingerichtet."),
+    }
+    return texts.get(outcome, _("Diese Vorschau gibt es nicht mehr. Bitte /digest senden."))
+
+
+# /rueckmeldung
+
+
+def followup_usage() -> str:
+    return _(
+        "So geht es: /rueckmeldung und dahinter Ihr Text, was aus der Beteiligung geworden ist. "
+        "Er geht an alle, die am Ende darum gebeten haben. Sie sehen vorher eine Vorschau."
+    )
+
+
+def followup_nobody() -> str:
+    return _("Noch hat niemand um eine Ergebnis-Nachricht gebeten. Es wurde nichts gesendet.")
+
+
+def followup_preview(text: str, recipients: int) -> str:
+    head = ngettext(
+        "<b>Vorschau</b> · Diese Nachricht geht an {count} Person, die darum gebeten hat:",
+        "<b>Vorschau</b> · Diese Nachricht geht an {count} Personen, die darum gebeten haben:",
+        recipients,
+    ).format(count=recipients)
+    return f"{head}\n\n{followup_texts.outcome_message(text)}"
+
+
+def followup_sending(count: int) -> str:
+    return ngettext(
+        "Wird gesendet an {count} Person. Sie bekommen eine Nachricht, wenn alles raus ist.",
+        "Wird gesendet an {count} Personen. Sie bekommen eine Nachricht, wenn alles raus ist.",
+        count,
+    ).format(count=count)
+
+
+def followup_not_a_draft() -> str:
+    return _("Diese Vorschau ist schon erledigt: gesendet, geändert oder abgebrochen.")
+
+
+def followup_write_again() -> str:
+    return _("Nicht gesendet. Schicken Sie den neuen Text mit /rueckmeldung.")
+
+
+def followup_cancelled() -> str:
+    return _("Abgebrochen. Es wurde nichts gesendet.")
+
+
+def followup_report(summary: Summary) -> str:
+    lines = [
+        ngettext(
+            "Die Ergebnis-Nachricht ist verschickt: {count} Person hat sie bekommen.",
+            "Die Ergebnis-Nachricht ist verschickt: {count} Personen haben sie bekommen.",
+            summary.sent,
+        ).format(count=summary.sent)
+    ]
+    if summary.gone:
+        lines.append(
+            ngettext(
+                "{count} Person hat den Bot blockiert.",
+                "{count} Personen haben den Bot blockiert.",
+                summary.gone,
+            ).format(count=summary.gone)
+        )
+    if summary.failed or summary.in_doubt:
+        lines.append(
+            _("Bei {count} ist unklar, ob sie angekommen ist; sie wird nicht wiederholt.").format(
+                count=summary.failed + summary.in_doubt
+            )
+        )
+    return "\n".join(lines)
+
+
+# Merging duplicates
+
+
+def merged(duplicate: int, kept: int, outcome: MergeOutcome) -> str:
+    if not outcome.merged:
+        return _("#{duplicate} kann nicht mit #{kept} zusammengeführt werden.").format(
+            duplicate=duplicate, kept=kept
+        )
+    return ngettext(
+        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmung übernommen.",
+        "#{duplicate} ist jetzt mit #{kept} zusammengeführt; {count} Zustimmungen übernommen.",
+        outcome.carried,
+    ).format(duplicate=duplicate, kept=kept, count=outcome.carried)
+
+
+def merge_question(duplicate: int, kept: int) -> str:
+    return _(
+        "#{duplicate} mit #{kept} zusammenführen? #{duplicate} ist dann nicht mehr zu sehen; "
+        "die Zustimmung dazu zählt für #{kept}. Das lässt sich nicht rückgängig machen."
+    ).format(duplicate=duplicate, kept=kept)
+
+
+def yes_merge() -> str:
+    return _("Ja, zusammenführen")
+
+
+def not_merged() -> str:
+    return _("Nicht zusammengeführt.")
+
+
+def merge_usage() -> str:
+    return _("So geht es: /merge 40 12 (führt #40 mit #12 zusammen)")

@@ -565,3 +565,23 @@ def nothing_stored() -> str:
 
 def kept_data() -> str:
     return _("In Ordnung, es bleibt alles, wie es ist.")
+
+
+# Text written after taking part (handlers/citizen/after_submit.py)
+
+
+def reply_to_answer() -> str:
+    return _(
+        "Danke für Ihre Rückmeldung zur Antwort der Moderation! Antworten auf diese Nachricht "
+        "liest hier leider niemand mit."
+    )
+
+
+def offer_new_idea(text: str) -> str:
+    return "\n\n".join(
+        [
+            _("Ihre Wahl ist gespeichert. Möchten Sie diesen Text als neue Idee schicken?"),
+            f"<blockquote>{escape(text)}</blockquote>",
+            _("Dann tippen Sie auf „Als neue Idee schicken“. Ihre Wahl sehen Sie mit /meinvotum."),
+        ]
+    )

@@ -75,6 +75,11 @@ def _status_of_participant(value: Any) -> Any:
     return participant_status_label(ParticipantStatus(value)) if value in known else value
 
 
+def _channel(value: Any) -> Any:
+    """Where the person takes part (`participants.channel`); a code without words as stored."""
+    return {"telegram": "Telegram", "web": _("Web-Chat im Browser")}.get(value, value)
+
+
 def _opinion(value: Any) -> str:
     return {
         Opinion.AGREE: _("stimme zu"),
@@ -133,6 +138,7 @@ def document(
             _("Ihre Sprache"): language_name(language) if language else None,
             _("Zuletzt abgestimmt am"): _moment(settings, stored.get("voted_at")),
             _("Stand"): _status_of_participant(stored.get("status")),
+            _("Sie nehmen teil über"): _channel(stored.get("channel")),
             _("Ihre Chat-Nummer bei Telegram (nur, um Ihnen zu antworten)"): stored.get(
                 "telegram_chat_id_for_replies"
             ),
