@@ -133,7 +133,11 @@ class Database:
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._lookups = async_sessionmaker(self.lookup_engine, expire_on_commit=False)
-        self._group = GroupCommit(lambda: self.write_engine.sync_engine) if group_commit else None
+        # PostgreSQL: a lone write of one statement in autocommit (storage/group_commit.py).
+        alone = None if self.is_sqlite else (lambda: self.lookup_engine.sync_engine)
+        self._group = (
+            GroupCommit(lambda: self.write_engine.sync_engine, alone) if group_commit else None
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -161,13 +165,17 @@ class Database:
         """
         return await greenlet_spawn(_in_transaction, self.write_engine.sync_engine, work)
 
-    async def run_write_grouped(self, work: Callable[[Connection], T]) -> T:
+    async def run_write_grouped(
+        self, work: Callable[[Connection], T], *, one_statement: bool = False
+    ) -> T:
         """Like `run_write`, but sharing one transaction with the other small writes handed in
         during the same turn of the event loop (storage/group_commit.py). Returns after the
-        COMMIT that holds this write; a failing write fails alone."""
+        COMMIT that holds this write; a failing write fails alone. `one_statement`: `work`
+        runs a single statement, which on PostgreSQL needs no transaction around it when it
+        has no other write to share one with."""
         if self._group is None:
             return await self.run_write(work)
-        return await self._group.run(work)
+        return await self._group.run(work, one_statement=one_statement)
 
     async def run_read(self, work: Callable[[Connection], T]) -> T:
         """Like `run_write`, for short point reads (on SQLite: an inline reader connection).

@@ -72,11 +72,17 @@ class UpdateScope:
         if self.dirty:
             keys, rows = set(self.dirty), self._changed()
             if rows:
+                kinds = {stored is None for _, stored in rows}  # deleted, upserted, or both
                 await self._storage.database.run_write_grouped(
-                    partial(_write, self._storage.database, rows=rows)
+                    partial(_write, self._storage.database, rows=rows),
+                    one_statement=len(kinds) == 1,
                 )
                 self.stored.update(rows)
             self.dirty.difference_update(keys)
+
+    def has_writes(self) -> bool:
+        """Whether `write_in` would write anything."""
+        return bool(self.dirty) and bool(self._changed())
 
     def write_in(self, connection: Connection) -> None:
         """Write the pending changes within the caller's transaction (which may run this

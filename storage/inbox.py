@@ -418,7 +418,7 @@ class Inbox:
             connection.execute(_FINISH, done)
             connection.execute(_DROP_PAYLOAD, {"id": update_id})
 
-        await self._db.run_write_grouped(work)
+        await self._db.run_write_grouped(work, one_statement=shared and also is None)
         self._handed.discard(update_id)
         self._clear.pop(update_id, None)
 
