@@ -13,7 +13,9 @@ Several instances on one PostgreSQL database (webhooks behind a load balancer) s
 and
   an instance handles an update only once no earlier update of the same person is pending
   (`wait_turn`). Telegram sends the next update only after the previous one was answered, and
-  we answer only after recording, so an earlier update is always recorded by then;
+  we answer only after recording, so an earlier update is always recorded by then. For the
+  same reason the record itself can tell: an update recorded when no earlier one of its
+  person was pending needs no check later (on PostgreSQL the record says so, one statement);
 * exactly once: the instance that recorded an update handles it (RETURNING tells it);
 * no orphans: each row names its instance (`owner`), and each instance holds a session-level
   advisory lock on its name for as long as it lives. An update whose owner's lock is free
@@ -310,6 +312,7 @@ class Inbox:
 
         def work(connection: Connection) -> set[int]:
             if self.shared:  # PostgreSQL: one statement
+                clear.clear()  # from a run rolled back before this one
                 found = {int(i): bool(e) for i, e in connection.execute(_RECORD_PG, arrays)}
                 clear.update(i for i, earlier in found.items() if not earlier)
                 return set(found)
@@ -321,8 +324,9 @@ class Inbox:
             return new
 
         # New updates with no earlier one of the same person pending when they were recorded
-        # (shared inbox). Filled again if the work runs again after a rollback.
+        # (shared inbox), as the run of `work` that committed found them.
         clear: set[int] = set()
+        generation = self.generation
 
         try:
             inserted = await self._db.run_write_grouped(work)
@@ -339,7 +343,6 @@ class Inbox:
             inserted |= await self._resolve(unsure, self._own_pending)
         new = [i for i in unique if i in inserted]
         self._handed.update(new)
-        generation = self.generation
         for i in clear & inserted:
             self._clear[i] = generation
         return new
