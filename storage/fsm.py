@@ -54,46 +54,85 @@ class UpdateScope:
         self._storage = storage
         self.rows: dict[str, Row] = {}
         self.dirty: set[str] = set()
+        # Each row as the database holds it (state, data as stored; absent: no row): a change
+        # that leaves a row as it was is not written (aiogram sets the same state again).
+        self.stored: dict[str, tuple[str | None, str] | None] = {}
         self.keys: dict[StorageKey, str] = {}  # aiogram's key -> ours (a keyed hash)
+
+    def _changed(self) -> list[tuple[str, tuple[str | None, str] | None]]:
+        """The dirty rows as they would be stored, those that differ from the database."""
+        changed = []
+        for key in self.dirty:
+            stored = _stored(self.rows[key])
+            if stored != self.stored.get(key):
+                changed.append((key, stored))
+        return changed
 
     async def flush(self) -> None:
         if self.dirty:
-            rows = [(key, self.rows[key]) for key in self.dirty]
-            await self._storage.database.run_write_grouped(
-                partial(_write, self._storage.database, rows=rows)
-            )
-            self.dirty.difference_update(key for key, _ in rows)
+            keys, rows = set(self.dirty), self._changed()
+            if rows:
+                kinds = {stored is None for _, stored in rows}  # deleted, upserted, or both
+                await self._storage.database.run_write_grouped(
+                    partial(_write, self._storage.database, rows=rows),
+                    one_statement=len(kinds) == 1,
+                )
+                self.stored.update(rows)
+            self.dirty.difference_update(keys)
+
+    def has_writes(self) -> bool:
+        """Whether `write_in` would write anything."""
+        return bool(self.dirty) and bool(self._changed())
 
     def write_in(self, connection: Connection) -> None:
         """Write the pending changes within the caller's transaction (which may run this
         again after a rollback: it changes nothing here)."""
         if self.dirty:
-            _write(self._storage.database, connection, [(k, self.rows[k]) for k in self.dirty])
+            rows = self._changed()
+            if rows:
+                _write(self._storage.database, connection, rows)
 
 
 _SCOPE: ContextVar[UpdateScope | None] = ContextVar("dialogbot_fsm_scope", default=None)
 
 
-def _select(keys: Sequence[str], connection: Connection) -> dict[str, Row]:
+def _select_stored(
+    keys: Sequence[str], connection: Connection
+) -> dict[str, tuple[str | None, str]]:
     rows = connection.execute(_SELECT, {"keys": list(keys)})
-    return {key: (state, json.loads(data)) for key, state, data in rows}
+    return {key: (state, data) for key, state, data in rows}
 
 
-def _write(database: Database, connection: Connection, rows: Sequence[tuple[str, Row]]) -> None:
-    """Upsert the rows that hold something; a row with nothing left to remember is deleted."""
+def _select(keys: Sequence[str], connection: Connection) -> dict[str, Row]:
+    return {
+        key: (state, json.loads(data))
+        for key, (state, data) in _select_stored(keys, connection).items()
+    }
+
+
+def _stored(row: Row) -> tuple[str | None, str] | None:
+    """A row as the table holds it; None: nothing left to remember, no row."""
+    state, data = row
+    if state is None and not data:
+        return None
+    return state, json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _write(
+    database: Database,
+    connection: Connection,
+    rows: Sequence[tuple[str, tuple[str | None, str] | None]],
+) -> None:
+    """Upsert the rows that hold something (as `_stored` gives them); a row with nothing
+    left to remember is deleted."""
     now = datetime.now(UTC)
-    empty = [key for key, (state, data) in rows if state is None and not data]
+    empty = [key for key, stored in rows if stored is None]
     if empty:
         connection.execute(_DELETE, {"keys": empty})
     values = [
-        {
-            "key": key,
-            "state": state,
-            "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-            "updated_at": now,
-        }
-        for key, (state, data) in rows
-        if state is not None or data
+        {"key": key, "state": stored[0], "data": stored[1], "updated_at": now}
+        for key, stored in rows
+        if stored is not None
     ]
     if values:
         connection.execute(_upsert(database.is_sqlite), values)
@@ -182,9 +221,15 @@ class SqlStorage(BaseStorage):
                 if destiny != key.destiny
             }
             wanted = [db_key, *(k for k in siblings if k not in scope.rows)]
-            found = await self.database.run_read(partial(_select, wanted))
+            found = await self.database.run_read(partial(_select_stored, wanted))
             for wanted_key in wanted:
-                scope.rows.setdefault(wanted_key, found.get(wanted_key, EMPTY))
+                if wanted_key in scope.rows:
+                    continue
+                stored = found.get(wanted_key)
+                scope.stored[wanted_key] = stored
+                scope.rows[wanted_key] = (
+                    EMPTY if stored is None else (stored[0], json.loads(stored[1]))
+                )
         return scope.rows[db_key]
 
     async def _change(self, key: StorageKey, change: Change) -> Row:
@@ -200,5 +245,5 @@ class SqlStorage(BaseStorage):
     def _change_now(self, db_key: str, change: Change, connection: Connection) -> Row:
         """Read, change and write one row in a single transaction."""
         new = change(_select([db_key], connection).get(db_key, EMPTY))
-        _write(self.database, connection, [(db_key, new)])
+        _write(self.database, connection, [(db_key, _stored(new))])
         return new

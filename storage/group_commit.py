@@ -14,6 +14,10 @@ for one timeout after another. Writes therefore must be plain
 functions of the connection, safe to run again after a rollback (they are: a few Core
 statements each).
 
+A write of one statement that finds no other write to share with (`one_statement`) runs on
+its own without BEGIN and COMMIT where the database allows it (`alone`: PostgreSQL's autocommit,
+one round trip instead of three); one statement is atomic and durable by itself.
+
 `[tuning] group_commit = false`: storage.db.Database gives each write its own transaction.
 """
 
@@ -31,22 +35,26 @@ from storage.outage import is_unreachable
 
 T = TypeVar("T")
 Work = Callable[[Connection], Any]
+Queued = tuple[Work, "asyncio.Future[Any]", bool]  # the write, its caller, one statement
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 500  # writes per transaction; more wait for the next one
 
 
 class GroupCommit:
-    def __init__(self, engine: Callable[[], Engine]) -> None:
+    def __init__(
+        self, engine: Callable[[], Engine], alone: Callable[[], Engine] | None = None
+    ) -> None:
         self._engine = engine
-        self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._alone_engine = alone
+        self._queue: list[Queued] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
+    async def run(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((work, future))
+        self._queue.append((work, future, one_statement))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._start)
@@ -58,35 +66,42 @@ class GroupCommit:
         if self._queue:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._start)
-        live = [(work, future) for work, future in batch if not future.cancelled()]
-        if live:
+        live = [queued for queued in batch if not queued[1].cancelled()]
+        if len(live) == 1 and live[0][2] and self._alone_engine is not None:
+            work, future, _ = live[0]
+            task = asyncio.create_task(self._alone(work, future, self._alone_engine))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif live:
             task = asyncio.create_task(self._commit(live))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _commit(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[Queued]) -> None:
         try:
-            results = await greenlet_spawn(_together, self._engine(), [w for w, _ in batch])
+            results = await greenlet_spawn(_together, self._engine(), [w for w, _, _ in batch])
         except Exception as exc:
             if len(batch) == 1 or is_unreachable(exc):
-                for _, future in batch:
+                for _, future, _ in batch:
                     _fail(future, exc)
                 return
             log.debug("a grouped write failed; running the %d writes one by one", len(batch))
-            for work, future in batch:
-                await self._alone(work, future)
+            for work, future, _ in batch:
+                await self._alone(work, future, self._engine)
             return
         except BaseException as exc:  # cancelled at shutdown: nobody may wait forever
-            for _, future in batch:
+            for _, future, _ in batch:
                 _fail(future, exc)
             raise
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
 
-    async def _alone(self, work: Work, future: asyncio.Future[Any]) -> None:
+    async def _alone(
+        self, work: Work, future: asyncio.Future[Any], engine: Callable[[], Engine]
+    ) -> None:
         try:
-            result = await greenlet_spawn(_together, self._engine(), [work])
+            result = await greenlet_spawn(_together, engine(), [work])
         except BaseException as exc:
             _fail(future, exc)
             if not isinstance(exc, Exception):

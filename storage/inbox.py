@@ -13,7 +13,9 @@ Several instances on one PostgreSQL database (webhooks behind a load balancer) s
 and
   an instance handles an update only once no earlier update of the same person is pending
   (`wait_turn`). Telegram sends the next update only after the previous one was answered, and
-  we answer only after recording, so an earlier update is always recorded by then;
+  we answer only after recording, so an earlier update is always recorded by then. For the
+  same reason the record itself can tell: an update recorded when no earlier one of its
+  person was pending needs no check later (on PostgreSQL the record says so, one statement);
 * exactly once: the instance that recorded an update handles it (RETURNING tells it);
 * no orphans: each row names its instance (`owner`), and each instance holds a session-level
   advisory lock on its name for as long as it lives. An update whose owner's lock is free
@@ -49,6 +51,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Connection,
     bindparam,
@@ -60,9 +64,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Text
 
 from storage.db import Database
-from storage.models import InboxPayload, InboxUpdate
+from storage.models import InboxPayload, InboxUpdate, UTCDateTime
 from storage.outage import is_unreachable
 from storage.repository import dialect_insert
 
@@ -83,6 +88,35 @@ _FINISH = (
 )
 _DROP_PAYLOAD = delete(InboxPayload).where(InboxPayload.update_id == bindparam("id"))
 _ADD_PAYLOAD = insert(InboxPayload)
+
+# PostgreSQL: each of these one statement, so one round trip instead of one per statement
+# (benchmarks/README.md, "Round trips to PostgreSQL"). The record takes its rows as arrays, so
+# its text, and with it the prepared statement, is the same however many updates come at once.
+# It also says for each new update whether an earlier one of the same person was pending then
+# (`wait_turn` need not ask again when none was).
+_RECORD_PG = text(
+    "WITH arrived AS (SELECT * FROM unnest(:ids, :keys, :payloads)"
+    " AS g(update_id, ordering_key, payload)),"
+    " added AS (INSERT INTO inbox (update_id, status, received_at, ordering_key, owner)"
+    " SELECT update_id, 'pending', :now, ordering_key, :owner FROM arrived"
+    " ON CONFLICT (update_id) DO NOTHING RETURNING update_id, ordering_key)"
+    " INSERT INTO inbox_payloads (update_id, payload)"
+    " SELECT arrived.update_id, arrived.payload FROM arrived JOIN added USING (update_id)"
+    " RETURNING update_id, EXISTS (SELECT 1 FROM inbox AS earlier"
+    " WHERE earlier.status = 'pending' AND earlier.ordering_key = ("
+    "SELECT g.ordering_key FROM arrived AS g WHERE g.update_id = inbox_payloads.update_id)"
+    " AND earlier.update_id < inbox_payloads.update_id)"
+).bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger)),
+    bindparam("keys", type_=ARRAY(BigInteger)),
+    bindparam("payloads", type_=ARRAY(Text)),
+    bindparam("now", type_=UTCDateTime()),
+)
+_FINISH_PG = text(
+    "WITH dropped AS (DELETE FROM inbox_payloads WHERE update_id = :id)"
+    " UPDATE inbox SET status = :status, handled_at = :at, ordering_key = NULL, owner = NULL"
+    " WHERE update_id = :id"
+).bindparams(bindparam("id", type_=BigInteger()), bindparam("at", type_=UTCDateTime()))
 
 
 @cache
@@ -157,6 +191,9 @@ class Inbox:
         self._resolving: set[int] = set()
         self._handed: set[int] = set()
         self._held_before = False
+        # Updates recorded when no earlier one of the same person was pending, with the lock's
+        # generation then: their order check is done (`wait_turn`).
+        self._clear: dict[int, int] = {}
 
     async def open(self) -> None:
         """Hold this instance's liveness lock (shared inbox only) until `close`."""
@@ -264,14 +301,32 @@ class Inbox:
             for i in unique
         ]
         record_new = _record_new(self._db.is_sqlite)
+        ids = list(unique)
+        arrays = {
+            "ids": ids,
+            "keys": [keys.get(i) for i in ids],
+            "payloads": [unique[i] for i in ids],
+            "now": now,
+            "owner": self.owner,
+        }
 
         def work(connection: Connection) -> set[int]:
+            if self.shared:  # PostgreSQL: one statement
+                clear.clear()  # from a run rolled back before this one
+                found = {int(i): bool(e) for i, e in connection.execute(_RECORD_PG, arrays)}
+                clear.update(i for i, earlier in found.items() if not earlier)
+                return set(found)
             new = set(connection.scalars(record_new, rows))
             if new:
                 connection.execute(
                     _ADD_PAYLOAD, [{"update_id": i, "payload": unique[i]} for i in new]
                 )
             return new
+
+        # New updates with no earlier one of the same person pending when they were recorded
+        # (shared inbox), as the run of `work` that committed found them.
+        clear: set[int] = set()
+        generation = self.generation
 
         try:
             inserted = await self._db.run_write_grouped(work)
@@ -288,6 +343,8 @@ class Inbox:
             inserted |= await self._resolve(unsure, self._own_pending)
         new = [i for i in unique if i in inserted]
         self._handed.update(new)
+        for i in clear & inserted:
+            self._clear[i] = generation
         return new
 
     def _mark_unsure(self, update_ids: Iterable[int]) -> None:
@@ -353,19 +410,31 @@ class Inbox:
         conversation-state changes, storage.fsm.UpdateScope.write_in)."""
         done = {"id": update_id, "status": FAILED if failed else DONE, "at": datetime.now(UTC)}
 
+        shared = self.shared
+
         def work(connection: Connection) -> None:
             if also is not None:
                 also(connection)
+            if shared:  # PostgreSQL: one statement
+                connection.execute(_FINISH_PG, done)
+                return
             connection.execute(_FINISH, done)
             connection.execute(_DROP_PAYLOAD, {"id": update_id})
 
-        await self._db.run_write_grouped(work)
+        await self._db.run_write_grouped(work, one_statement=shared and also is None)
         self._handed.discard(update_id)
+        self._clear.pop(update_id, None)
 
     async def wait_turn(self, key: int, update_id: int, stop: asyncio.Event | None = None) -> bool:
         """Return once no earlier update of the same person is pending (shared inbox only;
         in one process the pipeline's own ordering is enough). False if `stop` was set first."""
         if not self.shared:
+            return True
+        # Recorded when none was pending: none can be now. Telegram sends a person's next update
+        # only once the one before was confirmed, that is recorded, so an earlier update of the
+        # person pending anywhere was in the inbox by then. Not after the lock was lost since:
+        # another instance may have taken over updates of this one meanwhile.
+        if self._clear.pop(update_id, None) == self.generation:
             return True
         earlier = (
             select(InboxUpdate.update_id)

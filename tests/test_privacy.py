@@ -37,13 +37,13 @@ IDEA = "Zauberwort-Nachtbus zwischen Bochum und Essen an jedem Wochenende."
 
 
 def fail_next(database: Database, statement: str) -> list[str]:
-    """The next statement starting with `statement` fails with the driver's own error class,
+    """The next statement holding `statement` fails with the driver's own error class,
     as a full disk or a broken connection would."""
     failures: list[str] = []
     dbapi: Any = database.write_engine.dialect.dbapi
 
     def before(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        if sql.lstrip().startswith(statement) and not failures:
+        if statement in sql and not failures:  # PostgreSQL: the inbox write is one statement
             failures.append(statement)
             raise dbapi.OperationalError("disk I/O error")
 

@@ -57,6 +57,8 @@ def never(_: BaseException) -> bool:
 class PendingWrites(Protocol):
     """What an update scope leaves to write when the update ends."""
 
+    def has_writes(self) -> bool: ...
+
     def write_in(self, connection: Any) -> None: ...
 
 
@@ -496,7 +498,8 @@ class UpdatePipeline:
                 failed = True
                 log.exception("update %d failed", update.update_id)
             # The update's last state changes and its "done" mark: one transaction.
-            also = scope.write_in if scope is not None else None
+            # Nothing left to write: the done mark alone (on PostgreSQL one statement, no BEGIN).
+            also = scope.write_in if scope is not None and scope.has_writes() else None
             await self._inbox.finish(update.update_id, failed=failed, also=also)
         if self.metrics is not None:
             kind = kind_of(update)
