@@ -63,7 +63,7 @@ class UpdateScope:
         """The dirty rows as they would be stored, those that differ from the database."""
         changed = []
         for key in self.dirty:
-            stored = _stored(self.rows[key])
+            stored = stored_row(self.rows[key])
             if stored != self.stored.get(key):
                 changed.append((key, stored))
         return changed
@@ -74,7 +74,7 @@ class UpdateScope:
             if rows:
                 kinds = {stored is None for _, stored in rows}  # deleted, upserted, or both
                 await self._storage.database.run_write_grouped(
-                    partial(_write, self._storage.database, rows=rows),
+                    partial(write_rows, self._storage.database, rows=rows),
                     one_statement=len(kinds) == 1,
                 )
                 self.stored.update(rows)
@@ -90,7 +90,7 @@ class UpdateScope:
         if self.dirty:
             rows = self._changed()
             if rows:
-                _write(self._storage.database, connection, rows)
+                write_rows(self._storage.database, connection, rows)
 
 
 _SCOPE: ContextVar[UpdateScope | None] = ContextVar("dialogbot_fsm_scope", default=None)
@@ -103,14 +103,14 @@ def _select_stored(
     return {key: (state, data) for key, state, data in rows}
 
 
-def _select(keys: Sequence[str], connection: Connection) -> dict[str, Row]:
+def read_rows(keys: Sequence[str], connection: Connection) -> dict[str, Row]:
     return {
         key: (state, json.loads(data))
         for key, (state, data) in _select_stored(keys, connection).items()
     }
 
 
-def _stored(row: Row) -> tuple[str | None, str] | None:
+def stored_row(row: Row) -> tuple[str | None, str] | None:
     """A row as the table holds it; None: nothing left to remember, no row."""
     state, data = row
     if state is None and not data:
@@ -118,12 +118,12 @@ def _stored(row: Row) -> tuple[str | None, str] | None:
     return state, json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _write(
+def write_rows(
     database: Database,
     connection: Connection,
     rows: Sequence[tuple[str, tuple[str | None, str] | None]],
 ) -> None:
-    """Upsert the rows that hold something (as `_stored` gives them); a row with nothing
+    """Upsert the rows that hold something (as `stored_row` gives them); a row with nothing
     left to remember is deleted."""
     now = datetime.now(UTC)
     empty = [key for key, stored in rows if stored is None]
@@ -213,7 +213,7 @@ class SqlStorage(BaseStorage):
         db_key = self._key(key)
         scope = _SCOPE.get()
         if scope is None:
-            return (await self.database.run_read(partial(_select, [db_key]))).get(db_key, EMPTY)
+            return (await self.database.run_read(partial(read_rows, [db_key]))).get(db_key, EMPTY)
         if db_key not in scope.rows:
             siblings = {
                 self._key(replace(key, destiny=destiny)): destiny
@@ -244,6 +244,6 @@ class SqlStorage(BaseStorage):
 
     def _change_now(self, db_key: str, change: Change, connection: Connection) -> Row:
         """Read, change and write one row in a single transaction."""
-        new = change(_select([db_key], connection).get(db_key, EMPTY))
-        _write(self.database, connection, [(db_key, _stored(new))])
+        new = change(read_rows([db_key], connection).get(db_key, EMPTY))
+        write_rows(self.database, connection, [(db_key, stored_row(new))])
         return new

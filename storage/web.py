@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 
 from bot.domain.impulse import ImpulseStatus
 from storage.db import Database
-from storage.fsm import EMPTY, _select, _write
+from storage.fsm import EMPTY, read_rows, stored_row, write_rows
 from storage.models import Impulse, WebInvite
 
 WEB_KEY = "web:"  # the Telegram dialog's keys are keyed hashes without a colon: no overlap
@@ -30,13 +30,13 @@ class WebDrafts:
     async def load(self, pseudonym: str) -> tuple[str | None, dict[str, Any]]:
         """The stored step and draft; (None, {}) when nothing is stored."""
         key = WEB_KEY + pseudonym
-        rows = await self._db.run_read(partial(_select, [key]))
+        rows = await self._db.run_read(partial(read_rows, [key]))
         return rows.get(key, EMPTY)
 
     async def save(self, pseudonym: str, step: str | None, data: dict[str, Any]) -> None:
         """Keep the step and draft (no step and no data: the row goes)."""
-        rows = [(WEB_KEY + pseudonym, (step, data))]
-        await self._db.run_write(partial(_write, self._db, rows=rows))
+        rows = [(WEB_KEY + pseudonym, stored_row((step, data)))]
+        await self._db.run_write(partial(write_rows, self._db, rows=rows))
 
     async def drop(self, pseudonym: str) -> None:
         await self.save(pseudonym, None, {})
