@@ -319,3 +319,13 @@ def test_the_defaults_of_the_code_hold_for_a_file_of_only_the_required_keys(
         WebPolicy(),
         TuningPolicy(),
     )
+
+
+def test_a_value_written_wrong_is_named_before_a_section_left_out(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[bot]\nsecret = "12345678"\n[digest]\nschedule = "not cron"\n')
+    with pytest.raises(ConfigError, match=r"^digest\.schedule: "):
+        load_settings(config, env={})
+    config.write_text('[bot]\nsecret = "12345678"\n')
+    with pytest.raises(ConfigError, match=r"^\[consultation\] is missing$"):
+        load_settings(config, env={})

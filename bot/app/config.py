@@ -133,8 +133,11 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     try:
         config = ConfigFile.model_validate(raw)
     except ValidationError as exc:
-        # One line about the first problem; never the value itself (it may be a token).
-        raise ConfigError(_describe(exc.errors(include_input=False)[0], overlaid)) from None
+        # One line about one problem, a value written wrong before a key left out; never the
+        # value itself (it may be a token).
+        errors = exc.errors(include_input=False, include_url=False)
+        first = next((e for e in errors if e["type"] != "missing"), errors[0])
+        raise ConfigError(_describe(first, overlaid)) from None
     return config.settings(token=env.get("DIALOGBOT_TOKEN") or None, path=path)
 
 
@@ -232,8 +235,8 @@ def _describe(error: ErrorDetails, overlaid: Mapping[tuple[str, str], str]) -> s
         known = ", ".join(_known_keys(loc[:-1]))
         kind = "section" if len(loc) == 1 else "key"
         return f"{key} is not a known {kind} ({known})"
-    if error["type"] in ("model_type", "model_attributes_type") and len(loc) == 1:
-        return f"[{key}] must be a table"
+    if len(loc) == 1 and error["type"] in ("missing", "model_type", "model_attributes_type"):
+        return f"[{key}] {phrase}"  # a section
     return f"{key}{phrase}" if phrase.startswith(":") else f"{key} {phrase}"
 
 
