@@ -347,20 +347,17 @@ def _chat_id(value: Any) -> int | None:
     return int(value) or None
 
 
-def _cron(value: Any) -> str:
-    try:
-        DigestSchedule(cron=_text(value))
-    except ValueError as exc:
-        _fail(f": {exc}")
-    return str(value)
+def _schedule(part: str) -> PlainValidator:
+    """A cron expression or a time zone, as `DigestSchedule` understands it."""
 
+    def validate(value: Any) -> str:
+        try:
+            DigestSchedule(**{part: _text(value)})
+        except ValueError as exc:
+            _fail(f": {exc}")
+        return str(value)
 
-def _timezone(value: Any) -> str:
-    try:
-        DigestSchedule(timezone=_text(value))
-    except ValueError as exc:
-        _fail(f": {exc}")
-    return str(value)
+    return PlainValidator(validate)
 
 
 def _digest_locale(value: Any) -> str:
@@ -536,8 +533,8 @@ class PrivacySection(Section):
 
 
 class DigestSection(Section):
-    schedule: Annotated[str, PlainValidator(_cron)] = DEFAULT_CRON
-    timezone: Annotated[str, PlainValidator(_timezone)] = DEFAULT_TIMEZONE
+    schedule: Annotated[str, _schedule("cron")] = DEFAULT_CRON
+    timezone: Annotated[str, _schedule("timezone")] = DEFAULT_TIMEZONE
     locale: Annotated[str, PlainValidator(_digest_locale)] = "de"
     when_unchanged: Annotated[str, _one_of(("skip", "short"))] = "skip"
 
@@ -617,18 +614,11 @@ class ConfigFile(Section):
             digest_schedule=digest.schedule,
             digest_timezone=digest.timezone,
             consultation=Consultation(
-                title=c.title,
-                question=c.question,
-                purpose=c.purpose,
-                privacy_url=c.privacy_url,
+                **c.model_dump(exclude={"max_topics", "translations"}),
                 max_topics=min(c.max_topics, len(self.topics)),
-                impulse_min_length=c.impulse_min_length,
-                impulse_max_length=c.impulse_max_length,
-                phase=c.phase,
-                topics=tuple(Topic(id=t.id, title=t.title, titles=t.titles) for t in self.topics),
+                topics=tuple(Topic(**t.model_dump()) for t in self.topics),
                 translations={
-                    locale: ConsultationText(title=t.title, question=t.question, purpose=t.purpose)
-                    for locale, t in c.translations.items()
+                    k: ConsultationText(**t.model_dump()) for k, t in c.translations.items()
                 },
             ),
             source_path=path,
