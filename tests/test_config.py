@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.app.config import ConfigError, check_launch_secret, load_settings
-from bot.domain.settings import TuningPolicy
+from bot.domain.settings import AbusePolicy, DatabasePolicy, TuningPolicy, WebPolicy
 from tests.harness import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"
@@ -254,3 +255,77 @@ def test_a_printed_settings_shows_neither_the_token_nor_the_secret() -> None:
     assert hooked.token is None
     assert hooked.secret_values() == (secret, "hook-secret")
     assert settings.secret_values() == (token, secret)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "[digest]\n",
+            '[digest]\ncron = "0 18 * * *"\n',
+            "digest.cron is not a known key (schedule, timezone, locale, when_unchanged)",
+        ),
+        ("[ratings]\n", "[rating]\n", "rating is not a known section (bot, database, "),
+        ("max_topics = 3\n", "max_topics = 3\nmax_topic = 3\n", "consultation.max_topic is not"),
+    ],
+)
+def test_a_misspelt_key_or_section_is_refused_with_the_known_ones(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    """A typo would otherwise leave the default in force without a word."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    config = tmp_path / "c.toml"
+    config.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError, match="^" + re.escape(message)) as raised:
+        load_settings(config, env={})
+    assert "\n" not in str(raised.value)
+
+
+def test_an_error_names_the_variable_that_set_the_value_or_the_key_and_its_variable(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError, match=r"^DIALOGBOT_SECRET must be at least 8 characters$"):
+        load_settings(EXAMPLE, env={"DIALOGBOT_SECRET": "short"})
+    config = tmp_path / "c.toml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    config.write_text(text.replace('secret = "change-me-before-launch"\n', ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^bot\.secret / DIALOGBOT_SECRET must be at least 8"):
+        load_settings(config, env={})
+    assert load_settings(config, env={"DIALOGBOT_SECRET": "12345678"}).secret == "12345678"
+    config.write_text(text.replace("moderators = []", "moderators = [true]"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^moderation\.moderators / DIALOGBOT_MODERATORS must"):
+        load_settings(config, env={})
+    # An empty DIALOGBOT_CHANNEL turns the channel off; an empty DIALOGBOT_SECRET is no secret.
+    settings = load_settings(EXAMPLE, env={"DIALOGBOT_CHANNEL": "", "DIALOGBOT_SECRET": ""})
+    assert settings.channel_chat is None and settings.secret == "change-me-before-launch"
+
+
+def test_the_defaults_of_the_code_hold_for_a_file_of_only_the_required_keys(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[bot]\nsecret = "12345678"\n[consultation]\ntitle = "T"\nquestion = "Q?"\n'
+        'privacy_url = "https://example.org/p"\n[[topics]]\nid = "a"\ntitle = "A"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config, env={})
+    assert settings.consultation.max_topics == 1  # no more than there are topics
+    assert (settings.channel_chat, settings.moderators_chat, settings.redis_url) == (None,) * 3
+    assert (settings.abuse, settings.privacy.notice_version) == (AbusePolicy(), "1")
+    assert (settings.database, settings.web, settings.tuning) == (
+        DatabasePolicy(),
+        WebPolicy(),
+        TuningPolicy(),
+    )
+
+
+def test_a_value_written_wrong_is_named_before_a_section_left_out(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[bot]\nsecret = "12345678"\n[digest]\nschedule = "not cron"\n')
+    with pytest.raises(ConfigError, match=r"^digest\.schedule: "):
+        load_settings(config, env={})
+    config.write_text('[bot]\nsecret = "12345678"\n')
+    with pytest.raises(ConfigError, match=r"^\[consultation\] is missing$"):
+        load_settings(config, env={})

@@ -1,9 +1,10 @@
 """The settings as typed, frozen models: one per section of the TOML file (config.example.toml).
 
-bot/app/config.py reads the file and the DIALOGBOT_* environment overlay, checks every value
-(each problem one `ConfigError` naming the key) and builds these. Pure: no I/O, so every layer
-may import the settings it reads. The models are pydantic dataclasses, so a value of the wrong
-type set in code (`with_overrides`, a test) is refused as well.
+bot/app/config.py validates the file and the DIALOGBOT_* environment overlay against its own
+models of the file's sections (each problem one `ConfigError` naming the key) and builds these.
+Pure: no I/O, so every layer may import the settings it reads. The models are pydantic
+dataclasses, so a value of the wrong type set in code (`with_overrides`, a test) is refused as
+well.
 """
 
 from __future__ import annotations
