@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bot.digest.compose import render_png
 from bot.domain.clock import Clock, system_clock
+from bot.domain.dialog import Action, Step, allows, step_named
 from bot.domain.digest_figures import ChartSpec
 from bot.domain.participation import (
     Citizen,
@@ -85,7 +86,7 @@ class Draft:
     """One browser's place in the dialog."""
 
     locale: str
-    step: str = "welcome"
+    step: Step = Step.WELCOME
     selected: list[str] = field(default_factory=list)
     impulse: str | None = None
     impulse_topic: str | None = None
@@ -123,8 +124,9 @@ class Draft:
 
     @classmethod
     def restored(cls, step: str, data: dict[str, Any], locale: str) -> Draft:
-        """A draft as stored; fields it lacks (written by an older version) as new."""
-        draft = cls(locale=str(data.get("locale") or locale), step=step)
+        """A draft as stored; fields it lacks (written by an older version) as new, a step no
+        longer known as the welcome (the stored names are the values of `Step`)."""
+        draft = cls(locale=str(data.get("locale") or locale), step=step_named(step) or Step.WELCOME)
         draft.selected = [str(t) for t in data.get("selected", [])]
         draft.impulse = data.get("impulse")
         draft.impulse_topic = data.get("impulse_topic")
@@ -260,9 +262,9 @@ class WebChat:
 
     async def _settle_step(self, who: Visitor, draft: Draft) -> None:
         """A browser that comes back: the step that fits what is stored about it."""
-        if draft.step not in ("welcome", "privacy"):
-            if draft.step not in ("declined", "erased") and not await self._registered(who):
-                draft.step = "welcome"
+        if draft.step not in (Step.WELCOME, Step.PRIVACY):
+            if draft.step not in (Step.DECLINED, Step.ERASED) and not await self._registered(who):
+                draft.step = Step.WELCOME
             return
         if not await self._registered(who):
             return
@@ -271,9 +273,9 @@ class WebChat:
             return
         vote = await self.participation.vote_set(who.pseudonym)
         if vote is not None and vote.topics:
-            draft.step = "my_vote"
+            draft.step = Step.MY_VOTE
         else:
-            draft.step = "topics"
+            draft.step = Step.TOPICS
 
     async def _registered(self, who: Visitor) -> bool:
         return await self.participation.is_registered(who.pseudonym)
@@ -281,14 +283,14 @@ class WebChat:
     async def my_vote(self, request: web.Request) -> web.StreamResponse:
         who = self._visitor(request)
         draft = await self._draft(request, who)
-        draft.step = "my_vote"
+        draft.step = Step.MY_VOTE
         await self._keep(who, draft)
         raise web.HTTPSeeOther("/#now")
 
     async def ask_erase(self, request: web.Request) -> web.StreamResponse:
         who = self._visitor(request)
         draft = await self._draft(request, who)
-        draft.step = "erase"
+        draft.step = Step.ERASE
         await self._keep(who, draft)
         raise web.HTTPSeeOther("/#now")
 
@@ -426,77 +428,83 @@ class WebChat:
         address = await self.addresses.check(identity.limiter_key(who.address_hash))
         return person is Verdict.ALLOW and address is Verdict.ALLOW
 
-    async def _act(self, action: str, form: Any, who: Visitor, draft: Draft) -> web.Response | None:
+    async def _act(self, posted: str, form: Any, who: Visitor, draft: Draft) -> web.Response | None:
         consultation = self.settings.consultation
-        if action == "language":
+        try:
+            action = Action(posted)
+        except ValueError:
+            action = None
+        if action is None or not allows(draft.step, action):
+            # A button of a step that is over (a second submit, a form kept in another tab),
+            # or no button of this dialog at all (bot.domain.dialog.MOVES).
+            draft.note = texts.form_expired()
+            return None
+        if action is Action.LANGUAGE:
             locale = str(form.get("locale", ""))
             if locale in self.locales:
                 draft.locale = locale
             return None
-        if action == "erase" and draft.step == "erase":
+        if action is Action.ERASE:
             return await self._erase(who, draft)
-        if action == "keep_data":
-            draft.step = "kept"
+        if action is Action.KEEP_DATA:
+            draft.step = Step.KEPT
             return None
-        if action == "restart":
-            draft.step = "welcome"
+        if action is Action.RESTART:
+            draft.step = Step.WELCOME
             return None
         # A person the moderators blocked keeps the data rights above, and nothing else.
         if self.blocklist is not None and await self.blocklist.contains(who.pseudonym):
             draft.note = texts.blocked()
             return None
         open_now = await self.participation.is_open()
-        if not open_now and action not in ("privacy", "welcome", "decline"):
+        if not open_now and action not in (Action.PRIVACY, Action.WELCOME, Action.DECLINE):
             draft.note = views.consultation_closed()
             return None
-        if action == "privacy":
-            draft.step = "privacy"
-        elif action == "welcome":
-            draft.step = "welcome"
-        elif action == "decline":
+        if action is Action.PRIVACY:
+            draft.step = Step.PRIVACY
+        elif action is Action.WELCOME:
+            draft.step = Step.WELCOME
+        elif action is Action.DECLINE:
             draft.said("you", escape(texts.consent_labels()[2]))
-            draft.step = "declined"
-        elif action == "consent":
+            draft.step = Step.DECLINED
+        elif action is Action.CONSENT:
             await self._consent(form, who, draft)
-        elif action == "topics" and draft.step == "topics":
+        elif action is Action.TOPICS:
             await self._topics(form, draft)
-        elif action == "impulse" and draft.step == "impulse":
+        elif action is Action.IMPULSE:
             await self._impulse(str(form.get("impulse", "")), who, draft)
-        elif action == "skip" and draft.step == "impulse":
+        elif action is Action.SKIP:
             draft.said("you", escape(texts.skip_label()))
             draft.impulse, draft.impulse_topic = None, None
             draft.note = views.impulse_skipped()
-            draft.step = "review"
-        elif action == "keep_impulse" and draft.step == "impulse":
+            draft.step = Step.REVIEW
+        elif action is Action.KEEP_IMPULSE:
             draft.note = views.impulse_kept()
             self._after_topics(draft)
-        elif action == "remove_impulse" and draft.step == "impulse":
+        elif action is Action.REMOVE_IMPULSE:
             draft.impulse, draft.impulse_topic = None, None
-        elif action == "impulse_topic" and draft.step == "impulse_topic":
+        elif action is Action.IMPULSE_TOPIC:
             topic = str(form.get("topic", ""))
             if topic == "other":
                 draft.every_topic = True
             elif topic in consultation.topic_ids:
                 draft.said("you", escape(views.topic_title(consultation, topic)))
                 draft.impulse_topic = topic
-                draft.step = "review"
-        elif action == "submit" and draft.step == "review":
+                draft.step = Step.REVIEW
+        elif action is Action.SUBMIT:
             await self._submit(who, draft)
-        elif action == "edit_topics" and draft.step == "review":
-            draft.step = "topics"
-        elif action == "edit_impulse" and draft.step == "review":
-            draft.step = "impulse"
-        elif action == "change" and draft.step in ("my_vote", "thanks"):
+        elif action is Action.EDIT_TOPICS:
+            draft.step = Step.TOPICS
+        elif action is Action.EDIT_IMPULSE:
+            draft.step = Step.IMPULSE
+        elif action is Action.CHANGE:
             await self._change(who, draft)
         else:
-            # A button of a step that is over (a second submit, a form kept in another tab).
+            # Allowed in a step, but not a web button (the Telegram-only similar ideas).
             draft.note = texts.form_expired()
         return None
 
     async def _consent(self, form: Any, who: Visitor, draft: Draft) -> None:
-        if draft.step not in ("welcome", "privacy", "declined"):
-            draft.note = texts.form_expired()
-            return
         registered = await self._registered(who)
         if self.settings.web.invite_codes and not registered:
             code = str(form.get("code", ""))
@@ -513,7 +521,7 @@ class WebChat:
         if vote is not None:
             draft.selected = list(vote.topics)
             draft.earlier = [i.text for i in vote.impulses]
-        draft.step = "topics"
+        draft.step = Step.TOPICS
 
     async def _topics(self, form: Any, draft: Draft) -> None:
         consultation = self.settings.consultation
@@ -533,15 +541,15 @@ class WebChat:
     def _after_topics(self, draft: Draft) -> None:
         consultation = self.settings.consultation
         if not draft.impulse:
-            draft.step = "impulse"
+            draft.step = Step.IMPULSE
         elif draft.impulse_topic in consultation.topic_ids:
-            draft.step = "review"
+            draft.step = Step.REVIEW
         elif len(draft.selected) == 1:
             draft.impulse_topic = draft.selected[0]
-            draft.step = "review"
+            draft.step = Step.REVIEW
         else:
             draft.every_topic = False
-            draft.step = "impulse_topic"
+            draft.step = Step.IMPULSE_TOPIC
 
     async def _impulse(self, text: str, who: Visitor, draft: Draft) -> None:
         text = text.strip()
@@ -584,7 +592,7 @@ class WebChat:
             ),
         )
         draft.restart()
-        draft.step = "thanks"
+        draft.step = Step.THANKS
         if impulse_id is not None:
             await self.on_impulse(impulse_id)
 
@@ -595,7 +603,7 @@ class WebChat:
             draft.selected = list(vote.topics)
             draft.earlier = [i.text for i in vote.impulses]
         draft.said("you", escape(texts.change_vote_label()))
-        draft.step = "topics"
+        draft.step = Step.TOPICS
 
     async def _erase(self, who: Visitor, draft: Draft) -> web.Response:
         plan = await self.participation.erasure_plan(who.pseudonym)
@@ -647,10 +655,10 @@ class WebChat:
     async def _step(self, who: Visitor, draft: Draft, csrf: str) -> tuple[str, str]:
         settings, consultation = self.settings, self.settings.consultation
         step = draft.step
-        if not await self.participation.is_open() and step in ("welcome", "privacy"):
+        if not await self.participation.is_open() and step in (Step.WELCOME, Step.PRIVACY):
             standings = await self.participation.standings()
             return views.closed_welcome(consultation, standings), ""
-        if step == "welcome":
+        if step is Step.WELCOME:
             join, privacy, decline = texts.consent_labels()
             code = ""
             if settings.web.invite_codes and not await self._registered(who):
@@ -664,15 +672,15 @@ class WebChat:
                 + self._form(csrf, self._button("privacy", privacy), novalidate=True)
                 + self._form(csrf, self._button("decline", decline))
             )
-        if step == "privacy":
+        if step is Step.PRIVACY:
             join, policy, back = texts.privacy_labels(consultation)
             return views.privacy_full(), (
                 f'<p><a href="{escape(consultation.privacy_url)}" rel="noopener">'
                 f"{escape(policy)}</a></p>" + self._form(csrf, self._button("welcome", back))
             )
-        if step == "declined":
+        if step is Step.DECLINED:
             return views.declined(), self._form(csrf, self._button("welcome", texts.restart_link()))
-        if step == "topics":
+        if step is Step.TOPICS:
             boxes = "".join(
                 '<div class="check"><input type="checkbox" name="topic" '
                 f'id="t-{escape(t.id)}" value="{escape(t.id)}"'
@@ -690,7 +698,7 @@ class WebChat:
             return views.topics_prompt(consultation, draft.selected), self._form(
                 csrf, fieldset + self._button("topics", done, primary=True)
             )
-        if step == "impulse":
+        if step is Step.IMPULSE:
             if draft.impulse:
                 keep, remove = texts.keep_remove_labels()
                 return views.impulse_prompt_with_draft(consultation, draft.impulse), self._form(
@@ -707,7 +715,7 @@ class WebChat:
                 self._form(csrf, field_html + self._button("impulse", texts.send_idea(), True))
                 + self._form(csrf, self._button("skip", texts.skip_label()))
             )
-        if step == "impulse_topic":
+        if step is Step.IMPULSE_TOPIC:
             shown = consultation.topic_ids if draft.every_topic else tuple(draft.selected)
             radios = "".join(
                 f'<div class="check"><input type="radio" name="topic" id="i-{escape(t)}" '
@@ -728,7 +736,7 @@ class WebChat:
             return views.impulse_topic_prompt(), self._form(
                 csrf, fieldset + self._button("impulse_topic", texts.choose(), primary=True)
             )
-        if step == "review":
+        if step is Step.REVIEW:
             submit, topics, impulse = texts.review_labels()
             text = views.review(
                 consultation, draft.selected, draft.impulse, draft.impulse_topic, draft.earlier
@@ -739,7 +747,7 @@ class WebChat:
                 + self._button("edit_topics", topics)
                 + self._button("edit_impulse", impulse),
             )
-        if step in ("my_vote", "thanks"):
+        if step in (Step.MY_VOTE, Step.THANKS):
             vote = await self.participation.vote_set(who.pseudonym)
             if vote is None or not vote.topics:
                 return views.no_vote_yet(), self._form(
@@ -753,12 +761,12 @@ class WebChat:
             )
             # After "Absenden" the thanks is the transcript's last message; the vote below it.
             return views.my_vote(settings, vote, can_change=can_change), controls
-        if step == "erase":
+        if step is Step.ERASE:
             erase, keep = texts.erase_labels()
             return views.erase_question(), self._form(
                 csrf, self._button("erase", erase) + self._button("keep_data", keep)
             )
-        if step == "kept":
+        if step is Step.KEPT:
             return views.kept_data(), ""
         return views.unknown_input(), ""
 
