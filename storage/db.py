@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import greenlet_spawn
 
+from bot.domain.settings import Settings
 from storage.group_commit import GroupCommit
 from storage.sqlite_writer import create_private_file, inline_connector
 
@@ -89,6 +90,18 @@ def _sqlite_engine(
 
 class Database:
     """The application's one handle on the database."""
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """The database as the settings describe it (URL, timeouts, [tuning] switches): how the
+        bot and every command of the command line open it, so none of them forgets a setting."""
+        return cls(
+            settings.database_url,
+            connect_timeout=settings.database.connect_timeout,
+            command_timeout=settings.database.command_timeout,
+            inline_sqlite=settings.tuning.sqlite_writer,
+            group_commit=settings.tuning.group_commit,
+        )
 
     def __init__(
         self,

@@ -156,11 +156,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from storage.db import Database
     from storage.migrate import upgrade
 
-    database = Database(
-        settings.database_url,
-        connect_timeout=settings.database.connect_timeout,
-        command_timeout=settings.database.command_timeout,
-    )
+    database = Database.for_settings(settings)
     try:
         await upgrade(database)
         data = await snapshot(settings, database, system_clock())
@@ -231,7 +227,7 @@ async def cmd_inbox(settings: Settings, args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
     from storage.set_aside import SetAside
 
-    database = Database(settings.database_url)
+    database = Database.for_settings(settings)
     try:
         await upgrade(database)
         store = SetAside(database)

@@ -86,13 +86,7 @@ class Dependencies:
         """Nothing connects yet: the database and the Bot API are first asked when used.
         `metrics`: what `dialogbot run --metrics` serves (bot.app.observability); None counts
         nothing (and does not load prometheus-client)."""
-        database = Database(
-            settings.database_url,
-            connect_timeout=settings.database.connect_timeout,
-            command_timeout=settings.database.command_timeout,
-            inline_sqlite=settings.tuning.sqlite_writer,
-            group_commit=settings.tuning.group_commit,
-        )
+        database = Database.for_settings(settings)
         i18n = build_i18n(settings.default_locale)
         reachability = Reachability(ReplyAddresses(database), settings.secret)
         revocation = Revocation()

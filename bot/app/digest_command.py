@@ -89,11 +89,7 @@ async def _digests(
         finally:
             await deps.close()
         return
-    database = Database(
-        settings.database_url,
-        connect_timeout=settings.database.connect_timeout,
-        command_timeout=settings.database.command_timeout,
-    )
+    database = Database.for_settings(settings)
     try:
         await upgrade(database)
         participation = Services.build(settings, database).participation

@@ -106,11 +106,7 @@ async def make_invites(settings: Settings, count: int) -> list[str]:
     from bot.domain.clock import system_clock
     from storage.migrate import upgrade
 
-    database = Database(
-        settings.database_url,
-        connect_timeout=settings.database.connect_timeout,
-        command_timeout=settings.database.command_timeout,
-    )
+    database = Database.for_settings(settings)
     try:
         await upgrade(database)
         codes = [new_invite_code() for _ in range(count)]

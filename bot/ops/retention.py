@@ -31,11 +31,7 @@ def check_due(policy: PrivacyPolicy, today: date) -> None:
 async def purge(settings: Settings, *, today: date, force: bool) -> Purged:
     if not force:
         check_due(settings.privacy, today)
-    database = Database(
-        settings.database_url,
-        connect_timeout=settings.database.connect_timeout,
-        command_timeout=settings.database.command_timeout,
-    )
+    database = Database.for_settings(settings)
     try:
         await upgrade(database)
         return await purge_telegram_ids(database)
