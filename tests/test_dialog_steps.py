@@ -59,6 +59,10 @@ def test_an_action_belongs_to_its_step() -> None:
     assert allows(Step.ERASE, Action.ERASE)
     assert next_steps(Step.REVIEW, Action.SUBMIT) == {Step.THANKS, Step.REVIEW}
     assert next_steps(Step.TOPICS, Action.SUBMIT) == frozenset()
+    # The similar-idea hint (both channels): only while it is shown.
+    assert allows(Step.SIMILAR, Action.SIMILAR_CHOICE)
+    assert not allows(Step.IMPULSE, Action.SIMILAR_CHOICE)
+    assert Step.SIMILAR in next_steps(Step.IMPULSE, Action.IMPULSE)
     for step in Step:
         for action in ANYWHERE:
             assert allows(step, action)
@@ -166,7 +170,8 @@ async def test_a_button_of_another_step_is_told_the_page_is_stale(person: WebCit
     assert person.status == 200 and "veraltet" in person.now
     await person.press("submit")
     assert person.status == 200 and "veraltet" in person.now
-    # A forged action, and Telegram's only step: the same friendly answer, not an error.
+    # A forged action, and the similar-idea choice outside its step: the same friendly
+    # answer, not an error.
     for forged in ("drop_table", "similar_choice"):
         await person.press(forged)
         assert person.status == 200 and "veraltet" in person.now

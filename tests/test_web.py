@@ -21,7 +21,7 @@ from bot.ops.export import full_export, snapshot, to_csv, votes_csv
 from bot.web.app import build_app
 from bot.web.identity import client_address
 from storage.db import Database
-from storage.models import ConversationState
+from storage.models import ConversationState, Impulse, Rating
 from storage.web import WebInvites
 from tests.harness import ROOT, Harness, RunningBot, make_settings
 from tests.web_client import WebCitizen, browser, served
@@ -430,3 +430,80 @@ async def test_the_web_server_beside_the_bot(h: Harness) -> None:
     finally:
         await server.stop()
     assert server.url == f"http://127.0.0.1:{port}/"
+
+
+# The similar-idea hint before the review, as in Telegram (docs/ratings.md)
+
+BUS = "Ein gemeinsamer Tarif für Bus & Bahn im ganzen Ruhrgebiet."
+BUS_AGAIN = "Ein einheitliches Ticket für Busse und Bahnen im gesamten Ruhrgebiet"
+
+
+@pytest.fixture
+async def published(emulator: Any, database_url: str) -> AsyncIterator[Harness]:
+    """Ideas published at once (moderation after the fact): the bus idea is #1."""
+    harness = await start(emulator, database_url, moderation_mode="post")
+    try:
+        await harness.citizen(1001).take_part(["Mobilität"], impulse=BUS)
+        await harness.citizen(1002).take_part(
+            ["Bildung"], impulse="Mehr Schulsozialarbeit an allen Grundschulen."
+        )
+        yield harness
+    finally:
+        await harness.bot.stop()
+
+
+async def ideas_and_ratings(h: Harness) -> tuple[list[str], list[tuple[int, int]]]:
+    assert h.bot.app is not None
+    async with h.bot.app.database.reading() as session:
+        ideas = await session.scalars(select(Impulse.text).order_by(Impulse.id))
+        ratings = await session.execute(select(Rating.impulse_id, Rating.value))
+        return list(ideas), [(i, v) for i, v in ratings]
+
+
+async def test_a_similar_published_idea_can_be_supported_instead(published: Harness) -> None:
+    assert published.bot.app is not None
+    async with served(web_app_for(published.bot.app)) as server, browser(server) as person:
+        await person.open()
+        await person.press("consent")
+        await person.press("topics", topic=["mobilitaet"])
+        await person.press("impulse", impulse=BUS_AGAIN)
+        assert "Ähnliche Ideen gibt es schon" in person.now
+        assert "#1" in person.now and "#2" not in person.now
+        assert "Bus &amp; Bahn" in person.page  # the published text, escaped
+        assert "👍 #1 unterstützen" in person.page and "Meine Idee trotzdem senden" in person.page
+        # Only an idea that was shown can be supported.
+        await person.press("similar_choice", impulse="2")
+        assert "veraltet" in person.now
+        await person.press("similar_choice", impulse="1")
+        assert "Sie unterstützen jetzt die Idee #1" in person.page
+        assert "Ohne eigene Idee" in person.now  # the review, without their own text
+        await person.press("submit")
+        assert "Danke!" in person.page
+    ideas, ratings = await ideas_and_ratings(published)
+    assert len(ideas) == 2 and BUS_AGAIN not in ideas
+    assert ratings == [(1, 1)]  # agreeing with #1
+
+
+async def test_a_similar_idea_shown_and_ones_own_sent_anyway(published: Harness) -> None:
+    assert published.bot.app is not None
+    async with served(web_app_for(published.bot.app)) as server, browser(server) as person:
+        await person.open()
+        await person.press("consent")
+        await person.press("topics", topic=["mobilitaet", "bildung"])
+        await person.press("impulse", impulse=BUS_AGAIN)
+        assert "Ähnliche Ideen gibt es schon" in person.now
+        await person.press("similar_choice", impulse="0")
+        await person.press("impulse_topic", topic="mobilitaet")  # then its topic, as in Telegram
+        assert "Absenden" in person.page and "einheitliches Ticket" in person.now
+        await person.press("submit")
+    async with served(web_app_for(published.bot.app)) as server, browser(server) as other:
+        # An idea that resembles nothing published goes straight on to the review.
+        await other.open()
+        await other.press("consent")
+        await other.press("topics", topic=["gruen"])
+        await other.press(
+            "impulse", impulse="Die Schwimmbäder im Sommer länger öffnen, bis 22 Uhr."
+        )
+        assert "Ähnliche Ideen" not in other.page and "Absenden" in other.page
+    ideas, ratings = await ideas_and_ratings(published)
+    assert ideas[-1] == BUS_AGAIN and ratings == []  # the person's own idea, no agreement

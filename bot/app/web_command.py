@@ -9,6 +9,7 @@ import logging
 from aiohttp import web
 
 from bot.app.config import Settings
+from bot.app.ratings import RatingsFeature
 from bot.app.runtime import Application
 from bot.app.services import Services
 from bot.domain.participation import Erasure
@@ -41,6 +42,11 @@ def web_app_for(app: Application) -> web.Application:
         if app.dependencies is not None
         else Services.build(settings, app.database)
     )
+    ratings = (
+        app.dependencies.ratings
+        if app.dependencies is not None
+        else RatingsFeature.build(settings, app.database, clock=app.clock)
+    )
     languages = app.dispatcher["moderator_languages"]
 
     async def on_impulse(impulse_id: int) -> None:
@@ -57,6 +63,8 @@ def web_app_for(app: Application) -> web.Application:
         services.participation,
         app.i18n,
         blocklist=services.blocklist,
+        ratings=ratings.ratings,
+        similar_impulses=ratings.similar,
         clock=app.clock,
         on_impulse=on_impulse,
         on_erasure=on_erasure,

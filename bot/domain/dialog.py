@@ -13,9 +13,10 @@ The moves, in words:
 - privacy: welcome (back), decline, consent
 - declined: welcome (start again), consent
 - topics: topics done (no idea in the draft: impulse; a kept idea: impulse_topic or review)
-- impulse: an idea (impulse_topic, review, or similar on Telegram), skip (review), keep or
-  remove the drafted idea
-- similar (Telegram only): support a similar idea or keep one's own (impulse_topic or review)
+- impulse: an idea (similar when it resembles published ideas, else impulse_topic or review),
+  skip (review), keep or remove the drafted idea
+- similar: support a similar idea (review) or keep one's own (impulse_topic or review); a
+  choice no longer possible leaves the question standing
 - impulse_topic: the idea's topic (review), show every topic (impulse_topic)
 - review: submit (thanks), edit topics (topics), edit the idea (impulse)
 - thanks, my_vote: change the vote (topics); no vote yet: restart (welcome)
@@ -122,7 +123,7 @@ MOVES: dict[Step, dict[Action, frozenset[Step]]] = {
         Action.REMOVE_IMPULSE: frozenset({Step.IMPULSE}),
     },
     Step.SIMILAR: {
-        Action.SIMILAR_CHOICE: _AFTER_IDEA,
+        Action.SIMILAR_CHOICE: frozenset({Step.SIMILAR}) | _AFTER_IDEA,
     },
     Step.IMPULSE_TOPIC: {
         Action.IMPULSE_TOPIC: frozenset({Step.IMPULSE_TOPIC, Step.REVIEW}),

@@ -40,7 +40,9 @@ from bot.domain.participation import (
     ParticipationService,
     Submission,
 )
+from bot.domain.ratings import Opinion, RatingService
 from bot.domain.settings import Settings
+from bot.domain.similarity import SimilarImpulse, SimilarImpulses
 from bot.telegram.i18n import format_moment, format_number, rendering_in
 from bot.telegram.language import language_name, ordered_locales
 from bot.telegram.throttling import Verdict, build_rate_limiter
@@ -93,6 +95,8 @@ class Draft:
     every_topic: bool = False
     draft_key: str = field(default_factory=lambda: uuid.uuid4().hex)
     earlier: list[str] = field(default_factory=list)
+    # The published ideas shown as similar to the draft's idea (step SIMILAR): (id, topic, text).
+    similar: list[tuple[int, str, str]] = field(default_factory=list)
     note: str | None = None  # a line above the current step (a refusal, a confirmation)
     # Earlier messages, oldest first: ("you" | "bot", HTML).
     transcript: list[tuple[str, str]] = field(default_factory=list)
@@ -105,7 +109,7 @@ class Draft:
 
     def restart(self) -> None:
         self.selected, self.impulse, self.impulse_topic = [], None, None
-        self.every_topic, self.earlier = False, []
+        self.every_topic, self.earlier, self.similar = False, [], []
         self.draft_key = uuid.uuid4().hex
 
     def stored(self) -> dict[str, Any]:
@@ -118,6 +122,7 @@ class Draft:
             "every_topic": self.every_topic,
             "draft_key": self.draft_key,
             "earlier": list(self.earlier),
+            "similar": [list(entry) for entry in self.similar],
             "note": self.note,
             "transcript": [list(entry) for entry in self.transcript],
         }
@@ -133,6 +138,7 @@ class Draft:
         draft.every_topic = bool(data.get("every_topic", False))
         draft.draft_key = str(data.get("draft_key") or draft.draft_key)
         draft.earlier = [str(t) for t in data.get("earlier", [])]
+        draft.similar = [(int(i), str(t), str(x)) for i, t, x in data.get("similar", [])]
         draft.note = data.get("note")
         draft.transcript = [(str(w), str(h)) for w, h in data.get("transcript", [])]
         return draft
@@ -149,6 +155,9 @@ class WebChat:
     on_erasure: ErasureHook = _nothing
     # The bot's own (bot.app.services), so a block by a moderator counts here at once.
     blocklist: BlockList | None = None
+    # The similar-idea hint before the review (docs/ratings.md); without them, no hint.
+    ratings: RatingService | None = None
+    similar_impulses: SimilarImpulses | None = None
     _chart: tuple[float, str, bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -497,11 +506,10 @@ class WebChat:
             draft.step = Step.TOPICS
         elif action is Action.EDIT_IMPULSE:
             draft.step = Step.IMPULSE
+        elif action is Action.SIMILAR_CHOICE:
+            await self._similar_choice(str(form.get("impulse", "")), who, draft)
         elif action is Action.CHANGE:
             await self._change(who, draft)
-        else:
-            # Allowed in a step, but not a web button (the Telegram-only similar ideas).
-            draft.note = texts.form_expired()
         return None
 
     async def _consent(self, form: Any, who: Visitor, draft: Draft) -> None:
@@ -562,7 +570,38 @@ class WebChat:
             return
         draft.said("you", escape(text))
         draft.impulse, draft.impulse_topic = text, None
+        similar = await self.similar_impulses.similar(text) if self.similar_impulses else []
+        if similar:
+            draft.similar = [(s.impulse_id, s.topic_id, s.text) for s in similar]
+            draft.step = Step.SIMILAR
+            return
         self._after_topics(draft)
+
+    async def _similar_choice(self, chosen: str, who: Visitor, draft: Draft) -> None:
+        """Supporting #12 counts as agreeing with #12 and drops the person's own idea from the
+        draft; "send mine anyway" (0) goes on as if no hint had been shown."""
+        shown = {impulse_id for impulse_id, _, _ in draft.similar}
+        supported = int(chosen) if chosen.isdigit() else -1
+        if supported != 0 and supported not in shown:
+            draft.note = texts.form_expired()
+            return
+        if supported:
+            agreed = self.ratings is not None and await self.ratings.rate(
+                who.pseudonym, supported, Opinion.AGREE, self.clock()
+            )
+            if not agreed:  # no longer published
+                draft.note = texts.form_expired()
+                return
+        labels, mine = texts.similar_labels(_similar(draft.similar))
+        said = dict(zip((i for i, _, _ in draft.similar), labels, strict=True)).get(supported, mine)
+        draft.said("you", escape(said))
+        draft.similar = []
+        if not supported:
+            self._after_topics(draft)
+            return
+        draft.said("bot", escape(texts.supported(supported)))
+        draft.impulse, draft.impulse_topic = None, None
+        draft.step = Step.REVIEW
 
     async def _submit(self, who: Visitor, draft: Draft) -> None:
         impulse = (
@@ -715,6 +754,21 @@ class WebChat:
                 self._form(csrf, field_html + self._button("impulse", texts.send_idea(), True))
                 + self._form(csrf, self._button("skip", texts.skip_label()))
             )
+        if step is Step.SIMILAR:
+            similar = _similar(draft.similar)
+            labels, mine = texts.similar_labels(similar)
+            forms = "".join(
+                self._form(
+                    csrf,
+                    f'<input type="hidden" name="impulse" value="{s.impulse_id}">'
+                    + self._button("similar_choice", label),
+                )
+                for s, label in zip(similar, labels, strict=True)
+            )
+            keep = '<input type="hidden" name="impulse" value="0">' + self._button(
+                "similar_choice", mine, primary=True
+            )
+            return texts.similar_hint(consultation, similar), forms + self._form(csrf, keep)
         if step is Step.IMPULSE_TOPIC:
             shown = consultation.topic_ids if draft.every_topic else tuple(draft.selected)
             radios = "".join(
@@ -829,6 +883,10 @@ class WebChat:
 CHAT = web.AppKey("chat", WebChat)
 
 
+def _similar(shown: list[tuple[int, str, str]]) -> list[SimilarImpulse]:
+    return [SimilarImpulse(impulse_id=i, topic_id=t, text=x, score=0.0) for i, t, x in shown]
+
+
 def _secure(response: web.StreamResponse) -> web.StreamResponse:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -845,6 +903,8 @@ def build_app(
     on_impulse: ImpulseHook | None = None,
     on_erasure: ErasureHook | None = None,
     blocklist: BlockList | None = None,
+    ratings: RatingService | None = None,
+    similar_impulses: SimilarImpulses | None = None,
 ) -> web.Application:
     chat = WebChat(
         settings,
@@ -855,6 +915,8 @@ def build_app(
         on_impulse=on_impulse or _nothing,
         on_erasure=on_erasure or _nothing,
         blocklist=blocklist,
+        ratings=ratings,
+        similar_impulses=similar_impulses,
     )
     app = chat.application()
     app[CHAT] = chat

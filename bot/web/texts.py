@@ -15,9 +15,11 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.settings import Consultation
+from bot.domain.similarity import SimilarImpulse
 from handlers.citizen import keyboards
 from handlers.citizen.keyboards import CHECKED
 from handlers.citizen.texts import dialog as views
+from handlers.citizen.texts import ratings as rating_texts
 
 __all__ = ["CHECKED", "views"]
 
@@ -59,6 +61,21 @@ def keep_remove_labels() -> tuple[str, str]:
 
 def other_topic_label(consultation: Consultation, selected: Sequence[str]) -> str:
     return _labels(keyboards.impulse_topics(consultation, selected))[-1]
+
+
+def similar_hint(consultation: Consultation, similar: Sequence[SimilarImpulse]) -> str:
+    """Published ideas that say nearly the same (HTML, their text escaped)."""
+    return rating_texts.similar_hint(consultation, similar)
+
+
+def similar_labels(similar: Sequence[SimilarImpulse]) -> tuple[list[str], str]:
+    """ "👍 #12 unterstützen" per idea, and "Meine Idee trotzdem senden"."""
+    labels = _labels(keyboards.hint_keyboard(similar))
+    return labels[:-1], labels[-1]
+
+
+def supported(impulse_id: int) -> str:
+    return rating_texts.supported(impulse_id)
 
 
 def review_labels() -> tuple[str, str, str]:
