@@ -76,6 +76,9 @@ async def test_a_web_answer_counts_next_to_a_telegram_answer(
     await person.press("submit")
     assert "Danke! Ihre Stimme ist gespeichert." in person.page
     assert "Teilnehmende bisher: 2" in person.page
+    # No chat to write to later and no /meinvotum: the review is followed under "Meine Wahl".
+    assert "sehen Sie unter „Meine Wahl“" in person.page
+    assert "Mit /meinvotum" not in person.page and "Wir melden uns" not in person.page
 
     assert h.bot.app is not None
     data = await full_export(h.settings, h.bot.app.database, system_clock(), [])

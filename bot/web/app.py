@@ -626,7 +626,7 @@ class WebChat:
         standings = await self.participation.standings()
         draft.said(
             "bot",
-            views.thanks(
+            texts.thanks(
                 self.settings, draft.selected, standings, with_impulse=impulse is not None
             ),
         )

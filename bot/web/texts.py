@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.settings import Consultation
+from bot.domain.settings import Consultation, Settings
 from bot.domain.similarity import SimilarImpulse
+from bot.domain.standings import Standings
 from handlers.citizen import keyboards
 from handlers.citizen.keyboards import CHECKED
 from handlers.citizen.texts import dialog as views
@@ -31,6 +32,25 @@ def _labels(markup: InlineKeyboardMarkup) -> list[str]:
 def welcome(consultation: Consultation) -> str:
     """The welcome without its hint at /sprache: the page has its language menu at the top."""
     return views.welcome(consultation).replace("\n\n" + views.language_hint(), "")
+
+
+def thanks(
+    settings: Settings, selected: Sequence[str], standings: Standings, *, with_impulse: bool
+) -> str:
+    """The bot's thanks without what only a chat can keep: the web has no /meinvotum (its
+    "Meine Wahl" link is below) and cannot write to the person later, so the idea's review
+    is followed under "Meine Wahl" instead of "we will be in touch"."""
+    text = views.thanks(settings, selected, standings, with_impulse=with_impulse)
+    text = text.replace("\n\n" + views.my_vote_hint(), "")
+    if with_impulse:
+        text = text.replace(
+            views.impulse_under_review(),
+            _(
+                "Ihre Idee wird vor der Veröffentlichung geprüft. Ob sie veröffentlicht ist, "
+                "sehen Sie unter „Meine Wahl“."
+            ),
+        )
+    return text
 
 
 def consent_labels() -> tuple[str, str, str]:

@@ -304,20 +304,23 @@ def thanks(
     parts = [_("<b>Danke! Ihre Stimme ist gespeichert.</b>")]
     parts.append(standings_for(consultation, selected, standings))
     if with_impulse:
-        parts.append(
-            _(
-                "Ihre Idee wird vor der Veröffentlichung geprüft. "
-                "Wir melden uns, wenn es Neues gibt."
-            )
-        )
+        parts.append(impulse_under_review())
     if settings.channel_link:
         parts.append(
             _("Die Ergebnisse erscheinen regelmäßig im Kanal: {link}").format(
                 link=escape(settings.channel_link)
             )
         )
-    parts.append(_("Mit /meinvotum können Sie Ihre Wahl ansehen und ändern."))
+    parts.append(my_vote_hint())
     return "\n\n".join(parts)
+
+
+def impulse_under_review() -> str:
+    return _("Ihre Idee wird vor der Veröffentlichung geprüft. Wir melden uns, wenn es Neues gibt.")
+
+
+def my_vote_hint() -> str:
+    return _("Mit /meinvotum können Sie Ihre Wahl ansehen und ändern.")
 
 
 def standings_for(consultation: Consultation, selected: Sequence[str], standings: Standings) -> str:
